@@ -1,0 +1,108 @@
+import type { Clock, TimerHandle } from '../model/clock.js';
+import type { Setpoint } from '../model/decision.js';
+import type { BoundPolicy } from '../model/policy.js';
+import type { SiteSnapshot } from '../model/site.js';
+import type { Logger } from '../util/logger.js';
+import { allocate } from './allocator.js';
+import { type Arbitration, arbitrate, type MergedLimit } from './arbiter.js';
+import type { Dispatcher } from './dispatcher.js';
+
+export interface ControlLoopOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly snapshot: () => SiteSnapshot;
+  readonly policies: readonly BoundPolicy[];
+  readonly dispatcher: Dispatcher;
+  /** Loop runs at least this often (ms). */
+  readonly intervalMs: number;
+  /** A change is coalesced with others arriving within this window (ms). */
+  readonly coalesceMs: number;
+  /** Replaceable allocator (the circuit-tree allocator plugs in here). */
+  readonly allocate?: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
+  /** Observers (metrics, failsafe events, API). */
+  readonly onRound?: (round: ControlRound) => void;
+}
+
+/** The outcome of one loop round, kept for the API ("why is my car not charging?"). */
+export interface ControlRound {
+  readonly ts: number;
+  readonly trigger: 'change' | 'interval' | 'manual';
+  readonly durationMs: number;
+  readonly limits: readonly MergedLimit[];
+  readonly setpoints: readonly Setpoint[];
+  readonly stale: readonly string[];
+  readonly policyErrors: ReadonlyArray<{ policy: string; error: string }>;
+}
+
+/**
+ * Runs the policies on every relevant change (coalesced, at most every
+ * `coalesceMs`) and at least every `intervalMs`, then allocates and hands the
+ * set-points to the dispatcher. A round is synchronous: snapshot, decide,
+ * allocate, dispatch. Device writes continue asynchronously in the dispatcher.
+ */
+export class ControlLoop {
+  private interval?: TimerHandle;
+  private pendingChange?: TimerHandle;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
+  private running = false;
+  private last?: ControlRound;
+  rounds = 0;
+
+  constructor(private readonly opts: ControlLoopOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.interval = this.opts.clock.setInterval(() => this.runRound('interval'), this.opts.intervalMs);
+    this.runRound('manual');
+  }
+
+  stop(): void {
+    this.running = false;
+    this.opts.clock.clearInterval(this.interval);
+    this.opts.clock.clearTimeout(this.pendingChange);
+    this.interval = undefined;
+    this.pendingChange = undefined;
+  }
+
+  /** Called by the process image on every change; coalesces bursts. */
+  notifyChange(): void {
+    if (!this.running || this.pendingChange) return;
+    const sinceLast = this.opts.clock.now() - this.lastRunAt;
+    const wait = Math.max(0, this.opts.coalesceMs - sinceLast);
+    this.pendingChange = this.opts.clock.setTimeout(() => {
+      this.pendingChange = undefined;
+      this.runRound('change');
+    }, wait);
+  }
+
+  lastRound(): ControlRound | undefined {
+    return this.last;
+  }
+
+  runRound(trigger: ControlRound['trigger']): ControlRound {
+    const started = performance.now();
+    const now = this.opts.clock.now();
+    this.lastRunAt = now;
+    const snapshot = this.opts.snapshot();
+    const arbitration = arbitrate(this.opts.policies, snapshot, now);
+    for (const e of arbitration.errors) this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
+    const setpoints = this.opts.allocate
+      ? this.opts.allocate(snapshot, arbitration)
+      : allocate({ evses: snapshot.evses, limits: arbitration.limits });
+    this.opts.dispatcher.dispatch(setpoints);
+    const round: ControlRound = {
+      ts: now,
+      trigger,
+      durationMs: performance.now() - started,
+      limits: [...arbitration.limits.values()],
+      setpoints,
+      stale: snapshot.stale,
+      policyErrors: arbitration.errors,
+    };
+    this.rounds++;
+    this.last = round;
+    this.opts.onRound?.(round);
+    return round;
+  }
+}

@@ -1,0 +1,130 @@
+import type { GatewayBus } from '../bus/events.js';
+import type { SetpointSink } from '../model/adapter.js';
+import type { Clock } from '../model/clock.js';
+import type { Setpoint } from '../model/decision.js';
+import { summariseReasons } from '../model/decision.js';
+import type { Logger } from '../util/logger.js';
+
+export interface DispatcherOptions {
+  readonly clock: Clock;
+  readonly bus: GatewayBus;
+  readonly log: Logger;
+  /** Current changes smaller than this are not written (A). */
+  readonly deadbandA: number;
+  /** Audit hook (the set-point store). */
+  readonly audit?: (ts: number, sp: Setpoint, result: string) => void;
+}
+
+interface LinkState {
+  inFlight: boolean;
+  /** Latest wanted set-point not yet written; newer ones replace older ones. */
+  queued?: Setpoint;
+}
+
+export interface DispatchStats {
+  written: number;
+  failed: number;
+  skipped: number;
+}
+
+/**
+ * Writes set-points to devices: only when changed beyond the dead-band,
+ * serialised per EVSE with latest-wins (a slow device never receives a
+ * backlog of stale set-points), decreases always written at once.
+ */
+export class Dispatcher {
+  private readonly sinks = new Map<string, SetpointSink>();
+  private readonly sent = new Map<string, Setpoint>();
+  private readonly wanted = new Map<string, Setpoint>();
+  private readonly links = new Map<string, LinkState>();
+  readonly stats: DispatchStats = { written: 0, failed: 0, skipped: 0 };
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: DispatcherOptions) {}
+
+  /**
+   * Register the device link that owns an EVSE (`CP01/1`) or a whole charger
+   * (`CP01`). Returns an unregister function.
+   */
+  registerSink(key: string, sink: SetpointSink): () => void {
+    this.sinks.set(key, sink);
+    return () => {
+      if (this.sinks.get(key) === sink) this.sinks.delete(key);
+    };
+  }
+
+  /** The set-point last confirmed by the device, if any. */
+  lastSent(evseId: string): Setpoint | undefined {
+    return this.sent.get(evseId);
+  }
+
+  /** The set-point the loop wants now (whether written yet or not). */
+  current(evseId: string): Setpoint | undefined {
+    return this.wanted.get(evseId);
+  }
+
+  /** Forget what was written to a charger (it rebooted or reconnected), so the next round rewrites it. */
+  invalidate(prefix: string): void {
+    for (const key of [...this.sent.keys()]) if (key === prefix || key.startsWith(`${prefix}/`)) this.sent.delete(key);
+  }
+
+  dispatch(setpoints: readonly Setpoint[]): void {
+    for (const sp of setpoints) {
+      this.wanted.set(sp.evseId, sp);
+      const prev = this.sent.get(sp.evseId);
+      if (prev && !this.changed(prev, sp)) {
+        this.stats.skipped++;
+        continue;
+      }
+      const sink = this.sinkFor(sp.evseId);
+      if (!sink) continue; // not connected: written when it (re)connects and invalidates
+      const link = this.links.get(sp.evseId) ?? { inFlight: false };
+      this.links.set(sp.evseId, link);
+      link.queued = sp;
+      if (!link.inFlight) void this.drain(sp.evseId, link, sink);
+    }
+  }
+
+  /** Resolves when no write is in flight (tests and benchmarks). */
+  idle(): Promise<void> {
+    if ([...this.links.values()].every((l) => !l.inFlight)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private changed(prev: Setpoint, next: Setpoint): boolean {
+    if (prev.phases !== next.phases) return true;
+    if ((prev.currentA === 0) !== (next.currentA === 0)) return true;
+    // Fast down, slow up: any real decrease is written at once, increases only past the dead-band.
+    if (next.currentA < prev.currentA) return prev.currentA - next.currentA >= 0.1;
+    return next.currentA - prev.currentA >= this.opts.deadbandA;
+  }
+
+  private sinkFor(evseId: string): SetpointSink | undefined {
+    return this.sinks.get(evseId) ?? this.sinks.get(evseId.split('/')[0] ?? evseId);
+  }
+
+  private async drain(evseId: string, link: LinkState, sink: SetpointSink): Promise<void> {
+    link.inFlight = true;
+    while (link.queued) {
+      const sp = link.queued;
+      link.queued = undefined;
+      const previous = this.sent.get(evseId);
+      try {
+        await sink.applySetpoint(sp);
+        this.sent.set(evseId, sp);
+        this.stats.written++;
+        this.opts.audit?.(this.opts.clock.now(), sp, 'ok');
+        this.opts.bus.emit('setpoint.changed', { setpoint: sp, ...(previous ? { previous } : {}), ts: this.opts.clock.now() });
+      } catch (err) {
+        this.stats.failed++;
+        const msg = err instanceof Error ? err.message : String(err);
+        this.opts.audit?.(this.opts.clock.now(), sp, `error: ${msg}`);
+        this.opts.log.warn({ evseId, err: msg, reason: summariseReasons(sp.reasons) }, 'set-point not confirmed');
+      }
+    }
+    link.inFlight = false;
+    if ([...this.links.values()].every((l) => !l.inFlight)) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+}

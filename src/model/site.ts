@@ -1,0 +1,133 @@
+import type { Reading } from './reading.js';
+
+/**
+ * Domain model of a site. Sign convention (one for the whole code base,
+ * converted at the adapter):
+ *  - grid power  `+` import from the grid, `-` export;
+ *  - PV power    `>= 0` production;
+ *  - battery and EVSE power `+` charging (drawing from the site bus),
+ *    `-` discharging / V2G feed-in (matches OCPP 2.1 negative limits).
+ * Units: W, Wh, A, V, s, ms. Per-phase values are `[L1, L2, L3]`.
+ */
+export type PhaseValues = readonly [number, number, number];
+
+export type Protocol = 'modbus' | 'opcua' | 'mqtt' | 'ocpp' | 'sim';
+
+/**
+ * How a charger's L1/L2/L3 terminals are wired to the site's phases.
+ * `L2L3L1` means the charger's L1 sits on site L2, etc. Chargers in a row are
+ * usually rotated so single-phase cars spread over the three site phases.
+ */
+export type PhaseRotation = 'L1L2L3' | 'L2L3L1' | 'L3L1L2' | 'L1L3L2' | 'L3L2L1' | 'L2L1L3';
+
+/** OCPP-flavoured connector status, shared by every charger protocol. */
+export type EvseStatus =
+  | 'Available'
+  | 'Preparing'
+  | 'Charging'
+  | 'SuspendedEV'
+  | 'SuspendedEVSE'
+  | 'Finishing'
+  | 'Reserved'
+  | 'Unavailable'
+  | 'Faulted'
+  | 'Offline';
+
+/** Statuses in which a vehicle is plugged in and may take power. */
+export const SESSION_STATUSES: ReadonlySet<EvseStatus> = new Set([
+  'Preparing',
+  'Charging',
+  'SuspendedEV',
+  'SuspendedEVSE',
+]);
+
+/** Static facts about an EVSE (from config or learnt at boot). */
+export interface EvseSpec {
+  /** `<chargerId>/<connectorId>`; unique in the site. */
+  readonly id: string;
+  readonly chargerId: string;
+  readonly connectorId: number;
+  readonly protocol: Protocol;
+  /** Circuit node the EVSE hangs off (`site` when not configured). */
+  readonly circuitId: string;
+  readonly phaseRotation: PhaseRotation;
+  /** Phases the charger can supply. */
+  readonly phases: 1 | 3;
+  readonly minCurrentA: number;
+  readonly maxCurrentA: number;
+  readonly voltageV: number;
+  readonly bidirectional: boolean;
+  /** Higher is served first when the minimums do not all fit. */
+  readonly priority: number;
+}
+
+export interface EvseLive {
+  readonly status: EvseStatus;
+  /** Measured active power, W (+ charging, - V2G). */
+  readonly powerW?: Reading<number>;
+  /** Measured phase currents in the charger's own phase order. */
+  readonly currentsA?: Reading<PhaseValues>;
+  /** Phases the connected vehicle actually uses (1 or 3), when known. */
+  readonly vehiclePhases?: 1 | 3;
+  /** Meter register of the session, Wh since session start. */
+  readonly sessionEnergyWh?: number;
+  readonly sessionId?: string;
+  readonly idTag?: string;
+  /** Epoch ms the session (plug-in or transaction) started. */
+  readonly sessionStart?: number;
+  readonly lastSeen?: number;
+}
+
+export interface EvseState extends EvseSpec, EvseLive {}
+
+export interface GridState {
+  readonly powerW?: Reading<number>;
+  readonly currentsA?: Reading<PhaseValues>;
+  readonly importEnergyWh?: Reading<number>;
+  readonly exportEnergyWh?: Reading<number>;
+}
+
+export interface PvState {
+  readonly powerW?: Reading<number>;
+  readonly energyWh?: Reading<number>;
+}
+
+export interface BatteryState {
+  readonly powerW?: Reading<number>;
+  readonly socPct?: Reading<number>;
+}
+
+export interface DeviceStatus {
+  readonly id: string;
+  readonly protocol: Protocol;
+  readonly kind: 'meter' | 'pv' | 'battery' | 'charger' | 'load' | 'other';
+  readonly online: boolean;
+  readonly lastSeen?: number;
+  readonly error?: string;
+}
+
+/** Immutable snapshot of the process image, handed to policies. */
+export interface SiteSnapshot {
+  readonly ts: number;
+  readonly siteId: string;
+  readonly grid: GridState;
+  readonly pv: PvState;
+  readonly battery: BatteryState;
+  readonly evses: readonly EvseState[];
+  readonly devices: readonly DeviceStatus[];
+  /** Set of inputs that are stale right now (device ids / quantities). */
+  readonly stale: readonly string[];
+}
+
+/** Power of a current on a number of phases at a nominal voltage. */
+export function currentToPowerW(currentA: number, phases: number, voltageV: number): number {
+  return currentA * phases * voltageV;
+}
+
+export function powerToCurrentA(powerW: number, phases: number, voltageV: number): number {
+  return phases > 0 && voltageV > 0 ? powerW / (phases * voltageV) : 0;
+}
+
+export function evseId(chargerId: string, connectorId: number): string {
+  return `${chargerId}/${connectorId}`;
+}

@@ -1,0 +1,109 @@
+import type { GatewayBus } from '../bus/events.js';
+import type { Clock } from '../model/clock.js';
+import { isFresh } from '../model/reading.js';
+import type {
+  BatteryState,
+  DeviceStatus,
+  EvseLive,
+  EvseSpec,
+  EvseState,
+  GridState,
+  PvState,
+  SiteSnapshot,
+} from '../model/site.js';
+
+export interface SiteStateOptions {
+  readonly siteId: string;
+  readonly clock: Clock;
+  readonly bus: GatewayBus;
+  /** A grid reading older than this is stale and engages the failsafe. */
+  readonly gridStaleAfterMs: number;
+  /** PV / battery readings older than this are reported stale (not safety-relevant). */
+  readonly staleAfterMs: number;
+  /** Called on every change that may need a new decision. */
+  readonly onChange?: () => void;
+}
+
+/**
+ * The process image: the latest value of every input, with timestamps.
+ * Adapters write through the bus; the control loop reads immutable snapshots.
+ */
+export class SiteState {
+  private grid: GridState = {};
+  private pv: PvState = {};
+  private battery: BatteryState = {};
+  private readonly specs = new Map<string, EvseSpec>();
+  private readonly live = new Map<string, EvseLive>();
+  private readonly devices = new Map<string, DeviceStatus>();
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly opts: SiteStateOptions) {}
+
+  start(): void {
+    const { bus } = this.opts;
+    this.unsubscribe.push(
+      bus.on('grid', (p) => {
+        this.grid = { ...this.grid, ...p };
+        this.changed();
+      }),
+      bus.on('pv', (p) => {
+        this.pv = { ...this.pv, ...p };
+        this.changed();
+      }),
+      bus.on('battery', (p) => {
+        this.battery = { ...this.battery, ...p };
+        this.changed();
+      }),
+      bus.on('evse.spec', (spec) => {
+        this.specs.set(spec.id, spec);
+        if (!this.live.has(spec.id)) this.live.set(spec.id, { status: 'Offline' });
+        this.changed();
+      }),
+      bus.on('evse.live', ({ id, patch }) => {
+        if (!this.specs.has(id)) return; // unknown EVSE: its spec must be announced first
+        this.live.set(id, { ...this.live.get(id), ...patch } as EvseLive);
+        this.changed();
+      }),
+      bus.on('device', (d) => {
+        this.devices.set(d.id, d);
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  evse(id: string): EvseState | undefined {
+    const spec = this.specs.get(id);
+    if (!spec) return undefined;
+    return { ...spec, ...(this.live.get(id) ?? { status: 'Offline' }) };
+  }
+
+  /** Immutable copy of the process image at the clock's now. */
+  snapshot(): SiteSnapshot {
+    const now = this.opts.clock.now();
+    const stale: string[] = [];
+    if (!isFresh(this.grid.powerW, now, this.opts.gridStaleAfterMs)) stale.push('grid.powerW');
+    if (this.pv.powerW && !isFresh(this.pv.powerW, now, this.opts.staleAfterMs)) stale.push('pv.powerW');
+    if (this.battery.powerW && !isFresh(this.battery.powerW, now, this.opts.staleAfterMs)) stale.push('battery.powerW');
+    const evses: EvseState[] = [];
+    for (const [id, spec] of this.specs) {
+      evses.push(Object.freeze({ ...spec, ...(this.live.get(id) ?? { status: 'Offline' as const }) }));
+    }
+    return Object.freeze({
+      ts: now,
+      siteId: this.opts.siteId,
+      grid: this.grid,
+      pv: this.pv,
+      battery: this.battery,
+      evses: Object.freeze(evses),
+      devices: Object.freeze([...this.devices.values()]),
+      stale: Object.freeze(stale),
+    });
+  }
+
+  private changed(): void {
+    this.opts.onChange?.();
+  }
+}

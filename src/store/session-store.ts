@@ -1,0 +1,115 @@
+import type { SessionInfo } from '../bus/events.js';
+import type { Db } from './db.js';
+
+interface SessionRow {
+  id: string;
+  evse_id: string;
+  charger_id: string;
+  connector_id: number;
+  id_tag: string | null;
+  started_at: number;
+  stopped_at: number | null;
+  meter_start_wh: number | null;
+  energy_wh: number;
+  upstream_tx_id: string | null;
+  sync_state: SessionInfo['syncState'];
+  stop_reason: string | null;
+}
+
+function fromRow(r: SessionRow): SessionInfo {
+  return {
+    id: r.id,
+    evseId: r.evse_id,
+    chargerId: r.charger_id,
+    connectorId: r.connector_id,
+    ...(r.id_tag !== null ? { idTag: r.id_tag } : {}),
+    startedAt: r.started_at,
+    ...(r.stopped_at !== null ? { stoppedAt: r.stopped_at } : {}),
+    ...(r.meter_start_wh !== null ? { meterStartWh: r.meter_start_wh } : {}),
+    energyWh: r.energy_wh,
+    ...(r.upstream_tx_id !== null ? { upstreamTransactionId: r.upstream_tx_id } : {}),
+    syncState: r.sync_state,
+    ...(r.stop_reason !== null ? { stopReason: r.stop_reason } : {}),
+  };
+}
+
+export interface SessionQuery {
+  readonly chargerId?: string;
+  readonly idTag?: string;
+  readonly from?: number;
+  readonly to?: number;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+/** Durable record of charging sessions. */
+export class SessionStore {
+  private readonly upsertStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: Db) {
+    this.upsertStmt = db.prepare(`
+      INSERT INTO sessions (id, evse_id, charger_id, connector_id, id_tag, started_at, stopped_at, meter_start_wh,
+                            energy_wh, upstream_tx_id, sync_state, stop_reason)
+      VALUES (@id, @evseId, @chargerId, @connectorId, @idTag, @startedAt, @stoppedAt, @meterStartWh,
+              @energyWh, @upstreamTransactionId, @syncState, @stopReason)
+      ON CONFLICT(id) DO UPDATE SET
+        id_tag = excluded.id_tag, stopped_at = excluded.stopped_at, meter_start_wh = excluded.meter_start_wh,
+        energy_wh = excluded.energy_wh, upstream_tx_id = excluded.upstream_tx_id,
+        sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`);
+    this.getStmt = db.prepare('SELECT * FROM sessions WHERE id = ?');
+  }
+
+  upsert(s: SessionInfo): void {
+    this.upsertStmt.run({
+      id: s.id,
+      evseId: s.evseId,
+      chargerId: s.chargerId,
+      connectorId: s.connectorId,
+      idTag: s.idTag ?? null,
+      startedAt: s.startedAt,
+      stoppedAt: s.stoppedAt ?? null,
+      meterStartWh: s.meterStartWh ?? null,
+      energyWh: s.energyWh,
+      upstreamTransactionId: s.upstreamTransactionId ?? null,
+      syncState: s.syncState,
+      stopReason: s.stopReason ?? null,
+    });
+  }
+
+  get(id: string): SessionInfo | undefined {
+    const row = this.getStmt.get(id) as SessionRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  list(q: SessionQuery = {}): SessionInfo[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (q.chargerId !== undefined) {
+      where.push('charger_id = @chargerId');
+      params.chargerId = q.chargerId;
+    }
+    if (q.idTag !== undefined) {
+      where.push('id_tag = @idTag');
+      params.idTag = q.idTag;
+    }
+    if (q.from !== undefined) {
+      where.push('started_at >= @from');
+      params.from = q.from;
+    }
+    if (q.to !== undefined) {
+      where.push('started_at < @to');
+      params.to = q.to;
+    }
+    params.limit = q.limit ?? 100;
+    params.offset = q.offset ?? 0;
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY started_at DESC, id LIMIT @limit OFFSET @offset`;
+    return (this.db.prepare(sql).all(params) as SessionRow[]).map(fromRow);
+  }
+
+  /** Sessions without a stop, e.g. to restore state after a restart. */
+  open(): SessionInfo[] {
+    return (this.db.prepare('SELECT * FROM sessions WHERE stopped_at IS NULL').all() as SessionRow[]).map(fromRow);
+  }
+}
