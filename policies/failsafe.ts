@@ -13,7 +13,9 @@ export interface FailsafeConfig {
  */
 export function decide(snapshot: SiteSnapshot, config: FailsafeConfig): Decision {
   if (!snapshot.stale.includes('grid.powerW')) return { limits: [], requests: [] };
-  const age = snapshot.grid.powerW ? `${Math.round((snapshot.ts - snapshot.grid.powerW.ts) / 100) / 10} s old` : 'never read';
+  const age = snapshot.grid.powerW
+    ? `${Math.round((snapshot.ts - snapshot.grid.powerW.ts) / 100) / 10} s old`
+    : 'never read';
   return {
     limits: [
       {

@@ -51,7 +51,10 @@ function zodMessage(issue: z.core.$ZodIssue): string {
 }
 
 /** Validate an already-parsed object. Every error is returned, never only the first. */
-export function validateConfig(raw: unknown, env: Readonly<Record<string, string | undefined>> = process.env): ConfigResult {
+export function validateConfig(
+  raw: unknown,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigResult {
   const errors: ConfigError[] = [];
   const substituted = substituteEnv(raw, env, errors);
   const parsed = ConfigSchema.safeParse(substituted);
@@ -69,7 +72,10 @@ export function validateConfig(raw: unknown, env: Readonly<Record<string, string
 }
 
 /** Parse YAML text; syntax errors are reported with line and column. */
-export function parseConfigText(text: string, env: Readonly<Record<string, string | undefined>> = process.env): ConfigResult {
+export function parseConfigText(
+  text: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigResult {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     return {
@@ -83,7 +89,10 @@ export function parseConfigText(text: string, env: Readonly<Record<string, strin
   return validateConfig(doc.toJS() ?? {}, env);
 }
 
-export function loadConfigFile(file: string, env: Readonly<Record<string, string | undefined>> = process.env): ConfigResult {
+export function loadConfigFile(
+  file: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigResult {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -31,10 +31,18 @@ export const ConfigSchema = z
     const circuitIds = new Set(['site', ...cfg.site.circuits.map((c) => c.id)]);
     cfg.site.circuits.forEach((c, i) => {
       if (!circuitIds.has(c.parent)) {
-        ctx.addIssue({ code: 'custom', path: ['site', 'circuits', i, 'parent'], message: `unknown circuit "${c.parent}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['site', 'circuits', i, 'parent'],
+          message: `unknown circuit "${c.parent}"`,
+        });
       }
       if (c.id === 'site') {
-        ctx.addIssue({ code: 'custom', path: ['site', 'circuits', i, 'id'], message: '"site" is reserved for the grid connection' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['site', 'circuits', i, 'id'],
+          message: '"site" is reserved for the grid connection',
+        });
       }
     });
     const seen = new Set<string>();

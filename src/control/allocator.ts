@@ -33,7 +33,13 @@ export function allocate(input: AllocationInput): Setpoint[] {
   for (const evse of input.evses) {
     const phases = evse.vehiclePhases ?? evse.phases;
     if (!SESSION_STATUSES.has(evse.status)) {
-      setpoints.push({ evseId: evse.id, currentA: 0, powerW: 0, phases, reasons: [DEVICE_REASON(`no session (${evse.status})`)] });
+      setpoints.push({
+        evseId: evse.id,
+        currentA: 0,
+        powerW: 0,
+        phases,
+        reasons: [DEVICE_REASON(`no session (${evse.status})`)],
+      });
       continue;
     }
     const own = input.limits.get(`evse:${evse.id}`);
@@ -85,7 +91,9 @@ export function allocate(input: AllocationInput): Setpoint[] {
   for (const c of served) {
     const a = Math.max(c.minA, Math.min(c.maxA, level));
     const capped = a >= c.maxA - 1e-9;
-    const reasons = capped ? [...c.capReasons, ...(budget?.reasons ?? [])] : [...(budget?.reasons ?? []), ...c.capReasons];
+    const reasons = capped
+      ? [...c.capReasons, ...(budget?.reasons ?? [])]
+      : [...(budget?.reasons ?? []), ...c.capReasons];
     const currentA = Math.floor(a * 10) / 10; // chargers take 0.1 A steps; round down, never up
     setpoints.push({ evseId: c.evse.id, currentA, powerW: currentA * c.wPerA, phases: c.phases, reasons });
   }

@@ -86,7 +86,8 @@ export class ControlLoop {
     this.lastRunAt = now;
     const snapshot = this.opts.snapshot();
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
-    for (const e of arbitration.errors) this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
+    for (const e of arbitration.errors)
+      this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
     const setpoints = this.opts.allocate
       ? this.opts.allocate(snapshot, arbitration)
       : allocate({ evses: snapshot.evses, limits: arbitration.limits });

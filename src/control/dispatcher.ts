@@ -114,7 +114,11 @@ export class Dispatcher {
         this.sent.set(evseId, sp);
         this.stats.written++;
         this.opts.audit?.(this.opts.clock.now(), sp, 'ok');
-        this.opts.bus.emit('setpoint.changed', { setpoint: sp, ...(previous ? { previous } : {}), ts: this.opts.clock.now() });
+        this.opts.bus.emit('setpoint.changed', {
+          setpoint: sp,
+          ...(previous ? { previous } : {}),
+          ts: this.opts.clock.now(),
+        });
       } catch (err) {
         this.stats.failed++;
         const msg = err instanceof Error ? err.message : String(err);

@@ -35,9 +35,9 @@ export class TelemetryStore {
   }
 
   series(): string[] {
-    return (this.db.prepare('SELECT DISTINCT series FROM telemetry ORDER BY series').all() as Array<{ series: string }>).map(
-      (r) => r.series,
-    );
+    return (
+      this.db.prepare('SELECT DISTINCT series FROM telemetry ORDER BY series').all() as Array<{ series: string }>
+    ).map((r) => r.series);
   }
 
   /**

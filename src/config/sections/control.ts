@@ -4,8 +4,16 @@ export const ControlSchema = z
   .object({
     intervalMs: z.number().int().min(100).default(1000).describe('Loop runs at least this often, ms.'),
     coalesceMs: z.number().int().min(0).default(50).describe('Changes are coalesced for this long before a run, ms.'),
-    deadbandW: z.number().nonnegative().default(100).describe('Set-point changes smaller than this are not written, W.'),
-    deadbandA: z.number().nonnegative().default(0.5).describe('Current set-point changes smaller than this are not written, A.'),
+    deadbandW: z
+      .number()
+      .nonnegative()
+      .default(100)
+      .describe('Set-point changes smaller than this are not written, W.'),
+    deadbandA: z
+      .number()
+      .nonnegative()
+      .default(0.5)
+      .describe('Current set-point changes smaller than this are not written, A.'),
     policies: z
       .object({
         loadManagement: z

@@ -14,7 +14,11 @@ export const CircuitSchema = z
 
 export const SiteSchema = z
   .object({
-    id: z.string().min(1).regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only').describe('Site id, used in MQTT topics.'),
+    id: z
+      .string()
+      .min(1)
+      .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
+      .describe('Site id, used in MQTT topics.'),
     name: z.string().default('gridkeeper site'),
     limitW: z.number().positive().describe('Maximum grid import of the site (contract or connection), W.'),
     exportLimitW: z.number().nonnegative().optional().describe('Maximum export to the grid, W.'),
@@ -24,7 +28,12 @@ export const SiteSchema = z
       .number()
       .nonnegative()
       .describe('Budget for all controllable loads while the grid meter is stale, W.'),
-    gridStaleAfterMs: z.number().int().positive().default(3000).describe('Grid reading age after which it is stale, ms.'),
+    gridStaleAfterMs: z
+      .number()
+      .int()
+      .positive()
+      .default(3000)
+      .describe('Grid reading age after which it is stale, ms.'),
     staleAfterMs: z.number().int().positive().default(10_000).describe('Age after which other readings are stale, ms.'),
     circuits: z.array(CircuitSchema).default([]),
   })

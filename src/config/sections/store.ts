@@ -4,7 +4,12 @@ export const StoreSchema = z
   .object({
     path: z.string().default('data/gridkeeper.db').describe('SQLite file; `:memory:` for throw-away runs.'),
     telemetryRetentionHours: z.number().positive().default(168),
-    telemetryIntervalMs: z.number().int().min(100).default(5000).describe('Sampling interval of the telemetry ring, ms.'),
+    telemetryIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5000)
+      .describe('Sampling interval of the telemetry ring, ms.'),
   })
   .strict();
 

@@ -1,0 +1,177 @@
+import { Gauge, Histogram } from 'prom-client';
+import { decide as failsafeDecide } from '../../policies/failsafe.js';
+import { decide as loadManagementDecide } from '../../policies/load-management.js';
+import { createGatewayBus } from '../bus/events.js';
+import type { GatewayConfig } from '../config/schema.js';
+import { ControlLoop, type ControlRound } from '../control/control-loop.js';
+import { Dispatcher } from '../control/dispatcher.js';
+import type { Clock } from '../model/clock.js';
+import { type BoundPolicy, bindPolicy } from '../model/policy.js';
+import { SiteState } from '../state/site-state.js';
+import { type Migration, openDatabase } from '../store/db.js';
+import { CORE_MIGRATIONS } from '../store/migrations.js';
+import { SessionStore } from '../store/session-store.js';
+import { SetpointAudit } from '../store/setpoint-audit.js';
+import { TelemetryStore } from '../store/telemetry-store.js';
+import type { Logger } from '../util/logger.js';
+import { createMetricsRegistry } from '../util/metrics.js';
+import type { GatewayContext } from './context.js';
+
+export interface CoreDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Migrations of the components that will be attached (outboxes, keys, ...). */
+  readonly migrations?: readonly Migration[];
+  /** Extra policies (beyond failsafe and load management), already bound. */
+  readonly policies?: readonly BoundPolicy[];
+  /** Replaces the default allocator. */
+  readonly allocate?: ConstructorParameters<typeof ControlLoop>[0]['allocate'];
+  readonly defaultMetrics?: boolean;
+}
+
+/** The gateway core with its lifecycle: everything but the adapters and servers. */
+export interface Core extends GatewayContext {
+  start(): void;
+  stop(): void;
+}
+
+/** The always-on policies: failsafe (safety tier) and load management (contract tier). */
+export function corePolicies(config: GatewayConfig): BoundPolicy[] {
+  const out: BoundPolicy[] = [
+    bindPolicy('failsafe', 'safety', failsafeDecide, { failsafeLimitW: config.site.failsafeLimitW }),
+  ];
+  const lm = config.control.policies.loadManagement;
+  if (lm.enabled) {
+    out.push(
+      bindPolicy('load-management', 'contract', loadManagementDecide, {
+        limitW: config.site.limitW,
+        marginW: lm.marginW,
+        staleAfterMs: config.site.staleAfterMs,
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Build the core of a gateway from a validated config: bus, process image,
+ * store, dispatcher and control loop. Adapters and servers are attached by
+ * the composition root (`compose.ts`).
+ */
+export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
+  const { clock, log } = deps;
+  const metrics = createMetricsRegistry({ defaultMetrics: deps.defaultMetrics ?? true });
+  const bus = createGatewayBus((event, err) => log.error({ event, err }, 'bus handler failed'));
+  const db = openDatabase({ path: config.store.path, migrations: [...CORE_MIGRATIONS, ...(deps.migrations ?? [])] });
+  const sessions = new SessionStore(db);
+  const setpointAudit = new SetpointAudit(db);
+  const telemetry = new TelemetryStore(db, config.store.telemetryRetentionHours * 3_600_000);
+  const dispatcher = new Dispatcher({
+    clock,
+    bus,
+    log,
+    deadbandA: config.control.deadbandA,
+    audit: (ts, sp, result) => setpointAudit.record(ts, sp, result),
+  });
+
+  const roundDuration = new Histogram({
+    name: 'gridkeeper_control_round_seconds',
+    help: 'Duration of one control round (decide + allocate)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1],
+    registers: [metrics],
+  });
+  const failsafeGauge = new Gauge({
+    name: 'gridkeeper_failsafe_active',
+    help: '1 while the failsafe limit applies (grid meter stale)',
+    registers: [metrics],
+  });
+
+  let failsafeActive = false;
+  const onRound = (round: ControlRound) => {
+    roundDuration.observe(round.durationMs / 1000);
+    const active = round.stale.includes('grid.powerW');
+    if (active !== failsafeActive) {
+      failsafeActive = active;
+      failsafeGauge.set(active ? 1 : 0);
+      const reason = active ? 'grid meter stale' : 'grid meter fresh again';
+      // Logged once per state change, not once per round.
+      if (active) log.warn({ failsafeLimitW: config.site.failsafeLimitW }, `failsafe engaged: ${reason}`);
+      else log.info(`failsafe released: ${reason}`);
+      bus.emit('failsafe', { active, reason, ts: round.ts });
+    }
+  };
+
+  // The loop needs the state and the state notifies the loop: wire through a closure.
+  let loopRef: ControlLoop | undefined;
+  const state = new SiteState({
+    siteId: config.site.id,
+    clock,
+    bus,
+    gridStaleAfterMs: config.site.gridStaleAfterMs,
+    staleAfterMs: config.site.staleAfterMs,
+    onChange: () => loopRef?.notifyChange(),
+  });
+  const loop = new ControlLoop({
+    clock,
+    log,
+    snapshot: () => state.snapshot(),
+    policies: [...corePolicies(config), ...(deps.policies ?? [])],
+    dispatcher,
+    intervalMs: config.control.intervalMs,
+    coalesceMs: config.control.coalesceMs,
+    ...(deps.allocate ? { allocate: deps.allocate } : {}),
+    onRound,
+  });
+  loopRef = loop;
+
+  let telemetryTimer: ReturnType<Clock['setInterval']> | undefined;
+  let pruneTimer: ReturnType<Clock['setInterval']> | undefined;
+
+  const sampleTelemetry = () => {
+    const s = state.snapshot();
+    const values: Record<string, number> = {};
+    if (s.grid.powerW) values['grid.powerW'] = s.grid.powerW.value;
+    if (s.pv.powerW) values['pv.powerW'] = s.pv.powerW.value;
+    if (s.battery.powerW) values['battery.powerW'] = s.battery.powerW.value;
+    if (s.battery.socPct) values['battery.socPct'] = s.battery.socPct.value;
+    let evTotal = 0;
+    for (const e of s.evses) {
+      if (e.powerW) {
+        values[`evse.${e.id}.powerW`] = e.powerW.value;
+        evTotal += e.powerW.value;
+      }
+    }
+    values['evses.powerW'] = evTotal;
+    telemetry.append(s.ts, values);
+  };
+
+  return {
+    config,
+    clock,
+    log,
+    bus,
+    state,
+    dispatcher,
+    loop,
+    db,
+    sessions,
+    setpointAudit,
+    telemetry,
+    metrics,
+    env: deps.env ?? {},
+    start() {
+      state.start();
+      loop.start();
+      telemetryTimer = clock.setInterval(sampleTelemetry, config.store.telemetryIntervalMs);
+      pruneTimer = clock.setInterval(() => telemetry.prune(clock.now()), 10 * 60_000);
+    },
+    stop() {
+      loop.stop();
+      state.stop();
+      clock.clearInterval(telemetryTimer);
+      clock.clearInterval(pruneTimer);
+      db.close();
+    },
+  };
+}
