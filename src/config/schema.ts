@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { ApiSchema } from './sections/api.js';
 import { ControlSchema } from './sections/control.js';
+import { FleetSchema } from './sections/fleet.js';
+import { GridSchema } from './sections/grid.js';
+import { IntegrationSchema } from './sections/integration.js';
 import { ModbusSchema } from './sections/modbus.js';
+import { MqttSchema } from './sections/mqtt.js';
 import { OcppSchema } from './sections/ocpp.js';
+import { OpcuaSchema } from './sections/opcua.js';
 import { ChargerSchema, SiteSchema } from './sections/site.js';
 import { StoreSchema } from './sections/store.js';
 
@@ -18,6 +23,14 @@ export const ConfigSchema = z
     chargers: z.array(ChargerSchema).default([]),
     modbus: ModbusSchema.prefault({}),
     ocpp: OcppSchema.prefault({}),
+    mqtt: MqttSchema.prefault({}),
+    opcua: OpcuaSchema.prefault({}),
+    /** Grid integration: OpenADR VEN, OSCP, simple DR signals, tariffs. */
+    grid: GridSchema.prefault({}),
+    /** Partners: API keys, webhooks, external authoriser, InfluxDB export. */
+    integration: IntegrationSchema.prefault({}),
+    /** Vehicles and their needs (departure, energy). */
+    fleet: FleetSchema.prefault({}),
     api: ApiSchema.prefault({}),
     store: StoreSchema.prefault({}),
     log: z

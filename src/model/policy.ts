@@ -15,6 +15,18 @@ export interface BoundPolicy {
   decide(snapshot: SiteSnapshot, now: number): Decision;
 }
 
-export function bindPolicy<C>(name: string, tier: Tier, decide: DecideFn<C>, config: C): BoundPolicy {
-  return { name, tier, decide: (snapshot, now) => decide(snapshot, config, now) };
+/**
+ * Bind a policy to its input. `config` is either plain data or a function
+ * evaluated once per round (for inputs that change at run time, e.g. active
+ * grid signals or vehicle needs set through the API); the policy itself
+ * still only ever sees plain, immutable data.
+ */
+export function bindPolicy<C>(
+  name: string,
+  tier: Tier,
+  decide: DecideFn<C>,
+  config: C | ((now: number) => C),
+): BoundPolicy {
+  const input = typeof config === 'function' ? (config as (now: number) => C) : () => config;
+  return { name, tier, decide: (snapshot, now) => decide(snapshot, input(now), now) };
 }
