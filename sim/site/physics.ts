@@ -34,7 +34,10 @@ const ROTATION_INDEX: Record<PhaseRotation, readonly [number, number, number]> =
 export function rotate(currents: PhaseValues, rotation: PhaseRotation): PhaseValues {
   const idx = ROTATION_INDEX[rotation];
   const out: [number, number, number] = [0, 0, 0];
-  for (let i = 0; i < 3; i++) out[idx[i] as number] += currents[i] as number;
+  for (let i = 0; i < 3; i++) {
+    const j = idx[i] as number;
+    out[j] = (out[j] as number) + (currents[i] as number);
+  }
   return out;
 }
 
