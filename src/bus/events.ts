@@ -1,4 +1,5 @@
 import type { Setpoint } from '../model/decision.js';
+import type { Reading } from '../model/reading.js';
 import type { BatteryState, DeviceStatus, EvseLive, EvseSpec, GridState, PvState } from '../model/site.js';
 import { Bus } from './bus.js';
 
@@ -29,6 +30,8 @@ export interface GatewayEvents {
   grid: Partial<GridState>;
   pv: Partial<PvState>;
   battery: Partial<BatteryState>;
+  /** A sub-metered non-controllable load (building, HVAC) reported by a field device. */
+  load: { readonly id: string; readonly powerW?: Reading<number>; readonly energyWh?: Reading<number> };
   /** An EVSE became known (config or charger boot). */
   'evse.spec': EvseSpec;
   /** Live data of one EVSE changed. */
