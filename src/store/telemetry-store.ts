@@ -48,10 +48,14 @@ export class TelemetryStore {
     if (stepMs && stepMs > 0) {
       return this.db
         .prepare(
-          `SELECT (ts / @step) * @step AS ts, AVG(value) AS value FROM telemetry
-           WHERE series = @series AND ts >= @from AND ts < @to GROUP BY ts / @step ORDER BY 1`,
+          `SELECT CAST(ts / @step AS INTEGER) * @step AS bucket, AVG(value) AS value FROM telemetry
+           WHERE series = @series AND ts >= @from AND ts < @to GROUP BY bucket ORDER BY bucket`,
         )
-        .all({ series, from, to, step: Math.floor(stepMs) }) as TelemetryPoint[];
+        .all({ series, from, to, step: Math.floor(stepMs) })
+        .map((r) => {
+          const row = r as { bucket: number; value: number };
+          return { ts: row.bucket, value: row.value };
+        });
     }
     return this.db
       .prepare('SELECT ts, value FROM telemetry WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts')

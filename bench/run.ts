@@ -1,0 +1,74 @@
+/**
+ * `npm run bench`: runs every benchmark module, prints a table and writes
+ * bench/results.json. Benchmarks are measurements, not tests: they never
+ * fail on a missed target, they report it (`met: false`).
+ *
+ * Each module exports `run(): Promise<BenchResult[]>`. Baselines are measured
+ * in the same run (these machines are noisy), e.g. a direct OCPP connection
+ * beside the proxied one.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import type { BenchResult } from './types.js';
+
+interface BenchModule {
+  readonly name: string;
+  readonly load: () => Promise<{ run: () => Promise<BenchResult[]> }>;
+}
+
+const MODULES: BenchModule[] = [{ name: 'demo', load: () => import('./demo.js') }];
+
+function fmt(n: number | undefined): string {
+  if (n === undefined) return '';
+  if (Math.abs(n) >= 1000) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(3);
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const results: Array<BenchResult & { module: string }> = [];
+  const errors: Array<{ module: string; error: string }> = [];
+  for (const m of MODULES) {
+    if (only.length > 0 && !only.includes(m.name)) continue;
+    process.stderr.write(`bench: ${m.name}...\n`);
+    try {
+      const mod = await m.load();
+      for (const r of await mod.run()) results.push({ module: m.name, ...r });
+    } catch (err) {
+      errors.push({ module: m.name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      process.stderr.write(`bench: ${m.name} failed: ${String(err)}\n`);
+    }
+  }
+  const rows = results.map((r) => [
+    r.module,
+    r.name,
+    `${fmt(r.value)} ${r.unit}`,
+    r.baseline !== undefined ? `${fmt(r.baseline)} ${r.unit}` : '',
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const head = ['module', 'metric', 'value', 'baseline (same run)', 'target', 'met'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  process.stdout.write(`${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
+  for (const r of rows) process.stdout.write(`${line(r.map(String))}\n`);
+  const out = {
+    generatedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    results,
+    errors,
+  };
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write('\nwritten bench/results.json\n');
+  // Sims and servers are stopped by each module; exit explicitly so a stray
+  // handle in a library cannot keep the benchmark from finishing.
+  process.exit(errors.length > 0 ? 1 : 0);
+}
+
+await main();

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Setpoint } from '../../src/model/decision.js';
+import { reading } from '../../src/model/reading.js';
+import type { EvseSpec } from '../../src/model/site.js';
+import { testCore } from '../helpers/core.js';
+
+function spec(id: string, over: Partial<EvseSpec> = {}): EvseSpec {
+  return {
+    id,
+    chargerId: id.split('/')[0] as string,
+    connectorId: 1,
+    protocol: 'ocpp',
+    circuitId: 'site',
+    phaseRotation: 'L1L2L3',
+    phases: 3,
+    minCurrentA: 6,
+    maxCurrentA: 32,
+    voltageV: 230,
+    bidirectional: false,
+    priority: 0,
+    ...over,
+  };
+}
+
+describe('gateway core (process image → policies → arbiter → dispatcher)', () => {
+  let stop: (() => void) | undefined;
+  afterEach(() => stop?.());
+
+  function setup() {
+    const core = testCore({
+      site: { id: 't', limitW: 22_000, failsafeLimitW: 4_140, gridStaleAfterMs: 3000 },
+      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
+    });
+    const clock = core.vclock!;
+    const written: Setpoint[] = [];
+    core.dispatcher.registerSink('CP1', { applySetpoint: async (sp) => void written.push(sp) });
+    core.dispatcher.registerSink('CP2', { applySetpoint: async (sp) => void written.push(sp) });
+    core.start();
+    stop = () => core.stop();
+    for (const id of ['CP1/1', 'CP2/1']) {
+      core.bus.emit('evse.spec', spec(id));
+      core.bus.emit('evse.live', { id, patch: { status: 'Charging', sessionStart: clock.now() } });
+    }
+    return { core, clock, written };
+  }
+
+  it('shares what the site limit leaves after the base load among sessions, with reasons', async () => {
+    const { core, clock, written } = setup();
+    core.bus.emit('grid', { powerW: reading(8_200, clock.now(), 'meter') }); // base load, EVs idle
+    clock.advance(60);
+    await core.dispatcher.idle();
+    const sp = core.loop.lastRound()!.setpoints;
+    expect(sp).toHaveLength(2);
+    // 22 kW - 8.2 kW = 13.8 kW for two 3-phase EVSEs → 10 A each (6.9 kW).
+    for (const s of sp) {
+      expect(s.currentA).toBe(10);
+      expect(s.reasons[0]).toMatchObject({ policy: 'load-management', tier: 'contract' });
+    }
+    expect(written.map((w) => w.evseId).sort()).toEqual(['CP1/1', 'CP2/1']);
+    const total = sp.reduce((s, x) => s + x.powerW, 0);
+    expect(8_200 + total).toBeLessThanOrEqual(22_000);
+  });
+
+  it('sheds within one coalescing window after a load step', async () => {
+    const { core, clock } = setup();
+    core.bus.emit('grid', { powerW: reading(4_000, clock.now(), 'meter') });
+    clock.advance(60);
+    await core.dispatcher.idle();
+    const before = core.dispatcher.lastSent('CP1/1')!.currentA;
+    core.bus.emit('grid', { powerW: reading(14_000, clock.now(), 'meter') }); // building load step +10 kW
+    clock.advance(60);
+    await core.dispatcher.idle();
+    const after = core.dispatcher.lastSent('CP1/1')!.currentA;
+    expect(after).toBeLessThan(before);
+    expect(14_000 + 2 * after * 3 * 230).toBeLessThanOrEqual(22_000);
+  });
+
+  it('falls to the failsafe budget within two intervals when the meter goes stale, once per state change', async () => {
+    const { core, clock } = setup();
+    const events: boolean[] = [];
+    core.bus.on('failsafe', (e) => events.push(e.active));
+    core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
+    clock.advance(60);
+    await core.dispatcher.idle();
+    expect(core.dispatcher.lastSent('CP1/1')!.currentA).toBeGreaterThan(6);
+    // No new readings: after gridStaleAfterMs (3 s) + at most 2 intervals the failsafe must hold.
+    clock.advance(3000 + 2000);
+    await core.dispatcher.idle();
+    const round = core.loop.lastRound()!;
+    expect(round.stale).toContain('grid.powerW');
+    const total = round.setpoints.reduce((s, x) => s + x.powerW, 0);
+    expect(total).toBeLessThanOrEqual(4_140);
+    // 4140 W fits one 3-phase car at 6 A; the other is paused rather than cut below its minimum.
+    expect(round.setpoints.map((s) => s.currentA).sort()).toEqual([0, 6]);
+    expect(round.setpoints.find((s) => s.currentA === 6)!.reasons[0]).toMatchObject({
+      policy: 'failsafe',
+      tier: 'safety',
+    });
+    clock.advance(5000);
+    expect(events).toEqual([true]);
+    core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
+    clock.advance(60);
+    expect(events).toEqual([true, false]);
+  });
+
+  it('writes only changed set-points', async () => {
+    const { core, clock, written } = setup();
+    core.bus.emit('grid', { powerW: reading(8_200, clock.now(), 'meter') });
+    clock.advance(60);
+    await core.dispatcher.idle();
+    const n = written.length;
+    for (let i = 0; i < 5; i++) {
+      core.bus.emit('grid', { powerW: reading(8_200 + (i % 2) * 50, clock.now(), 'meter') });
+      clock.advance(1000);
+      await core.dispatcher.idle();
+    }
+    expect(written.length).toBe(n);
+    expect(core.dispatcher.stats.skipped).toBeGreaterThan(0);
+  });
+});

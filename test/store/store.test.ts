@@ -1,0 +1,95 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/db.js';
+import { CORE_MIGRATIONS } from '../../src/store/migrations.js';
+import { SessionStore } from '../../src/store/session-store.js';
+import { SetpointAudit } from '../../src/store/setpoint-audit.js';
+import { TelemetryStore } from '../../src/store/telemetry-store.js';
+
+function tempDb(): string {
+  return join(mkdtempSync(join(tmpdir(), 'gk-store-')), 'gk.db');
+}
+
+describe('store', () => {
+  it('runs in WAL mode and applies each migration once', () => {
+    const path = tempDb();
+    const db = openDatabase({ path, migrations: CORE_MIGRATIONS });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    const again = openDatabase({ path, migrations: CORE_MIGRATIONS });
+    const n = again.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number };
+    expect(n.n).toBe(CORE_MIGRATIONS.length);
+    again.close();
+  });
+
+  it('keeps sessions, set-point audit and telemetry across a restart', () => {
+    const path = tempDb();
+    let db = openDatabase({ path, migrations: CORE_MIGRATIONS });
+    new SessionStore(db).upsert({
+      id: 's1',
+      evseId: 'CP1/1',
+      chargerId: 'CP1',
+      connectorId: 1,
+      idTag: 'TAG1',
+      startedAt: 1000,
+      energyWh: 0,
+      syncState: 'pending',
+    });
+    new SetpointAudit(db).record(
+      1500,
+      {
+        evseId: 'CP1/1',
+        currentA: 16,
+        powerW: 11040,
+        phases: 3,
+        reasons: [{ policy: 'load-management', tier: 'contract', text: 'share' }],
+      },
+      'ok',
+    );
+    new TelemetryStore(db, 3_600_000).append(2000, { 'grid.powerW': 1234, bad: Number.NaN });
+    db.close();
+
+    db = openDatabase({ path, migrations: CORE_MIGRATIONS });
+    const sessions = new SessionStore(db);
+    sessions.upsert({
+      ...sessions.get('s1')!,
+      stoppedAt: 5000,
+      energyWh: 4200,
+      syncState: 'synced',
+      upstreamTransactionId: '77',
+    });
+    expect(sessions.get('s1')).toMatchObject({
+      idTag: 'TAG1',
+      stoppedAt: 5000,
+      energyWh: 4200,
+      upstreamTransactionId: '77',
+    });
+    expect(sessions.list({ chargerId: 'CP1' })).toHaveLength(1);
+    expect(sessions.list({ chargerId: 'CP2' })).toHaveLength(0);
+    expect(sessions.open()).toHaveLength(0);
+    expect(new SetpointAudit(db).recent()[0]).toMatchObject({
+      evseId: 'CP1/1',
+      currentA: 16,
+      reason: 'contract/load-management: share',
+    });
+    const t = new TelemetryStore(db, 3_600_000);
+    expect(t.query('grid.powerW', 0, 10_000)).toEqual([{ ts: 2000, value: 1234 }]);
+    expect(t.series()).toEqual(['grid.powerW']);
+    db.close();
+  });
+
+  it('prunes telemetry older than the retention and averages into steps', () => {
+    const db = openDatabase({ path: ':memory:', migrations: CORE_MIGRATIONS });
+    const t = new TelemetryStore(db, 10_000);
+    for (let ts = 0; ts < 20_000; ts += 1000) t.append(ts, { x: ts / 1000 });
+    expect(t.query('x', 0, 4000, 2000)).toEqual([
+      { ts: 0, value: 0.5 },
+      { ts: 2000, value: 2.5 },
+    ]);
+    expect(t.prune(20_000)).toBe(10);
+    expect(t.query('x', 0, 100_000)).toHaveLength(10);
+    db.close();
+  });
+});
