@@ -1,3 +1,5 @@
+import type { PhaseValues } from './site.js';
+
 /**
  * What policies return and what the arbiter produces. Policies never talk to
  * devices: they return limits and requests; the arbiter merges them in tiers
@@ -29,6 +31,8 @@ export interface Limit {
   readonly maxImportW?: number;
   readonly maxExportW?: number;
   readonly maxCurrentA?: number;
+  /** Per-phase current cap in site phase order `[L1, L2, L3]` (e.g. fuse less measured other load), A. */
+  readonly maxPhaseCurrentsA?: PhaseValues;
   readonly reason: Reason;
 }
 
