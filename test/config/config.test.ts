@@ -93,6 +93,21 @@ chargers: [{id: CP1, circuit: zz, minCurrentA: 40, maxCurrentA: 16}, {id: CP1}]`
     expect(r.errors[0]?.path).toMatch(/^line \d+:\d+$/);
   });
 
+  it('the production template is valid once its secrets are in the environment, and lists each missing one', () => {
+    const env = {
+      CP_DEPOT_N_01_PASSWORD: 'a',
+      CP_DEPOT_N_02_PASSWORD: 'b',
+      CP_DEPOT_N_03_PASSWORD: 'c',
+      GRIDKEEPER_CMS_PASSWORD: 'd',
+    };
+    const ok = loadConfigFile('config/site.example.yaml', env);
+    expect(ok.ok ? [] : ok.errors).toEqual([]);
+    if (ok.ok) expect(ok.config.api.anonymousRead).toBe(false);
+    const missing = loadConfigFile('config/site.example.yaml', {});
+    expect(missing.ok).toBe(false);
+    if (!missing.ok) expect(missing.errors.filter((e) => e.message.includes('is not set'))).toHaveLength(4);
+  });
+
   it('reports an unreadable file', () => {
     const r = loadConfigFile('/nonexistent/site.yaml', {});
     expect(r.ok).toBe(false);
