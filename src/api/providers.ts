@@ -1,0 +1,58 @@
+/**
+ * What the API needs from components other engineers own (OCPP proxy, grid
+ * signals, fleet). The composition root passes implementations; every
+ * provider is optional and a command whose provider is missing answers 503.
+ * Keep these interfaces small: one capability each.
+ */
+
+export interface CommandResult {
+  /** `Accepted` when the device (or upstream) took the command. */
+  readonly status: 'Accepted' | 'Rejected' | 'Unknown';
+  /** Human-readable detail from the device or proxy. */
+  readonly detail?: string;
+  /** Protocol-specific extra data (e.g. the OCPP transactionId). */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Commands carried out over OCPP by the proxy. */
+export interface OcppCommands {
+  remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
+  /** Stop the session with the gateway's session id. */
+  remoteStop(req: { sessionId: string; chargerId: string }): Promise<CommandResult>;
+  setAvailability(req: { chargerId: string; connectorId?: number; available: boolean }): Promise<CommandResult>;
+}
+
+/** A demand-response or grid-operator signal, as the grid area sees it. */
+export interface GridEventInfo {
+  readonly id: string;
+  /** e.g. `openadr`, `mqtt`, `http`, `oscp`. */
+  readonly source: string;
+  /** e.g. `IMPORT_CAPACITY_LIMIT`, `EXPORT_CAPACITY_LIMIT`, `DISPATCH_SETPOINT`, `PRICE`. */
+  readonly kind: string;
+  /** Epoch ms. */
+  readonly start: number;
+  readonly end?: number;
+  readonly value?: number;
+  readonly unit?: string;
+  readonly status: 'pending' | 'active' | 'completed' | 'cancelled';
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** Read-only view of grid signals (DR events, active limits). */
+export interface GridProvider {
+  events(opts?: { from?: number; to?: number }): readonly GridEventInfo[];
+}
+
+/** What the external authoriser / local list answers for an idTag. */
+export interface AuthorisationResult {
+  readonly status: 'Accepted' | 'Blocked' | 'Expired' | 'Invalid';
+  /** Where the answer came from: `remote`, `cache`, `local-list`, `fallback`. */
+  readonly source: string;
+  readonly vehicleId?: string;
+}
+
+/** Optional providers the composition root may pass to `createApiServer`. */
+export interface ApiProviders {
+  readonly ocpp?: OcppCommands;
+  readonly grid?: GridProvider;
+}

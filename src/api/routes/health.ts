@@ -1,0 +1,50 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { GatewayContext } from '../../cli/context.js';
+import type { ZodTypeProvider } from '../schema.js';
+
+export interface HealthOptions {
+  readonly ready: () => boolean;
+}
+
+export function healthRoutes(ctx: GatewayContext, opts: HealthOptions): FastifyPluginAsync {
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const Health = z.object({ status: z.enum(['ok', 'starting']), ts: z.string() });
+    r.get(
+      '/healthz',
+      {
+        config: { auth: 'public' },
+        schema: {
+          tags: ['ops'],
+          summary: 'Readiness: 200 once the gateway runs, 503 before',
+          response: { 200: Health, 503: Health },
+        },
+      },
+      async (_req, reply) => {
+        const ts = new Date(ctx.clock.now()).toISOString();
+        if (!opts.ready()) return reply.code(503).send({ status: 'starting', ts });
+        return { status: 'ok' as const, ts };
+      },
+    );
+    r.get(
+      '/metrics',
+      {
+        config: { auth: 'read' },
+        schema: {
+          tags: ['ops'],
+          summary: 'Prometheus metrics of the gateway (text exposition format)',
+          produces: ['text/plain'],
+          response: { 200: z.string() },
+        },
+      },
+      async (_req, reply) => {
+        const body = await ctx.metrics.metrics();
+        return reply
+          .type(ctx.metrics.contentType)
+          .serializer((x) => x as string)
+          .send(body);
+      },
+    );
+  };
+}

@@ -1,0 +1,132 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import type { GatewayContext } from '../../cli/context.js';
+import { summariseReasons } from '../../model/decision.js';
+import type { SiteSnapshot } from '../../model/site.js';
+import type { ZodTypeProvider } from '../schema.js';
+
+export const ReasonSchema = z.object({
+  policy: z.string(),
+  tier: z.enum(['safety', 'grid', 'contract', 'fleet', 'optimisation']),
+  text: z.string(),
+});
+
+export const EvseViewSchema = z.object({
+  id: z.string(),
+  chargerId: z.string(),
+  connectorId: z.number().int(),
+  protocol: z.string(),
+  status: z.string(),
+  powerW: z.number().nullable().describe('Measured power, W (+ charging, - V2G); null when unknown'),
+  setpointW: z.number().nullable().describe('Power the control loop allows now, W'),
+  currentA: z.number().nullable().describe('Per-phase current set-point, A'),
+  phases: z.number().int().nullable(),
+  reason: z.string().describe('Why the set-point is what it is (binding limit first)'),
+  reasons: z.array(ReasonSchema).describe('The whole chain of limits behind the set-point'),
+  sessionId: z.string().nullable(),
+  idTag: z.string().nullable(),
+  sessionEnergyWh: z.number().nullable(),
+  sessionStart: z.string().nullable(),
+  bidirectional: z.boolean(),
+  lastSeen: z.string().nullable(),
+});
+
+export const StateSchema = z.object({
+  ts: z.string().describe('ISO 8601 time of the snapshot'),
+  siteId: z.string(),
+  grid: z.object({ powerW: z.number().nullable(), stale: z.boolean() }),
+  pv: z.object({ powerW: z.number().nullable() }),
+  battery: z.object({ socPct: z.number().nullable(), powerW: z.number().nullable() }),
+  site: z.object({
+    limitW: z.number().describe('Import limit applied in the last control round, W'),
+    contractLimitW: z.number().describe('Configured site import limit, W'),
+    failsafe: z.boolean(),
+    reasons: z.array(ReasonSchema),
+  }),
+  evses: z.array(EvseViewSchema),
+  devices: z.array(
+    z.object({
+      id: z.string(),
+      protocol: z.string(),
+      kind: z.string(),
+      online: z.boolean(),
+      lastSeen: z.string().nullable(),
+      error: z.string().nullable(),
+    }),
+  ),
+  stale: z.array(z.string()),
+  loop: z.object({ lastRound: z.string().nullable(), rounds: z.number().int() }),
+});
+
+export type StateView = z.infer<typeof StateSchema>;
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The site as the API shows it: process image + last control round + wanted set-points. */
+export function buildState(ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>): StateView {
+  const s: SiteSnapshot = ctx.state.snapshot();
+  const round = ctx.loop.lastRound();
+  const siteLimit = round?.limits.find((l) => l.scope === 'site');
+  return {
+    ts: new Date(s.ts).toISOString(),
+    siteId: s.siteId,
+    grid: { powerW: s.grid.powerW?.value ?? null, stale: s.stale.includes('grid.powerW') },
+    pv: { powerW: s.pv.powerW?.value ?? null },
+    battery: { socPct: s.battery.socPct?.value ?? null, powerW: s.battery.powerW?.value ?? null },
+    site: {
+      limitW: siteLimit?.maxImportW ?? ctx.config.site.limitW,
+      contractLimitW: ctx.config.site.limitW,
+      failsafe: round ? round.stale.includes('grid.powerW') : false,
+      reasons: siteLimit ? [...siteLimit.reasons] : [],
+    },
+    evses: s.evses.map((e) => {
+      const sp = ctx.dispatcher.current(e.id);
+      return {
+        id: e.id,
+        chargerId: e.chargerId,
+        connectorId: e.connectorId,
+        protocol: e.protocol,
+        status: e.status,
+        powerW: e.powerW?.value ?? null,
+        setpointW: sp ? sp.powerW : null,
+        currentA: sp ? sp.currentA : null,
+        phases: sp ? sp.phases : null,
+        reason: sp ? summariseReasons(sp.reasons) : 'no set-point yet',
+        reasons: sp ? [...sp.reasons] : [],
+        sessionId: e.sessionId ?? null,
+        idTag: e.idTag ?? null,
+        sessionEnergyWh: e.sessionEnergyWh ?? null,
+        sessionStart: iso(e.sessionStart),
+        bidirectional: e.bidirectional,
+        lastSeen: iso(e.lastSeen),
+      };
+    }),
+    devices: s.devices.map((d) => ({
+      id: d.id,
+      protocol: d.protocol,
+      kind: d.kind,
+      online: d.online,
+      lastSeen: iso(d.lastSeen),
+      error: d.error ?? null,
+    })),
+    stale: [...s.stale],
+    loop: { lastRound: iso(round?.ts), rounds: (ctx.loop as { rounds?: number }).rounds ?? 0 },
+  };
+}
+
+export function stateRoutes(ctx: GatewayContext): FastifyPluginAsync {
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.get(
+      '/api/v1/state',
+      {
+        schema: {
+          tags: ['site'],
+          summary: 'Live state of the site: power flow, limits, every EVSE with its set-point and why',
+          response: { 200: StateSchema },
+        },
+      },
+      async () => buildState(ctx),
+    );
+  };
+}

@@ -1,0 +1,177 @@
+import type { AddressInfo } from 'node:net';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { Histogram, type Registry } from 'prom-client';
+import type { GatewayContext } from '../cli/context.js';
+import { installAuth, type KeyVerifier } from './auth.js';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, ProblemError, problem } from './problem.js';
+import type { ApiProviders } from './providers.js';
+import { healthRoutes } from './routes/health.js';
+import { stateRoutes } from './routes/state.js';
+import { installZodValidation, swaggerTransform } from './schema.js';
+
+/** Extra route plugins (the integration layer adds its resources through this). */
+export type ApiPlugin = (app: FastifyInstance) => Promise<void>;
+
+export interface ApiServerOptions {
+  readonly providers?: ApiProviders;
+  /** Overrides `config.api.port` (0 = any free port, as tests use). */
+  readonly port?: number;
+  readonly host?: string;
+  /** Readiness for `/healthz`; defaults to "the server has started". */
+  readonly ready?: () => boolean;
+  /** API keys (hashed store, config, environment). Without one only anonymous access exists. */
+  readonly keys?: KeyVerifier;
+  /** Route plugins registered after the core routes (integration layer). */
+  readonly plugins?: readonly ApiPlugin[];
+  /** Called on stop, before the HTTP server closes (end live streams). */
+  readonly onStop?: () => Promise<void> | void;
+}
+
+export interface ApiServer {
+  readonly app: FastifyInstance;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Base URL, e.g. `http://127.0.0.1:8080`; only valid after start(). */
+  url(): string;
+  /** Mark the gateway ready (or not) for `/healthz`. */
+  setReady(ready: boolean): void;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/**
+ * The gateway's HTTP API (fastify 5). Routes are fastify plugins under
+ * `routes/`, their zod schemas validate requests and feed the OpenAPI
+ * document at `/api/v1/openapi.json`. Every error is RFC 9457 problem+json.
+ */
+export async function createApiServer(ctx: GatewayContext, opts: ApiServerOptions = {}): Promise<ApiServer> {
+  let started = false;
+  let ready: boolean | undefined;
+  const isReady = () => ready ?? (opts.ready ? opts.ready() : started);
+
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'api' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    // Live streams are hijacked connections: close them on stop instead of waiting.
+    forceCloseConnections: true,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance; // pino's Logger generic is narrower than FastifyBaseLogger
+
+  installZodValidation(app);
+  installAuth(app, { anonymousRead: ctx.config.api.anonymousRead, ...(opts.keys ? { verifier: opts.keys } : {}) });
+
+  const requestSeconds = metric(
+    ctx.metrics,
+    'gridkeeper_api_request_seconds',
+    () =>
+      new Histogram({
+        name: 'gridkeeper_api_request_seconds',
+        help: 'HTTP API request duration by route and status',
+        labelNames: ['method', 'route', 'status'],
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+        registers: [ctx.metrics],
+      }),
+  );
+  app.addHook('onResponse', async (req, reply) => {
+    requestSeconds.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setErrorHandler((err: FastifyError | ProblemError, req, reply) => {
+    let body: ReturnType<typeof problem>;
+    if (err instanceof ProblemError) {
+      body = err.problem;
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      body = problem(err.statusCode, {
+        type: err.statusCode === 400 ? PROBLEM_TYPES.validation : 'about:blank',
+        detail: err.message,
+      });
+    } else {
+      req.log.error({ err, url: req.url }, 'request failed');
+      body = problem(500, { type: PROBLEM_TYPES.internal, detail: 'internal error; see the gateway log' });
+    }
+    if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+    return reply
+      .code(body.status)
+      .type(PROBLEM_CONTENT_TYPE)
+      .serializer((x) => JSON.stringify(x))
+      .send({ ...body, instance: req.url.split('?')[0] });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(
+        problem(404, {
+          type: PROBLEM_TYPES.notFound,
+          detail: `no route ${req.method} ${req.url.split('?')[0]}`,
+          instance: req.url.split('?')[0],
+        }),
+      ),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'gridkeeper API',
+        version: '1.0.0',
+        description:
+          'Live site state, sessions, set-points with reasons, vehicles, grid events, alerts, reports, ' +
+          'commands, webhooks and live events of a gridkeeper depot gateway. Errors are RFC 9457 ' +
+          'application/problem+json. Keys travel as `Authorization: Bearer <key>`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: swaggerTransform as never,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  app.get(
+    '/api/v1/openapi.json',
+    {
+      config: { auth: 'public' },
+      schema: { tags: ['ops'], summary: 'This OpenAPI 3.1 document' },
+    },
+    async () => app.swagger(),
+  );
+
+  await app.register(healthRoutes(ctx, { ready: isReady }));
+  await app.register(stateRoutes(ctx));
+  for (const p of opts.plugins ?? []) await app.register(async (sub) => p(sub));
+
+  let address = '';
+  return {
+    app,
+    async start() {
+      await app.listen({ host: opts.host ?? ctx.config.api.host, port: opts.port ?? ctx.config.api.port });
+      const a = app.server.address() as AddressInfo;
+      const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      address = `http://${host}:${a.port}`;
+      started = true;
+      ctx.log.info({ url: address }, 'HTTP API listening');
+    },
+    async stop() {
+      started = false;
+      await opts.onStop?.();
+      await app.close();
+    },
+    url() {
+      if (!address) throw new Error('API server not started');
+      return address;
+    },
+    setReady(r: boolean) {
+      ready = r;
+    },
+  };
+}
