@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { gridPolicies } from '../../src/grid/index.js';
+import { createGridService, type GridService } from '../../src/grid/service.js';
+import type { Setpoint } from '../../src/model/decision.js';
+import { reading } from '../../src/model/reading.js';
+import { testConfig, testCore } from '../helpers/core.js';
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanup.splice(0)) c();
+});
+
+function setup() {
+  let grid: GridService | undefined;
+  const core = testCore(
+    { grid: { fallback: { importLimitW: 11_000 }, marginW: 0, floorPerDeviceW: 4200 } },
+    { policies: gridPolicies(() => grid) },
+  );
+  const vclock = core.vclock!;
+  grid = createGridService(core.config, { clock: vclock, log: core.log, metrics: core.metrics, bus: core.bus });
+  grid.store.onChange(() => core.loop.notifyChange());
+  const written: Setpoint[] = [];
+  core.dispatcher.registerSink('CP1', { applySetpoint: async (sp) => void written.push(sp) });
+  core.dispatcher.registerSink('CP2', { applySetpoint: async (sp) => void written.push(sp) });
+  core.start();
+  grid.start();
+  cleanup.push(() => {
+    grid?.stop();
+    core.stop();
+  });
+  for (const id of ['CP1', 'CP2']) {
+    core.bus.emit('evse.spec', {
+      id: `${id}/1`,
+      chargerId: id,
+      connectorId: 1,
+      protocol: 'sim',
+      circuitId: 'site',
+      phaseRotation: 'L1L2L3',
+      phases: 3,
+      minCurrentA: 6,
+      maxCurrentA: 32,
+      voltageV: 230,
+      bidirectional: false,
+      priority: 0,
+    });
+    core.bus.emit('evse.live', {
+      id: `${id}/1`,
+      patch: { status: 'Charging', powerW: reading(11_000, vclock.now(), id) },
+    });
+  }
+  core.bus.emit('grid', { powerW: reading(24_000, vclock.now(), 'meter') });
+  return { core, grid: grid!, vclock, written };
+}
+
+describe('grid service: simple signals', () => {
+  it('applies POST /api/v1/grid/limit bodies and cuts the chargers with the event named', async () => {
+    const { core, grid, vclock } = setup();
+    vclock.advance(100);
+    const before = core.dispatcher.current('CP1/1');
+    expect(before?.currentA).toBe(14.1); // contract limit 22 kW - 0.5 kW margin - 2 kW building
+    const r = grid.applySimpleSignal({
+      importLimitW: 12_000,
+      until: new Date(vclock.now() + 600_000).toISOString(),
+      id: 'dso-7',
+    });
+    expect(r.ok).toBe(true);
+    vclock.advance(100);
+    const sp = core.dispatcher.current('CP1/1')!;
+    // 12 kW - 2 kW building = 10 kW for two cars (above the 2 x 4.2 kW floor).
+    expect(sp.powerW * 2).toBeLessThanOrEqual(10_000);
+    expect(sp.powerW * 2).toBeGreaterThan(9_000);
+    expect(sp.reasons[0]?.text).toContain('dso-7');
+    expect(sp.reasons[0]?.tier).toBe('grid');
+    const st = grid.status();
+    expect(st.active[0]).toMatchObject({
+      kind: 'IMPORT_CAPACITY_LIMIT',
+      value: 12_000,
+      source: 'http',
+      eventId: 'dso-7',
+    });
+  });
+
+  it('rejects malformed bodies naming the field, counts them and keeps the previous state', async () => {
+    const { core, grid, vclock } = setup();
+    const ok = grid.applySimpleSignal({ importLimitW: 15_000, until: vclock.now() + 600_000 });
+    expect(ok.ok).toBe(true);
+    const bad = [
+      { importLimitW: -1, until: vclock.now() + 1000 },
+      { importLimitW: '5kW', until: vclock.now() + 1000 },
+      { importLimitW: 5000 },
+      { importLimitW: 5000, until: vclock.now() - 1 },
+      { until: vclock.now() + 1000 },
+      { importLimitW: 5000, until: vclock.now() + 1000, surprise: 1 },
+    ];
+    for (const b of bad) {
+      const r = grid.applySimpleSignal(b);
+      expect(r.ok, JSON.stringify(b)).toBe(false);
+      if (!r.ok) expect(r.errors[0]?.path).toBeTruthy();
+    }
+    const r = grid.applySimpleSignal({ importLimitW: -1, until: vclock.now() + 1000 });
+    expect(!r.ok && r.errors[0]?.path).toBe('importLimitW');
+    expect(grid.store.input(vclock.now()).importLimits[0]?.value).toBe(15_000);
+    const metrics = await core.metrics.metrics();
+    expect(metrics).toMatch(/gridkeeper_grid_signals_rejected_total\{source="http",field="importLimitW"\} 4/);
+  });
+
+  it('accepts MQTT payloads and refuses non-JSON', () => {
+    const { grid, vclock } = setup();
+    expect(grid.mqttTopic).toBe('gridkeeper/test/grid/limit/set');
+    const r = grid.handleMqttMessage(
+      grid.mqttTopic,
+      Buffer.from(JSON.stringify({ setpointW: -5000, until: vclock.now() + 60_000 })),
+    );
+    expect(r.ok).toBe(true);
+    expect(grid.store.input(vclock.now()).setpoint?.value).toBe(-5000);
+    expect(grid.handleMqttMessage(grid.mqttTopic, 'limit=5').ok).toBe(false);
+    expect(grid.handleMqttMessage(grid.mqttTopic, '').ok).toBe(true);
+    expect(grid.store.input(vclock.now()).setpoint).toBeUndefined();
+  });
+
+  it('holds the fallback when a simple signal expires, then reports compliance per event', () => {
+    const { core, grid, vclock } = setup();
+    grid.applySimpleSignal({ importLimitW: 30_000, until: vclock.now() + 10_000, id: 'short' });
+    for (let i = 0; i < 12; i++) {
+      vclock.advance(1000);
+      core.bus.emit('grid', { powerW: reading(24_000, vclock.now(), 'meter') });
+    }
+    const st = grid.status();
+    expect(st.active).toHaveLength(0);
+    expect(st.fallback.active).toBe(true);
+    const sp = core.dispatcher.current('CP1/1')!;
+    expect(sp.reasons.some((r) => r.text.includes('fallback limit 11.0 kW'))).toBe(true);
+    const [ev] = grid.events();
+    expect(ev).toMatchObject({ id: 'short', kind: 'IMPORT_CAPACITY_LIMIT', status: 'completed' });
+    expect(ev?.detail?.['compliancePct']).toBe(100);
+  });
+
+  it('config defaults parse', () => {
+    const cfg = testConfig();
+    expect(cfg.grid.floorPerDeviceW).toBe(4200);
+    expect(cfg.grid.openadr.enabled).toBe(false);
+  });
+});
