@@ -72,7 +72,10 @@ export const MqttSchema = z
       .optional()
       .describe('External broker URL, e.g. `mqtts://broker.example:8883`.'),
     username: z.string().optional().describe('Broker user; may reference an environment variable, e.g. MQTT_USERNAME.'),
-    password: z.string().optional().describe('Broker password; reference an environment variable (e.g. MQTT_PASSWORD), never inline it.'),
+    password: z
+      .string()
+      .optional()
+      .describe('Broker password; reference an environment variable (e.g. MQTT_PASSWORD), never inline it.'),
     tls: MqttTlsSchema.optional(),
     clientId: z.string().optional().describe('Client id; `gridkeeper-<siteId>` when omitted.'),
     topicPrefix: z
