@@ -3,6 +3,7 @@ import { decide as failsafeDecide } from '../../policies/failsafe.js';
 import { decide as loadManagementDecide } from '../../policies/load-management.js';
 import { createGatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { buildCircuitTree, createTreeAllocator } from '../control/allocator.js';
 import { ControlLoop, type ControlRound } from '../control/control-loop.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import type { Clock } from '../model/clock.js';
@@ -120,7 +121,16 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     dispatcher,
     intervalMs: config.control.intervalMs,
     coalesceMs: config.control.coalesceMs,
-    ...(deps.allocate ? { allocate: deps.allocate } : {}),
+    allocate:
+      deps.allocate ??
+      createTreeAllocator(buildCircuitTree({ fuseA: config.site.fuseA, circuits: config.site.circuits }), {
+        phaseSwitchable: new Set(config.control.policies.allocator.phaseSwitching),
+        minOnMs: config.control.policies.allocator.minOnMs,
+        minOffMs: config.control.policies.allocator.minOffMs,
+        rampUpAPerS: config.control.policies.allocator.rampUpAPerS,
+        holdMaxMs: config.control.policies.allocator.holdMaxMs,
+        deadbandA: config.control.deadbandA,
+      }),
     onRound,
   });
   loopRef = loop;

@@ -1,6 +1,16 @@
 import type { Reason, Setpoint } from '../model/decision.js';
-import { type EvseState, SESSION_STATUSES } from '../model/site.js';
-import type { MergedLimit } from './arbiter.js';
+import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+import type { Arbitration, MergedLimit } from './arbiter.js';
+import type { CircuitTree } from './circuit-tree.js';
+import {
+  type AllocatorState,
+  allocateTree,
+  EMPTY_ALLOCATOR_STATE,
+  type TreeAllocatorOptions,
+} from './tree-allocator.js';
+
+export { allocateTree, type TreeAllocatorOptions } from './tree-allocator.js';
+export { buildCircuitTree } from './circuit-tree.js';
 
 export interface AllocationInput {
   readonly evses: readonly EvseState[];
@@ -115,4 +125,57 @@ function waterLevel(served: readonly Candidate[], budgetW: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * The loop's allocator over the circuit tree: keeps the hysteresis memory
+ * between rounds (the allocation itself stays a pure function) and turns
+ * battery requests (`battery:<id>`) into set-points within their limits.
+ */
+export function createTreeAllocator(
+  tree: CircuitTree,
+  options: TreeAllocatorOptions = {},
+): (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[] {
+  let state: AllocatorState = EMPTY_ALLOCATOR_STATE;
+  return (snapshot, arbitration) => {
+    const out = allocateTree({
+      tree,
+      evses: snapshot.evses,
+      limits: arbitration.limits,
+      ...(arbitration.rawLimits ? { rawLimits: arbitration.rawLimits } : {}),
+      requests: arbitration.requests,
+      now: snapshot.ts,
+      state,
+      options,
+    });
+    state = out.state;
+    return [...out.setpoints, ...batterySetpoints(arbitration)];
+  };
+}
+
+/**
+ * Battery set-points: the most important request per battery wins, clamped
+ * to the battery's own limits. `currentA` carries the signed equivalent
+ * current on three phases at 230 V so the dispatcher's dead-band applies.
+ */
+export function batterySetpoints(arbitration: Pick<Arbitration, 'limits' | 'requests'>): Setpoint[] {
+  const out: Setpoint[] = [];
+  const seen = new Set<string>();
+  for (const q of arbitration.requests) {
+    if (!q.target.startsWith('battery:') || seen.has(q.target)) continue;
+    seen.add(q.target);
+    const lim = arbitration.limits.get(q.target);
+    let w = q.powerW;
+    const reasons: Reason[] = [q.reason];
+    if (lim?.maxImportW !== undefined && w > lim.maxImportW) {
+      w = lim.maxImportW;
+      reasons.unshift(...lim.reasons);
+    }
+    if (lim?.maxExportW !== undefined && w < -lim.maxExportW) {
+      w = -lim.maxExportW;
+      reasons.unshift(...lim.reasons);
+    }
+    out.push({ evseId: q.target, currentA: Math.round((w / (3 * 230)) * 10) / 10, powerW: w, phases: 3, reasons });
+  }
+  return out;
 }

@@ -23,6 +23,34 @@ export const ControlSchema = z
           })
           .strict()
           .prefault({}),
+        allocator: z
+          .object({
+            minOnMs: z
+              .number()
+              .int()
+              .nonnegative()
+              .default(60_000)
+              .describe('A running session keeps its place this long, ms.'),
+            minOffMs: z
+              .number()
+              .int()
+              .nonnegative()
+              .default(30_000)
+              .describe('A paused session stays paused this long, ms.'),
+            rampUpAPerS: z.number().positive().default(4).describe('Slow up: largest increase per second, A/s.'),
+            holdMaxMs: z
+              .number()
+              .int()
+              .positive()
+              .default(30_000)
+              .describe('Longest time a vehicle may take to follow a decrease (slowest AC vehicles), ms.'),
+            phaseSwitching: z
+              .array(z.string())
+              .default([])
+              .describe('Charger ids that can switch between 1 and 3 phases.'),
+          })
+          .strict()
+          .prefault({}),
       })
       .passthrough()
       .prefault({}),

@@ -1,0 +1,661 @@
+import type { Limit, PowerRequest, Reason, Setpoint } from '../model/decision.js';
+import { tierRank } from '../model/decision.js';
+import { type EvseState, type PhaseValues, SESSION_STATUSES } from '../model/site.js';
+import type { MergedLimit } from './arbiter.js';
+import { type CircuitTree, siteMask } from './circuit-tree.js';
+
+/**
+ * Circuit-tree allocator. A pure function: the hysteresis memory (what was
+ * set when, learnt overdraw, pending decreases) goes in as `state` and comes
+ * back out, so the same inputs always give the same set-points.
+ *
+ * Semantics:
+ *  - every node of the tree is a per-phase constraint (plus an optional
+ *    power constraint); policy limits on `evses` and `node:<id>` add more;
+ *  - a limit binds requests of its own tier and of every less important
+ *    tier (a solar limit of the optimisation tier never holds back a fleet
+ *    deadline, a contract limit holds back both);
+ *  - minimums first, in priority / urgency order; whoever does not fit is
+ *    paused; then requests tier by tier, then the rest is water-filled so
+ *    equal sessions get equal current.
+ */
+
+export interface TreeAllocatorOptions {
+  /** A session switched on stays ahead of equal newcomers for this long, ms. */
+  readonly minOnMs?: number;
+  /** A paused session stays paused at least this long, ms (relays, vehicles). */
+  readonly minOffMs?: number;
+  /** Increases smaller than this are not made, A. */
+  readonly deadbandA?: number;
+  /** Slow up: largest increase per second of a running session, A/s. */
+  readonly rampUpAPerS?: number;
+  /** A decrease is assumed not yet followed for at most this long, ms (slowest vehicle). */
+  readonly holdMaxMs?: number;
+  /** A decrease counts as followed when the measured current is within this of the set-point, A. */
+  readonly holdToleranceA?: number;
+  /** Time after a change before the measured current is trusted for learning, ms. */
+  readonly settleMs?: number;
+  /** Learn how far each vehicle draws above its set-point and reserve it. */
+  readonly learnOverdraw?: boolean;
+  readonly maxOverdrawA?: number;
+  /** EVSE or charger ids that can switch between 1 and 3 phases. */
+  readonly phaseSwitchable?: ReadonlySet<string>;
+  /** Least time between two phase switches of one EVSE, ms. */
+  readonly phaseSwitchDwellMs?: number;
+  /** Measured values older than this are not used for learning, ms. */
+  readonly freshMs?: number;
+}
+
+/** What the allocator remembers about one session between rounds. */
+export interface SessionMemory {
+  /** Identity of the session (a new session forgets everything). */
+  readonly key: string;
+  readonly currentA: number;
+  readonly phases: 1 | 3;
+  /** When the current last changed, epoch ms. */
+  readonly setAt: number;
+  readonly onSince?: number;
+  readonly offSince?: number;
+  readonly phasesAt: number;
+  /** Learnt: how far the vehicle draws above its set-point, A. */
+  readonly overdrawA: number;
+  /** Learnt from measurement: phases the vehicle uses. */
+  readonly vehiclePhases?: 1 | 3;
+  /** A decrease not yet followed: the vehicle may still draw this much until `holdUntil`. */
+  readonly holdA: number;
+  readonly holdUntil: number;
+}
+
+export interface AllocatorState {
+  readonly sessions: ReadonlyMap<string, SessionMemory>;
+}
+
+export const EMPTY_ALLOCATOR_STATE: AllocatorState = { sessions: new Map() };
+
+export interface TreeAllocationInput {
+  readonly tree: CircuitTree;
+  readonly evses: readonly EvseState[];
+  /** Merged limits (used for `evse:<id>` caps, and for everything when `rawLimits` is absent). */
+  readonly limits: ReadonlyMap<string, MergedLimit>;
+  /** Unmerged limits; with them, each limit binds only its own tier and below. */
+  readonly rawLimits?: readonly Limit[];
+  readonly requests?: readonly PowerRequest[];
+  readonly now: number;
+  readonly state?: AllocatorState;
+  readonly options?: TreeAllocatorOptions;
+}
+
+export interface TreeAllocation {
+  readonly setpoints: Setpoint[];
+  readonly state: AllocatorState;
+}
+
+const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
+const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
+const EPS = 1e-7;
+
+interface Constraint {
+  readonly rank: number;
+  /** Remaining capacity: A for phase constraints, W for power constraints. */
+  head: number;
+  readonly capacity: number;
+  /** Phase index for a phase constraint; -1 for a power constraint. */
+  readonly phase: number;
+  readonly reasons: readonly Reason[];
+  rate: number;
+  members: Cand[];
+}
+
+interface Cand {
+  readonly evse: EvseState;
+  readonly index: number;
+  readonly key: string;
+  readonly mem?: SessionMemory;
+  phases: 1 | 3;
+  mask: readonly [boolean, boolean, boolean];
+  wPerA: number;
+  readonly minA: number;
+  maxA: number;
+  readonly capReasons: Reason[];
+  readonly overdrawA: number;
+  readonly rank: number;
+  readonly urgency: number;
+  /** Requested current per tier rank (A), when any. */
+  readonly requestW: Array<number | undefined>;
+  readonly requestReasons: Array<Reason | undefined>;
+  readonly cons: Constraint[];
+  readonly canSwitch: boolean;
+  readonly preferred: 1 | 3;
+  admitted: boolean;
+  cur: number;
+  target: number;
+  active: boolean;
+  frozen: boolean;
+  binding?: readonly Reason[];
+  pauseReasons?: readonly Reason[];
+  measuredA?: number;
+}
+
+const reason = (policy: string, text: string): Reason => ({ policy, tier: 'safety', text });
+
+function coef(k: Constraint, c: Cand): number {
+  return k.phase < 0 ? c.wPerA : c.mask[k.phase] ? 1 : 0;
+}
+
+function sessionKey(e: EvseState): string {
+  return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+}
+
+function fmtA(a: number): string {
+  return `${Math.round(a * 10) / 10} A`;
+}
+
+/** Build the constraints of every tree node and every dynamic limit, tiered. */
+function buildConstraints(input: TreeAllocationInput): {
+  byNode: Map<string, Constraint[]>;
+  evses: Constraint[];
+  all: Constraint[];
+} {
+  const byNode = new Map<string, Constraint[]>();
+  const all: Constraint[] = [];
+  const add = (nodeId: string | undefined, k: Omit<Constraint, 'rate' | 'members' | 'head'>) => {
+    if (!Number.isFinite(k.capacity)) return;
+    const c: Constraint = { ...k, head: Math.max(0, k.capacity), rate: 0, members: [] };
+    all.push(c);
+    if (nodeId === undefined) return c;
+    const list = byNode.get(nodeId) ?? [];
+    list.push(c);
+    byNode.set(nodeId, list);
+    return c;
+  };
+  for (const n of input.tree.nodes.values()) {
+    const label = n.id === input.tree.root ? 'site connection' : `circuit ${n.id}`;
+    n.maxPhaseCurrentsA.forEach((cap, p) => {
+      add(n.id, {
+        rank: 0,
+        capacity: cap,
+        phase: p,
+        reasons: [reason('circuit', `${label} fuse ${cap} A on L${p + 1}`)],
+      });
+    });
+    if (n.maxPowerW !== undefined) {
+      add(n.id, {
+        rank: 0,
+        capacity: n.maxPowerW,
+        phase: -1,
+        reasons: [reason('circuit', `${label} limit ${(n.maxPowerW / 1000).toFixed(1)} kW`)],
+      });
+    }
+  }
+  const evses: Constraint[] = [];
+  // Per scope and tier: the cumulative most-restrictive value, as its own constraint whenever it tightens.
+  const raw: readonly Limit[] =
+    input.rawLimits ??
+    [...input.limits.values()].map((m) => ({
+      scope: m.scope,
+      ...(m.maxImportW !== undefined ? { maxImportW: m.maxImportW } : {}),
+      ...(m.maxCurrentA !== undefined ? { maxCurrentA: m.maxCurrentA } : {}),
+      ...(m.maxPhaseCurrentsA !== undefined ? { maxPhaseCurrentsA: m.maxPhaseCurrentsA } : {}),
+      reason: m.reasons[0] ?? reason('arbiter', `limit on ${m.scope}`),
+    }));
+  const byScope = new Map<string, Limit[]>();
+  for (const l of raw) {
+    if (l.scope !== 'evses' && !l.scope.startsWith('node:')) continue;
+    const list = byScope.get(l.scope) ?? [];
+    list.push(l);
+    byScope.set(l.scope, list);
+  }
+  for (const [scope, list] of byScope) {
+    const nodeId = scope === 'evses' ? undefined : scope.slice(5);
+    if (nodeId !== undefined && !input.tree.nodes.has(nodeId)) continue;
+    const sorted = [...list].sort((a, b) => tierRank(a.reason.tier) - tierRank(b.reason.tier));
+    let powerW = Number.POSITIVE_INFINITY;
+    const phaseA = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+    for (const l of sorted) {
+      const rank = tierRank(l.reason.tier);
+      if (l.maxImportW !== undefined && l.maxImportW < powerW) {
+        powerW = l.maxImportW;
+        const k = add(nodeId, { rank, capacity: powerW, phase: -1, reasons: [l.reason] });
+        if (k && nodeId === undefined) evses.push(k);
+      }
+      if (nodeId === undefined) continue;
+      for (let p = 0; p < 3; p++) {
+        const v = Math.min(
+          l.maxCurrentA ?? Number.POSITIVE_INFINITY,
+          l.maxPhaseCurrentsA?.[p] ?? Number.POSITIVE_INFINITY,
+        );
+        if (v < (phaseA[p] as number)) {
+          phaseA[p] = v;
+          add(nodeId, { rank, capacity: v, phase: p, reasons: [l.reason] });
+        }
+      }
+    }
+  }
+  return { byNode, evses, all };
+}
+
+/** Highest measured phase current and the phases the vehicle draws on, from a fresh reading. */
+function measure(e: EvseState, now: number, freshMs: number): { maxA: number; phases?: 1 | 3 } | undefined {
+  const r = e.currentsA;
+  if (r?.quality !== 'good' || now - r.ts > freshMs) return undefined;
+  const v: PhaseValues = r.value;
+  const maxA = Math.max(v[0], v[1], v[2]);
+  if (maxA < 2) return { maxA };
+  const used = v.filter((x) => x > 0.5 * maxA).length;
+  return { maxA, phases: used === 1 ? 1 : 3 };
+}
+
+export function allocateTree(input: TreeAllocationInput): TreeAllocation {
+  const o = input.options ?? {};
+  const now = input.now;
+  const minOnMs = o.minOnMs ?? 60_000;
+  const minOffMs = o.minOffMs ?? 30_000;
+  const deadbandA = o.deadbandA ?? 0.5;
+  const rampUp = o.rampUpAPerS ?? 4;
+  const holdMaxMs = o.holdMaxMs ?? 30_000;
+  const holdTol = o.holdToleranceA ?? 0.5;
+  const settleMs = o.settleMs ?? 10_000;
+  const freshMs = o.freshMs ?? 5000;
+  const maxOd = o.maxOverdrawA ?? 3;
+  const dwellMs = o.phaseSwitchDwellMs ?? 300_000;
+  const prevState = input.state ?? EMPTY_ALLOCATOR_STATE;
+
+  const { byNode, evses: evsesCons, all } = buildConstraints(input);
+  const consOfNode = new Map<string, Constraint[]>();
+  const pathCons = (nodeId: string): Constraint[] => {
+    let list = consOfNode.get(nodeId);
+    if (!list) {
+      list = [];
+      for (const n of input.tree.pathOf(nodeId)) list.push(...(byNode.get(n) ?? []));
+      list.push(...evsesCons);
+      consOfNode.set(nodeId, list);
+    }
+    return list;
+  };
+
+  // Requests per EVSE and tier; the position inside a tier is the urgency (policies sort by laxity).
+  const reqByEvse = new Map<string, { w: Array<number | undefined>; r: Array<Reason | undefined>; urgency: number }>();
+  (input.requests ?? []).forEach((q, i) => {
+    const id = q.target.startsWith('evse:') ? q.target.slice(5) : q.target;
+    if (q.powerW <= 0) return;
+    const rank = tierRank(q.reason.tier);
+    const entry = reqByEvse.get(id) ?? { w: [], r: [], urgency: i };
+    if ((entry.w[rank] ?? 0) < q.powerW) {
+      entry.w[rank] = q.powerW;
+      entry.r[rank] = q.reason;
+    }
+    entry.urgency = Math.min(entry.urgency, i);
+    reqByEvse.set(id, entry);
+  });
+
+  const setpoints: Setpoint[] = new Array(input.evses.length);
+  const cands: Cand[] = [];
+  input.evses.forEach((e, index) => {
+    if (!SESSION_STATUSES.has(e.status)) {
+      setpoints[index] = {
+        evseId: e.id,
+        currentA: 0,
+        powerW: 0,
+        phases: e.vehiclePhases ?? e.phases,
+        reasons: [reason('device', `no session (${e.status})`)],
+      };
+      return;
+    }
+    const key = sessionKey(e);
+    const prev = prevState.sessions.get(e.id);
+    const mem = prev && prev.key === key ? prev : undefined;
+    const m = measure(e, now, freshMs);
+    const vehiclePhases: 1 | 3 =
+      e.phases === 1 ? 1 : (e.vehiclePhases ?? (mem?.phases === 3 ? m?.phases : undefined) ?? mem?.vehiclePhases ?? 3);
+    const canSwitch =
+      e.phases === 3 &&
+      vehiclePhases === 3 &&
+      (o.phaseSwitchable?.has(e.id) === true || o.phaseSwitchable?.has(e.chargerId) === true);
+    let phases: 1 | 3 = vehiclePhases;
+    if (canSwitch && mem && mem.phases !== vehiclePhases && now - mem.phasesAt < dwellMs) phases = mem.phases;
+    const own = input.limits.get(`evse:${e.id}`);
+    const capReasons: Reason[] = [reason('device', `charger maximum ${e.maxCurrentA} A`)];
+    let maxA = e.maxCurrentA;
+    if (own?.maxCurrentA !== undefined && own.maxCurrentA < maxA) {
+      maxA = own.maxCurrentA;
+      capReasons.unshift(...own.reasons);
+    }
+    const wPerA = phases * e.voltageV;
+    if (own?.maxImportW !== undefined && own.maxImportW / wPerA < maxA) {
+      maxA = Math.max(0, own.maxImportW / wPerA);
+      capReasons.unshift(...own.reasons);
+    }
+    let overdrawA = mem?.overdrawA ?? 0;
+    if (o.learnOverdraw !== false && mem && m && mem.currentA > 0 && now - mem.setAt >= settleMs) {
+      const over = m.maxA - mem.currentA;
+      if (over > 0.3) overdrawA = Math.min(maxOd, Math.max(overdrawA, over));
+    }
+    const req = reqByEvse.get(e.id);
+    let rank = DEFAULT_RANK;
+    if (req) for (let r = 0; r < DEFAULT_RANK; r++) if (req.w[r] !== undefined && rank === DEFAULT_RANK) rank = r;
+    const c: Cand = {
+      evse: e,
+      index,
+      key,
+      ...(mem ? { mem } : {}),
+      phases,
+      mask: siteMask(e.phaseRotation, phases),
+      wPerA,
+      minA: e.minCurrentA,
+      maxA,
+      capReasons,
+      overdrawA,
+      rank,
+      urgency: req?.urgency ?? Number.POSITIVE_INFINITY,
+      requestW: req?.w ?? [],
+      requestReasons: req?.r ?? [],
+      cons: pathCons(e.circuitId),
+      canSwitch,
+      preferred: vehiclePhases,
+      admitted: false,
+      cur: 0,
+      target: 0,
+      active: false,
+      frozen: false,
+      ...(m ? { measuredA: m.maxA } : {}),
+    };
+    cands.push(c);
+  });
+
+  // 1. Minimums, most important first; whoever does not fit is paused.
+  const protectedOn = (c: Cand) =>
+    c.mem !== undefined && c.mem.currentA > 0 && c.mem.onSince !== undefined && now - c.mem.onSince < minOnMs;
+  const wasOn = (c: Cand) => (c.mem !== undefined && c.mem.currentA > 0 ? 1 : 0);
+  const ordered = [...cands].sort(
+    (a, b) =>
+      b.evse.priority - a.evse.priority ||
+      Number(protectedOn(b)) - Number(protectedOn(a)) ||
+      a.rank - b.rank ||
+      a.urgency - b.urgency ||
+      wasOn(b) - wasOn(a) ||
+      (a.evse.sessionStart ?? 0) - (b.evse.sessionStart ?? 0) ||
+      (a.evse.id < b.evse.id ? -1 : a.evse.id > b.evse.id ? 1 : 0),
+  );
+  for (const c of ordered) {
+    if (c.maxA < c.minA) {
+      c.pauseReasons = [
+        ...c.capReasons,
+        reason('allocator', `limit ${fmtA(c.maxA)} below minimum ${fmtA(c.minA)}: paused`),
+      ];
+      continue;
+    }
+    if (c.mem && c.mem.currentA === 0 && c.mem.offSince !== undefined && now - c.mem.offSince < minOffMs) {
+      c.pauseReasons = [
+        reason(
+          'allocator',
+          `paused ${Math.round((now - c.mem.offSince) / 1000)} s ago; minimum off time ${minOffMs / 1000} s`,
+        ),
+      ];
+      continue;
+    }
+    const options: Array<1 | 3> = c.canSwitch ? (c.phases === 3 ? [3, 1] : [1, 3]) : [c.phases];
+    let failed: Constraint | undefined;
+    for (const ph of options) {
+      if (c.canSwitch && ph !== c.phases && c.mem && now - c.mem.phasesAt < dwellMs && c.mem.phases === c.phases)
+        continue;
+      const mask = siteMask(c.evse.phaseRotation, ph);
+      const wPerA = ph * c.evse.voltageV;
+      const need = c.minA + c.overdrawA;
+      const bad = c.cons.find(
+        (k) => k.rank <= c.rank && k.head - need * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS,
+      );
+      if (bad) {
+        failed ??= bad;
+        continue;
+      }
+      if (ph !== c.phases) {
+        const own = input.limits.get(`evse:${c.evse.id}`);
+        if (own?.maxImportW !== undefined)
+          c.maxA = Math.min(
+            c.maxA * (c.wPerA / wPerA),
+            c.evse.maxCurrentA,
+            own.maxImportW / wPerA,
+            own.maxCurrentA ?? Number.POSITIVE_INFINITY,
+          );
+      }
+      c.phases = ph;
+      c.mask = mask;
+      c.wPerA = wPerA;
+      for (const k of c.cons) k.head -= need * coef(k, c);
+      c.admitted = true;
+      c.cur = c.minA;
+      c.binding = [reason('allocator', `minimum ${fmtA(c.minA)}`)];
+      break;
+    }
+    if (!c.admitted) {
+      c.pauseReasons = [
+        ...(failed?.reasons ?? []),
+        reason(
+          'allocator',
+          `paused: minimum ${fmtA(c.minA)} does not fit; higher priority or more urgent sessions first`,
+        ),
+      ];
+    }
+  }
+
+  // 2. Requests tier by tier, then everyone up to their maximum: water-filling.
+  const admitted = cands.filter((c) => c.admitted);
+  for (let r = 0; r <= DEFAULT_RANK; r++) {
+    const stage: Cand[] = [];
+    for (const c of admitted) {
+      let target: number;
+      if (r === DEFAULT_RANK) target = c.maxA;
+      else {
+        const w = c.requestW[r];
+        if (w === undefined) continue;
+        target = Math.min(c.maxA, w / c.wPerA);
+      }
+      if (target <= c.cur + EPS) continue;
+      c.target = target;
+      stage.push(c);
+    }
+    if (stage.length > 0)
+      waterFill(stage, all, r, (c) =>
+        r === DEFAULT_RANK ? c.capReasons : [c.requestReasons[r] as Reason, ...c.capReasons],
+      );
+  }
+
+  // 3. Hysteresis: slow up, dead-band; decreases always go through at once.
+  const mems = new Map<string, SessionMemory>();
+  const result: Array<{ c: Cand; a: number; reasons: readonly Reason[] }> = [];
+  for (const c of cands) {
+    const prevA = c.mem?.currentA ?? 0;
+    let a = c.admitted ? Math.floor(c.cur * 10 + EPS) / 10 : 0;
+    let reasons: readonly Reason[] = c.admitted ? (c.binding ?? c.capReasons) : (c.pauseReasons ?? []);
+    if (a > 0 && c.admitted) {
+      const extra: Reason[] = [];
+      for (let r = 0; r < DEFAULT_RANK; r++) {
+        const rr = c.requestReasons[r];
+        if (rr && !reasons.includes(rr)) extra.push(rr);
+      }
+      if (extra.length) reasons = [...reasons, ...extra];
+    }
+    if (a > 0 && prevA === 0 && a > c.minA + rampUp) {
+      a = Math.floor((c.minA + rampUp) * 10) / 10;
+      reasons = [reason('allocator', `starting; ramping up ${rampUp} A/s towards ${fmtA(c.cur)}`), ...reasons];
+    } else if (a > prevA && prevA > 0 && c.mem && c.mem.phases === c.phases) {
+      const dt = Math.max(0, now - c.mem.setAt) / 1000;
+      const cap = prevA + Math.max(deadbandA, rampUp * dt);
+      if (a > cap) {
+        a = Math.floor(cap * 10) / 10;
+        reasons = [reason('allocator', `ramping up ${rampUp} A/s towards ${fmtA(c.cur)}`), ...reasons];
+      } else if (a - prevA < deadbandA) {
+        a = prevA;
+      }
+    }
+    result.push({ c, a, reasons });
+  }
+
+  // 4. A decrease is not in effect until the vehicle follows it: hold back increases that would
+  //    only fit once someone else has actually reduced (vehicles answer in 2-30 s).
+  const held = (c: Cand): number => {
+    const m = c.mem;
+    if (!m || m.holdA <= 0 || now >= m.holdUntil) return 0;
+    if (
+      c.measuredA !== undefined &&
+      c.evse.currentsA &&
+      c.evse.currentsA.ts > m.setAt &&
+      c.measuredA <= m.currentA + holdTol + c.overdrawA
+    )
+      return 0;
+    return m.holdA;
+  };
+  // A decrease issued in this very round is not followed yet either.
+  const holds = result.map((x) => Math.max(held(x.c), x.a < (x.c.mem?.currentA ?? 0) ? (x.c.mem?.currentA ?? 0) : 0));
+  for (let iter = 0; iter < 4 && holds.some((h) => h > 0); iter++) {
+    const used = new Map<Constraint, number>();
+    const raisers = new Map<Constraint, Array<(typeof result)[number]>>();
+    result.forEach((x, i) => {
+      const effA = Math.max(x.a, holds[i] as number);
+      if (effA <= 0) return;
+      const ph = x.a > 0 || !x.c.mem ? x.c.phases : x.c.mem.phases;
+      const mask = siteMask(x.c.evse.phaseRotation, ph);
+      const raising = x.a > (x.c.mem?.currentA ?? 0);
+      for (const k of x.c.cons) {
+        if (k.rank > PHYSICAL_RANK) continue;
+        const cf = k.phase < 0 ? ph * x.c.evse.voltageV : mask[k.phase] ? 1 : 0;
+        if (cf === 0) continue;
+        used.set(k, (used.get(k) ?? 0) + (effA + x.c.overdrawA) * cf);
+        if (raising) {
+          const list = raisers.get(k) ?? [];
+          list.push(x);
+          raisers.set(k, list);
+        }
+      }
+    });
+    let reverted = false;
+    for (const [k, u] of used) {
+      const list = raisers.get(k);
+      if (u <= k.capacity + 1e-6 || !list) continue;
+      for (const x of list) {
+        const prevA = x.c.mem?.currentA ?? 0;
+        if (x.a <= prevA) continue;
+        x.a = prevA;
+        x.reasons = [
+          reason('allocator', 'increase held until other vehicles have followed their decrease'),
+          ...k.reasons,
+          ...x.reasons,
+        ];
+        reverted = true;
+      }
+    }
+    if (!reverted) break;
+  }
+
+  for (const { c, a, reasons } of result) {
+    const prev = c.mem;
+    const prevA = prev?.currentA ?? 0;
+    const changed = Math.abs(a - prevA) > EPS;
+    const h = held(c);
+    const decrease = a < prevA - EPS;
+    const holdA = decrease ? Math.max(prevA, h) : h;
+    const phases = a > 0 ? c.phases : (prev?.phases ?? c.phases);
+    mems.set(c.evse.id, {
+      key: c.key,
+      currentA: a,
+      phases,
+      setAt: changed || !prev ? now : prev.setAt,
+      ...(a > 0 ? { onSince: prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now } : {}),
+      ...(a === 0 && prev ? { offSince: prevA === 0 && prev.offSince !== undefined ? prev.offSince : now } : {}),
+      phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
+      overdrawA: c.overdrawA,
+      vehiclePhases: c.preferred,
+      holdA: Math.max(holdA, 0),
+      holdUntil: decrease ? now + holdMaxMs : (prev?.holdUntil ?? 0),
+    });
+    setpoints[c.index] = {
+      evseId: c.evse.id,
+      currentA: a,
+      powerW: a * c.phases * c.evse.voltageV,
+      phases,
+      reasons,
+    };
+  }
+  return { setpoints, state: { sessions: mems } };
+}
+
+/**
+ * Raise a common water level: every active session is at max(its current,
+ * level) until it reaches its target or one of its constraints (of a tier
+ * at least as important as this stage) is full, which freezes all sessions
+ * sharing that constraint. Sorted event lists keep it near O(n log n).
+ */
+function waterFill(
+  stage: Cand[],
+  all: readonly Constraint[],
+  rank: number,
+  capReasonsOf: (c: Cand) => readonly Reason[],
+): void {
+  for (const k of all) {
+    k.rate = 0;
+    k.members = [];
+  }
+  for (const c of stage) {
+    c.active = false;
+    c.frozen = false;
+    for (const k of c.cons) if (k.rank <= rank && coef(k, c) > 0) k.members.push(c);
+  }
+  const live = all.filter((k) => k.rank <= rank && k.members.length > 0);
+  const byStart = [...stage].sort((a, b) => a.cur - b.cur);
+  const byTarget = [...stage].sort((a, b) => a.target - b.target);
+  let si = 0;
+  let ti = 0;
+  let level = byStart[0]?.cur ?? 0;
+  let remaining = stage.length;
+  const start = new Map(stage.map((c) => [c, c.cur]));
+  const freeze = (c: Cand, a: number, why: readonly Reason[]) => {
+    if (c.frozen) return;
+    c.frozen = true;
+    c.cur = a;
+    c.binding = why;
+    remaining--;
+    if (c.active) for (const k of c.cons) k.rate -= coef(k, c);
+    c.active = false;
+  };
+  for (let guard = 0; remaining > 0 && guard < 4 * stage.length + 4 * live.length + 10; guard++) {
+    while (si < byStart.length && (start.get(byStart[si] as Cand) as number) <= level + EPS) {
+      const c = byStart[si++] as Cand;
+      if (c.frozen) continue;
+      c.active = true;
+      for (const k of c.cons) k.rate += coef(k, c);
+    }
+    // Constraints already full freeze their members before the level moves.
+    let satisfied = false;
+    for (const k of live) {
+      if (k.rate > EPS && k.head <= EPS * Math.max(1, k.capacity)) {
+        for (const m of k.members) if (m.active) freeze(m, level, [...k.reasons, ...capReasonsOf(m)]);
+        satisfied = true;
+      }
+    }
+    if (satisfied) continue;
+    while (ti < byTarget.length && (byTarget[ti] as Cand).frozen) ti++;
+    let d = Number.POSITIVE_INFINITY;
+    if (si < byStart.length) d = Math.min(d, (start.get(byStart[si] as Cand) as number) - level);
+    for (let j = ti; j < byTarget.length; j++) {
+      const c = byTarget[j] as Cand;
+      if (c.frozen || !c.active) continue;
+      d = Math.min(d, c.target - level);
+      break;
+    }
+    for (const k of live) if (k.rate > EPS) d = Math.min(d, k.head / k.rate);
+    if (!Number.isFinite(d)) break;
+    d = Math.max(0, d);
+    level += d;
+    // Every constraint records the usage, even those of less important tiers that do not bind this stage.
+    for (const k of all) if (k.rate > EPS) k.head -= k.rate * d;
+    // Inactive sessions already sit above the level: their usage is counted since admission.
+    for (let j = ti; j < byTarget.length; j++) {
+      const c = byTarget[j] as Cand;
+      if (c.frozen) continue;
+      if (c.target > level + EPS) break;
+      if (c.active) freeze(c, c.target, capReasonsOf(c));
+    }
+  }
+  for (const c of stage) if (!c.frozen && c.active) freeze(c, Math.min(level, c.target), capReasonsOf(c));
+  for (const c of stage) c.active = false;
+}
