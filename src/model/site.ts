@@ -95,6 +95,15 @@ export interface PvState {
 export interface BatteryState {
   readonly powerW?: Reading<number>;
   readonly socPct?: Reading<number>;
+  /** Optional BMS details (OPC UA / Modbus BMS); absent when the device does not report them. */
+  readonly sohPct?: Reading<number>;
+  readonly cellTempMinC?: Reading<number>;
+  readonly cellTempMaxC?: Reading<number>;
+  /** What the BMS allows right now, W (both >= 0). */
+  readonly maxChargePowerW?: Reading<number>;
+  readonly maxDischargePowerW?: Reading<number>;
+  /** Device-specific alarm bit field; 0 = no alarm. */
+  readonly alarms?: Reading<number>;
 }
 
 export interface DeviceStatus {
