@@ -61,8 +61,14 @@ export const OpenAdrSchema = z
     enabled: z.boolean().default(false),
     vtnUrl: z.string().url().optional().describe('Base URL of the VTN (the OpenADR 3 API root).'),
     tokenUrl: z.string().url().optional().describe('OAuth2 token endpoint; `<vtnUrl>/auth/token` when omitted.'),
-    clientId: z.string().optional().describe('OAuth2 client id (from the GRIDKEEPER_VTN_CLIENT_ID environment variable).'),
-    clientSecret: z.string().optional().describe('OAuth2 client secret (from the GRIDKEEPER_VTN_CLIENT_SECRET environment variable).'),
+    clientId: z
+      .string()
+      .optional()
+      .describe('OAuth2 client id (from the GRIDKEEPER_VTN_CLIENT_ID environment variable).'),
+    clientSecret: z
+      .string()
+      .optional()
+      .describe('OAuth2 client secret (from the GRIDKEEPER_VTN_CLIENT_SECRET environment variable).'),
     venName: z.string().min(1).default('gridkeeper'),
     programNames: z
       .array(z.string().min(1))
@@ -73,6 +79,9 @@ export const OpenAdrSchema = z
     requestTimeoutMs: z.number().int().min(100).default(5000),
     /** Public URL of our callback endpoint; a subscription is created when set and the VTN offers them. */
     callbackUrl: z.string().url().optional(),
+    /** Port of the VEN's own callback listener (0 = any); no listener when omitted and no callbackUrl is set. */
+    callbackPort: z.number().int().min(0).max(65535).optional(),
+    callbackHost: z.string().default('0.0.0.0'),
     /** Largest tolerated difference between the VTN's clock (HTTP Date) and ours, ms. */
     maxClockSkewMs: z.number().int().nonnegative().default(30_000),
     resources: z

@@ -1,0 +1,481 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { OpenAdrConfig } from '../../src/config/sections/grid.js';
+import { gridMetrics } from '../../src/grid/metrics.js';
+import { type GridSignal, type GridSignalStore, iso } from '../../src/grid/signals.js';
+import type { Adapter } from '../../src/model/adapter.js';
+import type { Clock, TimerHandle } from '../../src/model/clock.js';
+import type { Logger } from '../../src/util/logger.js';
+import { OadrClient, OadrHttpError } from './client.js';
+import { type EventIssue, eventToSignals } from './events.js';
+import {
+  EventSchema,
+  NotificationSchema,
+  type OadrEvent,
+  type OadrReport,
+  type OadrVen,
+  type Program,
+  ProgramSchema,
+  ResourceSchema,
+  SubscriptionSchema,
+  VenSchema,
+} from './schemas.js';
+
+/** What the site measures, for reports (W, + import / charging). */
+export interface VenMeasurements {
+  /** Net site power at the grid connection, W (+ import, - export). */
+  readonly siteW?: number;
+  /** Power the site could still shed or feed on request, W. */
+  readonly flexibleW?: number;
+  /** Per registered resource (battery, v2g group...), W. */
+  readonly resources?: Readonly<Record<string, number>>;
+}
+
+export interface OpenAdrVenDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  readonly store: GridSignalStore;
+  readonly measurements: () => VenMeasurements;
+}
+
+export interface VenStatus {
+  readonly venId?: string;
+  readonly programs: ReadonlyArray<{ id: string; name: string }>;
+  readonly lastPollAt?: number;
+  readonly lastError?: string;
+  readonly clockSkewMs?: number;
+  readonly clockSkewExceeded: boolean;
+  readonly subscribed: boolean;
+  readonly reportsSent: number;
+  readonly rejected: readonly EventIssue[];
+}
+
+export interface OpenAdrVen extends Adapter {
+  /** Poll programs/events once (tests, subscription callbacks). */
+  pollNow(): Promise<void>;
+  /** Send reports for the active events once. */
+  reportNow(): Promise<void>;
+  /** A VTN notification (subscription callback); returns the HTTP status to answer. */
+  handleNotification(body: unknown, authorization?: string): number;
+  status(): VenStatus;
+  /** URL of the callback listener once started (when configured). */
+  callbackUrl(): string | undefined;
+}
+
+const SOURCE = 'openadr';
+const PAGE = 50;
+/** HTTP Date has one-second resolution: smaller differences are noise. */
+const SKEW_NOISE_MS = 1500;
+
+/**
+ * OpenADR 3 VEN: OAuth2 client credentials, finds the configured programs,
+ * registers itself and its resources, polls events (and subscribes to
+ * them when a callback address is configured), turns them into grid
+ * signals and reports the measured response. A VTN that does not answer
+ * marks the source unreachable so the store's fallback applies.
+ */
+export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): OpenAdrVen {
+  const { clock, log, store } = deps;
+  const metrics = gridMetrics(deps.metrics);
+  if (!cfg.vtnUrl) throw new Error('grid.openadr.vtnUrl is required when OpenADR is enabled');
+  let skewMs: number | undefined;
+  let skewExceeded = false;
+  const client = new OadrClient({
+    baseUrl: cfg.vtnUrl,
+    ...(cfg.tokenUrl ? { tokenUrl: cfg.tokenUrl } : {}),
+    ...(cfg.clientId ? { clientId: cfg.clientId } : {}),
+    ...(cfg.clientSecret ? { clientSecret: cfg.clientSecret } : {}),
+    timeoutMs: cfg.requestTimeoutMs,
+    clock,
+    log,
+    onServerDate: (server, local) => {
+      const skew = server - local;
+      skewMs = Math.abs(skew) < SKEW_NOISE_MS ? 0 : skew;
+      metrics.clockSkewSeconds.set({ source: SOURCE }, skewMs / 1000);
+      const exceeded = Math.abs(skewMs) > cfg.maxClockSkewMs;
+      if (exceeded !== skewExceeded) {
+        skewExceeded = exceeded;
+        if (exceeded)
+          log.error(
+            { skewMs, maxClockSkewMs: cfg.maxClockSkewMs },
+            'VTN clock differs from ours beyond the tolerated bound; event times are used as sent',
+          );
+        else log.info({ skewMs }, 'VTN clock back within the tolerated bound');
+      }
+    },
+  });
+  const resourceNames = ['site', ...cfg.resources];
+  let programs: Program[] = [];
+  let venId: string | undefined;
+  const registeredResources = new Set<string>();
+  let subscribed = false;
+  const callbackToken = randomBytes(18).toString('base64url');
+  let callbackServer: Server | undefined;
+  let listenUrl: string | undefined;
+  let pollTimer: TimerHandle | undefined;
+  let reportTimer: TimerHandle | undefined;
+  let running = false;
+  let polling: Promise<void> | undefined;
+  let pollAgain = false;
+  let lastPollAt: number | undefined;
+  let lastError: string | undefined;
+  let reportsSent = 0;
+  let lastReportAt: number | undefined;
+  /** Last accepted version of every event: a malformed update keeps it. */
+  const accepted = new Map<string, { event: OadrEvent; signals: GridSignal[] }>();
+  const finalReported = new Set<string>();
+  let rejected: EventIssue[] = [];
+
+  const offsetMs = () => (skewMs !== undefined && !skewExceeded ? -skewMs : 0);
+
+  async function resolvePrograms(): Promise<void> {
+    const list = await client.request('GET', '/programs', z.array(z.unknown()));
+    const found: Program[] = [];
+    for (const raw of list) {
+      const p = ProgramSchema.safeParse(raw);
+      if (!p.success) {
+        metrics.rejected.inc({ source: SOURCE, field: `program.${p.error.issues[0]?.path.join('.') ?? ''}` });
+        continue;
+      }
+      if (cfg.programNames.length === 0 || cfg.programNames.includes(p.data.programName)) found.push(p.data);
+    }
+    const missing = cfg.programNames.filter((n) => !found.some((p) => p.programName === n));
+    if (missing.length > 0) log.warn({ missing }, 'OpenADR programs not found on the VTN');
+    programs = found;
+  }
+
+  async function register(): Promise<void> {
+    if (!venId) {
+      const existing = await client.request(
+        'GET',
+        `/vens?venName=${encodeURIComponent(cfg.venName)}`,
+        z.array(VenSchema),
+      );
+      const mine = existing.find((v) => v.venName === cfg.venName);
+      const ven: OadrVen =
+        mine ??
+        (await client.request('POST', '/vens', VenSchema, {
+          objectType: 'VEN',
+          venName: cfg.venName,
+          attributes: [{ type: 'DESCRIPTION', values: ['gridkeeper EV depot gateway'] }],
+        }));
+      venId = ven.id;
+      log.info({ venId, venName: cfg.venName }, 'OpenADR VEN registered');
+    }
+    if (!venId) return;
+    if (registeredResources.size < resourceNames.length) {
+      const have = await client.request('GET', `/vens/${venId}/resources`, z.array(ResourceSchema));
+      for (const r of have) registeredResources.add(r.resourceName);
+      for (const name of resourceNames) {
+        if (registeredResources.has(name)) continue;
+        await client.request('POST', `/vens/${venId}/resources`, ResourceSchema, {
+          objectType: 'RESOURCE',
+          resourceName: name,
+          venID: venId,
+        });
+        registeredResources.add(name);
+      }
+    }
+  }
+
+  async function subscribe(): Promise<void> {
+    const url = cfg.callbackUrl ?? listenUrl;
+    if (subscribed || !url || programs.length === 0) return;
+    for (const p of programs) {
+      await client.request('POST', '/subscriptions', SubscriptionSchema, {
+        objectType: 'SUBSCRIPTION',
+        clientName: cfg.venName,
+        programID: p.id,
+        objectOperations: [
+          { objects: ['EVENT'], operations: ['POST', 'PUT', 'DELETE'], callbackUrl: url, bearerToken: callbackToken },
+        ],
+      });
+    }
+    subscribed = true;
+    log.info({ callbackUrl: url }, 'OpenADR subscription created');
+  }
+
+  async function fetchEvents(programId: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (let skip = 0; ; skip += PAGE) {
+      const page = await client.request(
+        'GET',
+        `/events?programID=${encodeURIComponent(programId)}&skip=${skip}&limit=${PAGE}`,
+        z.array(z.unknown()),
+      );
+      out.push(...page);
+      if (page.length < PAGE) return out;
+    }
+  }
+
+  async function pollOnce(): Promise<void> {
+    const now = clock.now();
+    try {
+      if (programs.length === 0) await resolvePrograms();
+      try {
+        await register();
+        await subscribe();
+      } catch (err) {
+        // Registration and subscriptions are optional for receiving events; polling goes on without them.
+        log.warn({ err: errText(err) }, 'OpenADR registration/subscription failed; polling anyway');
+      }
+      const seen = new Set<string>();
+      const issues: EventIssue[] = [];
+      for (const program of programs) {
+        const raws = await fetchEvents(program.id);
+        for (const raw of raws) {
+          const id = eventIdOf(raw);
+          const parsed = EventSchema.safeParse(raw);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            issues.push({
+              eventId: id ?? '?',
+              field: issue?.path.map(String).join('.') || '(root)',
+              message: issue?.message ?? 'invalid',
+            });
+            if (id) seen.add(id); // keep its previous accepted version
+            continue;
+          }
+          const ev = parsed.data;
+          seen.add(ev.id);
+          const conv = eventToSignals(ev, program, {
+            venName: cfg.venName,
+            resourceNames,
+            clockOffsetMs: offsetMs(),
+            now,
+          });
+          for (const s of conv.skipped) log.debug({ ...s }, 'OpenADR payload skipped');
+          if (conv.issues.length > 0) {
+            issues.push(...conv.issues);
+            continue;
+          }
+          if (!conv.targeted) {
+            accepted.delete(ev.id);
+            continue;
+          }
+          const prev = accepted.get(ev.id);
+          if (!prev || prev.event.modificationDateTime !== ev.modificationDateTime) {
+            for (const s of conv.signals) metrics.accepted.inc({ source: SOURCE, kind: s.kind });
+            log.info(
+              { eventId: ev.id, eventName: ev.eventName, signals: conv.signals.length },
+              prev ? 'OpenADR event updated' : 'OpenADR event received',
+            );
+          }
+          accepted.set(ev.id, { event: ev, signals: conv.signals });
+        }
+      }
+      // Events the VTN no longer lists were cancelled/deleted.
+      for (const id of [...accepted.keys()]) if (!seen.has(id)) accepted.delete(id);
+      for (const i of issues) {
+        metrics.rejected.inc({ source: SOURCE, field: i.field });
+        log.warn(
+          { eventId: i.eventId, field: i.field, err: i.message },
+          `OpenADR event rejected: ${i.field}: ${i.message}`,
+        );
+      }
+      rejected = issues;
+      store.replace(
+        SOURCE,
+        [...accepted.values()].flatMap((a) => a.signals),
+        clock.now(),
+      );
+      metrics.sourceUp.set({ source: SOURCE }, 1);
+      metrics.requests.inc({ source: SOURCE, result: 'ok' });
+      lastPollAt = clock.now();
+      lastError = undefined;
+    } catch (err) {
+      lastError = errText(err);
+      if (err instanceof OadrHttpError && err.status === 404) programs = [];
+      metrics.sourceUp.set({ source: SOURCE }, 0);
+      metrics.requests.inc({ source: SOURCE, result: 'error' });
+      store.unreachable(SOURCE, lastError, clock.now());
+      log.warn({ err: lastError }, 'OpenADR VTN poll failed; fallback applies while it is unreachable');
+    }
+  }
+
+  function pollNow(): Promise<void> {
+    if (polling) {
+      pollAgain = true;
+      return polling;
+    }
+    polling = (async () => {
+      do {
+        pollAgain = false;
+        await pollOnce();
+      } while (pollAgain && running);
+    })().finally(() => {
+      polling = undefined;
+    });
+    return polling;
+  }
+
+  function scheduleNext(): void {
+    if (!running) return;
+    pollTimer = clock.setTimeout(() => {
+      void pollNow().finally(scheduleNext);
+    }, cfg.pollIntervalMs);
+  }
+
+  async function reportNow(): Promise<void> {
+    const now = clock.now();
+    const m = deps.measurements();
+    const since = lastReportAt ?? now - cfg.reportIntervalMs;
+    lastReportAt = now;
+    for (const [id, { event, signals }] of accepted) {
+      const limits = signals.filter((s) => s.kind !== 'price');
+      if (limits.length === 0) continue;
+      const active = limits.some((s) => s.start <= now && now < s.end);
+      const endedRecently = !active && limits.every((s) => s.end <= now) && !finalReported.has(id);
+      const started = limits.some((s) => s.start <= now);
+      if (!started || (!active && !endedRecently)) continue;
+      if (endedRecently) finalReported.add(id);
+      const kw = (w: number | undefined) => Math.round((w ?? 0) / 10) / 100;
+      const period = { start: iso(since), duration: `PT${Math.max(1, Math.round((now - since) / 1000))}S` };
+      const report: OadrReport = {
+        objectType: 'REPORT',
+        programID: event.programID,
+        eventID: id,
+        clientName: cfg.venName,
+        reportName: `gridkeeper ${cfg.venName} ${id} ${iso(now)}`,
+        payloadDescriptors: [
+          { objectType: 'REPORT_PAYLOAD_DESCRIPTOR', payloadType: 'DEMAND', readingType: 'DIRECT_READ', units: 'KW' },
+          { objectType: 'REPORT_PAYLOAD_DESCRIPTOR', payloadType: 'UP_REGULATION_AVAILABLE', units: 'KW' },
+        ],
+        resources: [
+          {
+            resourceName: 'site',
+            intervalPeriod: period,
+            intervals: [
+              {
+                id: 0,
+                payloads: [
+                  { type: 'DEMAND', values: [kw(m.siteW)] },
+                  ...(m.flexibleW !== undefined
+                    ? [{ type: 'UP_REGULATION_AVAILABLE', values: [kw(m.flexibleW)] }]
+                    : []),
+                ],
+              },
+            ],
+          },
+          ...Object.entries(m.resources ?? {})
+            .filter(([name]) => resourceNames.includes(name))
+            .map(([name, w]) => ({
+              resourceName: name,
+              intervalPeriod: period,
+              intervals: [{ id: 0, payloads: [{ type: 'DEMAND', values: [kw(w)] }] }],
+            })),
+        ],
+      };
+      try {
+        await client.request('POST', '/reports', z.unknown(), report);
+        reportsSent++;
+      } catch (err) {
+        if (endedRecently) finalReported.delete(id); // try the final report again next time
+        log.warn({ eventId: id, err: errText(err) }, 'OpenADR report not delivered');
+      }
+    }
+  }
+
+  function handleNotification(body: unknown, authorization?: string): number {
+    if (authorization !== `Bearer ${callbackToken}`) return 403;
+    const n = NotificationSchema.safeParse(body);
+    if (!n.success) {
+      const field = `notification.${n.error.issues[0]?.path.join('.') ?? ''}`;
+      metrics.rejected.inc({ source: SOURCE, field });
+      log.warn({ field }, `OpenADR notification rejected: ${field}`);
+      return 400;
+    }
+    // The notification only says something changed; a poll reads the authoritative state (and checks it fully).
+    if (n.data.objectType === 'EVENT' || n.data.objectType === 'PROGRAM') void pollNow();
+    return 200;
+  }
+
+  async function startCallbackServer(): Promise<void> {
+    if (cfg.callbackPort === undefined) return;
+    callbackServer = createServer((req, res) => {
+      let data = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        data += c;
+        if (data.length > 1_000_000) req.destroy();
+      });
+      req.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(data);
+        } catch {
+          body = undefined;
+        }
+        const code = req.method === 'POST' ? handleNotification(body, req.headers.authorization) : 405;
+        res.writeHead(code).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      callbackServer?.once('error', reject);
+      callbackServer?.listen(cfg.callbackPort, cfg.callbackHost, () => resolve());
+    });
+    const port = (callbackServer.address() as AddressInfo).port;
+    const host = cfg.callbackHost === '0.0.0.0' ? '127.0.0.1' : cfg.callbackHost;
+    listenUrl = `http://${host}:${port}/openadr/callback`;
+  }
+
+  return {
+    id: 'openadr-ven',
+    async start() {
+      if (running) return;
+      running = true;
+      store.monitor(SOURCE);
+      await startCallbackServer();
+      void pollNow().finally(scheduleNext);
+      reportTimer = clock.setInterval(() => void reportNow(), cfg.reportIntervalMs);
+    },
+    async stop() {
+      running = false;
+      clock.clearTimeout(pollTimer);
+      clock.clearInterval(reportTimer);
+      pollTimer = undefined;
+      reportTimer = undefined;
+      await polling?.catch(() => {});
+      if (callbackServer) {
+        const s = callbackServer;
+        callbackServer = undefined;
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    },
+    pollNow,
+    reportNow,
+    handleNotification,
+    callbackUrl: () => cfg.callbackUrl ?? listenUrl,
+    status: () => ({
+      ...(venId ? { venId } : {}),
+      programs: programs.map((p) => ({ id: p.id, name: p.programName })),
+      ...(lastPollAt !== undefined ? { lastPollAt } : {}),
+      ...(lastError !== undefined ? { lastError } : {}),
+      ...(skewMs !== undefined ? { clockSkewMs: skewMs } : {}),
+      clockSkewExceeded: skewExceeded,
+      subscribed,
+      reportsSent,
+      rejected,
+    }),
+  };
+}
+
+function eventIdOf(raw: unknown): string | undefined {
+  if (raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string') {
+    return (raw as { id: string }).id;
+  }
+  return undefined;
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+  }
+  return String(err);
+}
