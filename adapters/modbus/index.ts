@@ -1,0 +1,172 @@
+import type { Registry } from 'prom-client';
+import type { GatewayBus } from '../../src/bus/events.js';
+import type { ModbusConfig, ModbusDeviceConfig, ModbusLinkConfig } from '../../src/config/sections/modbus.js';
+import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
+import type { Clock } from '../../src/model/clock.js';
+import type { Logger } from '../../src/util/logger.js';
+import { type DeviceDriver, DeviceRunner } from './device.js';
+import { ModbusLink } from './link.js';
+import { type ModbusMetrics, createModbusMetrics } from './metrics.js';
+import { ProfileDevice } from './profile-device.js';
+import { type DeviceProfile, loadProfiles } from './profiles.js';
+import { SunSpecDevice } from './sunspec/device.js';
+
+/** The part of the dispatcher the adapter needs. */
+export interface SinkRegistry {
+  registerSink(key: string, sink: SetpointSink): () => void;
+}
+
+export interface ModbusAdapterDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly bus: GatewayBus;
+  readonly dispatcher: SinkRegistry;
+  readonly metrics: Registry;
+  /** Profiles by name; defaults to the catalogue in `profiles/` plus `cfg.profileDirs`. */
+  readonly profiles?: ReadonlyMap<string, DeviceProfile>;
+}
+
+export interface ModbusAdapter extends Adapter {
+  readonly links: ReadonlyMap<string, ModbusLink>;
+  readonly devices: ReadonlyMap<string, DeviceRunner>;
+  readonly drivers: ReadonlyMap<string, DeviceDriver>;
+}
+
+/**
+ * Modbus devices of the site: one link (and request queue) per TCP endpoint
+ * or serial line, one poller per device, SunSpec discovery or a profile.
+ */
+export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps): ModbusAdapter {
+  const metrics: ModbusMetrics = createModbusMetrics(deps.metrics);
+  const log = deps.log.child({ component: 'modbus' });
+  const links = new Map<string, ModbusLink>();
+  const devices = new Map<string, DeviceRunner>();
+  const drivers = new Map<string, DeviceDriver>();
+  const unregister: Array<() => void> = [];
+  const unsubscribe: Array<() => void> = [];
+  let profiles = deps.profiles;
+
+  const linkOptions = (l: ModbusLinkConfig) => ({
+    ...l,
+    reconnectMinMs: cfg.reconnect.minMs,
+    reconnectMaxMs: cfg.reconnect.maxMs,
+  });
+
+  const linkFor = (d: ModbusDeviceConfig): ModbusLink => {
+    if (d.link !== undefined) {
+      const existing = links.get(d.link);
+      if (existing) return existing;
+      const lc = cfg.links.find((l) => l.id === d.link);
+      if (!lc) throw new Error(`modbus device ${d.id}: unknown link ${d.link}`);
+      const link = new ModbusLink(linkOptions(lc), { clock: deps.clock, log, metrics });
+      links.set(lc.id, link);
+      return link;
+    }
+    const id = `tcp://${d.host}:${d.port}`;
+    const existing = links.get(id);
+    if (existing) return existing;
+    const link = new ModbusLink(
+      {
+        id,
+        transport: 'tcp',
+        host: d.host,
+        port: d.port,
+        timeoutMs: d.timeoutMs,
+        connectTimeoutMs: 3000,
+        reconnectMinMs: cfg.reconnect.minMs,
+        reconnectMaxMs: cfg.reconnect.maxMs,
+      },
+      { clock: deps.clock, log, metrics },
+    );
+    links.set(id, link);
+    return link;
+  };
+
+  const build = (): void => {
+    for (const d of cfg.devices) {
+      const link = linkFor(d);
+      let driver: DeviceDriver;
+      if (d.profile !== undefined) {
+        profiles ??= loadProfiles(cfg.profileDirs);
+        const profile = profiles.get(d.profile);
+        if (!profile) {
+          throw new Error(
+            `modbus device ${d.id}: unknown profile "${d.profile}" (known: ${[...profiles.keys()].join(', ')})`,
+          );
+        }
+        const pd = new ProfileDevice(
+          {
+            id: d.id,
+            role: d.role,
+            unitId: d.unitId,
+            timeoutMs: d.timeoutMs,
+            invertPower: d.invertPower,
+            revertTimeoutS: d.revertTimeoutS,
+            ...(d.evse ? { evse: d.evse } : {}),
+          },
+          profile,
+          { link, clock: deps.clock, log, bus: deps.bus },
+        );
+        driver = pd;
+        if (d.role === 'charger') {
+          unregister.push(deps.dispatcher.registerSink(pd.evseId, pd.sink()));
+        }
+      } else {
+        const sd = new SunSpecDevice(
+          {
+            id: d.id,
+            role: d.role,
+            unitId: d.unitId,
+            timeoutMs: d.timeoutMs,
+            invertPower: d.invertPower,
+            revertTimeoutS: d.revertTimeoutS,
+            ...(d.sunspecBase !== undefined ? { base: d.sunspecBase } : {}),
+          },
+          { link, clock: deps.clock, log, bus: deps.bus },
+        );
+        driver = sd;
+        if (d.role === 'battery') unregister.push(deps.dispatcher.registerSink(d.id, sd.sink()));
+      }
+      drivers.set(d.id, driver);
+      const runner = new DeviceRunner(
+        {
+          id: d.id,
+          role: d.role,
+          pollMs: d.pollMs,
+          offlineAfterFailures: d.offlineAfterFailures,
+          maxBackoffMs: cfg.reconnect.maxMs,
+        },
+        driver,
+        { clock: deps.clock, log, bus: deps.bus, metrics },
+      );
+      devices.set(d.id, runner);
+      // A reconnected link may front a replaced device: discover again.
+      unsubscribe.push(link.onConnection((up) => up && runner.reinit()));
+    }
+  };
+
+  return {
+    id: 'modbus',
+    links,
+    devices,
+    drivers,
+    async start() {
+      build();
+      await Promise.all([...links.values()].map((l) => l.start()));
+      for (const r of devices.values()) r.start();
+      log.info({ links: links.size, devices: devices.size }, 'modbus adapter started');
+    },
+    async stop() {
+      for (const u of unregister.splice(0)) u();
+      for (const u of unsubscribe.splice(0)) u();
+      await Promise.all([...devices.values()].map((r) => r.stop()));
+      await Promise.all([...links.values()].map((l) => l.stop()));
+      devices.clear();
+      drivers.clear();
+      links.clear();
+    },
+  };
+}
+
+export { ModbusLink } from './link.js';
+export { loadProfiles } from './profiles.js';

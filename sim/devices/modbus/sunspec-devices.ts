@@ -1,0 +1,254 @@
+import type { Clock, TimerHandle } from '../../../src/model/clock.js';
+import type { SitePhysics } from '../../site/physics.js';
+import { ModbusSimServer, ModbusSimException } from './server.js';
+import { SunSpecMapBuilder, type SunSpecBlock } from './sunspec-map.js';
+
+export interface SunSpecSimOptions {
+  readonly physics: SitePhysics;
+  readonly host?: string;
+  /** 0 = any free port; read back from `port`. */
+  readonly port?: number;
+  readonly unitId?: number;
+  /** Base of the SunSpec map (40000, 0 or 50000). */
+  readonly base?: number;
+  readonly serial?: string;
+}
+
+/** Common behaviour of the SunSpec simulators: one server, one unit, model 1 first. */
+abstract class SunSpecSim {
+  readonly server: ModbusSimServer;
+  readonly unitId: number;
+  protected readonly map: SunSpecMapBuilder;
+  readonly common: SunSpecBlock;
+
+  constructor(
+    protected readonly o: SunSpecSimOptions,
+    model: string,
+  ) {
+    this.server = new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+    this.unitId = o.unitId ?? 1;
+    const unit = this.server.unit(this.unitId);
+    this.map = new SunSpecMapBuilder(unit, o.base ?? 40000);
+    this.common = this.map.add(1);
+    this.common.setString('Mn', 'gridkeeper-sim');
+    this.common.setString('Md', model);
+    this.common.setString('Vr', '1.0.0');
+    this.common.setString('SN', o.serial ?? `${model}-${this.unitId}`);
+    this.common.setRaw('DA', this.unitId);
+    unit.hooks.beforeRead = () => this.refresh();
+  }
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  get host(): string {
+    return this.server.host;
+  }
+
+  get unit() {
+    return this.server.unit(this.unitId);
+  }
+
+  async start(): Promise<void> {
+    await this.server.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop();
+  }
+
+  /** Copy the physics into the registers; called before every read. */
+  protected abstract refresh(): void;
+}
+
+/** Grid meter: models 1 + 203 (wye). W + = import, as SunSpec meters report it. */
+export class SunSpecMeterSim extends SunSpecSim {
+  readonly meter: SunSpecBlock;
+  /** Freeze the registers (tests that set raw values by hand). */
+  frozen = false;
+
+  constructor(o: SunSpecSimOptions) {
+    super(o, 'meter-203');
+    this.meter = this.map.add(203);
+    this.map.end();
+    this.refresh();
+  }
+
+  protected refresh(): void {
+    if (this.frozen) return;
+    const p = this.o.physics;
+    const w = p.gridPowerW();
+    const [a1, a2, a3] = p.gridCurrentsA();
+    this.meter.setAuto('W_SF', { W: w, WphA: w / 3, WphB: w / 3, WphC: w / 3 }, 0);
+    this.meter.setAuto('A_SF', { A: a1 + a2 + a3, AphA: a1, AphB: a2, AphC: a3 }, -2);
+    this.meter.setAuto('V_SF', { PhV: p.voltageV, PhVphA: p.voltageV, PhVphB: p.voltageV, PhVphC: p.voltageV }, -1);
+    this.meter.setScaled('Hz', 50, -2);
+    this.meter.setAuto('TotWh_SF', { TotWhImp: p.importWh, TotWhExp: p.exportWh }, 0);
+  }
+}
+
+/** PV inverter: models 1 + 103 (three phase). */
+export class SunSpecInverterSim extends SunSpecSim {
+  readonly inverter: SunSpecBlock;
+
+  constructor(o: SunSpecSimOptions) {
+    super(o, 'inverter-103');
+    this.inverter = this.map.add(103);
+    this.map.end();
+    this.refresh();
+  }
+
+  protected refresh(): void {
+    const p = this.o.physics;
+    const w = Math.max(0, p.pvPowerW());
+    const a = w / (3 * p.voltageV);
+    this.inverter.setAuto('W_SF', { W: w }, 0);
+    this.inverter.setAuto('A_SF', { A: 3 * a, AphA: a, AphB: a, AphC: a }, -2);
+    this.inverter.setAuto('WH_SF', { WH: p.pvWh }, 0);
+    // St: 4 = MPPT (producing), 2 = sleeping.
+    this.inverter.setRaw('St', w > 0 ? 4 : 2);
+  }
+}
+
+export interface SunSpecBatterySimOptions extends SunSpecSimOptions {
+  readonly clock: Clock;
+  readonly id?: string;
+  readonly capacityWh?: number;
+  readonly maxChargeW?: number;
+  readonly socPct?: number;
+  readonly stepMs?: number;
+}
+
+/**
+ * Stationary battery: models 1 + 124 + 802. Accepts charge / discharge
+ * set-points through model 124 (StorCtl_Mod, InWRte / OutWRte in % of
+ * WChaMax) and reverts to idle after InOutWRte_RvrtTms seconds without a
+ * new write, so a dead gateway cannot leave it discharging. 802 W is
+ * reported + charging. Its draw is reported to the site physics.
+ */
+export class SunSpecBatterySim extends SunSpecSim {
+  readonly storage: SunSpecBlock;
+  readonly battery: SunSpecBlock;
+  private readonly id: string;
+  private readonly capacityWh: number;
+  private readonly maxW: number;
+  private energyWh: number;
+  private powerW = 0;
+  private timer?: TimerHandle;
+  private revertTimer?: TimerHandle;
+  private last: number;
+  /** Writes accepted (tests). */
+  writes = 0;
+
+  constructor(private readonly b: SunSpecBatterySimOptions) {
+    super(b, 'battery-802');
+    this.id = b.id ?? 'battery';
+    this.capacityWh = b.capacityWh ?? 100_000;
+    this.maxW = b.maxChargeW ?? 50_000;
+    this.energyWh = (this.capacityWh * (b.socPct ?? 50)) / 100;
+    this.last = b.clock.now();
+    this.storage = this.map.add(124);
+    this.battery = this.map.add(802);
+    this.map.end();
+    this.storage.setScaled('WChaMax', this.maxW, 1);
+    this.storage.setRaw('InOutWRte_SF', -1);
+    this.storage.setRaw('StorCtl_Mod', 0);
+    this.storage.setRaw('InWRte', 0);
+    this.storage.setRaw('OutWRte', 0);
+    this.storage.setRaw('InOutWRte_RvrtTms', 0);
+    this.storage.setRaw('ChaState_SF', -1);
+    this.battery.setScaled('WHRtg', this.capacityWh, 1);
+    this.battery.setScaled('WChaRteMax', this.maxW, 1);
+    this.battery.setScaled('WDisChaRteMax', this.maxW, 1);
+    this.battery.setRaw('SetOp', 1);
+    this.unit.hooks.onWrite = (addr, values) => this.onWrite(addr, values);
+    this.refresh();
+  }
+
+  override async start(): Promise<void> {
+    this.last = this.b.clock.now();
+    this.timer = this.b.clock.setInterval(() => this.step(), this.b.stepMs ?? 1000);
+    await super.start();
+  }
+
+  override async stop(): Promise<void> {
+    this.b.clock.clearInterval(this.timer);
+    this.b.clock.clearTimeout(this.revertTimer);
+    this.b.physics.removeLoad(this.id);
+    await super.stop();
+  }
+
+  get socPct(): number {
+    return (100 * this.energyWh) / this.capacityWh;
+  }
+
+  /** Power the battery draws now, W (+ charging). */
+  get currentPowerW(): number {
+    return this.powerW;
+  }
+
+  private onWrite(addr: number, values: readonly number[]): void {
+    const ctl = this.storage.addressOf('StorCtl_Mod');
+    const inW = this.storage.addressOf('InWRte');
+    const outW = this.storage.addressOf('OutWRte');
+    const touched = (a: number) => addr <= a && a < addr + values.length;
+    for (const name of ['InWRte', 'OutWRte'] as const) {
+      const v = this.storage.value(name);
+      if (v !== undefined && (v < -100 || v > 100)) throw new ModbusSimException(3);
+    }
+    this.writes++;
+    if (touched(ctl) || touched(inW) || touched(outW)) this.armRevert();
+    this.applyControl();
+  }
+
+  private armRevert(): void {
+    this.b.clock.clearTimeout(this.revertTimer);
+    const s = this.storage.value('InOutWRte_RvrtTms') ?? 0;
+    if (s > 0) {
+      this.revertTimer = this.b.clock.setTimeout(() => {
+        this.storage.setRaw('StorCtl_Mod', 0);
+        this.applyControl();
+      }, s * 1000);
+    }
+  }
+
+  private applyControl(): void {
+    const mode = this.storage.value('StorCtl_Mod') ?? 0;
+    const maxW = this.storage.value('WChaMax') ?? this.maxW;
+    const inPct = this.storage.value('InWRte') ?? 0;
+    const outPct = this.storage.value('OutWRte') ?? 0;
+    const connected = this.battery.value('SetOp') !== 2;
+    let w = 0;
+    if (connected && mode & 1 && inPct > 0) w = (maxW * inPct) / 100;
+    else if (connected && mode & 2 && outPct > 0) w = -(maxW * outPct) / 100;
+    if (w > 0 && this.energyWh >= this.capacityWh) w = 0;
+    if (w < 0 && this.energyWh <= 0) w = 0;
+    this.powerW = w;
+    const a = w / (3 * this.o.physics.voltageV);
+    this.o.physics.setLoad(this.id, w, [a, a, a]);
+  }
+
+  private step(): void {
+    const now = this.b.clock.now();
+    const dtH = Math.max(0, now - this.last) / 3_600_000;
+    this.last = now;
+    this.energyWh = Math.min(this.capacityWh, Math.max(0, this.energyWh + this.powerW * dtH));
+    this.applyControl();
+  }
+
+  protected refresh(): void {
+    if (!this.battery) return; // called from the base constructor before the models exist
+    const soc = this.socPct;
+    this.storage.setScaled('ChaState', soc, -1);
+    // ChaSt: 3 = empty, 4 = discharging, 5 = charging, 6 = full, 7 = holding.
+    const st = soc >= 99.9 ? 6 : soc <= 0.1 ? 3 : this.powerW > 0 ? 5 : this.powerW < 0 ? 4 : 7;
+    this.storage.setRaw('ChaSt', st);
+    this.battery.setRaw('ChaSt', st);
+    this.battery.setScaled('SoC', soc, -1);
+    this.battery.setScaled('SoH', 98, 0);
+    this.battery.setScaled('V', 800, -1);
+    this.battery.setAuto('W_SF', { W: this.powerW }, 0);
+    this.battery.setAuto('A_SF', { A: this.powerW / 800 }, -1);
+  }
+}
