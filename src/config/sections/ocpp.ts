@@ -1,21 +1,96 @@
 import { z } from 'zod';
 
+const TlsSchema = z
+  .object({
+    cert: z.string().min(1).describe('PEM certificate (chain) or a path to a PEM file.'),
+    key: z.string().min(1).describe('PEM private key or a path to a PEM file.'),
+    ca: z.string().optional().describe('PEM CA bundle (or path) used to verify peers.'),
+  })
+  .strict();
+
+const UpstreamSchema = z
+  .object({
+    url: z.string().url().describe('CMS base URL (ws:// or wss://); the charger id is appended.'),
+    username: z.string().optional().describe('Unused by OCPP-J (the user is the charger id); kept for clarity.'),
+    password: z
+      .string()
+      .optional()
+      .describe('Basic-auth password towards the CMS for every charger (use an environment variable).'),
+    passwords: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Per-charger Basic-auth passwords towards the CMS, by charger id.'),
+    ca: z.string().optional().describe('PEM CA bundle (or path) trusted for wss:// (self-signed CMS).'),
+    clientCert: z.string().optional().describe('Client certificate PEM or path (security profile 3).'),
+    clientKey: z.string().optional().describe('Client key PEM or path (security profile 3).'),
+    rejectUnauthorized: z.boolean().default(true),
+    reconnectMinMs: z.number().int().positive().default(1000).describe('First reconnect delay, ms.'),
+    reconnectMaxMs: z.number().int().positive().default(300_000).describe('Longest reconnect delay, ms.'),
+    callTimeoutMs: z.number().int().positive().default(30_000).describe('Wait for a CMS answer, ms.'),
+    pingIntervalMs: z.number().int().nonnegative().default(30_000).describe('WebSocket ping interval (0 = off), ms.'),
+  })
+  .strict();
+
 export const OcppSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(9000),
     path: z.string().default('/ocpp').describe('Chargers connect to ws://host:port<path>/<chargePointId>.'),
-    unknownChargers: z.enum(['accept', 'reject']).default('reject'),
-    upstream: z
-      .object({
-        url: z.string().url().describe('CMS base URL; the charger id is appended.'),
-        username: z.string().optional(),
-        password: z.string().optional(),
-      })
-      .passthrough()
-      .optional(),
+    unknownChargers: z
+      .enum(['accept', 'reject'])
+      .default('reject')
+      .describe('Chargers not listed in `chargers`: accepted with default specs (and logged) or refused (404).'),
+    securityProfile: z
+      .union([z.literal(0), z.literal(1), z.literal(2)])
+      .default(0)
+      .describe('0: no auth; 1: Basic auth; 2: TLS + Basic auth (needs `tls`).'),
+    tls: TlsSchema.optional().describe('Server certificate for security profile 2 (wss://).'),
+    unknownChargerPassword: z
+      .string()
+      .optional()
+      .describe('Basic-auth password for accepted unknown chargers under profile 1/2.'),
+    upstream: UpstreamSchema.optional(),
     gatewayProfileStackLevel: z.number().int().min(0).default(9).describe('Stack level owned by the gateway.'),
+    gatewayProfileId: z
+      .number()
+      .int()
+      .positive()
+      .default(900_000)
+      .describe('Charging profile id of the gateway max profile (per-connector profiles add the connector id).'),
+    maxFrameBytes: z.number().int().positive().default(65_536).describe('Largest WebSocket frame accepted, bytes.'),
+    forwardTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5_000)
+      .describe('How long a charger waits for the CMS before the gateway answers locally, ms.'),
+    heartbeatIntervalS: z.number().int().positive().default(300).describe('Interval given in local boot answers, s.'),
+    pingIntervalMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(30_000)
+      .describe('Charger-side WebSocket ping (0 = off), ms.'),
+    callTimeoutMs: z.number().int().positive().default(30_000).describe('Wait for a charger answer, ms.'),
+    localAuthList: z.array(z.string()).default([]).describe('idTags always accepted when the CMS is unreachable.'),
+    unknownIdTags: z
+      .enum(['accept', 'reject'])
+      .default('accept')
+      .describe('Offline answer for idTags neither in the local list nor in the cache.'),
+    replay: z
+      .object({
+        maxAttempts: z
+          .number()
+          .int()
+          .positive()
+          .default(5)
+          .describe('CALLERRORs before a message is parked as poison (it never blocks the queue).'),
+        retryMinMs: z.number().int().positive().default(1000),
+        retryMaxMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .prefault({}),
   })
-  .passthrough();
+  .strict();
 
 export type OcppConfig = z.infer<typeof OcppSchema>;

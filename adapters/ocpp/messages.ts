@@ -1,0 +1,201 @@
+import type { EvseStatus } from '../../src/model/site.js';
+import type { OcppProtocol } from './rpc/protocol.js';
+
+/**
+ * Charger → CMS actions the CMS must eventually see even if the cloud is
+ * down when they happen: they go through the durable outbox, in order.
+ * Everything else (BootNotification, Heartbeat, Authorize, ...) is forwarded
+ * live and answered locally while the CMS is unreachable.
+ */
+const QUEUED: Record<OcppProtocol, ReadonlySet<string>> = {
+  'ocpp1.6': new Set(['StartTransaction', 'StopTransaction', 'MeterValues', 'StatusNotification']),
+  'ocpp2.0.1': new Set(['TransactionEvent', 'MeterValues', 'StatusNotification', 'SecurityEventNotification']),
+  'ocpp2.1': new Set(['TransactionEvent', 'MeterValues', 'StatusNotification', 'SecurityEventNotification']),
+};
+
+export function isQueued(protocol: OcppProtocol, action: string): boolean {
+  return QUEUED[protocol].has(action);
+}
+
+export type AuthStatus = 'Accepted' | 'Blocked' | 'Expired' | 'Invalid' | 'ConcurrentTx' | 'Unknown';
+
+export interface LocalContext {
+  readonly now: number;
+  readonly heartbeatIntervalS: number;
+  readonly authorise: (idTag: string) => AuthStatus;
+}
+
+type Json = Record<string, unknown>;
+
+function idTagOf(protocol: OcppProtocol, payload: Json): string | undefined {
+  if (protocol === 'ocpp1.6') return typeof payload.idTag === 'string' ? payload.idTag : undefined;
+  const tok = payload.idToken as { idToken?: unknown } | undefined;
+  return typeof tok?.idToken === 'string' ? tok.idToken : undefined;
+}
+
+/**
+ * The gateway's own answer to a charger call while the CMS is unreachable,
+ * or undefined when there is no sensible local answer (the charger then gets
+ * a CALLERROR). 1.6 StartTransaction is answered by the proxy itself, which
+ * also issues the transaction id; it is not built here.
+ */
+export function localAnswer(
+  protocol: OcppProtocol,
+  action: string,
+  payload: Json,
+  ctx: LocalContext,
+): Json | undefined {
+  const iso = new Date(ctx.now).toISOString();
+  const v16 = protocol === 'ocpp1.6';
+  switch (action) {
+    case 'BootNotification':
+      return { status: 'Accepted', currentTime: iso, interval: ctx.heartbeatIntervalS };
+    case 'Heartbeat':
+      return { currentTime: iso };
+    case 'Authorize': {
+      const tag = idTagOf(protocol, payload) ?? '';
+      const status = ctx.authorise(tag);
+      return v16
+        ? { idTagInfo: { status } }
+        : { idTokenInfo: { status: status === 'ConcurrentTx' ? 'ConcurrentTx' : status } };
+    }
+    case 'StopTransaction': {
+      const tag = idTagOf(protocol, payload);
+      return tag ? { idTagInfo: { status: ctx.authorise(tag) } } : {};
+    }
+    case 'TransactionEvent': {
+      const tag = idTagOf(protocol, payload);
+      return tag ? { idTokenInfo: { status: ctx.authorise(tag) } } : {};
+    }
+    case 'MeterValues':
+    case 'StatusNotification':
+    case 'SecurityEventNotification':
+    case 'NotifyEvent':
+    case 'NotifyReport':
+    case 'FirmwareStatusNotification':
+    case 'DiagnosticsStatusNotification':
+    case 'LogStatusNotification':
+    case 'NotifyMonitoringReport':
+      return {};
+    case 'NotifyEVChargingNeeds':
+      return { status: 'Accepted' };
+    case 'DataTransfer':
+      return { status: 'UnknownVendorId' };
+    default:
+      return undefined;
+  }
+}
+
+export interface MeterSample {
+  powerW?: number;
+  currentsA?: [number, number, number];
+  energyWh?: number;
+}
+
+interface SampledValue16 {
+  value: string;
+  measurand?: string;
+  phase?: string;
+  unit?: string;
+  context?: string;
+}
+
+interface SampledValue2 {
+  value: number;
+  measurand?: string;
+  phase?: string;
+  context?: string;
+  unitOfMeasure?: { unit?: string; multiplier?: number };
+}
+
+const PHASE_INDEX: Record<string, 0 | 1 | 2> = { L1: 0, L2: 1, L3: 2, 'L1-N': 0, 'L2-N': 1, 'L3-N': 2 };
+
+/** Latest power, phase currents and energy register from OCPP meter values (any version), in W, A, Wh. */
+export function parseMeterValues(protocol: OcppProtocol, meterValue: unknown): MeterSample {
+  const out: MeterSample = {};
+  if (!Array.isArray(meterValue)) return out;
+  const currents: [number, number, number] = [0, 0, 0];
+  let sawCurrent = false;
+  let powerImport: number | undefined;
+  let powerExport: number | undefined;
+  for (const mv of meterValue as Array<{ sampledValue?: unknown[] }>) {
+    for (const raw of mv.sampledValue ?? []) {
+      let value: number;
+      let unit: string | undefined;
+      let measurand: string;
+      let phase: string | undefined;
+      if (protocol === 'ocpp1.6') {
+        const sv = raw as SampledValue16;
+        value = Number(sv.value);
+        unit = sv.unit;
+        measurand = sv.measurand ?? 'Energy.Active.Import.Register';
+        phase = sv.phase;
+      } else {
+        const sv = raw as SampledValue2;
+        value = sv.value * 10 ** (sv.unitOfMeasure?.multiplier ?? 0);
+        unit = sv.unitOfMeasure?.unit;
+        measurand = sv.measurand ?? 'Energy.Active.Import.Register';
+        phase = sv.phase;
+      }
+      if (!Number.isFinite(value)) continue;
+      const k = unit === 'kW' || unit === 'kWh' ? 1000 : 1;
+      if (measurand === 'Energy.Active.Import.Register' && phase === undefined) out.energyWh = value * k;
+      else if (measurand === 'Power.Active.Import' && phase === undefined) powerImport = value * k;
+      else if (measurand === 'Power.Active.Export' && phase === undefined) powerExport = value * k;
+      else if (measurand === 'Current.Import' && phase !== undefined && phase in PHASE_INDEX) {
+        currents[PHASE_INDEX[phase] as number] = value;
+        sawCurrent = true;
+      }
+    }
+  }
+  if (powerImport !== undefined || powerExport !== undefined) out.powerW = (powerImport ?? 0) - (powerExport ?? 0);
+  if (sawCurrent) out.currentsA = currents;
+  return out;
+}
+
+const STATUS_16: Record<string, EvseStatus> = {
+  Available: 'Available',
+  Preparing: 'Preparing',
+  Charging: 'Charging',
+  SuspendedEV: 'SuspendedEV',
+  SuspendedEVSE: 'SuspendedEVSE',
+  Finishing: 'Finishing',
+  Reserved: 'Reserved',
+  Unavailable: 'Unavailable',
+  Faulted: 'Faulted',
+};
+
+/** OCPP connector status → the gateway's EVSE status. 2.x `Occupied` means plugged in (refined by TransactionEvent). */
+export function mapStatus(protocol: OcppProtocol, status: string): EvseStatus {
+  if (protocol === 'ocpp1.6') return STATUS_16[status] ?? 'Unavailable';
+  switch (status) {
+    case 'Available':
+      return 'Available';
+    case 'Occupied':
+      return 'Preparing';
+    case 'Reserved':
+      return 'Reserved';
+    case 'Faulted':
+      return 'Faulted';
+    default:
+      return 'Unavailable';
+  }
+}
+
+/** 2.x TransactionEvent chargingState → EVSE status. */
+export function mapChargingState(state: string | undefined): EvseStatus | undefined {
+  switch (state) {
+    case 'Charging':
+      return 'Charging';
+    case 'SuspendedEV':
+      return 'SuspendedEV';
+    case 'SuspendedEVSE':
+      return 'SuspendedEVSE';
+    case 'EVConnected':
+      return 'Preparing';
+    case 'Idle':
+      return 'Available';
+    default:
+      return undefined;
+  }
+}

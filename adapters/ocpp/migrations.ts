@@ -1,0 +1,53 @@
+import type { Migration } from '../../src/store/db.js';
+
+/** Schema of the OCPP proxy: durable outbox, 1.6 transaction-id map, authorisation cache. */
+export const OCPP_MIGRATIONS: readonly Migration[] = [
+  {
+    id: 'ocpp-001-outbox',
+    sql: `
+      CREATE TABLE ocpp_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        charger_id TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        protocol TEXT NOT NULL,
+        action TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        offline INTEGER NOT NULL DEFAULT 0,
+        local_tx_id INTEGER,
+        session_id TEXT,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        response TEXT,
+        done_at INTEGER,
+        UNIQUE (charger_id, msg_id)
+      );
+      CREATE INDEX ocpp_outbox_pending ON ocpp_outbox (charger_id, status, seq);
+      CREATE INDEX ocpp_outbox_session ON ocpp_outbox (session_id);
+    `,
+  },
+  {
+    id: 'ocpp-002-tx-map',
+    sql: `
+      CREATE TABLE ocpp_tx_map (
+        charger_id TEXT NOT NULL,
+        local_tx_id INTEGER NOT NULL,
+        upstream_tx_id INTEGER NOT NULL,
+        PRIMARY KEY (charger_id, local_tx_id)
+      );
+      CREATE TABLE ocpp_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO ocpp_meta (key, value) VALUES ('next_local_tx_id', 1000000001);
+    `,
+  },
+  {
+    id: 'ocpp-003-auth-cache',
+    sql: `
+      CREATE TABLE ocpp_auth_cache (
+        id_tag TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+];

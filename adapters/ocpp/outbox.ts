@@ -1,0 +1,239 @@
+import type { Db } from '../../src/store/db.js';
+import type { OcppProtocol } from './rpc/protocol.js';
+
+export type OutboxStatus = 'pending' | 'done' | 'poison';
+
+export interface OutboxRow {
+  readonly seq: number;
+  readonly chargerId: string;
+  readonly msgId: string;
+  readonly protocol: OcppProtocol;
+  readonly action: string;
+  readonly payload: Record<string, unknown>;
+  readonly createdAt: number;
+  /** Queued while the CMS was unreachable (2.x: sets the `offline` flag on replay). */
+  readonly offline: boolean;
+  /** 1.6: transaction id the gateway gave the charger for a StartTransaction answered locally. */
+  readonly localTxId?: number;
+  readonly sessionId?: string;
+  readonly status: OutboxStatus;
+  readonly attempts: number;
+  readonly lastError?: string;
+  readonly response?: unknown;
+}
+
+interface RawRow {
+  seq: number;
+  charger_id: string;
+  msg_id: string;
+  protocol: string;
+  action: string;
+  payload: string;
+  created_at: number;
+  offline: number;
+  local_tx_id: number | null;
+  session_id: string | null;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  response: string | null;
+}
+
+function fromRaw(r: RawRow): OutboxRow {
+  return {
+    seq: r.seq,
+    chargerId: r.charger_id,
+    msgId: r.msg_id,
+    protocol: r.protocol as OcppProtocol,
+    action: r.action,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    createdAt: r.created_at,
+    offline: r.offline === 1,
+    ...(r.local_tx_id !== null ? { localTxId: r.local_tx_id } : {}),
+    ...(r.session_id !== null ? { sessionId: r.session_id } : {}),
+    status: r.status as OutboxStatus,
+    attempts: r.attempts,
+    ...(r.last_error !== null ? { lastError: r.last_error } : {}),
+    ...(r.response !== null ? { response: JSON.parse(r.response) as unknown } : {}),
+  };
+}
+
+export interface AppendInput {
+  readonly chargerId: string;
+  readonly msgId: string;
+  readonly protocol: OcppProtocol;
+  readonly action: string;
+  readonly payload: unknown;
+  readonly createdAt: number;
+  readonly offline: boolean;
+  readonly sessionId?: string;
+}
+
+/**
+ * Durable, ordered store of every charger message the CMS must see.
+ * Each append is its own SQLite transaction (WAL, synchronous=NORMAL: safe
+ * against a killed process), committed before the charger gets its answer.
+ * `(charger_id, msg_id)` is unique, so a charger repeating a message after
+ * a gateway crash is recognised instead of queued twice.
+ */
+export class OcppOutbox {
+  private readonly insertStmt;
+  private readonly byMsgStmt;
+  private readonly pendingStmt;
+  private readonly doneStmt;
+  private readonly attemptStmt;
+  private readonly poisonStmt;
+  private readonly localTxStmt;
+  private readonly sessionStmt;
+  private readonly nextTxStmt;
+  private readonly bumpTxStmt;
+  private readonly mapTxStmt;
+  private readonly lookupTxStmt;
+  private readonly authGetStmt;
+  private readonly authPutStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(`
+      INSERT OR IGNORE INTO ocpp_outbox (charger_id, msg_id, protocol, action, payload, created_at, offline, session_id)
+      VALUES (@chargerId, @msgId, @protocol, @action, @payload, @createdAt, @offline, @sessionId)`);
+    this.byMsgStmt = db.prepare('SELECT * FROM ocpp_outbox WHERE charger_id = ? AND msg_id = ?');
+    this.pendingStmt = db.prepare(
+      `SELECT * FROM ocpp_outbox WHERE charger_id = ? AND status = 'pending' ORDER BY seq LIMIT ?`,
+    );
+    this.doneStmt = db.prepare(
+      `UPDATE ocpp_outbox SET status = 'done', response = ?, done_at = ?, last_error = NULL WHERE seq = ?`,
+    );
+    this.attemptStmt = db.prepare('UPDATE ocpp_outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?');
+    this.poisonStmt = db.prepare(
+      `UPDATE ocpp_outbox SET status = 'poison', attempts = attempts + 1, last_error = ?, done_at = ? WHERE seq = ?`,
+    );
+    this.localTxStmt = db.prepare('UPDATE ocpp_outbox SET local_tx_id = ?, session_id = ? WHERE seq = ?');
+    this.sessionStmt = db.prepare('UPDATE ocpp_outbox SET session_id = ? WHERE seq = ?');
+    this.nextTxStmt = db.prepare(`SELECT value FROM ocpp_meta WHERE key = 'next_local_tx_id'`);
+    this.bumpTxStmt = db.prepare(`UPDATE ocpp_meta SET value = value + 1 WHERE key = 'next_local_tx_id'`);
+    this.mapTxStmt = db.prepare(
+      'INSERT OR REPLACE INTO ocpp_tx_map (charger_id, local_tx_id, upstream_tx_id) VALUES (?, ?, ?)',
+    );
+    this.lookupTxStmt = db.prepare('SELECT upstream_tx_id FROM ocpp_tx_map WHERE charger_id = ? AND local_tx_id = ?');
+    this.authGetStmt = db.prepare('SELECT status FROM ocpp_auth_cache WHERE id_tag = ?');
+    this.authPutStmt = db.prepare(
+      'INSERT OR REPLACE INTO ocpp_auth_cache (id_tag, status, updated_at) VALUES (?, ?, ?)',
+    );
+  }
+
+  /** Append (write-ahead). Returns the stored row and whether it already existed (a repeat). */
+  append(input: AppendInput): { row: OutboxRow; repeat: boolean } {
+    const info = this.insertStmt.run({
+      chargerId: input.chargerId,
+      msgId: input.msgId,
+      protocol: input.protocol,
+      action: input.action,
+      payload: JSON.stringify(input.payload),
+      createdAt: input.createdAt,
+      offline: input.offline ? 1 : 0,
+      sessionId: input.sessionId ?? null,
+    });
+    const row = this.byMessage(input.chargerId, input.msgId);
+    if (!row) throw new Error('outbox append lost its row');
+    return { row, repeat: info.changes === 0 };
+  }
+
+  byMessage(chargerId: string, msgId: string): OutboxRow | undefined {
+    const r = this.byMsgStmt.get(chargerId, msgId) as RawRow | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  pending(chargerId: string, limit = 100): OutboxRow[] {
+    return (this.pendingStmt.all(chargerId, limit) as RawRow[]).map(fromRaw);
+  }
+
+  markDone(seq: number, response: unknown, now: number): void {
+    this.doneStmt.run(JSON.stringify(response ?? null), now, seq);
+  }
+
+  markAttempt(seq: number, error: string): void {
+    this.attemptStmt.run(error, seq);
+  }
+
+  markPoison(seq: number, error: string, now: number): void {
+    this.poisonStmt.run(error, now, seq);
+  }
+
+  setSession(seq: number, sessionId: string): void {
+    this.sessionStmt.run(sessionId, seq);
+  }
+
+  /** Issue a gateway transaction id for a StartTransaction answered locally and record it on the row, atomically. */
+  issueLocalTx(seq: number, sessionIdOf: (txId: number) => string): number {
+    return this.db.transaction(() => {
+      const { value } = this.nextTxStmt.get() as { value: number };
+      this.bumpTxStmt.run();
+      this.localTxStmt.run(value, sessionIdOf(value), seq);
+      return value;
+    })();
+  }
+
+  mapTx(chargerId: string, localTxId: number, upstreamTxId: number): void {
+    this.mapTxStmt.run(chargerId, localTxId, upstreamTxId);
+  }
+
+  upstreamTx(chargerId: string, localTxId: number): number | undefined {
+    const r = this.lookupTxStmt.get(chargerId, localTxId) as { upstream_tx_id: number } | undefined;
+    return r?.upstream_tx_id;
+  }
+
+  /** Whether the gateway issued this transaction id to the charger (1.6, answered offline). */
+  isLocalTx(chargerId: string, txId: number): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM ocpp_outbox WHERE charger_id = ? AND local_tx_id = ? LIMIT 1')
+        .get(chargerId, txId) !== undefined
+    );
+  }
+
+  /** Counts by status of a session's rows (sync state of the session). */
+  sessionStatus(sessionId: string): { pending: number; poison: number } {
+    const rows = this.db
+      .prepare('SELECT status, COUNT(*) AS n FROM ocpp_outbox WHERE session_id = ? GROUP BY status')
+      .all(sessionId) as Array<{ status: string; n: number }>;
+    let pending = 0;
+    let poison = 0;
+    for (const r of rows) {
+      if (r.status === 'pending') pending = r.n;
+      if (r.status === 'poison') poison = r.n;
+    }
+    return { pending, poison };
+  }
+
+  counts(): { pending: number; poison: number; done: number } {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM ocpp_outbox GROUP BY status').all() as Array<{
+      status: string;
+      n: number;
+    }>;
+    const out = { pending: 0, poison: 0, done: 0 };
+    for (const r of rows) if (r.status in out) out[r.status as OutboxStatus] = r.n;
+    return out;
+  }
+
+  /** Parked messages, newest first (API / operators). */
+  poisoned(limit = 100): OutboxRow[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM ocpp_outbox WHERE status = 'poison' ORDER BY seq DESC LIMIT ?`)
+        .all(limit) as RawRow[]
+    ).map(fromRaw);
+  }
+
+  /** Forget delivered rows older than `before` (they only serve repeat detection). */
+  prune(before: number): number {
+    return this.db.prepare(`DELETE FROM ocpp_outbox WHERE status = 'done' AND done_at < ?`).run(before).changes;
+  }
+
+  authStatus(idTag: string): string | undefined {
+    return (this.authGetStmt.get(idTag) as { status: string } | undefined)?.status;
+  }
+
+  cacheAuth(idTag: string, status: string, now: number): void {
+    this.authPutStmt.run(idTag, status, now);
+  }
+}

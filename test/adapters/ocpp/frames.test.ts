@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { VirtualClock } from '../../../src/model/clock.js';
+import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
+import { type Stack, startStack, waitFor } from './helpers.js';
+
+/** A raw WebSocket charger that can send anything, and collects what it gets back. */
+async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, [protocol], { headers });
+  const inbox: unknown[] = [];
+  ws.on('message', (m) => inbox.push(JSON.parse(m.toString())));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  return {
+    ws,
+    inbox,
+    /** Send a frame; resolves with the first three elements of the answer ([type, id, code-or-payload]). */
+    async send(frame: string): Promise<unknown[]> {
+      const n = inbox.length;
+      ws.send(frame);
+      await waitFor(() => inbox.length > n, { what: `answer to ${frame}` });
+      return (inbox[inbox.length - 1] as unknown[]).slice(0, 3);
+    },
+  };
+}
+
+describe('OCPP proxy: malformed and invalid frames', () => {
+  let stack: Stack | undefined;
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of closers.splice(0)) await c();
+    await stack?.close();
+    stack = undefined;
+  });
+
+  it('answers every bad frame with the spec CALLERROR, keeps the connection and other chargers unaffected', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'RAW1' }, { id: 'OK1' }] });
+    const good = new SimCharger({ id: 'OK1', protocol: 'ocpp1.6', url: stack.proxy.url(), clock });
+    closers.push(() => good.stop());
+    await good.start();
+    await waitFor(() => good.booted, { what: 'boot' });
+
+    const raw = await rawCharger(`${stack.proxy.url()}/RAW1`);
+    closers.push(() => raw.ws.close());
+
+    expect((await raw.send('this is not json'))[2]).toBe('FormationViolation');
+    expect((await raw.send('{"an":"object"}'))[2]).toBe('FormationViolation');
+    expect((await raw.send('[7,"x1","Heartbeat",{}]'))[2]).toBe('NotSupported');
+    expect(await raw.send('[2,"m1","NoSuchAction",{}]')).toEqual([4, 'm1', 'NotImplemented']);
+    expect(await raw.send('[2,"m2","BootNotification",{"chargePointVendor":5,"chargePointModel":"x"}]')).toEqual([
+      4,
+      'm2',
+      'TypeConstraintViolation',
+    ]);
+    expect(await raw.send('[2,"m3","BootNotification",{"chargePointVendor":"v"}]')).toEqual([
+      4,
+      'm3',
+      'OccurrenceConstraintViolation',
+    ]);
+    expect(await raw.send('[2,"m4","Heartbeat",{"extra":true}]')).toEqual([4, 'm4', 'PropertyConstraintViolation']);
+    expect(
+      await raw.send(`[2,"m5","BootNotification",{"chargePointVendor":"${'v'.repeat(30)}","chargePointModel":"x"}]`),
+    ).toEqual([4, 'm5', 'FormationViolation']);
+
+    // Still connected, and a valid call goes through to the CMS with the charger's own message id.
+    expect(raw.ws.readyState).toBe(WebSocket.OPEN);
+    const ok = await raw.send('[2,"hb-1","Heartbeat",{}]');
+    expect(ok[0]).toBe(3);
+    expect(ok[1]).toBe('hb-1');
+    expect(stack.cms.received('Heartbeat', 'RAW1').map((r) => r.messageId)).toEqual(['hb-1']);
+    // Invalid frames never reached the CMS.
+    expect(stack.cms.received(undefined, 'RAW1').map((r) => r.action)).toEqual(['Heartbeat']);
+    // The other charger kept working.
+    const hb = await good.request('Heartbeat', {});
+    expect(hb?.currentTime).toBeTypeOf('string');
+  });
+
+  it('refuses unknown chargers when configured to, and accepts them with default specs otherwise', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'KNOWN' }], ocpp: { unknownChargers: 'reject' } });
+    await expect(rawCharger(`${stack.proxy.url()}/STRANGER`)).rejects.toThrow(/404/);
+    await expect(rawCharger(`ws://127.0.0.1:${stack.proxy.port()}/elsewhere/KNOWN`)).rejects.toThrow(/404/);
+    const k = await rawCharger(`${stack.proxy.url()}/KNOWN`);
+    closers.push(() => k.ws.close());
+    await stack.close();
+
+    stack = await startStack({ clock, ocpp: { unknownChargers: 'accept' } });
+    const specs: string[] = [];
+    stack.core.bus.on('evse.spec', (s) => specs.push(`${s.id}:${s.maxCurrentA}`));
+    const s = await rawCharger(`${stack.proxy.url()}/STRANGER`);
+    closers.push(() => s.ws.close());
+    await waitFor(() => specs.length > 0, { what: 'spec' });
+    expect(specs).toEqual(['STRANGER/1:32']);
+  });
+});
