@@ -1,21 +1,42 @@
-import type { Decision } from '../src/model/decision.js';
+import type { Decision, Limit } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
-import type { SiteSnapshot } from '../src/model/site.js';
+import type { PhaseRotation, PhaseValues, SiteSnapshot } from '../src/model/site.js';
 
 export interface LoadManagementConfig {
-  /** Maximum grid import of the site, W. */
+  /** Maximum grid import of the site (contract or connection), W. */
   readonly limitW: number;
-  /** Headroom kept below the limit, W. */
+  /** Headroom kept below the limit, W: covers load changes while vehicles follow a new set-point. */
   readonly marginW: number;
-  /** Age after which an EVSE power reading is not trusted, ms. */
+  /** Age after which an EVSE reading is not trusted, ms. */
   readonly staleAfterMs: number;
+  /** Per-phase main fuse of the grid connection, A (enables the per-phase budget). */
+  readonly fuseA?: number;
+  /** Headroom kept below the fuse on every phase, A. */
+  readonly marginA?: number;
+  /** Age after which the grid phase currents are not trusted, ms (default: staleAfterMs). */
+  readonly gridStaleAfterMs?: number;
 }
 
+const ROTATION: Record<PhaseRotation, readonly [number, number, number]> = {
+  L1L2L3: [0, 1, 2],
+  L2L3L1: [1, 2, 0],
+  L3L1L2: [2, 0, 1],
+  L1L3L2: [0, 2, 1],
+  L3L2L1: [2, 1, 0],
+  L2L1L3: [1, 0, 2],
+};
+
 /**
- * Keep grid import under the site limit: whatever the non-controllable
- * loads (building, PV, battery) take from the limit is what the EVSEs may
- * share. Base load is derived from the meter minus the measured EVSE power,
- * so a car drawing more than its set-point is accounted for as it is.
+ * Keep grid import under the site limit and every phase under the main
+ * fuse. What the non-controllable loads (building, PV, battery) take is
+ * measured as meter minus the EVSEs' own measured draw, so a car drawing
+ * more than its set-point is accounted for as it is (the allocator also
+ * learns and reserves each vehicle's overdraw).
+ *
+ * - contract: `evses` power budget = limit - margin - other load;
+ * - safety:   `node:site` per-phase budget = fuse - margin - other load on
+ *   that phase, in site phase order (EVSE currents mapped through their
+ *   phase rotation), so a heavily loaded L1 does not throttle cars on L2/L3.
  */
 export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now: number): Decision {
   const grid = snapshot.grid.powerW;
@@ -26,20 +47,46 @@ export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now
   }
   const baseLoadW = grid.value - evseW;
   const budgetW = Math.max(0, config.limitW - config.marginW - baseLoadW);
-  return {
-    limits: [
-      {
-        scope: 'evses',
-        maxImportW: budgetW,
-        reason: {
-          policy: 'load-management',
-          tier: 'contract',
-          text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(config.marginW)} margin and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging`,
-        },
+  const limits: Limit[] = [
+    {
+      scope: 'evses',
+      maxImportW: budgetW,
+      reason: {
+        policy: 'load-management',
+        tier: 'contract',
+        text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(config.marginW)} margin and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging`,
       },
-    ],
-    requests: [],
-  };
+    },
+  ];
+  const currents = snapshot.grid.currentsA;
+  if (
+    config.fuseA !== undefined &&
+    currents &&
+    isFresh(currents, now, config.gridStaleAfterMs ?? config.staleAfterMs)
+  ) {
+    const base: [number, number, number] = [currents.value[0], currents.value[1], currents.value[2]];
+    for (const e of snapshot.evses) {
+      if (!e.currentsA || !isFresh(e.currentsA, now, config.staleAfterMs)) continue;
+      const idx = ROTATION[e.phaseRotation];
+      for (let i = 0; i < 3; i++) {
+        const p = idx[i] as number;
+        base[p] = (base[p] as number) - (e.currentsA.value[i] as number);
+      }
+    }
+    const margin = config.marginA ?? 1;
+    const avail = base.map((b) => Math.max(0, config.fuseA! - margin - Math.max(0, b))) as unknown as PhaseValues;
+    const worst = base.indexOf(Math.max(...base));
+    limits.push({
+      scope: 'node:site',
+      maxPhaseCurrentsA: avail,
+      reason: {
+        policy: 'load-management',
+        tier: 'safety',
+        text: `main fuse ${config.fuseA} A per phase less ${margin} A margin; other load ${base.map((b) => b.toFixed(1)).join('/')} A leaves ${avail.map((a) => a.toFixed(1)).join('/')} A (L${worst + 1} most loaded)`,
+      },
+    });
+  }
+  return { limits, requests: [] };
 }
 
 function fmtKw(w: number): string {
