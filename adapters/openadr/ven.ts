@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { OpenAdrConfig } from '../../src/config/sections/grid.js';
+import type { VenMeasurements } from '../../src/grid/measurements.js';
 import { gridMetrics } from '../../src/grid/metrics.js';
 import { type GridSignal, type GridSignalStore, iso } from '../../src/grid/signals.js';
 import type { Adapter } from '../../src/model/adapter.js';
@@ -24,15 +25,7 @@ import {
   VenSchema,
 } from './schemas.js';
 
-/** What the site measures, for reports (W, + import / charging). */
-export interface VenMeasurements {
-  /** Net site power at the grid connection, W (+ import, - export). */
-  readonly siteW?: number;
-  /** Power the site could still shed or feed on request, W. */
-  readonly flexibleW?: number;
-  /** Per registered resource (battery, v2g group...), W. */
-  readonly resources?: Readonly<Record<string, number>>;
-}
+export type { VenMeasurements };
 
 export interface OpenAdrVenDeps {
   readonly clock: Clock;

@@ -14,7 +14,7 @@ function setup() {
   let grid: GridService | undefined;
   const core = testCore(
     { grid: { fallback: { importLimitW: 11_000 }, marginW: 0, floorPerDeviceW: 4200 } },
-    { policies: gridPolicies(() => grid) },
+    { policies: gridPolicies(testConfig({ grid: { fallback: { importLimitW: 11_000 } } }), () => grid) },
   );
   const vclock = core.vclock!;
   grid = createGridService(core.config, { clock: vclock, log: core.log, metrics: core.metrics, bus: core.bus });
