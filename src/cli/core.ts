@@ -49,6 +49,8 @@ export function corePolicies(config: GatewayConfig): BoundPolicy[] {
         limitW: config.site.limitW,
         marginW: lm.marginW,
         staleAfterMs: config.site.staleAfterMs,
+        ...(config.site.fuseA !== undefined ? { fuseA: config.site.fuseA } : {}),
+        gridStaleAfterMs: config.site.gridStaleAfterMs,
       }),
     );
   }
