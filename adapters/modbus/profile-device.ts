@@ -36,8 +36,6 @@ interface Block {
   readonly points: ProfilePoint[];
 }
 
-/** Largest gap of unused registers bridged to save a request. */
-const MAX_GAP = 8;
 const MAX_BLOCK = 120;
 
 /** Group readable points into as few requests as the map allows. */
@@ -50,7 +48,12 @@ export function planReads(profile: DeviceProfile): Block[] {
   let cur: { table: 'holding' | 'input'; address: number; end: number; points: ProfilePoint[] } | undefined;
   for (const { p, table } of readable) {
     const end = p.address + registerCount(p.type);
-    if (cur && cur.table === table && p.address - cur.end <= MAX_GAP && end - cur.address <= MAX_BLOCK) {
+    if (
+      cur &&
+      cur.table === table &&
+      p.address - cur.end <= profile.defaults.maxGap &&
+      end - cur.address <= MAX_BLOCK
+    ) {
       cur.end = Math.max(cur.end, end);
       cur.points.push(p);
     } else {

@@ -145,6 +145,13 @@ export const ProfileSchema = z
         table: z.enum(['holding', 'input']).default('holding'),
         wordOrder: z.enum(['big', 'little']).default('big'),
         byteOrder: z.enum(['big', 'little']).default('big'),
+        maxGap: z
+          .number()
+          .int()
+          .min(0)
+          .max(32)
+          .default(8)
+          .describe('Unused registers a read may span to save a request; 0 for devices that refuse gaps.'),
       })
       .strict()
       .prefault({}),

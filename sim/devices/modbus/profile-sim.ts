@@ -1,5 +1,5 @@
 import { registerCount } from '../../../adapters/modbus/codec.js';
-import { decodePoint, encodePoint } from '../../../adapters/modbus/profile-device.js';
+import { decodePoint, encodePoint, planReads } from '../../../adapters/modbus/profile-device.js';
 import { type DeviceProfile, type ProfilePoint, type Quantity, UNITS } from '../../../adapters/modbus/profiles.js';
 import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 import type { EvseStatus, PhaseRotation } from '../../../src/model/site.js';
@@ -35,6 +35,9 @@ export class ProfileDeviceSim {
     this.server = o.server ?? new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
     this.unitId = o.unitId ?? 1;
     this.unit = this.server.unit(this.unitId);
+    // Like a real device, reserved registers between points read as 0, so
+    // the gateway's block reads over small gaps succeed.
+    for (const b of planReads(o.profile)) this.unit.set(b.table, b.address, new Array<number>(b.count).fill(0));
     for (const pt of o.profile.points) {
       const table = pt.table ?? o.profile.defaults.table;
       const n = registerCount(pt.type);

@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEVICES_DOC, renderDevicesMarkdown } from '../../../adapters/modbus/docs.js';
+import { createModbusAdapter } from '../../../adapters/modbus/index.js';
+import { checkProfileFile, loadProfiles, profileFiles } from '../../../adapters/modbus/profiles.js';
+import { ModbusSchema } from '../../../src/config/sections/modbus.js';
+import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
+import { SitePhysics } from '../../../sim/site/physics.js';
+import { advanceUntil, testDeps } from './helpers.js';
+
+const files = profileFiles();
+
+describe('device profile catalogue', () => {
+  it('has the profiles the gateway promises', () => {
+    const names = files.map((f) => basename(f, '.yaml'));
+    expect(names).toEqual(expect.arrayContaining(['eastron-sdm630', 'alfen-eve', 'keba-p30', 'wallbox-quasar']));
+  });
+
+  it.each(files.map((f) => [basename(f), f]))('%s is valid (schema, overlaps, units, writable points)', (_n, file) => {
+    const r = checkProfileFile(file);
+    expect(r.errors).toEqual([]);
+    expect(basename(file)).toMatch(/^[a-z0-9]+(-[a-z0-9]+)+\.yaml$/);
+  });
+
+  it.each(files.map((f) => [basename(f, '.yaml')]))(
+    '%s is read end to end in every usage against a simulator built from the same file',
+    async (name) => {
+      const profile = loadProfiles().get(name);
+      if (!profile) throw new Error(`profile ${name} not loaded`);
+      for (const usage of profile.usages) {
+        const deps = testDeps();
+        const physics = new SitePhysics({ clock: deps.clock });
+        const sim =
+          profile.kind === 'charger'
+            ? new ModbusChargerSim({ profile, physics, clock: deps.clock })
+            : new ProfileMeterSim({ profile, physics });
+        await sim.start();
+        const a = createModbusAdapter(
+          ModbusSchema.parse({ devices: [{ id: 'd', role: usage, port: sim.port, profile: name }] }),
+          deps,
+        );
+        try {
+          await a.start();
+          await advanceUntil(deps.clock, () => (a.devices.get('d')?.polls ?? 0) > 0, 100, 5000);
+          expect(a.devices.get('d')?.isOnline, `${name} as ${usage}`).toBe(true);
+        } finally {
+          await a.stop();
+          await sim.stop();
+        }
+      }
+    },
+  );
+
+  describe('catches broken profiles and names file and point', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-profiles-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const write = (name: string, body: string) => {
+      const f = join(dir, name);
+      writeFileSync(f, body);
+      return f;
+    };
+    const head = 'vendor: X\nmodel: Y\nkind: charger\nusages: [charger]\ncharger: {}\npoints:\n';
+    const status =
+      "  - { name: st, quantity: status, address: 0, type: uint16, unit: enum, enum: { '0': Available } }\n";
+
+    it('overlapping registers', () => {
+      const f = write(
+        'x-overlap.yaml',
+        `${head}${status}  - { name: p, quantity: power, address: 10, type: float32, unit: W }\n  - { name: q, quantity: energy, address: 11, type: uint16, unit: Wh }\n  - { name: lim, quantity: currentLimit, address: 20, type: uint16, unit: A, access: rw, min: 0, max: 32, revertTimeoutS: 60 }\n`,
+      );
+      expect(checkProfileFile(f).errors).toEqual([`${f}: q: registers holding 11-11 overlap p (10-11)`]);
+    });
+
+    it('writable point without range or revert time, and a set-point that never reverts', () => {
+      const f = write(
+        'x-writable.yaml',
+        `${head}${status}  - { name: lim, quantity: currentLimit, address: 20, type: uint16, unit: A, access: rw, revertTimeoutS: 0 }\n  - { name: fb, quantity: fallbackCurrent, address: 21, type: uint16, unit: A, access: rw, min: 0, max: 16 }\n`,
+      );
+      expect(checkProfileFile(f).errors).toEqual([
+        `${f}: lim: writable point needs min and max`,
+        `${f}: lim: a set-point must revert (revertTimeoutS > 0) so a dead gateway cannot leave it`,
+        `${f}: fb: writable point needs revertTimeoutS`,
+      ]);
+    });
+
+    it('unknown unit, wrong unit for the quantity, bad status names', () => {
+      const f = write(
+        'x-units.yaml',
+        `${head}  - { name: st, quantity: status, address: 0, type: uint16, unit: enum, enum: { '0': Idle } }\n  - { name: p, quantity: power, address: 10, type: int16, unit: A }\n  - { name: lim, quantity: currentLimit, address: 20, type: uint16, unit: furlongs }\n`,
+      );
+      const errors = checkProfileFile(f).errors;
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(new RegExp(`^${f}: points\\[2\\] \\(lim\\)\\.unit: `));
+      const g = write(
+        'x-units2.yaml',
+        `${head}  - { name: st, quantity: status, address: 0, type: uint16, unit: enum, enum: { '0': Idle } }\n  - { name: p, quantity: power, address: 10, type: int16, unit: A }\n  - { name: lim, quantity: currentLimit, address: 20, type: uint16, unit: A, access: rw, min: 0, max: 32, revertTimeoutS: 30 }\n`,
+      );
+      expect(checkProfileFile(g).errors).toEqual([
+        `${g}: st: enum 0 -> "Idle" is not an EVSE status`,
+        `${g}: p: quantity power needs a unit in W, got A`,
+      ]);
+    });
+
+    it('loadProfiles refuses a directory with a broken file, listing it', () => {
+      write('x-broken.yaml', 'vendor: X\n');
+      expect(() => loadProfiles([dir])).toThrow(/x-broken\.yaml: model: /);
+    });
+  });
+
+  it('docs/devices.md is generated from the catalogue and up to date', () => {
+    const doc = readFileSync(DEVICES_DOC, 'utf8');
+    expect(doc, 'regenerate with writeDevicesDoc() from adapters/modbus/docs.ts').toBe(renderDevicesMarkdown());
+    for (const f of files) expect(doc).toContain(`\`${basename(f, '.yaml')}\``);
+  });
+});

@@ -1,0 +1,196 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ModbusConfirmError } from '../../../adapters/modbus/errors.js';
+import { type ModbusAdapter, createModbusAdapter } from '../../../adapters/modbus/index.js';
+import type { ProfileDevice } from '../../../adapters/modbus/profile-device.js';
+import { loadProfiles } from '../../../adapters/modbus/profiles.js';
+import { ModbusSchema } from '../../../src/config/sections/modbus.js';
+import type { Setpoint } from '../../../src/model/decision.js';
+import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
+import { SitePhysics } from '../../../sim/site/physics.js';
+import type { VehicleSpec } from '../../../sim/site/vehicle.js';
+import { advanceUntil, recorder, testDeps } from './helpers.js';
+
+const profiles = loadProfiles();
+const profile = (name: string) => {
+  const p = profiles.get(name);
+  if (!p) throw new Error(`profile ${name} missing`);
+  return p;
+};
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+const car: VehicleSpec = {
+  id: 'ev1',
+  capacityWh: 60_000,
+  socPct: 30,
+  maxCurrentA: 32,
+  phases: 3,
+  responseDelayMs: 2000,
+};
+
+function sp(evseId: string, currentA: number, powerW = currentA * 3 * 230): Setpoint {
+  return { evseId, currentA, powerW, phases: 3, reasons: [] };
+}
+
+async function setup(devices: unknown[]) {
+  const deps = testDeps();
+  const physics = new SitePhysics({ clock: deps.clock, baseLoadW: 5000, baseLoadNoiseW: 0 });
+  physics.setPvOverride(2000);
+  const rec = recorder(deps.bus);
+  const start = async () => {
+    const a: ModbusAdapter = createModbusAdapter(ModbusSchema.parse({ devices }), deps);
+    cleanup.push(() => a.stop());
+    await a.start();
+    return a;
+  };
+  return { deps, physics, rec, start };
+}
+
+describe('Eastron SDM630 profile (FC04 float32)', () => {
+  it('reads power, currents and kWh counters as a grid meter', async () => {
+    const ctx = await setup([]);
+    const sim = new ProfileMeterSim({ profile: profile('eastron-sdm630'), physics: ctx.physics });
+    await sim.start();
+    cleanup.push(() => sim.stop());
+    ctx.physics.importWh = 1_234_500;
+    ctx.physics.exportWh = 10_000;
+    const a = createModbusAdapter(
+      ModbusSchema.parse({ devices: [{ id: 'sdm', role: 'grid', port: sim.port, profile: 'eastron-sdm630' }] }),
+      ctx.deps,
+    );
+    cleanup.push(() => a.stop());
+    await a.start();
+    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('grid').length > 0);
+    const g = ctx.rec.last('grid');
+    expect(g?.powerW?.value).toBeCloseTo(3000, 1);
+    expect(g?.currentsA?.value[0]).toBeCloseTo(3000 / 3 / 230, 3);
+    expect(g?.importEnergyWh?.value).toBeCloseTo(1_234_500, -2); // float32 kWh resolution
+    expect(g?.exportEnergyWh?.value).toBeCloseTo(10_000, 0);
+    // Registers really are input registers at the documented addresses.
+    expect(sim.unit.get('input', 0x0034, 2)).toBeDefined();
+    expect(sim.unit.get('holding', 0x0034, 2)).toBeUndefined();
+  });
+
+  it('as a PV meter the sign flips in data: production is PV >= 0', async () => {
+    const ctx = await setup([]);
+    const sim = new ProfileMeterSim({ profile: profile('eastron-sdm630'), physics: ctx.physics, usage: 'pv' });
+    await sim.start();
+    cleanup.push(() => sim.stop());
+    const a = createModbusAdapter(
+      ModbusSchema.parse({ devices: [{ id: 'pvm', role: 'pv', port: sim.port, profile: 'eastron-sdm630' }] }),
+      ctx.deps,
+    );
+    cleanup.push(() => a.stop());
+    await a.start();
+    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('pv').length > 0);
+    expect(ctx.rec.last('pv')?.powerW?.value).toBeCloseTo(2000, 1);
+  });
+});
+
+describe('Modbus chargers from profiles', () => {
+  async function charger(name: string, extra: Record<string, unknown> = {}) {
+    const ctx = await setup([]);
+    const sim = new ModbusChargerSim({ profile: profile(name), physics: ctx.physics, clock: ctx.deps.clock, id: 'cp' });
+    await sim.start();
+    cleanup.push(() => sim.stop());
+    ctx.physics.start();
+    cleanup.push(() => ctx.physics.stop());
+    const a = createModbusAdapter(
+      ModbusSchema.parse({
+        devices: [{ id: 'mb1', role: 'charger', port: sim.port, profile: name, pollMs: 1000, ...extra }],
+      }),
+      ctx.deps,
+    );
+    cleanup.push(() => a.stop());
+    await a.start();
+    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('evse.live').length > 0);
+    const sink = ctx.deps.dispatcher.sinks.get('mb1/1');
+    if (!sink) throw new Error('charger sink not registered');
+    return { ...ctx, sim, a, sink };
+  }
+
+  it('Alfen-like: announces the EVSE, applies a current limit with read-back, and keeps it alive', async () => {
+    const { sim, sink, rec, deps, a } = await charger('alfen-eve', {
+      evse: { phaseRotation: 'L2L3L1', maxCurrentA: 25 },
+    });
+    const spec = rec.last('evse.spec');
+    expect(spec).toMatchObject({
+      id: 'mb1/1',
+      chargerId: 'mb1',
+      protocol: 'modbus',
+      phases: 3,
+      minCurrentA: 6,
+      maxCurrentA: 25,
+      phaseRotation: 'L2L3L1',
+      bidirectional: false,
+    });
+    expect(rec.of('evse.spec').length).toBe(1);
+    expect(rec.last('evse.live')?.patch.status).toBe('Available');
+    sim.plugIn(car);
+    await sink.applySetpoint(sp('mb1/1', 16));
+    expect(sim.setting('maxCurrent')).toBe(16);
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.status === 'Charging');
+    const live = rec.last('evse.live')?.patch;
+    expect(live?.powerW?.value).toBeCloseTo(16 * 3 * 230, 0);
+    expect(live?.currentsA?.value[0]).toBeCloseTo(16, 3);
+    // The device reverts after 60 s without a write; the adapter rewrites before that.
+    const t0 = deps.clock.now();
+    await advanceUntil(deps.clock, () => deps.clock.now() - t0 >= 150_000, 1000, 200_000);
+    expect(sim.reverted).toBe(0);
+    expect(sim.setpointWrites).toBeGreaterThanOrEqual(4);
+    // Gateway gone: the charger falls back on its own.
+    await a.stop();
+    deps.clock.advance(61_000);
+    expect(sim.reverted).toBe(1);
+  });
+
+  it('Alfen-like: out-of-range set-points are clamped to the profile range', async () => {
+    const { sim, sink } = await charger('alfen-eve');
+    await sink.applySetpoint(sp('mb1/1', 40));
+    expect(sim.setting('maxCurrent')).toBe(32);
+  });
+
+  it('KEBA-like: FC06 write-only current in mA, confirmed through the read register, failsafe timeout set', async () => {
+    const { sim, sink, deps, rec } = await charger('keba-p30', { revertTimeoutS: 45 });
+    expect(sim.setting('failsafeTimeout')).toBe(45);
+    sim.plugIn(car);
+    await sink.applySetpoint(sp('mb1/1', 10));
+    expect(sim.setting('setChargingCurrent')).toBe(10);
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.status === 'Charging');
+    expect(rec.last('evse.live')?.patch.powerW?.value).toBeCloseTo(10 * 3 * 230, 0);
+    // A charger that ignores the write is caught by the read-back.
+    sim.onSet = () => {};
+    const err = await sink.applySetpoint(sp('mb1/1', 8)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModbusConfirmError);
+    expect((err as Error).message).toMatch(/setChargingCurrent written 8, read back 10/);
+  });
+
+  it('Quasar-like V2G: switches to remote control and follows a signed power set-point', async () => {
+    const { sim, sink, deps, rec, physics, a } = await charger('wallbox-quasar');
+    expect(rec.last('evse.spec')?.bidirectional).toBe(true);
+    expect(sim.setting('controlMode')).toBe(1);
+    expect(sim.setting('setpointType')).toBe(1);
+    expect(sim.setting('commTimeout')).toBe(60);
+    sim.plugIn({ ...car, phases: 1, bidirectional: true, responseDelayMs: 500, socPct: 80 });
+    await sink.applySetpoint({ evseId: 'mb1/1', currentA: 0, powerW: -5000, phases: 1, reasons: [] });
+    expect(sim.setting('powerSetpoint')).toBe(-5000);
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.powerW?.value === -5000);
+    expect(physics.controllableW()).toBe(-5000);
+    await sink.applySetpoint({ evseId: 'mb1/1', currentA: 16, powerW: 3680, phases: 1, reasons: [] });
+    await advanceUntil(deps.clock, () => (rec.last('evse.live')?.patch.powerW?.value ?? 0) > 0);
+    expect(rec.last('evse.live')?.patch.powerW?.value).toBeCloseTo(3680, 0);
+    const dev = a.drivers.get('mb1') as ProfileDevice;
+    expect(dev.values.soc).toBeGreaterThan(70);
+  });
+
+  it('a charger that goes away is reported Offline with bad power', async () => {
+    const { sim, deps, rec } = await charger('alfen-eve');
+    await sim.stop();
+    await advanceUntil(deps.clock, () => rec.last('device')?.online === false);
+    expect(rec.last('evse.live')?.patch.status).toBe('Offline');
+    expect(rec.last('evse.live')?.patch.powerW?.quality).toBe('bad');
+  });
+});
