@@ -1,4 +1,9 @@
 import { decide as gridSignalsDecide, EMPTY_GRID_INPUT } from '../../policies/grid-signals.js';
+import {
+  type PlannedVehicle,
+  decide as tariffPlanningDecide,
+  type TariffPlanningInput,
+} from '../../policies/tariff-planning.js';
 import { decide as vppDecide, type VppInput, type VppVehicle } from '../../policies/vpp-dispatch.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Tier } from '../model/decision.js';
@@ -7,13 +12,19 @@ import type { GridService } from './service.js';
 
 export { createGridService, type GridService, SimpleSignalSchema } from './service.js';
 export { type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
-export { siteMeasurements } from './measurements.js';
+export { siteMeasurements, type VenMeasurements } from './measurements.js';
+export { createPriceFeed, type PriceFeed } from './price-feed.js';
+export { compileCron, createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
 
 export interface GridPolicyOptions {
   /** Bidirectional vehicles and what they allow (from the fleet area); none when omitted. */
   readonly vehicles?: (now: number) => readonly VppVehicle[];
   /** Tier of VPP requests: `grid` (DSO/utility set-point, default) or `optimisation` (market). */
   readonly vppTier?: Tier;
+  /** Vehicles with a departure and an energy need (from the fleet area); enables tariff planning. */
+  readonly plannedVehicles?: (now: number) => readonly PlannedVehicle[];
+  /** Planning slot length, ms (default 15 min). */
+  readonly planningSlotMs?: number;
 }
 
 /**
@@ -52,6 +63,29 @@ export function gridPolicies(
           stepS: config.control.intervalMs / 1000,
           staleAfterMs: config.site.staleAfterMs,
           tier,
+        };
+      }),
+    );
+  }
+  const planned = opts.plannedVehicles;
+  if (planned && config.grid.tariff.components.length > 0) {
+    const slotMs = opts.planningSlotMs ?? 900_000;
+    out.push(
+      bindPolicy('tariff-planning', 'optimisation', tariffPlanningDecide, (now: number): TariffPlanningInput => {
+        const vehicles = planned(now);
+        const svc = service();
+        const horizon = Math.max(now + slotMs, ...vehicles.map((v) => v.departureAt));
+        const from = Math.floor(now / slotMs) * slotMs;
+        const prices = svc
+          ? svc.tariff
+              .series(from, Math.min(horizon, now + 48 * 3_600_000), slotMs)
+              .map((p) => ({ start: p.ts, end: p.ts + slotMs, importPerKwh: p.importPerKwh }))
+          : [];
+        return {
+          prices,
+          vehicles,
+          chargingBudgetW: Math.max(0, config.site.limitW - config.grid.marginW),
+          currency: config.grid.tariff.currency,
         };
       }),
     );

@@ -5,6 +5,8 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../model/clock.js';
 import type { Logger } from '../util/logger.js';
 import { type GridMetrics, gridMetrics } from './metrics.js';
+import { createPriceFeed, type PriceFeed } from './price-feed.js';
+import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
 import {
   type EventRecord,
   type FallbackState,
@@ -84,6 +86,8 @@ export interface GridStatus {
     lastError?: string;
   }>;
   readonly fallback: FallbackState;
+  /** Tariff in force now (when components are configured). */
+  readonly price?: PriceBreakdown;
 }
 
 export interface SignalView {
@@ -121,6 +125,10 @@ export interface GridServiceDeps {
 export interface GridService {
   readonly store: GridSignalStore;
   readonly metrics: GridMetrics;
+  /** Dynamic prices (URL, MQTT, OpenADR PRICE) with the last good series kept. */
+  readonly prices: PriceFeed;
+  /** `priceAt(ts)`: the composed tariff (energy + grid fee + levies + VAT, import and export). */
+  readonly tariff: Tariff;
   /** `POST /api/v1/grid/limit`: validate and apply (replaces earlier signals of the same source). */
   applySimpleSignal(body: unknown, source?: string): SimpleSignalResult;
   /** MQTT: payload of the simple-signal topic (JSON text or buffer). An empty payload clears the source's signals. */
@@ -151,6 +159,8 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     staleAfterMs: config.site.staleAfterMs,
   });
   const metrics = gridMetrics(deps.metrics);
+  const prices = createPriceFeed(grid.tariff.dynamic, { clock, log, metrics: deps.metrics, store });
+  const tariff = createTariff(grid.tariff, () => prices.series());
   const mqttTopic = grid.simple.mqttTopic ?? `gridkeeper/${config.site.id}/grid/limit/set`;
   let offGrid: (() => void) | undefined;
   let fallbackWas = false;
@@ -246,6 +256,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
         ...(h.lastError !== undefined ? { lastError: h.lastError } : {}),
       })),
       fallback: store.fallback(now),
+      ...(grid.tariff.components.length > 0 ? { price: tariff.priceAt(now) } : {}),
     };
   };
 
@@ -288,6 +299,8 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
   return {
     store,
     metrics,
+    prices,
+    tariff,
     mqttTopic,
     applySimpleSignal,
     handleMqttMessage,
@@ -300,12 +313,14 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
         });
       }
       fallbackTimer = clock.setInterval(onFallbackCheck, 1000);
+      void prices.start();
     },
     stop() {
       offGrid?.();
       offGrid = undefined;
       clock.clearInterval(fallbackTimer);
       fallbackTimer = undefined;
+      void prices.stop();
     },
   };
 }

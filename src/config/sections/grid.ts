@@ -1,9 +1,31 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 const cronPattern = z
   .string()
   .min(1)
+  .superRefine((expr, ctx) => {
+    const d = cron.validateDetailed(expr);
+    if (!d.valid) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid cron expression: ${d.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      });
+    }
+  })
   .describe('node-cron expression (5 or 6 fields) of the minutes the period covers.');
+
+const timeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'unknown IANA time zone' },
+);
 
 /** One time-of-use period: the price in force during the minutes the cron expression matches. */
 export const TouPeriodSchema = z
@@ -34,7 +56,7 @@ export const TariffComponentSchema = z
 export const TariffSchema = z
   .object({
     currency: z.string().default('EUR'),
-    timezone: z.string().default('UTC').describe('IANA time zone the cron expressions are read in.'),
+    timezone: timeZone.default('UTC').describe('IANA time zone the cron expressions are read in.'),
     components: z.array(TariffComponentSchema).default([]),
     /** Percentage added on top of the import components (VAT). */
     vatPct: z.number().nonnegative().default(0),
