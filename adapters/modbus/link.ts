@@ -284,7 +284,9 @@ export class ModbusLink {
       case 'tcp':
         return client.connectTCP(o.host, { port: o.port });
       case 'rtuovertcp':
-        return client.connectTcpRTUBuffered(o.host, { port: o.port });
+        // Raw RTU frames (with CRC) over a TCP socket, as transparent serial servers expose them;
+        // modbus-serial calls this port type "telnet" (its TcpRTUBuffered port speaks MBAP instead).
+        return client.connectTelnet(o.host, { port: o.port });
       case 'rtu':
         return client.connectRTUBuffered(o.path ?? '', {
           baudRate: o.baudRate ?? 9600,

@@ -12,6 +12,8 @@ export interface SunSpecSimOptions {
   /** Base of the SunSpec map (40000, 0 or 50000). */
   readonly base?: number;
   readonly serial?: string;
+  /** `rtu`: RTU frames over the TCP socket (behind a serial-to-TCP converter, or bridged to a pty). */
+  readonly framing?: 'tcp' | 'rtu';
 }
 
 /** Common behaviour of the SunSpec simulators: one server, one unit, model 1 first. */
@@ -25,7 +27,7 @@ abstract class SunSpecSim {
     protected readonly o: SunSpecSimOptions,
     model: string,
   ) {
-    this.server = new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0 });
+    this.server = new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0, framing: o.framing ?? 'tcp' });
     this.unitId = o.unitId ?? 1;
     const unit = this.server.unit(this.unitId);
     this.map = new SunSpecMapBuilder(unit, o.base ?? 40000);
