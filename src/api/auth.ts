@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scope a caller needs; `public` routes need no key. Default `read`. */
     auth?: RouteAuth;
+    /** Name of the command a route carries out; such requests are written to the audit log. */
+    command?: string;
   }
   interface FastifyRequest {
     principal?: Principal;

@@ -1,14 +1,26 @@
 import type { AddressInfo } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
 import type { GatewayContext } from '../cli/context.js';
+import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
+import { dashboardRoutes } from './dashboard.js';
+import { LiveStreams } from './live.js';
 import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, ProblemError, problem } from './problem.js';
 import type { ApiProviders } from './providers.js';
+import type { RouteDeps } from './routes/deps.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
+import { operationsRoutes } from './routes/operations.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { siteRoutes } from './routes/site.js';
 import { stateRoutes } from './routes/state.js';
+import { vehicleRoutes } from './routes/vehicles.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { installZodValidation, swaggerTransform } from './schema.js';
 
 /** Extra route plugins (the integration layer adds its resources through this). */
@@ -16,12 +28,17 @@ export type ApiPlugin = (app: FastifyInstance) => Promise<void>;
 
 export interface ApiServerOptions {
   readonly providers?: ApiProviders;
+  /**
+   * The integration layer (`createIntegration`). Without it only the core
+   * routes exist (/healthz, /metrics, /api/v1/state, OpenAPI, docs).
+   */
+  readonly integration?: Integration;
   /** Overrides `config.api.port` (0 = any free port, as tests use). */
   readonly port?: number;
   readonly host?: string;
   /** Readiness for `/healthz`; defaults to "the server has started". */
   readonly ready?: () => boolean;
-  /** API keys (hashed store, config, environment). Without one only anonymous access exists. */
+  /** API keys; defaults to the integration's key store. Without any only anonymous access exists. */
   readonly keys?: KeyVerifier;
   /** Route plugins registered after the core routes (integration layer). */
   readonly plugins?: readonly ApiPlugin[];
@@ -37,6 +54,8 @@ export interface ApiServer {
   url(): string;
   /** Mark the gateway ready (or not) for `/healthz`. */
   setReady(ready: boolean): void;
+  /** Every route the server answers (method, url), for docs and tests. */
+  routes(): ReadonlyArray<{ method: string; url: string; documented: boolean }>;
 }
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
@@ -62,8 +81,42 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance; // pino's Logger generic is narrower than FastifyBaseLogger
 
+  const routes: Array<{ method: string; url: string; documented: boolean }> = [];
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const hidden = (r.schema as { hide?: boolean } | undefined)?.hide === true || r.url.startsWith('/docs');
+    for (const m of methods) routes.push({ method: String(m), url: r.url, documented: !hidden });
+  });
   installZodValidation(app);
-  installAuth(app, { anonymousRead: ctx.config.api.anonymousRead, ...(opts.keys ? { verifier: opts.keys } : {}) });
+  const integration = opts.integration;
+  const verifier = opts.keys ?? integration?.keys;
+  installAuth(app, { anonymousRead: ctx.config.api.anonymousRead, ...(verifier ? { verifier } : {}) });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  // Why a command failed, for the audit log (set by the error handler).
+  const failure = new WeakMap<object, string>();
+  if (integration) {
+    app.addHook('onResponse', async (req, reply) => {
+      const command = req.routeOptions.config?.command;
+      if (!command) return;
+      const p = req.principal ?? { id: 'anonymous', name: 'anonymous' };
+      const ok = reply.statusCode < 400;
+      const result = ok ? 'ok' : (failure.get(req) ?? `HTTP ${reply.statusCode}`);
+      const path = req.url.split('?')[0] ?? req.url;
+      integration.audit.record({
+        ts: ctx.clock.now(),
+        principalId: p.id,
+        principalName: p.name,
+        command,
+        method: req.method,
+        path,
+        params: { params: req.params ?? null, body: req.body ?? null },
+        status: reply.statusCode,
+        result,
+      });
+      integration.hub.publish('command.executed', { command, path, by: p.name, status: reply.statusCode, result });
+    });
+  }
 
   const requestSeconds = metric(
     ctx.metrics,
@@ -98,6 +151,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
       body = problem(500, { type: PROBLEM_TYPES.internal, detail: 'internal error; see the gateway log' });
     }
     if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+    failure.set(req, body.detail ?? body.title);
     return reply
       .code(body.status)
       .type(PROBLEM_CONTENT_TYPE)
@@ -148,6 +202,25 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
 
   await app.register(healthRoutes(ctx, { ready: isReady }));
   await app.register(stateRoutes(ctx));
+  let live: LiveStreams | undefined;
+  if (integration) {
+    live = new LiveStreams({
+      hub: integration.hub,
+      clock: ctx.clock,
+      clientBufferBytes: ctx.config.api.events.clientBufferBytes,
+      heartbeatMs: ctx.config.api.events.heartbeatMs,
+      metrics: ctx.metrics,
+    });
+    const deps: RouteDeps = { ctx, integration, providers: opts.providers ?? {} };
+    await app.register(eventRoutes(live));
+    await app.register(siteRoutes(deps));
+    await app.register(sessionRoutes(deps));
+    await app.register(vehicleRoutes(deps));
+    await app.register(operationsRoutes(deps));
+    await app.register(keyRoutes(deps));
+    await app.register(webhookRoutes(deps));
+  }
+  if (ctx.config.api.dashboard) await app.register(dashboardRoutes());
   for (const p of opts.plugins ?? []) await app.register(async (sub) => p(sub));
 
   let address = '';
@@ -163,6 +236,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     },
     async stop() {
       started = false;
+      live?.stop();
       await opts.onStop?.();
       await app.close();
     },
@@ -172,6 +246,9 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     },
     setReady(r: boolean) {
       ready = r;
+    },
+    routes() {
+      return routes;
     },
   };
 }

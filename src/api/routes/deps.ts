@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import type { GatewayContext } from '../../cli/context.js';
+import type { Integration } from '../../integration/index.js';
+import type { ApiProviders } from '../providers.js';
+import { TimeParam } from '../schema.js';
+
+export interface RouteDeps {
+  readonly ctx: GatewayContext;
+  readonly integration: Integration;
+  readonly providers: ApiProviders;
+}
+
+export const iso = (ms: number | undefined | null): string | null =>
+  ms === undefined || ms === null ? null : new Date(ms).toISOString();
+
+/** `from` / `to` with the rule that `to` comes after `from`. */
+export function rangeQuery<T extends z.ZodRawShape>(extra: T, maxSpanMs?: number) {
+  return z
+    .object({ from: TimeParam.optional(), to: TimeParam.optional(), ...extra })
+    .strict()
+    .superRefine((q, c) => {
+      const { from, to } = q as { from?: number; to?: number };
+      if (from !== undefined && to !== undefined) {
+        if (to <= from) c.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+        else if (maxSpanMs !== undefined && to - from > maxSpanMs)
+          c.addIssue({ code: 'custom', path: ['to'], message: `range longer than ${maxSpanMs / 86_400_000} days` });
+      }
+    });
+}
+
+export const Paging = {
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+};
+
+export function paged<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    limit: z.number().int(),
+    offset: z.number().int(),
+    nextOffset: z.number().int().nullable().describe('Offset of the next page; null on the last page'),
+  });
+}
+
+export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
+
+export const CommandResultSchema = z.object({
+  status: z.enum(['Accepted', 'Rejected', 'Unknown']),
+  detail: z.string().optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});

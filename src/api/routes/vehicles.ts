@@ -1,0 +1,133 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { VehicleSchema } from '../../integration/vehicles.js';
+import { notFound } from '../problem.js';
+import { TimeParam, type ZodTypeProvider } from '../schema.js';
+import { IdParam, type RouteDeps, iso } from './deps.js';
+
+const NeedsView = z.object({
+  departureAt: z.string(),
+  energyNeededWh: z.number().optional(),
+  targetSocPct: z.number().optional(),
+  currentSocPct: z.number().optional(),
+  allowV2g: z.boolean().optional(),
+  minSocPct: z.number().optional(),
+});
+
+const VehicleView = z.object({
+  id: z.string(),
+  name: z.string().optional(),
+  idTags: z.array(z.string()),
+  batteryCapacityWh: z.number().optional(),
+  maxPowerW: z.number().optional(),
+  phases: z.number().optional(),
+  needs: NeedsView.nullable(),
+  updatedAt: z.string(),
+});
+
+const NeedsBody = z
+  .object({
+    departureAt: TimeParam.describe('When the vehicle leaves (epoch ms or ISO)'),
+    energyNeededWh: z.number().nonnegative().optional(),
+    targetSocPct: z.number().min(0).max(100).optional(),
+    currentSocPct: z.number().min(0).max(100).optional(),
+    allowV2g: z.boolean().optional(),
+    minSocPct: z.number().min(0).max(100).optional(),
+  })
+  .strict()
+  .superRefine((b, c) => {
+    if (b.energyNeededWh === undefined && b.targetSocPct === undefined)
+      c.addIssue({ code: 'custom', path: ['energyNeededWh'], message: 'give energyNeededWh or targetSocPct' });
+  });
+
+export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
+  const { ctx, integration } = d;
+  const view = (v: ReturnType<typeof integration.vehicles.list>[number]): z.infer<typeof VehicleView> => ({
+    ...v,
+    needs: v.needs ? { ...v.needs, departureAt: iso(v.needs.departureAt) ?? '' } : null,
+    updatedAt: iso(v.updatedAt) ?? '',
+  });
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    r.get(
+      '/api/v1/vehicles',
+      {
+        schema: {
+          tags: ['vehicles'],
+          summary: 'Fleet vehicles and their needs',
+          response: { 200: z.array(VehicleView) },
+        },
+      },
+      async () => integration.vehicles.list().map(view),
+    );
+    r.get(
+      '/api/v1/vehicles/:id',
+      { schema: { tags: ['vehicles'], summary: 'One vehicle', params: IdParam, response: { 200: VehicleView } } },
+      async (req) => {
+        const v = integration.vehicles.get(req.params.id);
+        if (!v) throw notFound(`no vehicle ${req.params.id}`);
+        return view(v);
+      },
+    );
+    r.put(
+      '/api/v1/vehicles/:id',
+      {
+        config: { auth: 'control', command: 'vehicle.upsert' },
+        schema: {
+          tags: ['vehicles', 'commands'],
+          summary: 'Create or replace a vehicle (tokens, capacity); keeps its needs unless given',
+          params: IdParam,
+          body: VehicleSchema.omit({ id: true }),
+          response: { 200: VehicleView },
+        },
+      },
+      async (req) => view(integration.vehicles.upsert({ ...req.body, id: req.params.id })),
+    );
+    r.delete(
+      '/api/v1/vehicles/:id',
+      {
+        config: { auth: 'control', command: 'vehicle.delete' },
+        schema: { tags: ['vehicles', 'commands'], summary: 'Remove a vehicle', params: IdParam },
+      },
+      async (req, reply) => {
+        if (!integration.vehicles.remove(req.params.id)) throw notFound(`no vehicle ${req.params.id}`);
+        return reply.code(204).send();
+      },
+    );
+    r.put(
+      '/api/v1/vehicles/:id/needs',
+      {
+        config: { auth: 'control', command: 'vehicle.needs.set' },
+        schema: {
+          tags: ['vehicles', 'commands'],
+          summary: "Set a vehicle's needs: departure time and energy (or target SoC); policies plan with them",
+          params: IdParam,
+          body: NeedsBody,
+          response: { 200: VehicleView },
+        },
+      },
+      async (req) => {
+        const v = integration.vehicles.setNeeds(req.params.id, req.body);
+        ctx.loop.notifyChange();
+        return view(v);
+      },
+    );
+    r.delete(
+      '/api/v1/vehicles/:id/needs',
+      {
+        config: { auth: 'control', command: 'vehicle.needs.clear' },
+        schema: {
+          tags: ['vehicles', 'commands'],
+          summary: "Clear a vehicle's needs",
+          params: IdParam,
+          response: { 200: VehicleView },
+        },
+      },
+      async (req) => {
+        const v = integration.vehicles.clearNeeds(req.params.id);
+        if (!v) throw notFound(`no vehicle ${req.params.id}`);
+        return view(v);
+      },
+    );
+  };
+}

@@ -1,0 +1,75 @@
+import type { GatewayConfigInput } from '../../src/config/schema.js';
+import { type ApiServer, createApiServer } from '../../src/api/server.js';
+import type { ApiProviders } from '../../src/api/providers.js';
+import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../../src/integration/index.js';
+import type { Clock } from '../../src/model/clock.js';
+import type { EvseSpec } from '../../src/model/site.js';
+import { testCore } from '../helpers/core.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+export interface ApiFixture {
+  core: ReturnType<typeof testCore>;
+  integration: Integration;
+  api: ApiServer;
+  close(): Promise<void>;
+}
+
+/** Core + integration + API server (not listening until `api.start()`). */
+export async function apiFixture(
+  opts: {
+    overrides?: Partial<GatewayConfigInput>;
+    providers?: ApiProviders;
+    clock?: Clock;
+    storePath?: string;
+    anonymousRead?: boolean;
+  } = {},
+): Promise<ApiFixture> {
+  const { api: apiOverride, ...rest } = opts.overrides ?? {};
+  const core = testCore(
+    {
+      ...rest,
+      api: { port: 0, anonymousRead: opts.anonymousRead ?? false, ...(apiOverride ?? {}) },
+      ...(opts.storePath ? { store: { path: opts.storePath } } : {}),
+    },
+    {
+      migrations: INTEGRATION_MIGRATIONS,
+      env: { GRIDKEEPER_ADMIN_KEY: ADMIN_KEY },
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    },
+  );
+  const integration = createIntegration(core);
+  const api = await createApiServer(core, { integration, providers: opts.providers ?? {} });
+  core.start();
+  await integration.start();
+  let closed = false;
+  return {
+    core,
+    integration,
+    api,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await api.stop();
+      await integration.stop();
+      core.stop();
+    },
+  };
+}
+
+export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+export const evseSpec = (chargerId: string, connectorId = 1): EvseSpec => ({
+  id: `${chargerId}/${connectorId}`,
+  chargerId,
+  connectorId,
+  protocol: 'ocpp',
+  circuitId: 'site',
+  phaseRotation: 'L1L2L3',
+  phases: 3,
+  minCurrentA: 6,
+  maxCurrentA: 32,
+  voltageV: 230,
+  bidirectional: false,
+  priority: 0,
+});
