@@ -120,6 +120,10 @@ export class ChargerLink {
   // ---------------------------------------------------------------- charger → CMS
 
   private async fromCharger(action: string, msgId: string, params: Json): Promise<unknown> {
+    this.ctx.log.debug(
+      { action, msgId, upOnline: this.upOnline, connecting: this.connecting !== undefined },
+      'charger call',
+    );
     await this.upstreamSettled();
     if (isQueued(this.protocol, action)) return this.queued(action, msgId, params);
     this.observeCall(action, params);
@@ -417,7 +421,10 @@ export class ChargerLink {
       const wasOnline = this.upOnline;
       this.upOnline = false;
       this.upstream = undefined;
-      if (wasOnline) this.ctx.log.warn({ chargerId: this.id }, 'CMS connection lost; serving locally');
+      if (wasOnline) this.ctx.log.warn('CMS connection lost; serving locally');
+      // Chargers waiting for a CMS answer get the local one now rather than after the forward timeout.
+      for (const w of [...this.waiters.values()]) w(undefined);
+      this.waiters.clear();
       if (!this.closed && !(this.chargerGone && this.ctx.outbox.pending(this.id, 1).length === 0)) {
         this.scheduleReconnect();
       }
@@ -428,7 +435,7 @@ export class ChargerLink {
     } catch (err) {
       if (this.upstream === client) {
         this.upstream = undefined;
-        this.ctx.log.debug({ chargerId: this.id, err: (err as Error).message }, 'CMS connect failed');
+        this.ctx.log.debug({ err: (err as Error).message }, 'CMS connect failed');
         if (!this.closed) this.scheduleReconnect();
       }
       return;
@@ -440,7 +447,7 @@ export class ChargerLink {
     this.upOnline = true;
     this.reconnectAttempt = 0;
     this.ctx.stats.upstreamConnects++;
-    this.ctx.log.info({ chargerId: this.id }, 'CMS connection up');
+    this.ctx.log.info('CMS connection up');
     if (this.bootOwed && this.bootPayload) {
       try {
         await callWithId(client, `gk-boot-${randomUUID()}`, 'BootNotification', this.bootPayload, {
@@ -449,7 +456,7 @@ export class ChargerLink {
         });
         this.bootOwed = false;
       } catch (err) {
-        this.ctx.log.warn({ chargerId: this.id, err: (err as Error).message }, 'CMS did not take the late boot');
+        this.ctx.log.warn({ err: (err as Error).message }, 'CMS did not take the late boot');
       }
     }
     void this.drain();

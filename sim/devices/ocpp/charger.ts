@@ -84,6 +84,8 @@ export class SimCharger {
   readonly connectors: Connector[];
   readonly profiles: Profile[] = [];
   readonly received: Array<{ action: string; params: Json }> = [];
+  /** Every call the other side answered, in order (message id, action): what the charger may forget. */
+  readonly acked: Array<{ msgId: string; action: string; params: Json }> = [];
   private client?: RPCClient;
   private readonly queue: Outgoing[] = [];
   private flushing = false;
@@ -584,6 +586,7 @@ export class SimCharger {
             timeoutMs: this.opts.callTimeoutMs ?? 10_000,
           });
           this.queue.shift();
+          this.acked.push({ msgId: next.msgId, action: next.action, params: next.params });
           next.resolve(res as Json);
         } catch (err) {
           if (callErrorOf(err)) {

@@ -2,6 +2,7 @@ import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy } from '../../../adapt
 import type { GatewayConfigInput } from '../../../src/config/schema.js';
 import { type Clock, SystemClock, VirtualClock } from '../../../src/model/clock.js';
 import { CmsSim } from '../../../sim/cloud/cms.js';
+import { createLogger } from '../../../src/util/logger.js';
 import { testCore } from '../../helpers/core.js';
 
 export type TestCore = ReturnType<typeof testCore>;
@@ -40,7 +41,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       ocpp: { port: 0, ...upstream, ...opts.ocpp } as GatewayConfigInput['ocpp'],
       ...(opts.storePath ? { store: { path: opts.storePath } } : {}),
     },
-    { clock, migrations: OCPP_MIGRATIONS },
+    {
+      clock,
+      migrations: OCPP_MIGRATIONS,
+      // GK_TEST_LOG=debug shows the proxy's log while debugging a test.
+      ...(process.env.GK_TEST_LOG ? { log: createLogger({ level: process.env.GK_TEST_LOG }) } : {}),
+    },
   );
   const proxy = createOcppProxy(
     { ocpp: core.config.ocpp, chargers: core.config.chargers, site: core.config.site },

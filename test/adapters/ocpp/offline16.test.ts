@@ -1,0 +1,167 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../../src/model/clock.js';
+import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
+import { SimVehicle } from '../../../sim/site/vehicle.js';
+import { type Stack, startStack, waitFor } from './helpers.js';
+
+function vehicle(clock: VirtualClock): SimVehicle {
+  return new SimVehicle(
+    { id: 'EV', capacityWh: 60_000, socPct: 20, maxCurrentA: 16, phases: 3, responseDelayMs: 0 },
+    clock.now(),
+  );
+}
+
+describe('OCPP 1.6J proxy, CMS unreachable', () => {
+  let stack: Stack | undefined;
+  let charger: SimCharger | undefined;
+  afterEach(async () => {
+    await charger?.stop();
+    await stack?.close();
+    charger = undefined;
+    stack = undefined;
+  });
+
+  async function bootedCharger(id: string, extra: Parameters<typeof startStack>[0] = {}) {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id }], ...extra });
+    charger = new SimCharger({ id, protocol: 'ocpp1.6', url: stack.proxy.url(), clock, meterIntervalMs: 60_000 });
+    await charger.start();
+    const s = stack;
+    await waitFor(() => charger?.booted === true && s.proxy.upstreamOnline(id), { what: 'boot' });
+    return { ...stack, clock, charger };
+  }
+
+  it('serves a whole session locally during an outage, then replays it in order with the CMS transaction id', async () => {
+    const { clock, core, proxy, cms, charger: cp } = await bootedCharger('OFF1');
+    await cms.setOutage(true);
+    await waitFor(() => !proxy.upstreamOnline('OFF1'), { what: 'upstream down' });
+
+    await cp.plugIn(vehicle(clock), 'TAG-OFF');
+    const localTx = cp.connectors[0]?.txId as number;
+    expect(localTx).toBeGreaterThan(1_000_000_000); // gateway-issued, never -1 or 0
+    const sid = `OFF1-${localTx}`;
+    expect(core.sessions.get(sid)).toMatchObject({ syncState: 'pending', idTag: 'TAG-OFF' });
+    expect(core.sessions.get(sid)?.upstreamTransactionId).toBeUndefined();
+
+    // Three minutes of charging with meter values every minute, then the driver leaves. Reconnect attempts keep failing.
+    const until = clock.now() + 180_000;
+    await waitFor(() => clock.now() >= until && cp.backlog === 0, {
+      clock,
+      advanceMs: 1000,
+      what: 'meter values answered locally',
+    });
+    await cp.unplug(1);
+    expect(cms.received('StartTransaction')).toHaveLength(0);
+    expect(proxy.outbox.counts().pending).toBeGreaterThanOrEqual(6);
+
+    await cms.setOutage(false);
+    await waitFor(() => proxy.outbox.counts().pending === 0, {
+      clock,
+      advanceMs: 200,
+      timeoutMs: 10_000,
+      what: 'replay',
+    });
+
+    const cmsTx = [...cms.transactions.values()];
+    expect(cmsTx).toHaveLength(1);
+    const upstreamId = cmsTx[0]?.id as number;
+    expect(upstreamId).not.toBe(localTx);
+    const txMsgs = cms.records.filter((r) => ['StartTransaction', 'MeterValues', 'StopTransaction'].includes(r.action));
+    expect(txMsgs.map((r) => r.action)).toEqual([
+      'StartTransaction',
+      'MeterValues',
+      'MeterValues',
+      'MeterValues',
+      'StopTransaction',
+    ]);
+    for (const r of txMsgs.slice(1)) expect(r.payload.transactionId).toBe(upstreamId);
+    expect(cmsTx[0]).toMatchObject({ stopped: true, idTag: 'TAG-OFF' });
+    // Meter start/stop are the charger's register values (the session is not billed from a lifetime reading).
+    expect((cmsTx[0]?.meterStop ?? 0) - (cmsTx[0]?.meterStart ?? 0)).toBeCloseTo(
+      core.sessions.get(sid)?.energyWh ?? -1,
+      0,
+    );
+    expect(cms.records.some((r) => r.duplicate)).toBe(false);
+    // Status notifications queued during the outage were delivered too, in their place in the order.
+    expect(cms.received('StatusNotification').length).toBeGreaterThanOrEqual(3);
+    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
+    expect(core.sessions.get(sid)?.upstreamTransactionId).toBe(String(upstreamId));
+  });
+
+  it('keeps a session started online going through an outage; the CMS later gets the stop with its own id', async () => {
+    const { clock, cms, proxy, charger: cp } = await bootedCharger('OFF2');
+    await cp.plugIn(vehicle(clock), 'TAG-2');
+    const tx = cp.connectors[0]?.txId as number;
+    expect(cms.transactions.has(tx)).toBe(true);
+    await cms.setOutage(true);
+    await waitFor(() => !proxy.upstreamOnline('OFF2'), { what: 'upstream down' });
+    const until = clock.now() + 60_000;
+    await waitFor(() => clock.now() >= until && cp.backlog === 0, { clock, advanceMs: 1000, what: 'local answer' });
+    await cp.unplug(1);
+    await cms.setOutage(false);
+    await waitFor(() => cms.transactions.get(tx)?.stopped === true, { clock, advanceMs: 200, what: 'stop replayed' });
+    expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe(tx);
+  });
+
+  it('answers a repeated message (same id) from the outbox without queuing it twice', async () => {
+    const { clock, cms, proxy, charger: cp } = await bootedCharger('REP1');
+    await cms.setOutage(true);
+    await waitFor(() => !proxy.upstreamOnline('REP1'), { what: 'upstream down' });
+    const start = {
+      connectorId: 1,
+      idTag: 'T',
+      meterStart: 100,
+      timestamp: new Date(clock.now()).toISOString(),
+    };
+    const { callWithId } = await import('../../../adapters/ocpp/rpc/call.js');
+    // biome-ignore lint/suspicious/noExplicitAny: reach the sim's socket to resend a frame verbatim
+    const sock = (cp as any).client;
+    const a = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
+      string,
+      unknown
+    >;
+    const b = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
+      string,
+      unknown
+    >;
+    expect(b.transactionId).toBe(a.transactionId);
+    expect(proxy.outbox.counts().pending).toBe(1);
+    await cms.setOutage(false);
+    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+    expect(cms.received('StartTransaction')).toHaveLength(1);
+    expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
+  });
+
+  it('parks a message the CMS keeps refusing (poison) and delivers the rest behind it', async () => {
+    const {
+      clock,
+      core,
+      cms,
+      proxy,
+      charger: cp,
+    } = await bootedCharger('PSN1', { ocpp: { replay: { maxAttempts: 3, retryMinMs: 100, retryMaxMs: 400 } } });
+    await cms.setOutage(true);
+    await waitFor(() => !proxy.upstreamOnline('PSN1'), { what: 'upstream down' });
+    await cp.plugIn(vehicle(clock), 'TAG-P');
+    const sid = `PSN1-${cp.connectors[0]?.txId}`;
+    await cp.unplug(1);
+    cms.failNext('StartTransaction', 'InternalError', 100);
+    await cms.setOutage(false);
+    await waitFor(() => proxy.outbox.counts().pending === 0, {
+      clock,
+      advanceMs: 100,
+      timeoutMs: 10_000,
+      what: 'queue moves on',
+    });
+    const parked = proxy.outbox.poisoned();
+    expect(parked.map((r) => r.action).sort()).toEqual(['StartTransaction', 'StopTransaction']);
+    expect(parked.find((r) => r.action === 'StartTransaction')?.attempts).toBe(3);
+    // The stop of a transaction the CMS never accepted is parked without being sent (no ghost stop).
+    expect(cms.received('StopTransaction')).toHaveLength(0);
+    // Status notifications behind the poison message were delivered.
+    expect(cms.received('StatusNotification').length).toBeGreaterThan(0);
+    expect(core.sessions.get(sid)?.syncState).toBe('failed');
+    const metrics = await core.metrics.getSingleMetricAsString('gridkeeper_ocpp_outbox_messages');
+    expect(metrics).toContain('status="poison"} 2');
+  });
+});
