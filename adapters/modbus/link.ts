@@ -68,6 +68,7 @@ export class ModbusLink {
   private readonly queue: Job[] = [];
   private busy = false;
   private reconnectTimer?: TimerHandle;
+  private gapTimer?: TimerHandle;
   private backoffMs: number;
   private readonly listeners = new Set<(connected: boolean) => void>();
   private lastError?: string;
@@ -107,6 +108,9 @@ export class ModbusLink {
     this.stopped = true;
     this.deps.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.deps.clock.clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+    this.busy = false;
     for (const job of this.queue.splice(0)) job.reject(new ModbusConnectionError(`link ${this.id} stopped`));
     await this.closeClient();
   }
@@ -175,7 +179,8 @@ export class ModbusLink {
     void this.execute(job).finally(() => {
       const gap = this.opts.gapMs ?? 0;
       if (gap > 0) {
-        this.deps.clock.setTimeout(() => {
+        this.gapTimer = this.deps.clock.setTimeout(() => {
+          this.gapTimer = undefined;
           this.busy = false;
           this.pump();
         }, gap);

@@ -128,3 +128,32 @@ describe('ModbusLink (TCP, against the simulator server)', () => {
     expect((err as Error).message).toMatch(/not connected/);
   });
 });
+
+describe('ModbusLink request gap', () => {
+  it('waits gapMs on the clock between two requests (devices that need a pause)', async () => {
+    const server = new ModbusSimServer();
+    server.unit(1).set('holding', 0, [1]);
+    await server.start();
+    const clock = new VirtualClock();
+    const { link } = linkTo(server.port, clock, { gapMs: 200 });
+    try {
+      await link.start();
+      const first = link.read(1, 'holding', 0, 1);
+      let second = false;
+      const next = link.read(1, 'holding', 0, 1).then(() => {
+        second = true;
+      });
+      await first;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(second).toBe(false);
+      expect(server.requests).toBe(1);
+      clock.advance(200);
+      await next;
+      expect(server.requests).toBe(2);
+    } finally {
+      await link.stop();
+      await server.stop();
+    }
+    expect(clock.pending()).toBe(0);
+  });
+});
