@@ -185,6 +185,12 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     on('battery', (p) => {
       publishReading('battery', 'powerW', p.powerW);
       publishReading('battery', 'socPct', p.socPct);
+      publishReading('battery', 'sohPct', p.sohPct);
+      publishReading('battery', 'cellTempMinC', p.cellTempMinC);
+      publishReading('battery', 'cellTempMaxC', p.cellTempMaxC);
+      publishReading('battery', 'maxChargePowerW', p.maxChargePowerW);
+      publishReading('battery', 'maxDischargePowerW', p.maxDischargePowerW);
+      publishReading('battery', 'alarms', p.alarms);
     });
     on('load', (p) => {
       const seg = topicSegment(p.id);

@@ -8,7 +8,10 @@ import {
   StatusCodes,
   TimestampsToReturn,
   resolveNodeId,
+  setErrorLogger,
+  setWarningLogger,
 } from 'node-opcua';
+import { format } from 'node:util';
 import type { GatewayBus } from '../../src/bus/events.js';
 import type { OpcuaConfig, OpcuaDeviceConfig, OpcuaNodeRef } from '../../src/config/sections/opcua.js';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
@@ -68,6 +71,18 @@ function toNumber(v: unknown): number | undefined {
     if (typeof hi === 'number' && typeof lo === 'number') return hi * 2 ** 32 + lo;
   }
   return undefined;
+}
+
+/**
+ * node-opcua writes its warnings (reconnect attempts, Node version notes) to
+ * the console through process-wide hooks; the composition root calls this
+ * once so they land in the gateway log instead, at a level that keeps a
+ * reconnecting BMS from flooding it.
+ */
+export function routeOpcuaLogs(log: Logger): void {
+  const child = log.child({ lib: 'node-opcua' });
+  setWarningLogger((...args: unknown[]) => child.debug(format(...args)));
+  setErrorLogger((...args: unknown[]) => child.info(format(...args)));
 }
 
 /** One adapter per configured OPC UA device. */

@@ -73,33 +73,92 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
+export interface TlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A throw-away CA and a server certificate for 127.0.0.1, made with openssl. */
+export async function makeTlsFiles(dir: string): Promise<TlsFiles> {
+  const f = (n: string) => join(dir, n);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await runTool('openssl', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=gk-test-ca',
+  ]);
+  await runTool('openssl', [
+    'req',
+    ...ec,
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  await runTool('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '1',
+    '-extfile',
+    f('san.ext'),
+  ]);
+  return { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') };
+}
+
 /**
  * Debian's mosquitto on a free port; fails loudly when the package is not
- * installed. With `users` it runs with a password file and no anonymous access.
+ * installed. With `users` it runs with a password file and no anonymous
+ * access; with `tls` it listens with TLS only.
  */
-export async function startMosquitto(opts: { users?: Record<string, string>; port?: number } = {}): Promise<Mosquitto> {
+export async function startMosquitto(
+  opts: { users?: Record<string, string>; port?: number; tls?: TlsFiles } = {},
+): Promise<Mosquitto> {
   const port = opts.port ?? (await freePort());
   let args = ['-p', String(port)];
   let dir: string | undefined;
-  if (opts.users) {
+  if (opts.users || opts.tls) {
     dir = mkdtempSync(join(tmpdir(), 'gk-mosquitto-'));
-    const pwfile = join(dir, 'passwd');
-    writeFileSync(pwfile, '');
-    for (const [user, pass] of Object.entries(opts.users))
-      await runTool('mosquitto_passwd', ['-b', pwfile, user, pass]);
-    chmodSync(pwfile, 0o600);
+    const lines = [
+      // As root mosquitto would drop to user "mosquitto", which cannot read our temp files.
+      `user ${userInfo().username}`,
+      `listener ${port} 127.0.0.1`,
+    ];
+    if (opts.users) {
+      const pwfile = join(dir, 'passwd');
+      writeFileSync(pwfile, '');
+      for (const [user, pass] of Object.entries(opts.users)) {
+        await runTool('mosquitto_passwd', ['-b', pwfile, user, pass]);
+      }
+      chmodSync(pwfile, 0o600);
+      lines.push('allow_anonymous false', `password_file ${pwfile}`);
+    } else {
+      lines.push('allow_anonymous true');
+    }
+    if (opts.tls) lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
     const conf = join(dir, 'mosquitto.conf');
-    writeFileSync(
-      conf,
-      [
-        // As root mosquitto would drop to user "mosquitto", which cannot read our temp files.
-        `user ${userInfo().username}`,
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous false',
-        `password_file ${pwfile}`,
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(conf, `${lines.join('\n')}\n`);
     args = ['-c', conf];
   }
   const proc: ChildProcess = spawn('mosquitto', args, { stdio: ['ignore', 'ignore', 'pipe'] });

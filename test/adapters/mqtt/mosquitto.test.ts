@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MqttAdapter, createMqttAdapter } from '../../../adapters/mqtt/index.js';
@@ -10,6 +13,7 @@ import { silentLogger } from '../../../src/util/logger.js';
 import { buildingLoadDeviceConfig } from '../../../sim/devices/mqtt/building-load.js';
 import {
   busAndMetrics,
+  makeTlsFiles,
   type Mosquitto,
   mqttConfig,
   parseSubOutput,
@@ -79,19 +83,24 @@ describe('MQTT adapter against mosquitto', () => {
     const m = await mosquitto();
     const { bus, clock } = await adapterOn(m.port);
     bus.emit('grid', { powerW: reading(-1500, clock.now(), 'meter') });
-    bus.emit('battery', { socPct: reading(55.5, clock.now(), 'bms'), powerW: reading(2500, clock.now(), 'bms') });
+    bus.emit('battery', {
+      socPct: reading(55.5, clock.now(), 'bms'),
+      powerW: reading(2500, clock.now(), 'bms'),
+      cellTempMaxC: reading(31.25, clock.now(), 'bms'),
+    });
     const sub = (topic: string, count: number) =>
       runTool('mosquitto_sub', ['-p', String(m.port), '-t', topic, '-v', '-C', String(count), '-W', '5']);
 
-    const state = parseSubOutput(await sub('gridkeeper/depot/#', 8));
+    const state = parseSubOutput(await sub('gridkeeper/depot/#', 9));
     expect(state.get('gridkeeper/depot/status')).toBe('online');
     expect(state.get('gridkeeper/depot/grid/powerW')).toBe('-1500');
     expect(state.get('gridkeeper/depot/battery/socPct')).toBe('55.5');
     expect(state.get('gridkeeper/depot/battery/powerW')).toBe('2500');
+    expect(state.get('gridkeeper/depot/battery/cellTempMaxC')).toBe('31.25');
     // The MQTT devices themselves are listed, offline until their first message.
     expect(state.get('gridkeeper/depot/building/online')).toBe('OFF');
 
-    const disc = parseSubOutput(await sub('homeassistant/#', 6));
+    const disc = parseSubOutput(await sub('homeassistant/#', 7));
     const soc = JSON.parse(disc.get('homeassistant/sensor/gridkeeper_depot/battery_socPct/config') ?? '{}');
     expect(soc).toMatchObject({
       device_class: 'battery',
@@ -99,6 +108,8 @@ describe('MQTT adapter against mosquitto', () => {
       state_topic: 'gridkeeper/depot/battery/socPct',
     });
     expect(disc.has('homeassistant/number/gridkeeper_depot/site_limit/config')).toBe(true);
+    const temp = JSON.parse(disc.get('homeassistant/sensor/gridkeeper_depot/battery_cellTempMaxC/config') ?? '{}');
+    expect(temp).toMatchObject({ device_class: 'temperature', unit_of_measurement: '°C' });
   });
 
   it('re-sends state after the broker restarts on the same port', async () => {
@@ -161,6 +172,43 @@ describe('MQTT adapter against mosquitto', () => {
       's3cret',
       '-t',
       'gridkeeper/depot/status',
+      '-C',
+      '1',
+      '-W',
+      '5',
+    ]);
+    expect(status.trim()).toBe('online');
+  });
+
+  it('connects over TLS with the configured CA, and refuses a broker it cannot verify', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-mqtt-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const tls = await makeTlsFiles(dir);
+    const m = await mosquitto({ tls });
+    const deps = () => ({ clock: new VirtualClock(), log: silentLogger(), ...busAndMetrics(), siteId: 'tls' });
+    const url = `mqtts://127.0.0.1:${m.port}`;
+
+    const untrusted = createMqttAdapter(mqttConfig({ broker: 'external', url, clientId: 'gk-untrusted' }), deps());
+    cleanups.push(() => untrusted.stop());
+    await untrusted.start();
+    expect(untrusted.connected).toBe(false);
+
+    const trusted = createMqttAdapter(
+      mqttConfig({ broker: 'external', url, clientId: 'gk-trusted', tls: { ca: tls.ca } }),
+      deps(),
+    );
+    cleanups.push(() => trusted.stop());
+    await trusted.start();
+    expect(trusted.connected).toBe(true);
+    const status = await runTool('mosquitto_sub', [
+      '-p',
+      String(m.port),
+      '--cafile',
+      tls.ca,
+      '-h',
+      '127.0.0.1',
+      '-t',
+      'gridkeeper/tls/status',
       '-C',
       '1',
       '-W',
