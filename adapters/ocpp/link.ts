@@ -9,7 +9,15 @@ import { reading } from '../../src/model/reading.js';
 import { type EvseLive, type EvseSpec, type EvseStatus, evseId } from '../../src/model/site.js';
 import type { SessionStore } from '../../src/store/session-store.js';
 import type { Logger } from '../../src/util/logger.js';
-import { type AuthStatus, isQueued, localAnswer, mapChargingState, mapStatus, parseMeterValues } from './messages.js';
+import {
+  type AuthStatus,
+  isQueued,
+  localAnswer,
+  mapChargingState,
+  mapStatus,
+  parseChargingNeeds,
+  parseMeterValues,
+} from './messages.js';
 import type { OcppOutbox, OutboxRow } from './outbox.js';
 import { cmsCapA, gatewayProfile, isCmsMaxProfile } from './profiles.js';
 import { callErrorOf, callWithId, toRpcError } from './rpc/call.js';
@@ -652,8 +660,9 @@ export class ChargerLink {
         this.transactionEvent(p);
         break;
       case 'NotifyEVChargingNeeds': {
-        const evse = p.evseId as number;
-        this.ctx.onEvChargingNeeds?.(this.id, evseId(this.id, evse), p);
+        const evse = evseId(this.id, p.evseId as number);
+        this.ctx.bus.emit('ev.needs', parseChargingNeeds(this.id, evse, p, now));
+        this.ctx.onEvChargingNeeds?.(this.id, evse, p);
         break;
       }
       default:

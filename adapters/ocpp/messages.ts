@@ -1,3 +1,4 @@
+import type { EvChargingNeeds } from '../../src/bus/events.js';
 import type { EvseStatus } from '../../src/model/site.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 
@@ -198,4 +199,33 @@ export function mapChargingState(state: string | undefined): EvseStatus | undefi
     default:
       return undefined;
   }
+}
+
+/** OCPP 2.x NotifyEVChargingNeeds → the gateway's EV needs (W, Wh, A; epoch ms). */
+export function parseChargingNeeds(
+  chargerId: string,
+  evseIdValue: string,
+  payload: Json,
+  now: number,
+): EvChargingNeeds {
+  const needs = (payload.chargingNeeds ?? {}) as Json;
+  const ac = needs.acChargingParameters as Json | undefined;
+  const dc = needs.dcChargingParameters as Json | undefined;
+  const v2x = needs.v2xChargingParameters as Json | undefined;
+  const mode = String(needs.requestedEnergyTransfer ?? 'AC_three_phase');
+  const departure = typeof needs.departureTime === 'string' ? Date.parse(needs.departureTime) : Number.NaN;
+  const energy = (ac?.energyAmount ?? dc?.energyAmount ?? v2x?.evTargetEnergyRequest) as number | undefined;
+  const maxDischarge = v2x?.maxDischargePower as number | undefined;
+  return {
+    chargerId,
+    evseId: evseIdValue,
+    ts: now,
+    ...(Number.isFinite(departure) ? { departureAt: departure } : {}),
+    ...(energy !== undefined ? { energyWh: energy } : {}),
+    ...(ac?.evMinCurrent !== undefined ? { minCurrentA: ac.evMinCurrent as number } : {}),
+    ...(ac?.evMaxCurrent !== undefined ? { maxCurrentA: ac.evMaxCurrent as number } : {}),
+    dischargeAllowed: mode.includes('BPT'),
+    ...(maxDischarge !== undefined ? { maxDischargeW: Math.abs(maxDischarge) } : {}),
+    transferMode: mode,
+  };
 }

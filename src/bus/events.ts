@@ -25,6 +25,25 @@ export interface SetpointChange {
   readonly ts: number;
 }
 
+/** What a connected vehicle asks for, as told by the charger (for fleet / deadline policies). */
+export interface EvChargingNeeds {
+  readonly evseId: string;
+  readonly chargerId: string;
+  readonly ts: number;
+  /** Epoch ms the vehicle wants to leave. */
+  readonly departureAt?: number;
+  /** Energy the vehicle asks for, Wh. */
+  readonly energyWh?: number;
+  readonly minCurrentA?: number;
+  readonly maxCurrentA?: number;
+  /** The vehicle offers bidirectional transfer (V2G). */
+  readonly dischargeAllowed: boolean;
+  /** Largest discharge power the vehicle allows, W (positive number). */
+  readonly maxDischargeW?: number;
+  /** ISO 15118 energy transfer mode as requested (e.g. `AC_three_phase`, `AC_BPT`, `DC_BPT`). */
+  readonly transferMode: string;
+}
+
 /** Every event that crosses component boundaries inside the gateway. */
 export interface GatewayEvents {
   grid: Partial<GridState>;
@@ -40,6 +59,8 @@ export interface GatewayEvents {
   'session.started': SessionInfo;
   'session.updated': SessionInfo;
   'session.stopped': SessionInfo;
+  /** A vehicle told its charging needs (OCPP 2.x NotifyEVChargingNeeds, ISO 15118). */
+  'ev.needs': EvChargingNeeds;
   /** The dispatcher wrote a set-point to a device. */
   'setpoint.changed': SetpointChange;
   /** The failsafe engaged or released. */

@@ -39,11 +39,11 @@ export function actionsOf(protocol: OcppProtocol): readonly string[] {
   let list = actionCache.get(protocol);
   if (!list) {
     const docs = require(SCHEMA_FILES[protocol]) as SchemaDoc[];
-    const suffix = protocol === 'ocpp1.6' ? '.req' : 'Request';
-    list = docs
-      .map((d) => d.$id.replace(/^urn:/, ''))
-      .filter((id) => id.endsWith(suffix))
-      .map((id) => id.slice(0, -suffix.length));
+    // 1.6 and 2.0.1 files name requests `urn:<Action>.req`, the 2.1 file `urn:<Action>Request`.
+    list = docs.flatMap((d) => {
+      const m = /^urn:(.+?)(?:\.req|Request)$/.exec(d.$id);
+      return m?.[1] ? [m[1]] : [];
+    });
     actionCache.set(protocol, list);
   }
   return list;
