@@ -32,6 +32,39 @@ export interface ModbusAdapter extends Adapter {
   readonly drivers: ReadonlyMap<string, DeviceDriver>;
 }
 
+export interface ModbusConfigIssue {
+  readonly path: ReadonlyArray<string | number>;
+  readonly message: string;
+}
+
+/**
+ * Checks what the config schema cannot: that each `profile` exists in the
+ * catalogue and supports the device's role. Paths are relative to the
+ * `modbus` section (prefix `modbus.` when reporting).
+ */
+export function checkModbusConfig(
+  cfg: ModbusConfig,
+  profiles: ReadonlyMap<string, DeviceProfile> = loadProfiles(cfg.profileDirs),
+): ModbusConfigIssue[] {
+  const issues: ModbusConfigIssue[] = [];
+  cfg.devices.forEach((d, i) => {
+    if (d.profile === undefined) return;
+    const p = profiles.get(d.profile);
+    if (!p) {
+      issues.push({
+        path: ['devices', i, 'profile'],
+        message: `unknown profile "${d.profile}" (known: ${[...profiles.keys()].join(', ')})`,
+      });
+    } else if (!p.usages.includes(d.role)) {
+      issues.push({
+        path: ['devices', i, 'role'],
+        message: `profile "${d.profile}" supports ${p.usages.join(', ')}, not ${d.role}`,
+      });
+    }
+  });
+  return issues;
+}
+
 /**
  * Modbus devices of the site: one link (and request queue) per TCP endpoint
  * or serial line, one poller per device, SunSpec discovery or a profile.
@@ -42,8 +75,10 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
   const links = new Map<string, ModbusLink>();
   const devices = new Map<string, DeviceRunner>();
   const drivers = new Map<string, DeviceDriver>();
+  const linkOf = new Map<string, ModbusLink>();
   const unregister: Array<() => void> = [];
   const unsubscribe: Array<() => void> = [];
+  const sinks: Array<[string, SetpointSink]> = [];
   let profiles = deps.profiles;
 
   const linkOptions = (l: ModbusLinkConfig) => ({
@@ -85,6 +120,7 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
   const build = (): void => {
     for (const d of cfg.devices) {
       const link = linkFor(d);
+      linkOf.set(d.id, link);
       let driver: DeviceDriver;
       if (d.profile !== undefined) {
         profiles ??= loadProfiles(cfg.profileDirs);
@@ -108,9 +144,7 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
           { link, clock: deps.clock, log, bus: deps.bus },
         );
         driver = pd;
-        if (d.role === 'charger') {
-          unregister.push(deps.dispatcher.registerSink(pd.evseId, pd.sink()));
-        }
+        if (d.role === 'charger') sinks.push([pd.evseId, pd.sink()]);
       } else {
         const sd = new SunSpecDevice(
           {
@@ -125,7 +159,7 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
           { link, clock: deps.clock, log, bus: deps.bus },
         );
         driver = sd;
-        if (d.role === 'battery') unregister.push(deps.dispatcher.registerSink(d.id, sd.sink()));
+        if (d.role === 'battery') sinks.push([d.id, sd.sink()]);
       }
       drivers.set(d.id, driver);
       const runner = new DeviceRunner(
@@ -140,10 +174,19 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
         { clock: deps.clock, log, bus: deps.bus, metrics },
       );
       devices.set(d.id, runner);
-      // A reconnected link may front a replaced device: discover again.
-      unsubscribe.push(link.onConnection((up) => up && runner.reinit()));
     }
   };
+  // Built now, so an unknown profile or link fails at composition, before anything starts.
+  if (cfg.devices.some((d) => d.profile !== undefined)) {
+    profiles ??= loadProfiles(cfg.profileDirs);
+    const issues = checkModbusConfig(cfg, profiles);
+    if (issues.length > 0) {
+      throw new Error(
+        `invalid modbus config:\n${issues.map((i) => `modbus.${i.path.join('.')}: ${i.message}`).join('\n')}`,
+      );
+    }
+  }
+  build();
 
   return {
     id: 'modbus',
@@ -151,7 +194,13 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
     devices,
     drivers,
     async start() {
-      build();
+      for (const [key, sink] of sinks) unregister.push(deps.dispatcher.registerSink(key, sink));
+      for (const d of cfg.devices) {
+        const runner = devices.get(d.id);
+        const link = runner ? linkOf.get(d.id) : undefined;
+        // A reconnected link may front a replaced device: discover again.
+        if (runner && link) unsubscribe.push(link.onConnection((up) => up && runner.reinit()));
+      }
       await Promise.all([...links.values()].map((l) => l.start()));
       for (const r of devices.values()) r.start();
       log.info({ links: links.size, devices: devices.size }, 'modbus adapter started');
@@ -161,9 +210,6 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
       for (const u of unsubscribe.splice(0)) u();
       await Promise.all([...devices.values()].map((r) => r.stop()));
       await Promise.all([...links.values()].map((l) => l.stop()));
-      devices.clear();
-      drivers.clear();
-      links.clear();
     },
   };
 }

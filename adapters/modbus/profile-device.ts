@@ -107,7 +107,6 @@ export class ProfileDevice implements DeviceDriver {
   private readonly byName = new Map<string, ProfilePoint>();
   values: Partial<Record<string, number>> = {};
   private last: Record<string, number> = {};
-  private announced = false;
   /** Last set-point written, re-written before the device's revert time runs out. */
   private held?: { pt: ProfilePoint; value: number; at: number };
 
@@ -134,7 +133,8 @@ export class ProfileDevice implements DeviceDriver {
     for (const w of this.profile.init) await this.writePoint(w.point, w.value);
     const rt = this.byQuantity.get('revertTimeout');
     if (rt && rt.access !== 'r') await this.write(rt, this.o.revertTimeoutS);
-    if (this.o.role === 'charger' && !this.announced) {
+    // Announced on every (re)connection: a process image started after us still learns the EVSE.
+    if (this.o.role === 'charger') {
       const c = this.profile.charger;
       const e = this.o.evse;
       this.d.bus.emit('evse.spec', {
@@ -151,7 +151,6 @@ export class ProfileDevice implements DeviceDriver {
         bidirectional: c?.bidirectional ?? false,
         priority: e?.priority ?? 0,
       });
-      this.announced = true;
     }
   }
 

@@ -73,6 +73,8 @@ export interface ModbusSimServerOptions {
   readonly framing?: 'tcp' | 'rtu';
   /** Unknown unit ids: answer exception 11 (gateway target failed) or stay silent. */
   readonly unknownUnit?: 'exception' | 'ignore';
+  /** Refuse connections beyond this many (many inverters accept one TCP client only). */
+  readonly maxConnections?: number;
 }
 
 export class ModbusSimServer {
@@ -130,7 +132,15 @@ export class ModbusSimServer {
     this.sockets.clear();
   }
 
+  /** Connections refused because of `maxConnections` (tests). */
+  refused = 0;
+
   private accept(socket: Socket): void {
+    if (this.opts.maxConnections !== undefined && this.sockets.size >= this.opts.maxConnections) {
+      this.refused++;
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.setNoDelay(true);
     let buf: Buffer = Buffer.alloc(0);

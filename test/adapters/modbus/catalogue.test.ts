@@ -115,3 +115,22 @@ describe('device profile catalogue', () => {
     for (const f of files) expect(doc).toContain(`\`${basename(f, '.yaml')}\``);
   });
 });
+
+describe('modbus config against the catalogue', () => {
+  it('reports unknown profiles and roles a profile does not support, with paths', async () => {
+    const { checkModbusConfig } = await import('../../../adapters/modbus/index.js');
+    const cfg = ModbusSchema.parse({
+      devices: [
+        { id: 'a', role: 'grid', profile: 'eastron-sdm630' },
+        { id: 'b', role: 'charger', profile: 'no-such-thing' },
+        { id: 'c', role: 'charger', profile: 'eastron-sdm630' },
+      ],
+    });
+    const issues = checkModbusConfig(cfg);
+    expect(issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      expect.stringMatching(/^devices\.1\.profile: unknown profile "no-such-thing" \(known: .*eastron-sdm630/),
+      'devices.2.role: profile "eastron-sdm630" supports grid, pv, load, not charger',
+    ]);
+    expect(() => createModbusAdapter(cfg, testDeps())).toThrow(/modbus\.devices\.1\.profile: unknown profile/);
+  });
+});

@@ -157,3 +157,37 @@ describe('ModbusLink request gap', () => {
     expect(clock.pending()).toBe(0);
   });
 });
+
+describe('one connection per endpoint', () => {
+  it('several devices behind a one-client-only device share the single connection', async () => {
+    const { createModbusAdapter } = await import('../../../adapters/modbus/index.js');
+    const { ModbusSchema } = await import('../../../src/config/sections/modbus.js');
+    const { testDeps } = await import('./helpers.js');
+    const server = new ModbusSimServer({ maxConnections: 1 });
+    const { SunSpecMapBuilder } = await import('../../../sim/devices/modbus/sunspec-map.js');
+    for (const unit of [1, 2, 3]) {
+      const map = new SunSpecMapBuilder(server.unit(unit));
+      map.add(1);
+      const m = map.add(203);
+      m.setScaled('W', unit * 1000, 0);
+      map.end();
+    }
+    await server.start();
+    const deps = testDeps();
+    const a = createModbusAdapter(
+      ModbusSchema.parse({
+        devices: [1, 2, 3].map((u) => ({ id: `m${u}`, role: u === 1 ? 'grid' : 'load', port: server.port, unitId: u })),
+      }),
+      deps,
+    );
+    try {
+      await a.start();
+      await advanceUntil(deps.clock, () => [...a.devices.values()].every((d) => d.isOnline));
+      expect(a.links.size).toBe(1);
+      expect(server.refused).toBe(0);
+    } finally {
+      await a.stop();
+      await server.stop();
+    }
+  });
+});
