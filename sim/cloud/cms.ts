@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { type RPCClient, RPCServer } from 'ocpp-rpc';
 import { callWithId } from '../../adapters/ocpp/rpc/call.js';
@@ -41,6 +42,8 @@ export interface CmsSimOptions {
   readonly firstTransactionId?: number;
   /** idTags answered `Invalid`. */
   readonly invalidIdTags?: readonly string[];
+  /** Serve wss:// with this certificate (PEM). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /**
@@ -73,7 +76,7 @@ export class CmsSim {
 
   /** Base URL; the proxy appends `/<chargerId>`. */
   get url(): string {
-    return `ws://${this.opts.host ?? '127.0.0.1'}:${this.boundPort}/ocpp`;
+    return `${this.opts.tls ? 'wss' : 'ws'}://${this.opts.host ?? '127.0.0.1'}:${this.boundPort}/ocpp`;
   }
 
   connectedIds(): string[] {
@@ -95,10 +98,11 @@ export class CmsSim {
     });
     rpc.on('client', (client) => this.attach(client));
     this.rpc = rpc;
-    this.http = createServer((_req, res) => {
+    const notFound = (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
       res.statusCode = 404;
       res.end();
-    });
+    };
+    this.http = this.opts.tls ? createTlsServer(this.opts.tls, notFound) : createServer(notFound);
     this.http.on(
       'upgrade',
       (req: IncomingMessage, socket: Socket, head: Buffer) => void rpc.handleUpgrade(req, socket, head),
