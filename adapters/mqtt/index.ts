@@ -31,6 +31,8 @@ export interface MqttAdapter extends Adapter {
   readonly brokerPort: number | undefined;
   /** Whether the client is connected to the broker right now. */
   readonly connected: boolean;
+  /** The broker this adapter uses (the embedded one's listen address once started). */
+  url(): string;
 }
 
 /** A topic segment for an id: MQTT separators and wildcards are replaced (`CP01/1` -> `CP01_1`). */
@@ -420,6 +422,11 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     },
     get connected() {
       return client?.connected ?? false;
+    },
+    url() {
+      if (cfg.broker === 'embedded') return `mqtt://${cfg.host}:${broker?.port ?? cfg.port}`;
+      // Never show credentials that may be embedded in the URL.
+      return (cfg.url ?? '').replace(/\/\/[^@/]*@/, '//');
     },
 
     async start() {

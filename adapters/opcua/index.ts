@@ -33,6 +33,8 @@ export interface OpcuaAdapterDeps {
 /** One OPC UA device (a BMS): readings on the bus, battery power set-points written back. */
 export interface OpcuaAdapter extends Adapter, SetpointSink {
   readonly connected: boolean;
+  /** The server endpoint. */
+  url(): string;
   /** Write the battery power set-point (W, + charge) to the configured node; resolves once read back. */
   writeSetpoint(powerW: number): Promise<void>;
   /** Write any node (numeric or boolean), in the node's own data type. */
@@ -85,9 +87,9 @@ export function routeOpcuaLogs(log: Logger): void {
   setErrorLogger((...args: unknown[]) => child.info(format(...args)));
 }
 
-/** One adapter per configured OPC UA device. */
+/** One adapter per configured OPC UA device (none when the section is disabled). */
 export function createOpcuaAdapters(cfg: OpcuaConfig, deps: OpcuaAdapterDeps): OpcuaAdapter[] {
-  return cfg.devices.map((d) => createOpcuaAdapter(d, deps));
+  return cfg.enabled ? cfg.devices.map((d) => createOpcuaAdapter(d, deps)) : [];
 }
 
 /**
@@ -348,6 +350,7 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
     get connected() {
       return online;
     },
+    url: () => cfg.endpoint.replace(/\/\/[^@/]*@/, '//'),
     writeSetpoint,
     write: (nodeId, value) => write(nodeId, value, true),
     applySetpoint: (setpoint: Setpoint) => writeSetpoint(setpoint.powerW),

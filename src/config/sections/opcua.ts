@@ -87,7 +87,7 @@ export const OpcuaDeviceSchema = z
 
 export const OpcuaSchema = z
   .object({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(true).describe('Set to false to keep the listed devices configured but unused.'),
     devices: z.array(OpcuaDeviceSchema).default([]),
   })
   .strict()

@@ -71,7 +71,8 @@ async function startAdapter(
 
 describe('MQTT adapter with the embedded broker', () => {
   it('maps JSON and plain payloads to bus readings with scale, unit and source', async () => {
-    const { bus, port, clock, deviceEvents } = await startAdapter();
+    const { bus, port, clock, deviceEvents, adapter } = await startAdapter();
+    expect(adapter.url()).toBe(`mqtt://127.0.0.1:${port}`);
     expect(deviceEvents.map((d) => [d.id, d.online])).toEqual([
       ['building', false],
       ['meter', false],
