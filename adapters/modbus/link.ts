@@ -241,8 +241,8 @@ export class ModbusLink {
     client.on('error', (e: unknown) =>
       this.deps.log.debug({ link: this.id, err: errorMessage(e) }, 'modbus port error'),
     );
-    // Its own timeout is a backstop only; ours runs on the injected clock.
-    client.setTimeout(this.opts.timeoutMs * 4);
+    // No modbus-serial timeout: ours runs on the injected clock, and a second,
+    // real timer per request would outlive stop().
     let timer: TimerHandle | undefined;
     try {
       await Promise.race([
@@ -256,7 +256,7 @@ export class ModbusLink {
       ]);
       this.deps.clock.clearTimeout(timer);
       if (this.stopped) {
-        closeQuietly(client);
+        void dispose(client, this.opts.transport);
         return;
       }
       this.client = client;
@@ -270,7 +270,7 @@ export class ModbusLink {
       this.notify(true);
     } catch (err) {
       this.deps.clock.clearTimeout(timer);
-      closeQuietly(client);
+      void dispose(client, this.opts.transport);
       const msg = errorMessage(err);
       if (msg !== this.lastError) {
         // Logged once per state change, not once per retry.
@@ -309,7 +309,7 @@ export class ModbusLink {
     this.deps.log.warn({ link: this.id, target: this.target(), reason }, 'modbus link lost');
     const client = this.client;
     this.client = undefined;
-    if (client) closeQuietly(client);
+    if (client) void dispose(client, this.opts.transport);
     for (const job of this.queue.splice(0)) job.reject(new ModbusConnectionError(`link ${this.id} lost: ${reason}`));
     this.notify(false);
     this.scheduleReconnect();
@@ -334,15 +334,7 @@ export class ModbusLink {
     this.client = undefined;
     const was = this.connected;
     this.connected = false;
-    if (client) {
-      await new Promise<void>((resolve) => {
-        try {
-          client.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
-    }
+    if (client) await dispose(client, this.opts.transport);
     if (was) this.notify(false);
   }
 
@@ -351,12 +343,19 @@ export class ModbusLink {
   }
 }
 
-function closeQuietly(client: ModbusRTU): void {
-  try {
-    client.close(() => {});
-  } catch {
-    // already closed
-  }
+/**
+ * Sockets are destroyed, not ended: a half-open or still-connecting socket
+ * must not keep the process alive after stop(). Serial ports only close.
+ */
+function dispose(client: ModbusRTU, transport: Transport): Promise<void> {
+  return new Promise<void>((resolve) => {
+    try {
+      if (transport === 'rtu') client.close(() => resolve());
+      else client.destroy(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
 }
 
 function normaliseError(raw: unknown, what: string, timeoutMs: number): ModbusError {

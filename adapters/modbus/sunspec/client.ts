@@ -1,4 +1,4 @@
-import { decodeNumber, decodeString } from '../codec.js';
+import { decodeNumber, decodeString, registerCount } from '../codec.js';
 import { ModbusExceptionError } from '../errors.js';
 import type { ModbusLink } from '../link.js';
 import { END_MODEL_ID, SUNSPEC_BASES, SUNSPEC_MODELS, SUNS_MARKER, type SunSpecModel } from './models.js';
@@ -84,8 +84,8 @@ export function decodeModel(model: SunSpecModel, regs: readonly number[]): Point
   const raw: Record<string, number | undefined> = {};
   for (const pt of model.points) {
     if (pt.type === 'string') continue;
-    const slice = regs.slice(pt.offset, pt.offset + (pt.type.endsWith('32') ? 2 : pt.type.endsWith('64') ? 4 : 1));
-    raw[pt.name] = slice.length === 0 ? undefined : safeDecode(slice, pt.type);
+    const slice = regs.slice(pt.offset, pt.offset + registerCount(pt.type));
+    raw[pt.name] = slice.length < registerCount(pt.type) ? undefined : safeDecode(slice, pt.type);
   }
   const out: Record<string, number | undefined> = {};
   for (const pt of model.points) {

@@ -66,7 +66,7 @@ export class SunSpecDevice implements DeviceDriver {
         await readModelRegisters(this.d.link, this.o.unitId, common, this.o.timeoutMs),
       );
     }
-    this.require();
+    this.checkRole();
     this.d.log.info(
       { device: this.o.id, base: result.base, models: result.models.map((m) => m.id), ...this.info },
       'sunspec device discovered',
@@ -74,7 +74,7 @@ export class SunSpecDevice implements DeviceDriver {
   }
 
   /** Fails init when the device lacks the model its role needs (a wrong unit id or role in the config). */
-  private require(): void {
+  private checkRole(): void {
     const need: Record<DeviceRole, [string, (id: number) => boolean] | undefined> = {
       grid: ['a meter model (201-204)', isMeterModel],
       pv: ['an inverter model (101-103, 111-113)', isInverterModel],
