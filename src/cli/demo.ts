@@ -1,6 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { MqttAdapter } from '../../adapters/mqtt/index.js';
+import { CmsSim } from '../../sim/cloud/cms.js';
+import { createModbusDemo } from '../../sim/devices/modbus/demo.js';
+import { buildingLoadDeviceConfig, startBuildingLoadSim } from '../../sim/devices/mqtt/building-load.js';
+import { SimCharger } from '../../sim/devices/ocpp/charger.js';
+import { type BmsServer, bmsDeviceConfig, startBmsServer } from '../../sim/devices/opcua/bms-server.js';
+import { DemoTraffic } from '../../sim/site/demo-traffic.js';
 import { SitePhysics } from '../../sim/site/physics.js';
-import { formatErrors, loadConfigFile } from '../config/load.js';
+import { createOscpCpSim } from '../../sim/utility/oscp-cp.js';
+import { createVtnSim } from '../../sim/utility/vtn.js';
+import { formatErrors, validateConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { type Clock, SystemClock } from '../model/clock.js';
 import { createLogger, type Logger } from '../util/logger.js';
@@ -13,13 +24,18 @@ export interface DemoOptions {
   readonly cmsPort: number;
   readonly meterPort: number;
   readonly pvPort: number;
+  /** Ports of the three Modbus chargers start here (+0, +1, +2). */
+  readonly modbusChargerPort: number;
   readonly mqttPort: number;
   readonly opcuaPort: number;
   readonly vtnPort: number;
+  readonly oscpPort: number;
   readonly upstreamUrl?: string;
   readonly vtnUrl?: string;
   readonly chargers: number;
   readonly dataDir: string;
+  /** Skip the OPC UA BMS (it is the slowest part to start). */
+  readonly opcua: boolean;
 }
 
 export interface DemoDeps {
@@ -30,7 +46,7 @@ export interface DemoDeps {
 
 interface Part {
   readonly name: string;
-  readonly where?: string;
+  where?: () => string;
   start(): Promise<void> | void;
   stop(): Promise<void> | void;
 }
@@ -39,6 +55,8 @@ export interface Demo {
   readonly gateway: Gateway;
   readonly physics: SitePhysics;
   readonly config: GatewayConfig;
+  readonly cms: CmsSim | undefined;
+  readonly chargers: readonly SimCharger[];
   /** Human-readable list of what runs where. */
   describe(): string;
   stop(): Promise<void>;
@@ -51,70 +69,199 @@ export const DEMO_DEFAULTS: DemoOptions = {
   cmsPort: 9100,
   meterPort: 5020,
   pvPort: 5021,
+  modbusChargerPort: 5023,
   mqttPort: 1883,
   opcuaPort: 4840,
   vtnPort: 8081,
+  oscpPort: 8082,
   chargers: 4,
   dataDir: 'data',
+  opcua: true,
+};
+
+type Raw = Record<string, unknown> & {
+  site?: Record<string, unknown>;
+  ocpp?: Record<string, unknown>;
+  grid?: Record<string, unknown>;
 };
 
 /**
  * Start the simulated depot and the gateway: site physics, device and cloud
  * simulators speaking their real protocols on 127.0.0.1, then the gateway
- * configured to talk to them. Stops everything in reverse order.
+ * configured to talk to them, then the vehicles. Stops everything in
+ * reverse order.
  */
 export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): Promise<Demo> {
   const opts = { ...DEMO_DEFAULTS, ...options };
-  const loaded = loadConfigFile(resolve(opts.config), deps.env);
-  if (!loaded.ok) throw new Error(`${opts.config}: invalid configuration\n${formatErrors(loaded.errors)}`);
-  const base = loaded.config;
+  const env = deps.env;
+  const raw = (parseDocument(readFileSync(resolve(opts.config), 'utf8')).toJS() ?? {}) as Raw;
   const clock = deps.clock ?? new SystemClock();
-  const log = deps.log ?? createLogger({ level: base.log.level });
-
-  const config: GatewayConfig = {
-    ...base,
-    api: { ...base.api, port: opts.httpPort },
-    ocpp: { ...base.ocpp, port: opts.ocppPort },
-    store: { ...base.store, path: base.store.path === ':memory:' ? ':memory:' : join(opts.dataDir, 'demo.db') },
-  };
-
-  const physics = new SitePhysics({ clock, seed: 42, baseLoadW: 9000, baseLoadNoiseW: 800, pvPeakW: 15000 });
-  const parts: Part[] = [{ name: 'site physics', start: () => physics.start(), stop: () => physics.stop() }];
-
-  const gateway = createGateway(config, { clock, log, env: deps.env });
-  parts.push({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
-
+  const preLog = deps.log ?? createLogger({ level: 'info' });
   const started: Part[] = [];
-  const stop = async () => {
+  const stopAll = async () => {
     for (const p of started.splice(0).reverse()) {
       try {
         await p.stop();
       } catch (err) {
-        log.error({ part: p.name, err }, 'error while stopping');
+        preLog.error({ part: p.name, err }, 'error while stopping');
       }
     }
   };
+  const run = async (p: Part) => {
+    await p.start();
+    started.push(p);
+    return p;
+  };
+
   try {
-    for (const p of parts) {
-      await p.start();
-      started.push(p);
+    const physics = new SitePhysics({ clock, seed: 42, baseLoadW: 9000, baseLoadNoiseW: 800, pvPeakW: 15000 });
+    await run({ name: 'site physics', start: () => physics.start(), stop: () => physics.stop() });
+
+    let cms: CmsSim | undefined;
+    if (!opts.upstreamUrl) {
+      const sim = new CmsSim({ clock, port: opts.cmsPort });
+      cms = sim;
+      await run({ name: 'cloud CMS (sim)', where: () => sim.url, start: () => sim.start(), stop: () => sim.stop() });
     }
+
+    const modbus = createModbusDemo({
+      clock,
+      physics,
+      meterPort: opts.meterPort,
+      pvPort: opts.pvPort,
+      batteryPort: null, // the OPC UA BMS is the demo's battery
+      chargerPorts: [opts.modbusChargerPort, opts.modbusChargerPort + 1, opts.modbusChargerPort + 2],
+    });
+    for (const p of modbus.parts)
+      await run({ name: p.name, where: () => p.where, start: () => p.start(), stop: () => p.stop() });
+
+    let bms: BmsServer | undefined;
+    if (opts.opcua) {
+      await run({
+        name: 'battery BMS (OPC UA)',
+        where: () => (bms ? `opc.tcp://127.0.0.1:${bms.port}` : ''),
+        start: async () => {
+          bms = await startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
+        },
+        stop: () => bms?.stop(),
+      });
+    }
+
+    let vtnUrl = opts.vtnUrl;
+    if (!vtnUrl) {
+      const vtn = createVtnSim({ clock, port: opts.vtnPort, programs: [{ programName: 'demo-dr' }] });
+      await run({
+        name: 'OpenADR 3 VTN (sim)',
+        where: () => vtn.url,
+        start: () => vtn.start(),
+        stop: () => vtn.stop(),
+      });
+      vtnUrl = vtn.url;
+    }
+    const oscp = createOscpCpSim({ clock, port: opts.oscpPort });
+    await run({
+      name: 'OSCP capacity provider (sim)',
+      where: () => oscp.url,
+      start: () => oscp.start(),
+      stop: () => oscp.stop(),
+    });
+
+    // The demo's config: the YAML plus where the simulators listen.
+    const grid = raw.grid ?? {};
+    const patched = {
+      ...raw,
+      api: { ...(raw.api as object), port: opts.httpPort },
+      ocpp: {
+        ...raw.ocpp,
+        port: opts.ocppPort,
+        upstream: { ...(raw.ocpp?.upstream as object), url: opts.upstreamUrl ?? cms?.url },
+      },
+      store: { ...(raw.store as object), path: join(opts.dataDir, 'demo.db') },
+      modbus: { devices: modbus.devices() },
+      opcua: { devices: bms ? [bmsDeviceConfig(`opc.tcp://127.0.0.1:${bms.port}`, 'bms')] : [] },
+      mqtt: {
+        ...(raw.mqtt as object),
+        enabled: true,
+        broker: 'embedded',
+        port: opts.mqttPort,
+        devices: [buildingLoadDeviceConfig()],
+      },
+      grid: {
+        ...grid,
+        openadr: {
+          ...(grid.openadr as object),
+          enabled: true,
+          vtnUrl,
+          clientId: opts.vtnUrl ? env.GRIDKEEPER_VTN_CLIENT_ID : 'ven-client',
+          clientSecret: opts.vtnUrl ? env.GRIDKEEPER_VTN_CLIENT_SECRET : 'ven-secret',
+        },
+        oscp: { ...(grid.oscp as object), enabled: true, capacityProviderUrl: oscp.url, cpToken: oscp.cpToken },
+      },
+    };
+    const validated = validateConfig(patched, env);
+    if (!validated.ok) throw new Error(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`);
+    const config = validated.config;
+    const log = deps.log ?? createLogger({ level: config.log.level });
+
+    const gateway = createGateway(config, { clock, log, env });
+    await run({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
+
+    const mqttPort = gateway.component<MqttAdapter>('mqtt')?.brokerPort ?? opts.mqttPort;
+    const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+    let building: Awaited<ReturnType<typeof startBuildingLoadSim>> | undefined;
+    await run({
+      name: 'building sub-meter (MQTT)',
+      where: () => `${mqttUrl} topic ${building?.topic ?? ''}`,
+      start: async () => {
+        building = await startBuildingLoadSim({ clock, url: mqttUrl, powerW: () => physics.baseLoadW() });
+      },
+      stop: () => building?.stop(),
+    });
+
+    // OCPP chargers: the configured ones first, then extra ids up to --chargers.
+    const configured = config.chargers.filter((c) => c.protocol === 'ocpp');
+    const chargers: SimCharger[] = [];
+    const ocppUrl = gateway.urls().ocpp ?? `ws://127.0.0.1:${opts.ocppPort}${config.ocpp.path}`;
+    for (let i = 0; i < opts.chargers; i++) {
+      const c = configured[i];
+      const sim = new SimCharger({
+        id: c?.id ?? `CP${String(i + 1).padStart(3, '0')}`,
+        protocol: 'ocpp1.6',
+        url: ocppUrl,
+        clock,
+        physics,
+        maxCurrentA: c?.maxCurrentA ?? 32,
+        phaseRotation: c?.phaseRotation ?? 'L1L2L3',
+        meterIntervalMs: 2000,
+      });
+      chargers.push(sim);
+      await run({ name: `charger ${sim.opts.id} (OCPP 1.6J)`, start: () => sim.start(), stop: () => sim.stop() });
+    }
+    const traffic = new DemoTraffic(
+      chargers.map((c) => ({ id: c.opts.id, plugIn: (v, tag) => c.plugIn(v, tag), unplug: () => c.unplug() })),
+      { clock, onError: (id, err) => log.warn({ chargerId: id, err: String(err) }, 'simulated vehicle') },
+    );
+    await run({ name: 'vehicle traffic', start: () => traffic.start(), stop: () => traffic.stop() });
+
+    return {
+      gateway,
+      physics,
+      config,
+      cms,
+      chargers,
+      describe() {
+        const lines = ['gridkeeper demo running on 127.0.0.1 (Ctrl-C stops everything):', '', ' gateway'];
+        for (const [name, url] of Object.entries(gateway.urls())) lines.push(`  ${name.padEnd(30)} ${url}`);
+        lines.push('', ' simulated site');
+        for (const p of started) if (p.where) lines.push(`  ${p.name.padEnd(30)} ${p.where()}`);
+        lines.push(`  ${`${chargers.length} OCPP 1.6J chargers`.padEnd(30)} -> ${ocppUrl}/<id>`);
+        lines.push('', ` try: curl -s ${gateway.api()?.url()}/api/v1/state`);
+        return lines.join('\n');
+      },
+      stop: stopAll,
+    };
   } catch (err) {
-    await stop();
+    await stopAll();
     throw err;
   }
-
-  return {
-    gateway,
-    physics,
-    config,
-    describe() {
-      const urls = gateway.urls();
-      const lines = ['gridkeeper demo running (Ctrl-C stops everything):'];
-      for (const [name, url] of Object.entries(urls)) lines.push(`  ${name.padEnd(22)} ${url}`);
-      for (const p of parts) if (p.where) lines.push(`  ${p.name.padEnd(22)} ${p.where}`);
-      return lines.join('\n');
-    },
-    stop,
-  };
 }
