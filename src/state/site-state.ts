@@ -35,6 +35,8 @@ export class SiteState {
   private readonly specs = new Map<string, EvseSpec>();
   private readonly live = new Map<string, EvseLive>();
   private readonly devices = new Map<string, DeviceStatus>();
+  /** Frozen merged EVSE states, rebuilt only for EVSEs that changed (the loop snapshots many times a second). */
+  private readonly merged = new Map<string, EvseState>();
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly opts: SiteStateOptions) {}
@@ -56,12 +58,14 @@ export class SiteState {
       }),
       bus.on('evse.spec', (spec) => {
         this.specs.set(spec.id, spec);
+        this.merged.delete(spec.id);
         if (!this.live.has(spec.id)) this.live.set(spec.id, { status: 'Offline' });
         this.changed();
       }),
       bus.on('evse.live', ({ id, patch }) => {
         if (!this.specs.has(id)) return; // unknown EVSE: its spec must be announced first
         this.live.set(id, { ...this.live.get(id), ...patch } as EvseLive);
+        this.merged.delete(id);
         this.changed();
       }),
       bus.on('device', (d) => {
@@ -89,7 +93,12 @@ export class SiteState {
     if (this.battery.powerW && !isFresh(this.battery.powerW, now, this.opts.staleAfterMs)) stale.push('battery.powerW');
     const evses: EvseState[] = [];
     for (const [id, spec] of this.specs) {
-      evses.push(Object.freeze({ ...spec, ...(this.live.get(id) ?? { status: 'Offline' as const }) }));
+      let e = this.merged.get(id);
+      if (!e) {
+        e = Object.freeze({ ...spec, ...(this.live.get(id) ?? { status: 'Offline' as const }) });
+        this.merged.set(id, e);
+      }
+      evses.push(e);
     }
     return Object.freeze({
       ts: now,
