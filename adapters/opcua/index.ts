@@ -179,7 +179,8 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
     const before = values.get('alarms');
     values.set(quantity, raw * ref.scale);
     alive();
-    emitValues([quantity], clock.now(), 'good');
+    // Values are reported by exception: any notification proves the unchanged ones are still current.
+    emitValues(values.keys(), clock.now(), 'good');
     if (quantity === 'alarms' && Boolean(before) !== Boolean(raw)) emitDevice();
   }
 

@@ -78,10 +78,12 @@ describe('OPC UA adapter against the simulated BMS', () => {
     expect(devices.at(0)).toMatchObject({ id: 'bms', protocol: 'opcua', kind: 'battery', online: false });
     expect(devices.at(-1)).toMatchObject({ id: 'bms', online: true });
 
-    // A change on the server arrives through the subscription.
+    // A change on the server arrives through the subscription, and refreshes the unchanged values too.
+    clock.advance(5000);
     bms.sohPct = 91;
     bms.step();
     await waitFor(() => lastValue(battery, 'sohPct')?.value === 91, 'SoH change');
+    expect(lastValue(battery, 'socPct')).toEqual({ value: 63, ts: clock.now(), source: 'bms', quality: 'good' });
   });
 
   it('writes a power set-point; the battery follows, SoC moves with the clock and the site sees the draw', async () => {
@@ -168,6 +170,23 @@ describe('OPC UA adapter against the simulated BMS', () => {
     await bmsServer(clock, { port, initialSocPct: 77 });
     await waitFor(() => lastValue(battery, 'socPct')?.value === 77, 'SoC once the server is up', 15_000);
     expect(adapter.connected).toBe(true);
+  });
+
+  it('stops promptly while it is still trying to reach a missing server', async () => {
+    const clock = new VirtualClock();
+    const port = await freePort();
+    const { adapter, devices } = adapterFor(clock, bmsDeviceConfig(`opc.tcp://127.0.0.1:${port}`));
+    await adapter.start();
+    const t0 = Date.now();
+    await adapter.stop();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(clock.pending()).toBe(0);
+    // A server appearing afterwards is not contacted any more.
+    const { bms } = await bmsServer(clock, { port });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(adapter.connected).toBe(false);
+    expect(devices.filter((d) => d.online)).toHaveLength(0);
+    expect(bms.running).toBe(true);
   });
 
   it('authenticates with user name and password', async () => {
