@@ -104,3 +104,8 @@ export function writeDevicesDoc(path: string = DEVICES_DOC): string {
   writeFileSync(path, renderDevicesMarkdown());
   return path;
 }
+
+// `tsx adapters/modbus/docs.ts` regenerates the page (the lead wires it as an npm script).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(`${writeDevicesDoc()}\n`);
+}
