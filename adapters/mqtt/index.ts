@@ -33,6 +33,27 @@ export interface MqttAdapter extends Adapter {
   readonly connected: boolean;
   /** The broker this adapter uses (the embedded one's listen address once started). */
   url(): string;
+  /**
+   * Hand messages on `filter` (wildcards allowed) to another component, e.g.
+   * the grid area's simple DR signals or a price topic. Works before and after
+   * start and survives reconnects; a matching topic is never treated as a
+   * gateway command. Returns an unsubscribe function.
+   */
+  subscribe(filter: string, handler: MqttMessageHandler): () => void;
+}
+
+export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
+
+/** MQTT topic filter matching (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }
 
 /** A topic segment for an id: MQTT separators and wildcards are replaced (`CP01/1` -> `CP01_1`). */
@@ -112,6 +133,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
   let watchdog: TimerHandle | undefined;
   let stopping = false;
   let commandChain: Promise<void> = Promise.resolve();
+  const extra: Array<{ filter: string; handler: MqttMessageHandler }> = [];
 
   // ---------- outbound ----------
 
@@ -362,6 +384,17 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
         onDeviceMessage(topic, payload, points);
         return;
       }
+      const handlers = extra.filter((e) => topicMatches(e.filter, topic));
+      if (handlers.length > 0) {
+        for (const h of handlers) {
+          try {
+            h.handler(topic, payload);
+          } catch (err) {
+            complain('handler', topic, (err as Error).message);
+          }
+        }
+        return;
+      }
       if (cfg.commands && topic.startsWith(`${base}/`) && topic.endsWith('/set')) {
         const parts = topic.slice(base.length + 1).split('/');
         const [device, quantity] = parts;
@@ -423,6 +456,22 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     get connected() {
       return client?.connected ?? false;
     },
+    subscribe(filter, handler) {
+      const entry = { filter, handler };
+      extra.push(entry);
+      if (client?.connected) {
+        client.subscribe(filter, { qos: 0 }, (err) => {
+          if (err) log.error({ err, filter }, 'MQTT subscribe failed');
+        });
+      }
+      return () => {
+        const i = extra.indexOf(entry);
+        if (i >= 0) extra.splice(i, 1);
+        if (client?.connected && !extra.some((e) => e.filter === filter) && !byTopic.has(filter)) {
+          client.unsubscribe(filter);
+        }
+      };
+    },
     url() {
       if (cfg.broker === 'embedded') return `mqtt://${cfg.host}:${broker?.port ?? cfg.port}`;
       // Never show credentials that may be embedded in the URL.
@@ -442,10 +491,11 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
       const { url, opts } = clientOptions();
       const c = connect(url, opts);
       client = c;
-      const topics = [...byTopic.keys()];
-      if (cfg.commands) topics.push(`${base}/+/+/set`);
       c.on('connect', () => {
         log.info({ url }, 'MQTT connected');
+        // Computed per connect: subscriptions added after start() must survive a reconnect too.
+        const topics = [...new Set([...byTopic.keys(), ...extra.map((e) => e.filter)])];
+        if (cfg.commands) topics.push(`${base}/+/+/set`);
         if (topics.length > 0) {
           c.subscribe(topics, { qos: 0 }, (err) => {
             if (err) log.error({ err }, 'MQTT subscribe failed');

@@ -282,6 +282,33 @@ describe('MQTT adapter with the embedded broker', () => {
     expect(await counterValue(metrics, 'gridkeeper_mqtt_malformed_total', { source: 'command' })).toBe(4);
   });
 
+  it('hands subscribed topics to other components, before commands are considered', async () => {
+    const { port, metrics, adapter } = await startAdapter({ onCommand: () => {} });
+    const got: string[] = [];
+    // The grid area's default simple-signal topic looks like a command topic; the subscription wins.
+    const off = adapter.subscribe('gridkeeper/test/grid/limit/set', (t, p) => got.push(`${t}=${p}`));
+    adapter.subscribe('prices/+/today', (t, p) => {
+      if (String(p) === 'boom') throw new Error('bad price payload');
+      got.push(`${t}=${p}`);
+    });
+    const c = await client(port);
+    const results: string[] = [];
+    c.on('message', (t) => results.push(t));
+    await c.subscribeAsync('gridkeeper/test/+/+/set/result');
+    await c.publishAsync('gridkeeper/test/grid/limit/set', '{"importLimitW":5000,"until":1}');
+    await c.publishAsync('prices/epex/today', '[1,2]');
+    await c.publishAsync('prices/epex/today', 'boom');
+    await c.publishAsync('prices/epex/tomorrow', 'ignored');
+    await waitFor(async () => (await counterValue(metrics, 'gridkeeper_mqtt_malformed_total')) === 1, 'handler error');
+    expect(got).toEqual(['gridkeeper/test/grid/limit/set={"importLimitW":5000,"until":1}', 'prices/epex/today=[1,2]']);
+    expect(await counterValue(metrics, 'gridkeeper_mqtt_malformed_total', { source: 'handler' })).toBe(1);
+    expect(results).toEqual([]);
+    off();
+    await c.publishAsync('gridkeeper/test/site/limit/set', '1000');
+    await waitFor(() => results.length === 1, 'command still works');
+    expect(got).toHaveLength(2);
+  });
+
   it('reads the simulated building meter and leaves no timers after stop', async () => {
     const { bus, port, clock, adapter } = await startAdapter();
     const loads = record(bus, 'load');
