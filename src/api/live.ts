@@ -133,9 +133,12 @@ class SseClient extends LiveClient {
     this.res.write(
       `event: overflow\ndata: ${JSON.stringify({ resumeAfter, reason: 'client too slow; reconnect with Last-Event-ID' })}\n\n`,
     );
-    this.res.end();
+    // Close the connection itself, not only the response (keep-alive would hold it open);
+    // the socket is detached from the response once it finishes, so keep it.
+    const socket = this.res.socket;
+    this.res.end(() => socket?.end());
     // A client that reads nothing never lets end() finish: drop it after a grace period.
-    const t = setTimeout(() => this.res.destroy(), 5000);
+    const t = setTimeout(() => socket?.destroy(), 5000);
     t.unref();
   }
   frameOf(e: HubEvent): string {

@@ -3,7 +3,11 @@ import { z } from 'zod';
 export const ApiKeyConfigSchema = z
   .object({
     name: z.string().min(1).describe('Who the key belongs to (shown in the audit log).'),
-    key: z.string().min(16).optional().describe('The key itself; use an environment variable reference, never a literal.'),
+    key: z
+      .string()
+      .min(16)
+      .optional()
+      .describe('The key itself; use an environment variable reference, never a literal.'),
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'hex SHA-256 of the key')
