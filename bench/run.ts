@@ -16,7 +16,10 @@ interface BenchModule {
   readonly load: () => Promise<{ run: () => Promise<BenchResult[]> }>;
 }
 
-const MODULES: BenchModule[] = [{ name: 'demo', load: () => import('./demo.js') }];
+const MODULES: BenchModule[] = [
+  { name: 'demo', load: () => import('./demo.js') },
+  { name: 'modbus', load: () => import('./modbus-run.js') },
+];
 
 function fmt(n: number | undefined): string {
   if (n === undefined) return '';

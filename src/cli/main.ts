@@ -5,6 +5,7 @@ import { configReferenceMarkdown } from '../config/docs.js';
 import { formatErrors, loadConfigFile } from '../config/load.js';
 import { SystemClock } from '../model/clock.js';
 import { createLogger } from '../util/logger.js';
+import { adapterConfigErrors } from './checks.js';
 import { registerCommands } from './commands/index.js';
 import { createGateway } from './compose.js';
 import { type DemoOptions, startDemo } from './demo.js';
@@ -67,8 +68,9 @@ export function buildProgram(): Command {
     .requiredOption('-c, --config <file>', 'site configuration (YAML)')
     .action(async (opts: { config: string }) => {
       const result = loadConfigFile(opts.config, process.env);
-      if (!result.ok) {
-        process.stderr.write(`${opts.config}: invalid configuration\n${formatErrors(result.errors)}\n`);
+      const errors = result.ok ? adapterConfigErrors(result.config) : result.errors;
+      if (!result.ok || errors.length > 0) {
+        process.stderr.write(`${opts.config}: invalid configuration\n${formatErrors(errors)}\n`);
         process.exit(EXIT_CONFIG);
       }
       const log = createLogger({ level: result.config.log.level });
@@ -84,8 +86,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'site configuration (YAML)')
     .action((file: string) => {
       const result = loadConfigFile(file, process.env);
-      if (!result.ok) {
-        process.stderr.write(`${file}: ${result.errors.length} error(s)\n${formatErrors(result.errors)}\n`);
+      const errors = result.ok ? adapterConfigErrors(result.config) : result.errors;
+      if (!result.ok || errors.length > 0) {
+        process.stderr.write(`${file}: ${errors.length} error(s)\n${formatErrors(errors)}\n`);
         process.exit(EXIT_CONFIG);
       }
       process.stdout.write(
