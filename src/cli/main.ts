@@ -7,8 +7,7 @@ import { SystemClock } from '../model/clock.js';
 import { createLogger } from '../util/logger.js';
 import { adapterConfigErrors } from './checks.js';
 import { registerCommands } from './commands/index.js';
-import { createGateway } from './compose.js';
-import { type DemoOptions, startDemo } from './demo.js';
+import type { DemoOptions } from './demo.js';
 import { onShutdown } from './shutdown.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
@@ -57,6 +56,8 @@ export function buildProgram(): Command {
     .option('--chargers <n>', 'number of simulated chargers', (v) => Number.parseInt(v, 10), 4)
     .option('--data-dir <dir>', 'where the demo keeps its SQLite file', 'data')
     .action(async (opts: DemoOptions) => {
+      // Loaded lazily: the protocol stacks (node-opcua above all) take seconds to import.
+      const { startDemo } = await import('./demo.js');
       const demo = await startDemo(opts, { env: process.env });
       process.stdout.write(`${demo.describe()}\n`);
       onShutdown(() => demo.stop());
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
         process.exit(EXIT_CONFIG);
       }
       const log = createLogger({ level: result.config.log.level });
+      const { createGateway } = await import('./compose.js');
       const gateway = createGateway(result.config, { clock: new SystemClock(), log, env: process.env });
       await gateway.start();
       log.info({ urls: gateway.urls() }, 'gridkeeper running');
