@@ -66,6 +66,15 @@ function departureOf(need: VehicleNeed, e: EvseState, now: number): number | und
   return at > from ? at : at + 86_400_000;
 }
 
+/** A vehicle drawing on one phase only is a 1-phase vehicle, whatever the charger could do. */
+function measuredPhases(e: EvseState, now: number): 1 | 3 | undefined {
+  const r = e.currentsA;
+  if (!r || r.quality !== 'good' || now - r.ts > 60_000) return undefined;
+  const max = Math.max(...r.value);
+  if (max < 2) return undefined;
+  return r.value.filter((x) => x > 0.5 * max).length === 1 ? 1 : 3;
+}
+
 /**
  * Plan every vehicle together: least laxity first, and for every circuit
  * node an earliest-deadline check of the energy all vehicles below it need
@@ -96,7 +105,7 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
     if (!need) continue;
     const departureAt = departureOf(need, e, now);
     if (departureAt === undefined) continue;
-    const phases = need.phases ?? e.vehiclePhases ?? e.phases;
+    const phases = e.phases === 1 ? 1 : (need.phases ?? e.vehiclePhases ?? measuredPhases(e, now) ?? e.phases);
     const maxA = Math.min(e.maxCurrentA, need.maxCurrentA ?? Number.POSITIVE_INFINITY);
     const maxW = maxA * phases * e.voltageV;
     const remainingWh = Math.max(0, need.energyWh - (e.sessionEnergyWh ?? 0));

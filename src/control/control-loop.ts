@@ -41,6 +41,7 @@ export interface ControlRound {
  * allocate, dispatch. Device writes continue asynchronously in the dispatcher.
  */
 export class ControlLoop {
+  /** Re-armed after every round, so change-driven rounds push the floor-interval round back. */
   private interval?: TimerHandle;
   private pendingChange?: TimerHandle;
   private lastRunAt = Number.NEGATIVE_INFINITY;
@@ -53,13 +54,12 @@ export class ControlLoop {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.interval = this.opts.clock.setInterval(() => this.runRound('interval'), this.opts.intervalMs);
     this.runRound('manual');
   }
 
   stop(): void {
     this.running = false;
-    this.opts.clock.clearInterval(this.interval);
+    this.opts.clock.clearTimeout(this.interval);
     this.opts.clock.clearTimeout(this.pendingChange);
     this.interval = undefined;
     this.pendingChange = undefined;
@@ -103,6 +103,13 @@ export class ControlLoop {
     };
     this.rounds++;
     this.last = round;
+    if (this.running) {
+      this.opts.clock.clearTimeout(this.interval);
+      this.interval = this.opts.clock.setTimeout(() => {
+        this.interval = undefined;
+        this.runRound('interval');
+      }, this.opts.intervalMs);
+    }
     this.opts.onRound?.(round);
     return round;
   }

@@ -110,7 +110,7 @@ interface Cand {
   readonly evse: EvseState;
   readonly index: number;
   readonly key: string;
-  readonly mem?: SessionMemory;
+  readonly mem: SessionMemory | undefined;
   phases: 1 | 3;
   mask: readonly [boolean, boolean, boolean];
   wPerA: number;
@@ -133,7 +133,7 @@ interface Cand {
   frozen: boolean;
   binding?: readonly Reason[];
   pauseReasons?: readonly Reason[];
-  measuredA?: number;
+  measuredA: number | undefined;
 }
 
 const reason = (policy: string, text: string): Reason => ({ policy, tier: 'safety', text });
@@ -150,6 +150,23 @@ function fmtA(a: number): string {
   return `${Math.round(a * 10) / 10} A`;
 }
 
+const treeReasons = new WeakMap<CircuitTree, Map<string, readonly Reason[]>>();
+
+/** The reason of a static tree limit, built once per tree (rounds run many times a second). */
+function treeReason(tree: CircuitTree, key: string, text: () => string): readonly Reason[] {
+  let m = treeReasons.get(tree);
+  if (!m) {
+    m = new Map();
+    treeReasons.set(tree, m);
+  }
+  let r = m.get(key);
+  if (!r) {
+    r = [reason('circuit', text())];
+    m.set(key, r);
+  }
+  return r;
+}
+
 /** Build the constraints of every tree node and every dynamic limit, tiered. */
 function buildConstraints(input: TreeAllocationInput): {
   byNode: Map<string, Constraint[]>;
@@ -160,7 +177,16 @@ function buildConstraints(input: TreeAllocationInput): {
   const all: Constraint[] = [];
   const add = (nodeId: string | undefined, k: Omit<Constraint, 'rate' | 'members' | 'head'>) => {
     if (!Number.isFinite(k.capacity)) return;
-    const c: Constraint = { ...k, head: Math.max(0, k.capacity), rate: 0, members: [] };
+    // Built explicitly, not spread: this runs for every node on every round.
+    const c: Constraint = {
+      rank: k.rank,
+      capacity: k.capacity,
+      phase: k.phase,
+      reasons: k.reasons,
+      head: Math.max(0, k.capacity),
+      rate: 0,
+      members: [],
+    };
     all.push(c);
     if (nodeId === undefined) return c;
     const list = byNode.get(nodeId) ?? [];
@@ -175,7 +201,7 @@ function buildConstraints(input: TreeAllocationInput): {
         rank: 0,
         capacity: cap,
         phase: p,
-        reasons: [reason('circuit', `${label} fuse ${cap} A on L${p + 1}`)],
+        reasons: treeReason(input.tree, `${n.id}#${p}`, () => `${label} fuse ${cap} A on L${p + 1}`),
       });
     });
     if (n.maxPowerW !== undefined) {
@@ -183,7 +209,7 @@ function buildConstraints(input: TreeAllocationInput): {
         rank: 0,
         capacity: n.maxPowerW,
         phase: -1,
-        reasons: [reason('circuit', `${label} limit ${(n.maxPowerW / 1000).toFixed(1)} kW`)],
+        reasons: treeReason(input.tree, `${n.id}#W`, () => `${label} limit ${((n.maxPowerW ?? 0) / 1000).toFixed(1)} kW`),
       });
     }
   }
@@ -337,7 +363,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       evse: e,
       index,
       key,
-      ...(mem ? { mem } : {}),
+      mem,
       phases,
       mask: siteMask(e.phaseRotation, phases),
       wPerA,
@@ -357,7 +383,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       target: 0,
       active: false,
       frozen: false,
-      ...(m ? { measuredA: m.maxA } : {}),
+      measuredA: m?.maxA,
     };
     cands.push(c);
   });
@@ -400,14 +426,23 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
         continue;
       const mask = siteMask(c.evse.phaseRotation, ph);
       const wPerA = ph * c.evse.voltageV;
-      const need = c.minA + c.overdrawA;
-      const bad = c.cons.find(
-        (k) => k.rank <= c.rank && k.head - need * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS,
-      );
+      // A session with a request (a deadline) reserves what it asked for, least laxity first:
+      // with more sessions than minimums fit, the urgent ones must not all sit at their minimum.
+      const reqW = c.rank < DEFAULT_RANK ? c.requestW[c.rank] : undefined;
+      const wantA = reqW !== undefined ? Math.max(c.minA, Math.min(c.maxA, reqW / wPerA)) : c.minA;
+      const fits = (a: number) =>
+        c.cons.find((k) => k.rank <= c.rank && k.head - a * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS);
+      let grant = wantA;
+      let bad = fits(grant + c.overdrawA);
+      if (bad && wantA > c.minA) {
+        grant = c.minA;
+        bad = fits(grant + c.overdrawA);
+      }
       if (bad) {
         failed ??= bad;
         continue;
       }
+      const need = grant + c.overdrawA;
       if (ph !== c.phases) {
         const own = input.limits.get(`evse:${c.evse.id}`);
         if (own?.maxImportW !== undefined)
@@ -423,8 +458,14 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       c.wPerA = wPerA;
       for (const k of c.cons) k.head -= need * coef(k, c);
       c.admitted = true;
-      c.cur = c.minA;
-      c.binding = [reason('allocator', `minimum ${fmtA(c.minA)}`)];
+      c.cur = grant;
+      const rr = c.rank < DEFAULT_RANK ? c.requestReasons[c.rank] : undefined;
+      c.binding =
+        grant > c.minA && rr
+          ? [rr, ...c.capReasons]
+          : bad === undefined && grant < wantA && failed
+            ? [...failed.reasons, reason('allocator', `minimum ${fmtA(c.minA)}`)]
+            : [reason('allocator', `minimum ${fmtA(c.minA)}`)];
       break;
     }
     if (!c.admitted) {
