@@ -167,7 +167,7 @@ export class ChargerLink {
    */
   private async queued(action: string, msgId: string, params: Json): Promise<unknown> {
     const now = this.ctx.clock.now();
-    const { row, repeat } = this.ctx.outbox.append({
+    const { row, repeat } = await this.ctx.outbox.appendDurable({
       chargerId: this.id,
       msgId,
       protocol: this.protocol,
@@ -253,32 +253,50 @@ export class ChargerLink {
         if (!this.upOnline || !up || this.closed) return;
         const rows = outbox.pending(this.id, 64);
         if (rows.length === 0) break;
-        for (const row of rows) {
+        for (let i = 0; i < rows.length; i++) {
           if (!this.upOnline || this.upstream !== up) return;
+          const row = rows[i] as OutboxRow;
           const prepared = this.prepare(row);
           if ('poison' in prepared) {
             this.poison(row, prepared.poison);
             continue;
           }
+          // Coalesce a backlog of meter values of one connector and transaction into one frame (optional).
+          const group = [row];
+          let payload = prepared.payload;
+          while (row.action === 'MeterValues' && group.length < cfg.replay.batchMeterValues && i + 1 < rows.length) {
+            const next = rows[i + 1] as OutboxRow;
+            const np = next.action === 'MeterValues' ? this.prepare(next) : undefined;
+            if (!np || 'poison' in np || !sameMeterTarget(payload, np.payload)) break;
+            payload = {
+              ...payload,
+              meterValue: [...(payload.meterValue as unknown[]), ...(np.payload.meterValue as unknown[])],
+            };
+            group.push(next);
+            i++;
+          }
           try {
-            const res = await callWithId(up, row.msgId, row.action, prepared.payload, {
+            const res = await callWithId(up, row.msgId, row.action, payload, {
               clock,
               timeoutMs: cfg.upstream?.callTimeoutMs ?? 30_000,
             });
-            outbox.markDone(row.seq, res, clock.now());
-            this.ctx.stats.replayed++;
-            this.delivered(row, res as Json);
+            const now = clock.now();
+            for (const g of group) {
+              outbox.markDone(g.seq, res, now);
+              this.ctx.stats.replayed++;
+              this.delivered(g, res as Json);
+            }
           } catch (err) {
             const ce = callErrorOf(err);
             const stillOpen = this.upOnline && this.upstream === up;
             if (!ce && !stillOpen) return; // socket dropped: resume after reconnect
             const why = ce ? `${ce.code}: ${ce.description}` : err instanceof Error ? err.message : String(err);
             if (row.attempts + 1 >= cfg.replay.maxAttempts) {
-              this.poison(row, why);
+              for (const g of group) this.poison(g, why);
               continue;
             }
             outbox.markAttempt(row.seq, why);
-            this.ctx.log.warn({ chargerId: this.id, action: row.action, err: why }, 'CMS refused a queued message');
+            this.ctx.log.warn({ action: row.action, err: why }, 'CMS refused a queued message');
             this.scheduleRetry(row.attempts + 1);
             return;
           }
@@ -827,4 +845,9 @@ export class ChargerLink {
 export function jittered(minMs: number, maxMs: number, attempt: number): number {
   const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
   return Math.round(d / 2 + (Math.random() * d) / 2);
+}
+
+/** Two MeterValues frames for the same connector / EVSE and transaction (their samples can share one frame). */
+function sameMeterTarget(a: Json, b: Json): boolean {
+  return a.connectorId === b.connectorId && a.evseId === b.evseId && a.transactionId === b.transactionId;
 }

@@ -133,9 +133,60 @@ export class OcppOutbox {
       offline: input.offline ? 1 : 0,
       sessionId: input.sessionId ?? null,
     });
+    if (info.changes === 1) {
+      // The common case: a new row; no read-back needed.
+      return {
+        row: {
+          seq: Number(info.lastInsertRowid),
+          chargerId: input.chargerId,
+          msgId: input.msgId,
+          protocol: input.protocol,
+          action: input.action,
+          payload: input.payload as Record<string, unknown>,
+          createdAt: input.createdAt,
+          offline: input.offline,
+          ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
+          status: 'pending',
+          attempts: 0,
+        },
+        repeat: false,
+      };
+    }
     const row = this.byMessage(input.chargerId, input.msgId);
     if (!row) throw new Error('outbox append lost its row');
-    return { row, repeat: info.changes === 0 };
+    return { row, repeat: true };
+  }
+
+  private batch: Array<{
+    input: AppendInput;
+    resolve: (r: { row: OutboxRow; repeat: boolean }) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+
+  /**
+   * Group commit: appends arriving in the same event-loop turn (many
+   * chargers talking at once) share one SQLite transaction. Each promise
+   * resolves only after that transaction has committed, so the write-ahead
+   * promise (durable before the charger gets its answer) still holds.
+   */
+  appendDurable(input: AppendInput): Promise<{ row: OutboxRow; repeat: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ input, resolve, reject });
+      if (this.batch.length === 1) setImmediate(() => this.commitBatch());
+    });
+  }
+
+  private commitBatch(): void {
+    const items = this.batch;
+    this.batch = [];
+    let results: Array<{ row: OutboxRow; repeat: boolean }>;
+    try {
+      results = this.db.transaction(() => items.map((it) => this.append(it.input)))();
+    } catch (err) {
+      for (const it of items) it.reject(err);
+      return;
+    }
+    items.forEach((it, i) => it.resolve(results[i] as { row: OutboxRow; repeat: boolean }));
   }
 
   byMessage(chargerId: string, msgId: string): OutboxRow | undefined {

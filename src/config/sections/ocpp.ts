@@ -85,6 +85,15 @@ export const OcppSchema = z
           .positive()
           .default(5)
           .describe('CALLERRORs before a message is parked as poison (it never blocks the queue).'),
+        batchMeterValues: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(1)
+          .describe(
+            'Replay up to this many queued MeterValues of one connector and transaction as one frame (1 = one frame each, as sent).',
+          ),
         retryMinMs: z.number().int().positive().default(1000),
         retryMaxMs: z.number().int().positive().default(60_000),
       })

@@ -88,6 +88,21 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(core.sessions.get(sid)?.upstreamTransactionId).toBe(String(upstreamId));
   });
 
+  it('can coalesce a meter-value backlog into fewer frames on replay (replay.batchMeterValues)', async () => {
+    const { clock, cms, proxy, charger: cp } = await bootedCharger('BAT1', { ocpp: { replay: { batchMeterValues: 10 } } });
+    await cms.setOutage(true);
+    await waitFor(() => !proxy.upstreamOnline('BAT1'), { what: 'upstream down' });
+    await cp.plugIn(vehicle(clock), 'TAG-B');
+    const until = clock.now() + 240_000;
+    await waitFor(() => clock.now() >= until && cp.backlog === 0, { clock, advanceMs: 1000, what: 'backlog' });
+    await cms.setOutage(false);
+    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+    const mv = cms.received('MeterValues');
+    expect(mv).toHaveLength(1);
+    expect(mv[0]?.payload.meterValue as unknown[]).toHaveLength(4);
+    expect(mv[0]?.payload.transactionId).toBe([...cms.transactions.values()][0]?.id);
+  });
+
   it('keeps a session started online going through an outage; the CMS later gets the stop with its own id', async () => {
     const { clock, cms, proxy, charger: cp } = await bootedCharger('OFF2');
     await cp.plugIn(vehicle(clock), 'TAG-2');
