@@ -58,7 +58,8 @@ export interface AuthOptions {
 /** Bearer-key authentication and scope checks for every route. */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.addHook('onRequest', async (req) => {
-    const needed = req.routeOptions.config?.auth ?? 'read';
+    // The reference docs (swagger-ui and its assets) describe the public document: no key needed.
+    const needed = req.routeOptions.url?.startsWith('/docs') ? 'public' : (req.routeOptions.config?.auth ?? 'read');
     const key = presentedKey(req);
     if (key !== undefined) {
       const principal = key ? opts.verifier?.verify(key) : undefined;

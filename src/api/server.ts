@@ -189,6 +189,31 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
       security: [{ bearer: [] }],
     },
     transform: swaggerTransform as never,
+    // @fastify/websocket hides upgrade routes from swagger; describe the live socket by hand.
+    transformObject: (doc) => {
+      if (!('openapiObject' in doc)) return doc.swaggerObject;
+      const openapiObject = doc.openapiObject as Record<string, unknown>;
+      if (!integration) return openapiObject;
+      const paths = (openapiObject.paths ?? {}) as Record<string, unknown>;
+      paths['/api/v1/ws'] = {
+        get: {
+          tags: ['events'],
+          summary: 'Live events over WebSocket (HTTP upgrade); messages are {id, type, timestamp, data}',
+          description:
+            'Same events and filters as /api/v1/events; resume with `?lastEventId=`. Browsers may pass the key ' +
+            'as `?access_token=`. A slow client gets `{"type":"overflow","resumeAfter":n}` and close code 1013.',
+          parameters: [
+            { name: 'types', in: 'query', required: false, schema: { type: 'string' } },
+            { name: 'lastEventId', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '101': { description: 'Switching Protocols: WebSocket established' },
+            '401': { description: 'Missing or unknown API key (problem+json)' },
+          },
+        },
+      };
+      return { ...openapiObject, paths };
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 

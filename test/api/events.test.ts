@@ -108,7 +108,12 @@ describe('live events (SSE and WebSocket)', () => {
     const slowChunks: Buffer[] = [];
     await new Promise<void>((resolve) => slow.once('connect', resolve));
     slow.write(`GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
-    await new Promise<void>((resolve) => slow.once('data', (c: Buffer) => (slowChunks.push(c), resolve())));
+    await new Promise<void>((resolve) =>
+      slow.once('data', (c: Buffer) => {
+        slowChunks.push(c);
+        resolve();
+      }),
+    );
     slow.pause();
 
     const payload = 'x'.repeat(2000);
