@@ -113,6 +113,7 @@ describe('webhooks', () => {
     // A tampered body fails verification.
     expect(() => wh.verify(`${rx.got[0]!.body} `, rx.got[0]!.headers as Record<string, string>)).toThrow();
 
+    await until(() => f.integration.webhooks.stats(id).delivered === 2, 'outbox updated');
     const get = await f.api.app.inject({ method: 'GET', url: `/api/v1/webhooks/${id}`, headers: auth(ADMIN_KEY) });
     expect(get.json()).toMatchObject({ id, stats: { delivered: 2, pending: 0, dead: 0 } });
     expect(
@@ -142,6 +143,7 @@ describe('webhooks', () => {
     expect(delivered).toEqual([0, 100, 200, 300, 400]);
     const okIds = rx.ok().map((g) => g.headers['webhook-id']);
     expect(new Set(okIds).size).toBe(5);
+    await until(() => f.integration.webhooks.stats(id).delivered === 5, 'outbox updated');
     expect(f.integration.webhooks.stats(id)).toMatchObject({ delivered: 5, pending: 0, dead: 0 });
   });
 
@@ -182,7 +184,7 @@ describe('webhooks', () => {
     });
     expect(re.statusCode).toBe(202);
     expect(re.json()).toEqual({ queued: 1 });
-    await until(() => rx.ok().length === 1, 'redelivery');
+    await until(() => rx.ok().length === 1 && f.integration.webhooks.stats(id).delivered === 1, 'redelivery');
     expect(rx.ok()[0]!.headers['webhook-id']).toBe(String(e.id));
     expect(f.integration.webhooks.stats(id)).toMatchObject({ dead: 0, delivered: 1 });
   });
