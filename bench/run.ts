@@ -19,6 +19,7 @@ interface BenchModule {
 const MODULES: BenchModule[] = [
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'modbus', load: () => import('./modbus-run.js') },
+  { name: 'mqtt', load: () => import('./mqtt.js') },
 ];
 
 function fmt(n: number | undefined): string {

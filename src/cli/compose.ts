@@ -2,7 +2,7 @@ import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
 import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
-import { createOpcuaAdapters } from '../../adapters/opcua/index.js';
+import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
+import { registerKeysCommand } from './keys.js';
+import { registerOpcuaCommand } from './opcua.js';
+import { registerScenarioCommand } from './scenario.js';
 
 /**
  * Sub-commands contributed by areas (scenario runner, OPC UA browse, API
  * keys). Each lives in `commands/<name>.ts` and registers itself here.
  */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerOpcuaCommand(program);
+  registerKeysCommand(program);
+  registerScenarioCommand(program);
+}

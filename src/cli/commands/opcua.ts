@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { type BrowseEntry, browse } from '../../../adapters/opcua/browse.js';
+import type { BrowseEntry } from '../../../adapters/opcua/browse.js';
 import { OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES } from '../../config/sections/opcua.js';
 
 export interface OpcuaCommandIo {
@@ -68,6 +68,8 @@ export function registerOpcuaCommand(program: Command, io: OpcuaCommandIo = defa
     .option('--json', 'print JSON instead of a table')
     .action(async (endpoint: string, nodeId: string, opts: BrowseCliOptions) => {
       try {
+        // node-opcua takes seconds to import: load it only when browsing.
+        const { browse } = await import('../../../adapters/opcua/browse.js');
         const entries = await browse(endpoint, nodeId, {
           securityMode: opts.securityMode,
           securityPolicy: opts.securityPolicy,
