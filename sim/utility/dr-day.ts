@@ -73,7 +73,7 @@ function configInput(): GatewayConfigInput {
       floorPerDeviceW: 4200,
       responseGraceMs: 7000,
       complianceToleranceW: 300,
-      fallback: { importLimitW: 50_000, sourceTimeoutMs: 60_000, holdAfterEndMs: 0 },
+      fallback: { importLimitW: 50_000, sourceTimeoutMs: 60_000 },
       vpp: {
         rampWPerS: 25_000,
         battery: {

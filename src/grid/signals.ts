@@ -173,7 +173,10 @@ export class GridSignalStore {
     return [...this.health.values()].map((h) => ({ ...h, reachable: this.isReachable(h, now) }));
   }
 
-  /** Safe mode: a monitored source is unreachable, or a limit ended and its source has not spoken since. */
+  /**
+   * Safe mode: a monitored source is unreachable, or a limit from an
+   * unmonitored source (HTTP, MQTT) ended and that source has not spoken since.
+   */
   fallback(now: number): FallbackState {
     const cfg = this.opts.config.fallback;
     const importLimitW = cfg.importLimitW ?? this.opts.failsafeLimitW;
@@ -188,6 +191,9 @@ export class GridSignalStore {
       }
     }
     for (const [source, signals] of this.bySource) {
+      // A monitored source (VTN, capacity provider) announced the end in advance and its liveness is checked
+      // above; the hold after an end is for fire-and-forget sources (HTTP, MQTT) that may simply have died.
+      if (this.health.get(source)?.monitored) continue;
       const activeLimit = signals.some((s) => LIMIT_KINDS.has(s.kind) && s.start <= now && now < s.end);
       if (activeLimit) continue;
       let ended: GridSignal | undefined;

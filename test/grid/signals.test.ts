@@ -133,3 +133,14 @@ describe('GridSignalStore', () => {
     expect(n).toBeGreaterThan(0);
   });
 });
+
+describe('GridSignalStore: monitored sources', () => {
+  it('does not hold the fallback after an announced end while the monitored source is alive', () => {
+    const { store } = makeStore();
+    store.monitor('openadr');
+    store.replace('openadr', [sig({ end: T0 + 60_000 })], T0);
+    store.heard('openadr', T0 + 50_000);
+    expect(store.fallback(T0 + 60_000).active).toBe(false);
+    expect(store.input(T0 + 60_000).importLimits).toHaveLength(0);
+  });
+});

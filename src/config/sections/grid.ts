@@ -167,7 +167,10 @@ export const GridSchema = z
         exportLimitW: z.number().nonnegative().optional(),
         /** A source silent for this long counts as unreachable, ms. */
         sourceTimeoutMs: z.number().int().positive().default(120_000),
-        /** After a limit ends without a successor, the fallback holds until the source speaks again, at most this long, ms. */
+        /**
+         * After a simple (HTTP/MQTT) limit ends without a successor, the fallback holds until the source speaks
+         * again, at most this long, ms. OpenADR/OSCP sources are watched by their polls and heartbeats instead.
+         */
         holdAfterEndMs: z.number().int().nonnegative().default(900_000),
       })
       .strict()

@@ -231,4 +231,18 @@ describe('OpenADR 3 VEN against the VTN simulator (real HTTP)', () => {
     expect(store.input(clock.now()).importLimits[0]?.value).toBe(12_000);
     expect(ven.handleNotification({}, 'Bearer wrong')).toBe(403);
   });
+
+  it('polls on its own on the injected clock and leaves no timer or socket after stop', async () => {
+    const { vtn, ven, store, programID, clock } = await setup({ pollIntervalMs: 5000, reportIntervalMs: 60_000 });
+    vtn.createEvent(limitEvent(programID, T0, 22));
+    // Wait for the poll started at start() to have rescheduled itself, then move virtual time.
+    const deadline = Date.now() + 2000;
+    while (store.input(clock.now()).importLimits.length === 0 && Date.now() < deadline) {
+      clock.advance(5000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(store.input(clock.now()).importLimits[0]?.value).toBe(22_000);
+    await ven.stop();
+    expect(clock.pending()).toBe(0);
+  });
 });

@@ -168,4 +168,10 @@ describe('OSCP 2.0 flexibility provider against the capacity-provider simulator 
     expect((adj!.body['forecasted_blocks'] as Array<{ capacity: number }>)[0]?.capacity).toBe(60);
     await until(() => store.input(clock.now()).importLimits[0]?.value === 50_000);
   });
+
+  it('leaves no timer behind after stop', async () => {
+    const { fp, clock } = await setup();
+    await fp.stop();
+    expect(clock.pending()).toBe(0);
+  });
 });
