@@ -72,6 +72,9 @@ export class ChargerLink {
   private chargerGone = false;
   private readonly waiters = new Map<number, (response: unknown) => void>();
   private connecting?: Promise<void>;
+  /** OCPP-J allows one outstanding CALL per direction: gateway, CMS and replay calls take turns. */
+  private readonly chargerSerial = new Serial();
+  private readonly upSerial = new Serial();
   private bootPayload?: Json;
   private bootOwed = false;
   private readonly announced = new Set<number>();
@@ -138,10 +141,13 @@ export class ChargerLink {
     if (action === 'BootNotification') this.bootPayload = params;
     if (this.upOnline && this.upstream) {
       try {
-        const res = await callWithId(this.upstream, msgId, action, params, {
-          clock: this.ctx.clock,
-          timeoutMs: this.ctx.cfg.forwardTimeoutMs,
-        });
+        const upstream = this.upstream;
+        const res = await this.upSerial.run(() =>
+          callWithId(upstream, msgId, action, params, {
+            clock: this.ctx.clock,
+            timeoutMs: this.ctx.cfg.forwardTimeoutMs,
+          }),
+        );
         this.ctx.stats.forwarded++;
         this.observeAnswer(action, params, res as Json);
         return res;
@@ -276,13 +282,19 @@ export class ChargerLink {
             i++;
           }
           try {
-            const res = await callWithId(up, row.msgId, row.action, payload, {
-              clock,
-              timeoutMs: cfg.upstream?.callTimeoutMs ?? 30_000,
-            });
+            const res = await this.upSerial.run(() =>
+              callWithId(up, row.msgId, row.action, payload, {
+                clock,
+                timeoutMs: cfg.upstream?.callTimeoutMs ?? 30_000,
+              }),
+            );
             const now = clock.now();
+            outbox.markDoneMany(
+              group.map((g) => g.seq),
+              res,
+              now,
+            );
             for (const g of group) {
-              outbox.markDone(g.seq, res, now);
               this.ctx.stats.replayed++;
               this.delivered(g, res as Json);
             }
@@ -531,10 +543,12 @@ export class ChargerLink {
 
   private async toCharger(action: string, params: Json, msgId = `gk-${randomUUID()}`): Promise<unknown> {
     try {
-      return await callWithId(this.charger, msgId, action, params, {
-        clock: this.ctx.clock,
-        timeoutMs: this.ctx.cfg.callTimeoutMs,
-      });
+      return await this.chargerSerial.run(() =>
+        callWithId(this.charger, msgId, action, params, {
+          clock: this.ctx.clock,
+          timeoutMs: this.ctx.cfg.callTimeoutMs,
+        }),
+      );
     } catch (err) {
       const ce = callErrorOf(err);
       if (ce) throw toRpcError(ce);
@@ -850,4 +864,15 @@ export function jittered(minMs: number, maxMs: number, attempt: number): number 
 /** Two MeterValues frames for the same connector / EVSE and transaction (their samples can share one frame). */
 function sameMeterTarget(a: Json, b: Json): boolean {
   return a.connectorId === b.connectorId && a.evseId === b.evseId && a.transactionId === b.transactionId;
+}
+
+/** Runs async jobs one after another, in submission order. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(job, job);
+    this.tail = next.catch(() => {});
+    return next;
+  }
 }

@@ -202,6 +202,15 @@ export class OcppOutbox {
     this.doneStmt.run(JSON.stringify(response ?? null), now, seq);
   }
 
+  /** Mark several rows delivered in one commit (a coalesced replay frame). */
+  markDoneMany(seqs: readonly number[], response: unknown, now: number): void {
+    if (seqs.length === 1) return this.markDone(seqs[0] as number, response, now);
+    const json = JSON.stringify(response ?? null);
+    this.db.transaction(() => {
+      for (const seq of seqs) this.doneStmt.run(json, now, seq);
+    })();
+  }
+
   markAttempt(seq: number, error: string): void {
     this.attemptStmt.run(error, seq);
   }

@@ -89,7 +89,12 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
   });
 
   it('can coalesce a meter-value backlog into fewer frames on replay (replay.batchMeterValues)', async () => {
-    const { clock, cms, proxy, charger: cp } = await bootedCharger('BAT1', { ocpp: { replay: { batchMeterValues: 10 } } });
+    const {
+      clock,
+      cms,
+      proxy,
+      charger: cp,
+    } = await bootedCharger('BAT1', { ocpp: { replay: { batchMeterValues: 10 } } });
     await cms.setOutage(true);
     await waitFor(() => !proxy.upstreamOnline('BAT1'), { what: 'upstream down' });
     await cp.plugIn(vehicle(clock), 'TAG-B');
