@@ -1,22 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDemo } from '../src/cli/demo.js';
+import { DEMO_ANY_PORTS, startDemo } from '../src/cli/demo.js';
 import { silentLogger } from '../src/util/logger.js';
 import { type BenchResult, percentile } from './types.js';
-
-const PORTS_ZERO = {
-  httpPort: 0,
-  ocppPort: 0,
-  cmsPort: 0,
-  meterPort: 0,
-  pvPort: 0,
-  modbusChargerPort: 0,
-  mqttPort: 0,
-  opcuaPort: 0,
-  vtnPort: 0,
-  oscpPort: 0,
-};
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function run(): Promise<BenchResult[]> {
   const t0 = performance.now();
   const demo = await startDemo(
-    { ...PORTS_ZERO, dataDir: mkdtempSync(join(tmpdir(), 'gk-bench-demo-')), chargers: 4 },
+    { ...DEMO_ANY_PORTS, dataDir: mkdtempSync(join(tmpdir(), 'gk-bench-demo-')), chargers: 4 },
     { env: {}, log: silentLogger() },
   );
   try {

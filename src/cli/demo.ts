@@ -79,6 +79,20 @@ export const DEMO_DEFAULTS: DemoOptions = {
   opcua: true,
 };
 
+/** Every demo port set to 0 (any free port): tests and benchmarks run beside a live demo. */
+export const DEMO_ANY_PORTS = {
+  httpPort: 0,
+  ocppPort: 0,
+  cmsPort: 0,
+  meterPort: 0,
+  pvPort: 0,
+  modbusChargerPort: 0,
+  mqttPort: 0,
+  opcuaPort: 0,
+  vtnPort: 0,
+  oscpPort: 0,
+} as const satisfies Partial<DemoOptions>;
+
 type Raw = Record<string, unknown> & {
   site?: Record<string, unknown>;
   ocpp?: Record<string, unknown>;

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Demo, startDemo } from '../../src/cli/demo.js';
+import { DEMO_ANY_PORTS, type Demo, startDemo } from '../../src/cli/demo.js';
 import { silentLogger } from '../../src/util/logger.js';
 
 interface StateEvse {
@@ -36,19 +36,6 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-const ALL_PORTS_ZERO = {
-  httpPort: 0,
-  ocppPort: 0,
-  cmsPort: 0,
-  meterPort: 0,
-  pvPort: 0,
-  modbusChargerPort: 0,
-  mqttPort: 0,
-  opcuaPort: 0,
-  vtnPort: 0,
-  oscpPort: 0,
-};
-
 /**
  * The foundation's acceptance, over real sockets: `gridkeeper demo` with
  * every simulator speaking its real protocol. Within 15 s at least three
@@ -62,7 +49,7 @@ describe('demo end to end', () => {
     let demo: Demo | undefined;
     try {
       const t0 = Date.now();
-      demo = await startDemo({ ...ALL_PORTS_ZERO, dataDir, chargers: 4 }, { env: {}, log: silentLogger() });
+      demo = await startDemo({ ...DEMO_ANY_PORTS, dataDir, chargers: 4 }, { env: {}, log: silentLogger() });
       const api = demo.gateway.api()?.url();
       expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const health = await fetch(`${api}/healthz`);
