@@ -103,6 +103,7 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   });
   const resourceNames = ['site', ...cfg.resources];
   let programs: Program[] = [];
+  let pollsSinceResolve = 0;
   let venId: string | undefined;
   const registeredResources = new Set<string>();
   let subscribed = false;
@@ -208,7 +209,12 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   async function pollOnce(): Promise<void> {
     const now = clock.now();
     try {
-      if (programs.length === 0) await resolvePrograms();
+      // Programs are looked up again now and then: a configured program may be published on the VTN later.
+      const someMissing = programs.length < Math.max(1, cfg.programNames.length);
+      if (programs.length === 0 || (someMissing && ++pollsSinceResolve >= 30)) {
+        pollsSinceResolve = 0;
+        await resolvePrograms();
+      }
       try {
         await register();
         await subscribe();

@@ -14,7 +14,7 @@ export { createGridService, type GridService, SimpleSignalSchema } from './servi
 export { type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
 export { siteMeasurements, type VenMeasurements } from './measurements.js';
 export { createPriceFeed, type PriceFeed } from './price-feed.js';
-export { compileCron, createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
+export { compileCron, createTariff, type PriceBreakdown, sessionCost, type Tariff } from './tariff.js';
 
 export interface GridPolicyOptions {
   /** Bidirectional vehicles and what they allow (from the fleet area); none when omitted. */

@@ -241,3 +241,29 @@ export function parsePriceSeries(
   }));
   return { points, errors };
 }
+
+/**
+ * Cost of a session from its meter samples (epoch ms, cumulative Wh): each
+ * increment is priced with the tariff in force at the middle of its
+ * interval, so a session across a TOU boundary pays each side's price.
+ */
+export function sessionCost(
+  tariff: Tariff,
+  samples: ReadonlyArray<{ readonly ts: number; readonly energyWh: number }>,
+): { readonly cost: number; readonly energyKwh: number; readonly currency: string } {
+  let cost = 0;
+  let wh = 0;
+  let currency = '';
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    if (!a || !b || b.ts <= a.ts) continue;
+    const d = b.energyWh - a.energyWh;
+    if (d <= 0) continue;
+    const p = tariff.priceAt((a.ts + b.ts) / 2);
+    currency = p.currency;
+    cost += (d / 1000) * p.importPerKwh;
+    wh += d;
+  }
+  return { cost: Math.round(cost * 10_000) / 10_000, energyKwh: wh / 1000, currency };
+}

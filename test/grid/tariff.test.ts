@@ -5,7 +5,7 @@ import { decide as planningDecide, plan } from '../../policies/tariff-planning.j
 import { TariffSchema } from '../../src/config/sections/grid.js';
 import { createPriceFeed } from '../../src/grid/price-feed.js';
 import { GridSignalStore } from '../../src/grid/signals.js';
-import { compileCron, createTariff, parsePriceSeries } from '../../src/grid/tariff.js';
+import { compileCron, createTariff, parsePriceSeries, sessionCost } from '../../src/grid/tariff.js';
 import { VirtualClock } from '../../src/model/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { createMetricsRegistry } from '../../src/util/metrics.js';
@@ -84,6 +84,21 @@ describe('composed tariff', () => {
     expect(t.priceAt(MON + 2 * H).components[0]).toMatchObject({ perKwh: 0.3, from: 'dynamic:url' });
     expect(t.priceAt(MON + 18 * H).components[0]).toMatchObject({ perKwh: -0.05, from: 'dynamic:openadr' });
     expect(t.series(MON, MON + 4 * H, H)).toHaveLength(4);
+  });
+});
+
+describe('session cost', () => {
+  it('prices each meter increment with the tariff in force', () => {
+    const t = createTariff(tariffCfg);
+    // 10 kWh in the night period (05:00-06:00), 10 kWh after it (06:00-07:00).
+    const r = sessionCost(t, [
+      { ts: MON + 5 * H, energyWh: 0 },
+      { ts: MON + 6 * H, energyWh: 10_000 },
+      { ts: MON + 7 * H, energyWh: 20_000 },
+    ]);
+    expect(r.energyKwh).toBe(20);
+    expect(r.cost).toBeCloseTo(10 * (0.1 + 0.05 + 0.02) * 1.19 + 10 * (0.2 + 0.05 + 0.02) * 1.19, 4);
+    expect(r.currency).toBe('EUR');
   });
 });
 

@@ -245,4 +245,19 @@ describe('OpenADR 3 VEN against the VTN simulator (real HTTP)', () => {
     await ven.stop();
     expect(clock.pending()).toBe(0);
   });
+
+  it('finds a configured program that the VTN publishes later', async () => {
+    const { vtn, ven, store, clock } = await setup({ programNames: ['depot-dr', 'late-program'] });
+    expect(ven.status().programs.map((p) => p.name)).toEqual(['depot-dr']);
+    const late = vtn.createProgram({ programName: 'late-program' });
+    vtn.createEvent(limitEvent(late.id, T0, 18));
+    for (let i = 0; i < 30; i++) await ven.pollNow();
+    expect(
+      ven
+        .status()
+        .programs.map((p) => p.name)
+        .sort(),
+    ).toEqual(['depot-dr', 'late-program']);
+    expect(store.input(clock.now()).importLimits[0]?.value).toBe(18_000);
+  });
 });
