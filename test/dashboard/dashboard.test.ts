@@ -69,7 +69,7 @@ describe('dashboard in real Chromium', () => {
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(f.api.url(), { waitUntil: 'load' });
       await page.waitForSelector('[data-evse="CP03/1"]');
-      await page.waitForFunction(() => document.querySelector('#live-text')?.textContent === 'live');
+      await page.waitForFunction(`document.querySelector('#live-text')?.textContent === 'live'`);
       expect(await page.textContent('[data-k=grid]')).toBe('12.0 kW');
       expect(await page.textContent('[data-k=evses]')).toBe('21.0 kW');
       const reasons = await page.$$eval('.evse .reason', (els) => els.map((e) => e.textContent ?? ''));
@@ -81,11 +81,11 @@ describe('dashboard in real Chromium', () => {
       clock.advance(1000);
       site(15_500, 4_000);
       f.core.bus.emit('evse.live', { id: 'CP02/1', patch: { status: 'Faulted' } });
-      await page.waitForFunction(() => document.querySelector('[data-k=grid]')?.textContent === '15.5 kW', null, {
+      await page.waitForFunction(`document.querySelector('[data-k=grid]')?.textContent === '15.5 kW'`, null, {
         timeout: 5000,
       });
       await page.waitForSelector('#events li');
-      await page.waitForFunction(() => document.querySelector('#alerts')?.textContent?.includes('CP02/1'), null, {
+      await page.waitForFunction(`document.querySelector('#alerts')?.textContent?.includes('CP02/1')`, null, {
         timeout: 5000,
       });
       expect(await page.textContent('[data-evse="CP02/1"] .badge')).toBe('Faulted');
@@ -97,7 +97,7 @@ describe('dashboard in real Chromium', () => {
       const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
       await phone.goto(f.api.url(), { waitUntil: 'load' });
       await phone.waitForSelector('[data-evse="CP01/1"]');
-      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
       expect(overflow).toBeLessThanOrEqual(0);
       await phone.screenshot({ path: 'test-artifacts/dashboard-phone.png', fullPage: true });
       expect(errors).toEqual([]);
@@ -117,7 +117,7 @@ describe('dashboard in real Chromium', () => {
       const { ADMIN_KEY } = await import('../api/fixture.js');
       await page.fill('#key-input', ADMIN_KEY);
       await page.click('#key-form button');
-      await page.waitForFunction(() => document.querySelector('#live-text')?.textContent === 'live', null, {
+      await page.waitForFunction(`document.querySelector('#live-text')?.textContent === 'live'`, null, {
         timeout: 5000,
       });
     } finally {
