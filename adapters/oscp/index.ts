@@ -103,6 +103,8 @@ export function createOscpAdapter(cfg: OscpConfig, deps: OscpDeps): OscpAdapter 
     });
     await res.body?.cancel();
     if (res.status !== 204 && res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+    // A capacity provider that takes our messages is reachable, unless it promised heartbeats and missed them.
+    if (cpOfflineAt === undefined || clock.now() <= cpOfflineAt) store.heard(SOURCE, clock.now());
   }
 
   function offlineCheck(): void {
@@ -266,6 +268,7 @@ export function createOscpAdapter(cfg: OscpConfig, deps: OscpDeps): OscpAdapter 
       lastError = undefined;
     } catch (err) {
       lastError = (err as Error).message;
+      store.unreachable(SOURCE, lastError, clock.now());
       log.warn({ err: lastError }, 'OSCP heartbeat not delivered');
     }
     offlineCheck();

@@ -174,4 +174,12 @@ describe('OSCP 2.0 flexibility provider against the capacity-provider simulator 
     await fp.stop();
     expect(clock.pending()).toBe(0);
   });
+
+  it('counts a capacity provider that takes our messages as reachable even before its first heartbeat', async () => {
+    const { store, clock, cp, fp } = await setup();
+    expect(store.fallback(clock.now()).active).toBe(false);
+    cp.setOutage(503);
+    await fp.sendHeartbeat();
+    expect(store.fallback(clock.now()).why).toContain('HTTP 503');
+  });
 });
