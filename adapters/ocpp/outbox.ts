@@ -186,7 +186,9 @@ export class OcppOutbox {
       for (const it of items) it.reject(err);
       return;
     }
-    items.forEach((it, i) => it.resolve(results[i] as { row: OutboxRow; repeat: boolean }));
+    items.forEach((it, i) => {
+      it.resolve(results[i] as { row: OutboxRow; repeat: boolean });
+    });
   }
 
   byMessage(chargerId: string, msgId: string): OutboxRow | undefined {
@@ -204,7 +206,10 @@ export class OcppOutbox {
 
   /** Mark several rows delivered in one commit (a coalesced replay frame). */
   markDoneMany(seqs: readonly number[], response: unknown, now: number): void {
-    if (seqs.length === 1) return this.markDone(seqs[0] as number, response, now);
+    if (seqs.length === 1) {
+      this.markDone(seqs[0] as number, response, now);
+      return;
+    }
     const json = JSON.stringify(response ?? null);
     this.db.transaction(() => {
       for (const seq of seqs) this.doneStmt.run(json, now, seq);

@@ -66,7 +66,9 @@ export class SimDepot {
   async start(): Promise<void> {
     this.stopped = false;
     await Promise.all(this.chargers.map((c) => c.start()));
-    this.chargers.forEach((c, i) => this.later(() => this.arrive(c), 500 + i * 300));
+    this.chargers.forEach((c, i) => {
+      this.later(() => void this.arrive(c), 500 + i * 300);
+    });
     // Vehicles that left (full or departed) make room for the next one.
     this.watch = this.opts.clock.setInterval(() => {
       for (const c of this.chargers) {

@@ -57,7 +57,7 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     const started = cms.received('TransactionEvent')[0]?.payload;
     expect(started).toMatchObject({ eventType: 'Started', seqNo: 0 });
     expect(started?.offline).toBeUndefined();
-    const txId = (started?.transactionInfo as { transactionId: string }).transactionId;
+    const txId = (started?.transactionInfo as { transactionId: string } | undefined)?.transactionId;
     const sid = `V2A-${txId}`;
     await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'session synced' });
     expect(core.sessions.get(sid)).toMatchObject({ idTag: 'TOKEN-1', upstreamTransactionId: txId, connectorId: 1 });
@@ -109,7 +109,7 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     for (const e of events) expect(e.offline).toBe(true);
     expect(new Set(events.map((e) => (e.transactionInfo as { transactionId: string }).transactionId)).size).toBe(1);
     expect(cms.records.some((r) => r.duplicate)).toBe(false);
-    const sid = `V2B-${(events[0]?.transactionInfo as { transactionId: string }).transactionId}`;
+    const sid = `V2B-${(events[0]?.transactionInfo as { transactionId: string } | undefined)?.transactionId}`;
     await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
   });
 
