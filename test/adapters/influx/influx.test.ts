@@ -111,7 +111,9 @@ describe('InfluxDB 1.x export against a real influxd', () => {
   it('drops the oldest points beyond the buffer limit and counts them', async () => {
     const clock = new VirtualClock();
     const db = openDatabase({ path: ':memory:', migrations: INTEGRATION_MIGRATIONS });
-    cleanup.push(() => db.close());
+    cleanup.push(() => {
+      db.close();
+    });
     const metrics = createMetricsRegistry({ defaultMetrics: false });
     const adapter = createInfluxAdapter(InfluxSchema.parse({ port: 1, maxBufferedPoints: 1000 }), {
       clock,
