@@ -69,7 +69,7 @@ function departureOf(need: VehicleNeed, e: EvseState, now: number): number | und
 /** A vehicle drawing on one phase only is a 1-phase vehicle, whatever the charger could do. */
 function measuredPhases(e: EvseState, now: number): 1 | 3 | undefined {
   const r = e.currentsA;
-  if (!r || r.quality !== 'good' || now - r.ts > 60_000) return undefined;
+  if (r?.quality !== 'good' || now - r.ts > 60_000) return undefined;
   const max = Math.max(...r.value);
   if (max < 2) return undefined;
   return r.value.filter((x) => x > 0.5 * max).length === 1 ? 1 : 3;

@@ -31,7 +31,11 @@ export interface SimController {
  * way the adapters feed it (meter at 1 s, EVSE values on change and every
  * 5 s), acting through a dispatcher sink per charger.
  */
-export function createGridkeeperController(day: ScenarioDay, config: GatewayConfig, clock: VirtualClock): SimController {
+export function createGridkeeperController(
+  day: ScenarioDay,
+  config: GatewayConfig,
+  clock: VirtualClock,
+): SimController {
   const log = silentLogger();
   const bus = createGatewayBus();
   const needs = new Map<string, VehicleNeed>();

@@ -38,7 +38,10 @@ export async function listScenarios(): Promise<ScenarioDefinition[]> {
   return out;
 }
 
-export async function findScenario(name: string, extra: readonly ScenarioDefinition[] = []): Promise<ScenarioDefinition> {
+export async function findScenario(
+  name: string,
+  extra: readonly ScenarioDefinition[] = [],
+): Promise<ScenarioDefinition> {
   const all = [...extra, ...(await listScenarios())];
   const s = all.find((d) => d.name === name);
   if (!s) throw new Error(`unknown scenario "${name}"; known: ${all.map((d) => d.name).join(', ')}`);
@@ -110,10 +113,15 @@ export async function runScenario(name: string, opts: RunScenarioOptions = {}): 
   const started = performance.now();
   const seed = opts.seed ?? 1;
   const def = await findScenario(name, opts.definitions);
-  const day = def.build({ seed, ...(opts.responseDelayMs !== undefined ? { responseDelayMs: opts.responseDelayMs } : {}) });
+  const day = def.build({
+    seed,
+    ...(opts.responseDelayMs !== undefined ? { responseDelayMs: opts.responseDelayMs } : {}),
+  });
   const controllers: ControllerKpis[] = [];
   for (const c of opts.controllers ?? (['gridkeeper', 'baseline-30s-fcfs'] as const)) {
-    opts.onProgress?.(`[${name}] ${c}: simulating ${(day.endAt - day.startAt) / 3_600_000} h, ${day.vehicles.length} vehicles`);
+    opts.onProgress?.(
+      `[${name}] ${c}: simulating ${(day.endAt - day.startAt) / 3_600_000} h, ${day.vehicles.length} vehicles`,
+    );
     controllers.push(await runDay(day, c, seed, opts.onProgress && ((l) => opts.onProgress?.(`[${name}] ${l}`))));
   }
   const delays = day.vehicles.map((v) => v.responseDelayMs).sort((a, b) => a - b);
@@ -150,7 +158,8 @@ export function formatScenarioTable(r: ScenarioResult): string {
   ];
   const rows = [cols.map(([h]) => h), ...r.controllers.map((c) => cols.map(([, f]) => f(c)))];
   const widths = cols.map((_, i) => Math.max(...rows.map((row) => (row[i] as string).length)));
-  const line = (row: string[]) => row.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join('  ');
+  const line = (row: string[]) =>
+    row.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join('  ');
   const d = r.vehicles.responseDelayMs;
   return [
     `scenario ${r.scenario} (seed ${r.seed}, ${r.simulatedHours} h simulated in ${(r.wallMs / 1000).toFixed(1)} s)`,

@@ -96,7 +96,6 @@ export class SiteSim {
   batteryWh = 0;
   private readonly arrivals: ScenarioVehicle[];
   private nextArrival = 0;
-  private stepIndex = 0;
   private violationRun = 0;
   gridW = 0;
   gridA: PhaseValues = [0, 0, 0];
@@ -153,7 +152,10 @@ export class SiteSim {
   step(now: number): void {
     const day = this.day;
     // Arrivals and departures.
-    while (this.nextArrival < this.arrivals.length && (this.arrivals[this.nextArrival] as ScenarioVehicle).arriveAt <= now) {
+    while (
+      this.nextArrival < this.arrivals.length &&
+      (this.arrivals[this.nextArrival] as ScenarioVehicle).arriveAt <= now
+    ) {
       const v = this.arrivals[this.nextArrival++] as ScenarioVehicle;
       const e = this.evses.get(v.evseId);
       if (!e || e.vehicle) continue;
@@ -257,7 +259,6 @@ export class SiteSim {
       k.costEur -= (-this.gridW / 3_600_000) * day.feedInEurPerKwh;
     }
     k.pvWh += this.pvW / 3600;
-    this.stepIndex++;
     this.observer.metered?.(this, now);
   }
 

@@ -33,11 +33,11 @@ export interface TreeAllocatorOptions {
   readonly holdMaxMs?: number;
   /** A decrease counts as followed when the measured current is within this of the set-point, A. */
   readonly holdToleranceA?: number;
-  /** Time after a change before the measured current is trusted for learning, ms. */
-  readonly settleMs?: number;
   /** Learn how far each vehicle draws above its set-point and reserve it. */
   readonly learnOverdraw?: boolean;
   readonly maxOverdrawA?: number;
+  /** Reserved for a new vehicle until it has shown how closely it follows its set-point, A. */
+  readonly assumedOverdrawA?: number;
   /** EVSE or charger ids that can switch between 1 and 3 phases. */
   readonly phaseSwitchable?: ReadonlySet<string>;
   /** Least time between two phase switches of one EVSE, ms. */
@@ -59,6 +59,8 @@ export interface SessionMemory {
   readonly phasesAt: number;
   /** Learnt: how far the vehicle draws above its set-point, A. */
   readonly overdrawA: number;
+  /** The vehicle has been seen following a set-point, so `overdrawA` is measured, not assumed. */
+  readonly overdrawKnown: boolean;
   /** Learnt from measurement: phases the vehicle uses. */
   readonly vehiclePhases?: 1 | 3;
   /** A decrease not yet followed: the vehicle may still draw this much until `holdUntil`. */
@@ -118,6 +120,8 @@ interface Cand {
   maxA: number;
   readonly capReasons: Reason[];
   readonly overdrawA: number;
+  readonly learntOverdrawA: number;
+  readonly overdrawKnown: boolean;
   readonly rank: number;
   readonly urgency: number;
   /** Requested current per tier rank (A), when any. */
@@ -209,7 +213,11 @@ function buildConstraints(input: TreeAllocationInput): {
         rank: 0,
         capacity: n.maxPowerW,
         phase: -1,
-        reasons: treeReason(input.tree, `${n.id}#W`, () => `${label} limit ${((n.maxPowerW ?? 0) / 1000).toFixed(1)} kW`),
+        reasons: treeReason(
+          input.tree,
+          `${n.id}#W`,
+          () => `${label} limit ${((n.maxPowerW ?? 0) / 1000).toFixed(1)} kW`,
+        ),
       });
     }
   }
@@ -280,9 +288,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const rampUp = o.rampUpAPerS ?? 4;
   const holdMaxMs = o.holdMaxMs ?? 30_000;
   const holdTol = o.holdToleranceA ?? 0.5;
-  const settleMs = o.settleMs ?? 10_000;
   const freshMs = o.freshMs ?? 5000;
   const maxOd = o.maxOverdrawA ?? 3;
+  const assumedOd = o.assumedOverdrawA ?? 1.5;
   const dwellMs = o.phaseSwitchDwellMs ?? 300_000;
   const prevState = input.state ?? EMPTY_ALLOCATOR_STATE;
 
@@ -351,11 +359,20 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       maxA = Math.max(0, own.maxImportW / wPerA);
       capReasons.unshift(...own.reasons);
     }
-    let overdrawA = mem?.overdrawA ?? 0;
-    if (o.learnOverdraw !== false && mem && m && mem.currentA > 0 && now - mem.setAt >= settleMs) {
-      const over = m.maxA - mem.currentA;
-      if (over > 0.3) overdrawA = Math.min(maxOd, Math.max(overdrawA, over));
+    // Overdraw: what the vehicle draws above the highest set-point that may still apply. Until the
+    // vehicle has shown that it follows its set-point, a default overdraw is reserved for it.
+    let learntOverdrawA = mem?.overdrawA ?? 0;
+    let overdrawKnown = mem?.overdrawKnown ?? false;
+    if (o.learnOverdraw !== false && mem && m && mem.currentA > 0) {
+      const applied = Math.max(mem.currentA, now < mem.holdUntil ? mem.holdA : 0);
+      const over = m.maxA - applied;
+      if (over > 0.3) {
+        learntOverdrawA = Math.min(maxOd, Math.max(learntOverdrawA, over));
+        overdrawKnown = true;
+      } else if (m.maxA >= mem.currentA - 0.5 && (e.currentsA?.ts ?? 0) > mem.setAt) overdrawKnown = true;
     }
+    const overdrawA =
+      o.learnOverdraw === false ? 0 : overdrawKnown ? learntOverdrawA : Math.max(learntOverdrawA, assumedOd);
     const req = reqByEvse.get(e.id);
     let rank = DEFAULT_RANK;
     if (req) for (let r = 0; r < DEFAULT_RANK; r++) if (req.w[r] !== undefined && rank === DEFAULT_RANK) rank = r;
@@ -371,6 +388,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       maxA,
       capReasons,
       overdrawA,
+      learntOverdrawA,
+      overdrawKnown,
       rank,
       urgency: req?.urgency ?? Number.POSITIVE_INFINITY,
       requestW: req?.w ?? [],
@@ -604,7 +623,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       ...(a > 0 ? { onSince: prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now } : {}),
       ...(a === 0 && prev ? { offSince: prevA === 0 && prev.offSince !== undefined ? prev.offSince : now } : {}),
       phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
-      overdrawA: c.overdrawA,
+      overdrawA: c.learntOverdrawA,
+      overdrawKnown: c.overdrawKnown,
       vehiclePhases: c.preferred,
       holdA: Math.max(holdA, 0),
       holdUntil: decrease ? now + holdMaxMs : (prev?.holdUntil ?? 0),

@@ -8,7 +8,8 @@ import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseRotation } from '../../src/model/site.js';
 
 const NOW = Date.UTC(2026, 0, 1, 20);
-const FREE: TreeAllocatorOptions = { rampUpAPerS: 1000, deadbandA: 0, minOffMs: 0, minOnMs: 0 };
+// Hysteresis and the overdraw reserved for unknown vehicles off: these tests look at the sharing itself.
+const FREE: TreeAllocatorOptions = { rampUpAPerS: 1000, deadbandA: 0, minOffMs: 0, minOnMs: 0, assumedOverdrawA: 0 };
 
 function evse(id: string, over: Partial<EvseState> = {}): EvseState {
   return {
@@ -159,7 +160,13 @@ describe('circuit-tree allocator', () => {
 
   it('hysteresis: fast down, slow up, min-off', () => {
     const tree = buildCircuitTree({ fuseA: 32, circuits: [] });
-    const opts: TreeAllocatorOptions = { rampUpAPerS: 2, deadbandA: 0.5, minOffMs: 60_000, minOnMs: 0 };
+    const opts: TreeAllocatorOptions = {
+      rampUpAPerS: 2,
+      deadbandA: 0.5,
+      minOffMs: 60_000,
+      minOnMs: 0,
+      assumedOverdrawA: 0,
+    };
     let r = run(tree, [evse('a/1')], [], [], opts);
     expect(r.setpoints[0]?.currentA).toBe(8); // start at min + one ramp step
     r = run(tree, [evse('a/1')], [], [], opts, r.state, NOW + 1000);
@@ -200,6 +207,16 @@ describe('circuit-tree allocator', () => {
     const a = r.setpoints[0]?.currentA ?? 0;
     const b = r.setpoints[1]?.currentA ?? 0;
     expect(a + 1.5 + b).toBeLessThanOrEqual(32 + 1e-9);
+  });
+
+  it('reserves a default overdraw for a vehicle until it has shown that it follows its set-point', () => {
+    const tree = buildCircuitTree({ fuseA: 32, circuits: [] });
+    const opts = { ...FREE, assumedOverdrawA: 1.5 };
+    let r = run(tree, [evse('a/1'), evse('b/1')], [], [], opts);
+    expect(r.setpoints.map((s) => s.currentA)).toEqual([14.5, 14.5]);
+    const follows = (id: string) => evse(id, { currentsA: reading([14.5, 14.5, 14.5] as const, NOW + 5000, id) });
+    r = run(tree, [follows('a/1'), follows('b/1')], [], [], opts, r.state, NOW + 5000);
+    expect(r.setpoints.map((s) => s.currentA)).toEqual([16, 16]);
   });
 
   it('switches a switchable charger to one phase when three do not fit', () => {

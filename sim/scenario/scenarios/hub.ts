@@ -35,7 +35,9 @@ export const scenario: ScenarioDefinition = {
         const maxW = maxCurrentA * phases * 230;
         const deadline = rng() < 0.6;
         // Needs a fleet would ask for: at most 60 % of what the car could take alone.
-        const neededWh = deadline ? Math.round(Math.min(25_000, 0.6 * maxW * (dwell / HOUR)) * (0.4 + 0.6 * rng())) : undefined;
+        const neededWh = deadline
+          ? Math.round(Math.min(25_000, 0.6 * maxW * (dwell / HOUR)) * (0.4 + 0.6 * rng()))
+          : undefined;
         n++;
         vehicles.push({
           id: `car-${n}`,

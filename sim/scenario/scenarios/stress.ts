@@ -16,7 +16,8 @@ export const scenario: ScenarioDefinition = {
     const circuits: Array<{ id: string; parent: string; maxCurrentA: number }> = [];
     for (let f = 0; f < 4; f++) {
       circuits.push({ id: `feeder-${f + 1}`, parent: 'site', maxCurrentA: 200 });
-      for (let s = 0; s < 4; s++) circuits.push({ id: `sub-${f + 1}.${s + 1}`, parent: `feeder-${f + 1}`, maxCurrentA: 80 });
+      for (let s = 0; s < 4; s++)
+        circuits.push({ id: `sub-${f + 1}.${s + 1}`, parent: `feeder-${f + 1}`, maxCurrentA: 80 });
     }
     const chargers: Array<Partial<ChargerConfig> & { id: string }> = [];
     const vehicles: ScenarioVehicle[] = [];
