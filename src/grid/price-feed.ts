@@ -12,6 +12,11 @@ export interface PriceFeedDeps {
   readonly metrics: Registry;
   /** OpenADR PRICE events arrive through the signal store. */
   readonly store?: GridSignalStore;
+  /** Last good series of the URL and MQTT sources, kept across restarts. */
+  readonly cache?: {
+    load(source: 'url' | 'mqtt'): PricePoint[];
+    save(source: 'url' | 'mqtt', points: readonly PricePoint[]): void;
+  };
 }
 
 export interface PriceFeed {
@@ -34,8 +39,8 @@ export interface PriceFeed {
 export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDeps): PriceFeed {
   const { clock, log } = deps;
   const metrics = gridMetrics(deps.metrics);
-  let urlSeries: PricePoint[] = [];
-  let mqttSeries: PricePoint[] = [];
+  let urlSeries: PricePoint[] = deps.cache?.load('url') ?? [];
+  let mqttSeries: PricePoint[] = deps.cache?.load('mqtt') ?? [];
   let lastRefreshAt: number | undefined;
   let timer: TimerHandle | undefined;
 
@@ -54,6 +59,7 @@ export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDep
       }
       if (points.length === 0) throw new Error('no usable prices');
       urlSeries = points;
+      deps.cache?.save('url', points);
       lastRefreshAt = clock.now();
       metrics.requests.inc({ source: 'price-url', result: 'ok' });
       return true;
@@ -87,6 +93,7 @@ export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDep
       }
       if (points.length === 0) return false;
       mqttSeries = points;
+      deps.cache?.save('mqtt', points);
       return true;
     },
     lastRefreshAt: () => lastRefreshAt,

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import type { GatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../model/clock.js';
+import type { Db } from '../store/db.js';
 import type { Logger } from '../util/logger.js';
 import { type GridMetrics, gridMetrics } from './metrics.js';
+import { GridPersistence } from './persistence.js';
 import { createPriceFeed, type PriceFeed } from './price-feed.js';
 import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
 import {
@@ -120,6 +122,8 @@ export interface GridServiceDeps {
   readonly metrics: Registry;
   /** Grid meter readings feed the compliance history. */
   readonly bus?: GatewayBus;
+  /** With a database (GRID_MIGRATIONS applied) the event history and the last good prices survive restarts. */
+  readonly db?: Db;
 }
 
 export interface GridService {
@@ -159,7 +163,24 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     staleAfterMs: config.site.staleAfterMs,
   });
   const metrics = gridMetrics(deps.metrics);
-  const prices = createPriceFeed(grid.tariff.dynamic, { clock, log, metrics: deps.metrics, store });
+  const persistence = deps.db ? new GridPersistence(deps.db) : undefined;
+  if (persistence) store.restoreHistory(persistence.loadEvents());
+  const prices = createPriceFeed(grid.tariff.dynamic, {
+    clock,
+    log,
+    metrics: deps.metrics,
+    store,
+    ...(persistence
+      ? { cache: { load: (src) => persistence.loadPrices(src), save: (src, pts) => persistence.savePrices(src, pts) } }
+      : {}),
+  });
+  const flush = () => {
+    try {
+      persistence?.saveEvents(store.history());
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'grid event history not saved');
+    }
+  };
   const tariff = createTariff(grid.tariff, () => prices.series());
   const mqttTopic = grid.simple.mqttTopic ?? `gridkeeper/${config.site.id}/grid/limit/set`;
   let offGrid: (() => void) | undefined;
@@ -295,6 +316,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
   };
   store.onChange(onFallbackCheck);
   let fallbackTimer: ReturnType<Clock['setInterval']> | undefined;
+  let ticks = 0;
 
   return {
     store,
@@ -312,7 +334,10 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
           if (g.powerW) store.observe(g.powerW.ts, g.powerW.value);
         });
       }
-      fallbackTimer = clock.setInterval(onFallbackCheck, 1000);
+      fallbackTimer = clock.setInterval(() => {
+        onFallbackCheck();
+        if (persistence && ++ticks % 10 === 0) flush();
+      }, 1000);
       void prices.start();
     },
     stop() {
@@ -321,6 +346,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
       clock.clearInterval(fallbackTimer);
       fallbackTimer = undefined;
       void prices.stop();
+      flush();
     },
   };
 }

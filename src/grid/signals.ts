@@ -284,6 +284,11 @@ export class GridSignalStore {
     }
   }
 
+  /** Put back records saved before a restart (older than what is known now). */
+  restoreHistory(records: readonly EventRecord[]): void {
+    for (const r of records) if (!this.records.has(r.key)) this.records.set(r.key, { ...r });
+  }
+
   history(): EventRecord[] {
     return [...this.records.values()].sort((a, b) => b.start - a.start);
   }
