@@ -10,7 +10,7 @@ import type { Tier } from '../model/decision.js';
 import { type BoundPolicy, bindPolicy } from '../model/policy.js';
 import type { GridService } from './service.js';
 
-export { createGridService, type GridService, SimpleSignalSchema } from './service.js';
+export { createGridService, type GridService, GridStatusSchema, SimpleSignalSchema } from './service.js';
 export { type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
 export { siteMeasurements, type VenMeasurements } from './measurements.js';
 export { GRID_MIGRATIONS, GridPersistence } from './persistence.js';

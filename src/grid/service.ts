@@ -76,6 +76,41 @@ const OPENADR_KIND: Record<SignalKind, string> = {
   simple: 'SIMPLE',
 };
 
+const SignalViewSchema = z.object({
+  kind: z.string().describe('IMPORT_CAPACITY_LIMIT, EXPORT_CAPACITY_LIMIT, DISPATCH_SETPOINT, PRICE or SIMPLE'),
+  value: z.number(),
+  unit: z.string(),
+  source: z.string().describe('openadr, oscp, http, mqtt'),
+  eventId: z.string(),
+  eventName: z.string().optional(),
+  start: z.string(),
+  end: z.string().optional(),
+});
+
+/** Response schema of `GET /api/v1/grid` (for the route's OpenAPI document). */
+export const GridStatusSchema = z.object({
+  ts: z.string(),
+  active: z.array(SignalViewSchema),
+  next: z.array(SignalViewSchema),
+  sources: z.array(
+    z.object({
+      source: z.string(),
+      reachable: z.boolean(),
+      monitored: z.boolean(),
+      lastHeardAt: z.string().optional(),
+      lastError: z.string().optional(),
+    }),
+  ),
+  fallback: z.object({
+    active: z.boolean(),
+    importLimitW: z.number(),
+    exportLimitW: z.number().optional(),
+    why: z.string().optional(),
+  }),
+  price: z.record(z.string(), z.unknown()).optional(),
+  adapters: z.record(z.string(), z.unknown()),
+});
+
 export interface GridStatus {
   readonly ts: string;
   readonly active: readonly SignalView[];
@@ -90,6 +125,8 @@ export interface GridStatus {
   readonly fallback: FallbackState;
   /** Tariff in force now (when components are configured). */
   readonly price?: PriceBreakdown;
+  /** Status of the attached grid adapters (OpenADR VEN: programs, clock skew, rejected events; OSCP: handshake). */
+  readonly adapters: Readonly<Record<string, unknown>>;
 }
 
 export interface SignalView {
@@ -141,6 +178,8 @@ export interface GridService {
   readonly mqttTopic: string;
   /** `GET /api/v1/grid`. */
   status(): GridStatus;
+  /** Show an adapter's own status in `status().adapters` (e.g. `attachStatus('openadr', () => ven.status())`). */
+  attachStatus(name: string, fn: () => unknown): void;
   /** `GET /api/v1/grid/events`: history with compliance per event (GridProvider of the API). */
   events(opts?: { from?: number; to?: number }): GridEventView[];
   start(): void;
@@ -278,6 +317,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
       })),
       fallback: store.fallback(now),
       ...(grid.tariff.components.length > 0 ? { price: tariff.priceAt(now) } : {}),
+      adapters: Object.fromEntries([...adapterStatus].map(([name, fn]) => [name, fn()])),
     };
   };
 
@@ -317,6 +357,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
   store.onChange(onFallbackCheck);
   let fallbackTimer: ReturnType<Clock['setInterval']> | undefined;
   let ticks = 0;
+  const adapterStatus = new Map<string, () => unknown>();
 
   return {
     store,
@@ -327,6 +368,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     applySimpleSignal,
     handleMqttMessage,
     status,
+    attachStatus: (name, fn) => void adapterStatus.set(name, fn),
     events,
     start() {
       if (deps.bus) {

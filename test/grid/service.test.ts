@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { gridPolicies } from '../../src/grid/index.js';
-import { createGridService, type GridService } from '../../src/grid/service.js';
+import { createGridService, type GridService, GridStatusSchema } from '../../src/grid/service.js';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import { testConfig, testCore } from '../helpers/core.js';
@@ -70,7 +70,10 @@ describe('grid service: simple signals', () => {
     expect(evses?.reasons[0]?.text).toContain('dso-7');
     const sp = core.dispatcher.current('CP1/1')!;
     expect(sp.reasons.some((r) => r.tier === 'grid' && r.text.includes('dso-7'))).toBe(true);
+    grid.attachStatus('openadr', () => ({ venId: 'ven-1' }));
     const st = grid.status();
+    expect(st.adapters['openadr']).toEqual({ venId: 'ven-1' });
+    expect(GridStatusSchema.safeParse(JSON.parse(JSON.stringify(st))).success).toBe(true);
     expect(st.active[0]).toMatchObject({
       kind: 'IMPORT_CAPACITY_LIMIT',
       value: 12_000,
