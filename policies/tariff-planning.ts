@@ -6,6 +6,8 @@ export interface PriceSlot {
   readonly end: number;
   /** Import price per kWh, all components included. */
   readonly importPerKwh: number;
+  /** Grid carbon intensity, g CO2 per kWh, when known. */
+  readonly co2GPerKwh?: number;
 }
 
 export interface PlannedVehicle {
@@ -25,6 +27,8 @@ export interface TariffPlanningInput {
   /** Power the vehicles may share in each slot (contract / grid budget), W. */
   readonly chargingBudgetW: number;
   readonly currency: string;
+  /** What a kg of CO2 is worth when choosing hours (0: price only), currency per kg. */
+  readonly co2PricePerKg?: number;
 }
 
 export interface VehiclePlan {
@@ -42,14 +46,16 @@ export interface VehiclePlan {
  * each takes its cheapest remaining slots. Pure: same prices, same plan.
  */
 export function plan(input: TariffPlanningInput, now: number): VehiclePlan[] {
-  const slots = input.prices.filter((s) => s.end > now).map((s) => ({ ...s, left: input.chargingBudgetW }));
+  const w = input.co2PricePerKg ?? 0;
+  // Cheap and green: the effective cost adds the carbon intensity at the configured price per kg.
+  const slots = input.prices
+    .filter((s) => s.end > now)
+    .map((s) => ({ ...s, cost: s.importPerKwh + (w * (s.co2GPerKwh ?? 0)) / 1000, left: input.chargingBudgetW }));
   const order = [...input.vehicles].sort((a, b) => a.departureAt - b.departureAt || a.evseId.localeCompare(b.evseId));
   const out: VehiclePlan[] = [];
   for (const v of order) {
     const maxW = v.maxW ?? Number.POSITIVE_INFINITY;
-    const usable = slots
-      .filter((s) => s.start < v.departureAt)
-      .sort((a, b) => a.importPerKwh - b.importPerKwh || a.start - b.start);
+    const usable = slots.filter((s) => s.start < v.departureAt).sort((a, b) => a.cost - b.cost || a.start - b.start);
     let need = v.neededWh;
     const mine: Array<{ start: number; end: number; powerW: number; price: number }> = [];
     for (const s of usable) {

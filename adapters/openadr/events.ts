@@ -43,10 +43,13 @@ const KIND: Record<string, SignalKind> = {
   DISPATCH_SETPOINT: 'setpoint',
   PRICE: 'price',
   SIMPLE: 'simple',
+  GHG: 'ghg',
 };
 
 /** Power units to W. OpenADR's definitions use KW for the capacity payloads; W and MW are accepted too. */
 const POWER_FACTOR: Record<string, number> = { W: 1, KW: 1000, MW: 1_000_000 };
+/** Carbon intensity units to g/kWh. */
+const GHG_FACTOR: Record<string, number> = { G_PER_KWH: 1, 'G/KWH': 1, KG_PER_MWH: 1, KG_PER_KWH: 1000 };
 /** Price units to "per kWh". */
 const PRICE_FACTOR: Record<string, number> = { KWH: 1, WH: 1000, MWH: 0.001 };
 
@@ -202,6 +205,14 @@ export function eventToSignals(
         }
         value = raw * f;
         currency = desc?.currency ?? undefined;
+      } else if (kind === 'ghg') {
+        const units = (desc?.units ?? 'G_PER_KWH').toUpperCase();
+        const f = GHG_FACTOR[units];
+        if (f === undefined) {
+          issues.push({ eventId: event.id, field: 'payloadDescriptors.units', message: `unknown GHG unit ${units}` });
+          return;
+        }
+        value = raw * f;
       } else if (kind === 'simple') {
         if (!Number.isInteger(raw) || raw < 0 || raw > 3) {
           issues.push({

@@ -77,16 +77,31 @@ export function gridPolicies(
         const svc = service();
         const horizon = Math.max(now + slotMs, ...vehicles.map((v) => v.departureAt));
         const from = Math.floor(now / slotMs) * slotMs;
+        const ghg = svc?.store.ghg() ?? [];
+        const co2At = (t: number) => {
+          for (let i = ghg.length - 1; i >= 0; i--) {
+            const g = ghg[i];
+            if (g && g.start <= t && t < g.end) return g.value;
+          }
+          return undefined;
+        };
         const prices = svc
-          ? svc.tariff
-              .series(from, Math.min(horizon, now + 48 * 3_600_000), slotMs)
-              .map((p) => ({ start: p.ts, end: p.ts + slotMs, importPerKwh: p.importPerKwh }))
+          ? svc.tariff.series(from, Math.min(horizon, now + 48 * 3_600_000), slotMs).map((p) => {
+              const co2 = co2At(p.ts + slotMs / 2);
+              return {
+                start: p.ts,
+                end: p.ts + slotMs,
+                importPerKwh: p.importPerKwh,
+                ...(co2 !== undefined ? { co2GPerKwh: co2 } : {}),
+              };
+            })
           : [];
         return {
           prices,
           vehicles,
           chargingBudgetW: Math.max(0, config.site.limitW - config.grid.marginW),
           currency: config.grid.tariff.currency,
+          co2PricePerKg: config.grid.tariff.co2PricePerKg,
         };
       }),
     );

@@ -66,6 +66,7 @@ const UNITS: Record<SignalKind, string> = {
   setpoint: 'W',
   price: 'per kWh',
   simple: 'level',
+  ghg: 'g CO2 per kWh',
 };
 
 const OPENADR_KIND: Record<SignalKind, string> = {
@@ -74,6 +75,7 @@ const OPENADR_KIND: Record<SignalKind, string> = {
   setpoint: 'DISPATCH_SETPOINT',
   price: 'PRICE',
   simple: 'SIMPLE',
+  ghg: 'GHG',
 };
 
 const SignalViewSchema = z.object({

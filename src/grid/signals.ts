@@ -2,7 +2,8 @@ import type { ActiveGridSignal, GridSignalsInput } from '../../policies/grid-sig
 import type { GridConfig } from '../config/sections/grid.js';
 import type { Clock } from '../model/clock.js';
 
-export type SignalKind = 'importLimit' | 'exportLimit' | 'setpoint' | 'price' | 'simple';
+/** `ghg`: grid carbon intensity, g CO2 per kWh (OpenADR GHG), for planning into green hours. */
+export type SignalKind = 'importLimit' | 'exportLimit' | 'setpoint' | 'price' | 'simple' | 'ghg';
 
 /**
  * One grid signal from any source (OpenADR interval, OSCP forecast block,
@@ -253,6 +254,13 @@ export class GridSignalStore {
       ...(cfg.batteryControllable && cfg.vpp.battery ? { batteryId: cfg.vpp.battery.id } : {}),
       simpleLevelFactors: cfg.simple.levelFactors,
     };
+  }
+
+  /** Carbon intensity series (g/kWh), sorted by start. */
+  ghg(): GridSignal[] {
+    return this.all()
+      .filter((s) => s.kind === 'ghg')
+      .sort((a, b) => a.start - b.start);
   }
 
   /** Prices known around `now` (for the tariff engine), sorted by start. */

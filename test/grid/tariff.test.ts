@@ -238,6 +238,19 @@ describe('policies/tariff-planning', () => {
     expect(later.requests[0]?.reason.tier).toBe('optimisation');
   });
 
+  it('plans into green hours when CO2 has a price', () => {
+    const green = prices.map((p, i) => ({ ...p, co2GPerKwh: i === 4 ? 50 : 500 }));
+    const input = {
+      prices: green,
+      vehicles: [{ evseId: 'A/1', departureAt: MON + 6 * H, neededWh: 10_000, maxW: 11_000 }],
+      chargingBudgetW: 50_000,
+      currency: 'EUR',
+    };
+    expect(plan(input, MON)[0]?.slots.map((s) => (s.start - MON) / H)).toEqual([2]);
+    // 0.45 kg less CO2 per kWh at 0.5 EUR/kg outweighs 0.1 EUR/kWh.
+    expect(plan({ ...input, co2PricePerKg: 0.5 }, MON)[0]?.slots.map((s) => (s.start - MON) / H)).toEqual([4]);
+  });
+
   it('leaves an infeasible deadline to the fleet tier', () => {
     const snap = snapshot(MON, 5000, [evse('A/1', 0, MON)]);
     const d = planningDecide(

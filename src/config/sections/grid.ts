@@ -58,6 +58,8 @@ export const TariffSchema = z
     currency: z.string().default('EUR'),
     timezone: timeZone.default('UTC').describe('IANA time zone the cron expressions are read in.'),
     components: z.array(TariffComponentSchema).default([]),
+    /** Planning into green hours: a kg of CO2 counts as this much money when choosing when to charge (0: price only). */
+    co2PricePerKg: z.number().nonnegative().default(0),
     /** Percentage added on top of the import components (VAT). */
     vatPct: z.number().nonnegative().default(0),
     dynamic: z

@@ -169,13 +169,21 @@ describe('event → grid signals', () => {
     expect(eventToSignals(mwh, program, opts).signals[0]?.value).toBeCloseTo(0.12);
   });
 
+  it('reads GHG (carbon intensity) in g/kWh', () => {
+    const ev = event({
+      payloadDescriptors: [{ payloadType: 'GHG', units: 'KG_PER_KWH' }],
+      intervals: [{ id: 0, payloads: [{ type: 'GHG', values: [0.35] }] }],
+    });
+    expect(eventToSignals(ev, program, opts).signals[0]).toMatchObject({ kind: 'ghg', value: 350 });
+  });
+
   it('skips payload types it does not use without refusing the event', () => {
     const ev = event({
       intervals: [
         {
           id: 0,
           payloads: [
-            { type: 'GHG', values: [0.5] },
+            { type: 'ALERT_GRID_EMERGENCY', values: ['x'] },
             { type: 'SIMPLE', values: [2] },
           ],
         },
