@@ -74,6 +74,9 @@ export class ChargerLink {
   private connecting?: Promise<void>;
   /** OCPP-J allows one outstanding CALL per direction: gateway, CMS and replay calls take turns. */
   private readonly chargerSerial = new Serial();
+  /** Answers received from the CMS (liveness evidence for the poison policy). */
+  private answers = 0;
+  private stuck = false;
   private readonly upSerial = new Serial();
   private bootPayload?: Json;
   private bootOwed = false;
@@ -148,6 +151,7 @@ export class ChargerLink {
             timeoutMs: this.ctx.cfg.forwardTimeoutMs,
           }),
         );
+        this.answered();
         this.ctx.stats.forwarded++;
         this.observeAnswer(action, params, res as Json);
         return res;
@@ -281,6 +285,7 @@ export class ChargerLink {
             group.push(next);
             i++;
           }
+          const answersBefore = this.answers;
           try {
             const res = await this.upSerial.run(() =>
               callWithId(up, row.msgId, row.action, payload, {
@@ -288,6 +293,7 @@ export class ChargerLink {
                 timeoutMs: cfg.upstream?.callTimeoutMs ?? 30_000,
               }),
             );
+            this.answered();
             const now = clock.now();
             outbox.markDoneMany(
               group.map((g) => g.seq),
@@ -303,12 +309,23 @@ export class ChargerLink {
             const stillOpen = this.upOnline && this.upstream === up;
             if (!ce && !stillOpen) return; // socket dropped: resume after reconnect
             const why = ce ? `${ce.code}: ${ce.description}` : err instanceof Error ? err.message : String(err);
-            if (row.attempts + 1 >= cfg.replay.maxAttempts) {
+            // A refusal (CALLERROR) is about this message; a timeout is more likely a stuck link, so it
+            // gets more tries and the connection is reopened. Either way the queue cannot block forever.
+            // A timeout counts against the message only if the CMS answered other calls meanwhile
+            // (it is alive and stuck on this one); a silent CMS is an outage, not a poison message.
+            const counts = ce !== undefined || this.answers > answersBefore;
+            const limit = ce ? cfg.replay.maxAttempts : cfg.replay.maxTimeouts;
+            if (counts && row.attempts + 1 >= limit) {
               for (const g of group) this.poison(g, why);
               continue;
             }
-            outbox.markAttempt(row.seq, why);
-            this.ctx.log.warn({ action: row.action, err: why }, 'CMS refused a queued message');
+            if (counts) outbox.markAttempt(row.seq, why);
+            this.ctx.log.warn({ action: row.action, err: why }, 'CMS did not take a queued message');
+            if (!ce) {
+              this.stuck = true;
+              void up.close({ code: 1001, reason: 'no answer', force: true });
+              return;
+            }
             this.scheduleRetry(row.attempts + 1);
             return;
           }
@@ -483,7 +500,8 @@ export class ChargerLink {
       return;
     }
     this.upOnline = true;
-    this.reconnectAttempt = 0;
+    // After a link that stopped answering, keep backing off until the CMS answers again.
+    if (!this.stuck) this.reconnectAttempt = 0;
     this.ctx.stats.upstreamConnects++;
     this.ctx.log.info('CMS connection up');
     if (this.bootOwed && this.bootPayload) {
@@ -498,6 +516,14 @@ export class ChargerLink {
       }
     }
     void this.drain();
+  }
+
+  private answered(): void {
+    this.answers++;
+    if (this.stuck) {
+      this.stuck = false;
+      this.reconnectAttempt = 0;
+    }
   }
 
   /** Jittered exponential back-off between `reconnectMinMs` and `reconnectMaxMs`, on the injected clock. */

@@ -142,16 +142,27 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
         this.set({ status: 'done' }, c.done);
       },
     });
-    new Gauge({
+    new Counter({
       name: 'gridkeeper_ocpp_messages_total',
       help: 'Charger calls by outcome (forwarded live, answered locally, replayed from the outbox, parked)',
       labelNames: ['outcome'],
       registers: [registry],
       collect() {
-        this.set({ outcome: 'forwarded' }, stats.forwarded);
-        this.set({ outcome: 'local' }, stats.answeredLocally);
-        this.set({ outcome: 'replayed' }, stats.replayed);
-        this.set({ outcome: 'poisoned' }, stats.poisoned);
+        // The link keeps plain counts; mirror them at scrape time.
+        this.reset();
+        this.inc({ outcome: 'forwarded' }, stats.forwarded);
+        this.inc({ outcome: 'local' }, stats.answeredLocally);
+        this.inc({ outcome: 'replayed' }, stats.replayed);
+        this.inc({ outcome: 'poisoned' }, stats.poisoned);
+      },
+    });
+    new Counter({
+      name: 'gridkeeper_ocpp_upstream_connects_total',
+      help: 'CMS connections opened (first connect and every reconnect)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(stats.upstreamConnects);
       },
     });
   }

@@ -43,7 +43,12 @@ export interface CmsSimOptions {
   /** idTags answered `Invalid`. */
   readonly invalidIdTags?: readonly string[];
   /** Serve wss:// with this certificate (PEM). */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: {
+    readonly cert: string;
+    readonly key: string;
+    /** Require a client certificate signed by this CA (security profile 3). */
+    readonly clientCa?: string;
+  };
 }
 
 /**
@@ -55,6 +60,8 @@ export interface CmsSimOptions {
 export class CmsSim {
   readonly records: CmsRecord[] = [];
   readonly transactions = new Map<number, CmsTransaction>();
+  /** Client certificate CN each charger connection presented (security profile 3). */
+  readonly clientCertificates = new Map<string, string>();
   private readonly clients = new Map<string, RPCClient>();
   private readonly answers = new Map<string, unknown>();
   private readonly failures = new Map<string, { code: string; times: number }>();
@@ -63,6 +70,7 @@ export class CmsSim {
   private boundPort = 0;
   private nextTx: number;
   private outage = false;
+  private silent = false;
   private seq = 0;
   private waiters: Array<() => void> = [];
 
@@ -92,6 +100,11 @@ export class CmsSim {
     });
     rpc.auth((accept, reject, handshake) => {
       if (this.outage) return reject(503, 'Service unavailable');
+      const sock = handshake.request.socket as import('node:tls').TLSSocket;
+      if (typeof sock.getPeerCertificate === 'function') {
+        const subject = sock.getPeerCertificate()?.subject;
+        if (subject?.CN) this.clientCertificates.set(handshake.identity, String(subject.CN));
+      }
       const want = this.opts.passwords?.[handshake.identity];
       if (want !== undefined && handshake.password?.toString('utf8') !== want) return reject(401, 'Unauthorized');
       accept();
@@ -102,7 +115,17 @@ export class CmsSim {
       res.statusCode = 404;
       res.end();
     };
-    this.http = this.opts.tls ? createTlsServer(this.opts.tls, notFound) : createServer(notFound);
+    const tls = this.opts.tls;
+    this.http = tls
+      ? createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          notFound,
+        )
+      : createServer(notFound);
     this.http.on(
       'upgrade',
       (req: IncomingMessage, socket: Socket, head: Buffer) => void rpc.handleUpgrade(req, socket, head),
@@ -124,10 +147,15 @@ export class CmsSim {
     }
   }
 
-  /** Cloud down: drop every connection and refuse new ones until switched back. */
-  async setOutage(on: boolean): Promise<void> {
-    this.outage = on;
-    if (on) {
+  /**
+   * Cloud down. `drop`: every connection is dropped and new ones refused.
+   * `silent`: connections stay up but no call is processed or answered (a
+   * hung backend behind a live load balancer).
+   */
+  async setOutage(on: boolean, mode: 'drop' | 'silent' = 'drop'): Promise<void> {
+    this.silent = on && mode === 'silent';
+    this.outage = on && mode === 'drop';
+    if (this.outage) {
       await Promise.allSettled([...this.clients.values()].map((c) => c.close({ force: true })));
       this.clients.clear();
     }
@@ -178,7 +206,11 @@ export class CmsSim {
       if (this.clients.get(identity) === client) this.clients.delete(identity);
     });
     for (const action of actionsOf(protocol)) {
-      client.handle(action, async ({ messageId, params }) => {
+      client.handle(action, async ({ messageId, params, signal }) => {
+        if (this.silent) {
+          await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve()));
+          throw new Error('connection closed');
+        }
         const key = `${identity}\u0000${messageId}`;
         const duplicate = this.answers.has(key);
         this.records.push({

@@ -85,6 +85,12 @@ export const OcppSchema = z
           .positive()
           .default(5)
           .describe('CALLERRORs before a message is parked as poison (it never blocks the queue).'),
+        maxTimeouts: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe('Unanswered sends (CMS link reopened after each) before a message is parked.'),
         batchMeterValues: z
           .number()
           .int()

@@ -88,6 +88,48 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(core.sessions.get(sid)?.upstreamTransactionId).toBe(String(upstreamId));
   });
 
+  it('treats a CMS that stops answering like an outage: local answers, link reopened, nothing parked', async () => {
+    const {
+      clock,
+      core,
+      cms,
+      proxy,
+      charger: cp,
+    } = await bootedCharger('HUNG', {
+      ocpp: { forwardTimeoutMs: 2000 },
+      upstream: { callTimeoutMs: 5000, reconnectMinMs: 1000, reconnectMaxMs: 2000 },
+    });
+    await cms.setOutage(true, 'silent');
+    // Every answer now waits for the forward timeout on the virtual clock: let time run while the session starts.
+    let started = false;
+    void cp.plugIn(vehicle(clock), 'TAG-H').then(() => {
+      started = true;
+    });
+    const until = clock.now() + 120_000;
+    await waitFor(() => started && clock.now() >= until && cp.backlog === 0, {
+      clock,
+      advanceMs: 500,
+      timeoutMs: 15_000,
+      what: 'local answers',
+    });
+    const tx = cp.connectors[0]?.txId as number;
+    expect(tx).toBeGreaterThan(1_000_000_000);
+    expect(proxy.outbox.counts().poison).toBe(0);
+    await cms.setOutage(false);
+    await waitFor(() => proxy.outbox.counts().pending === 0, {
+      clock,
+      advanceMs: 500,
+      timeoutMs: 15_000,
+      what: 'replay',
+    });
+    expect(proxy.outbox.counts().poison).toBe(0);
+    expect(cms.transactions.size).toBe(1);
+    expect(cms.received('MeterValues').every((r) => r.payload.transactionId === [...cms.transactions.keys()][0])).toBe(
+      true,
+    );
+    await waitFor(() => core.sessions.get(`HUNG-${tx}`)?.syncState === 'synced', { what: 'synced' });
+  });
+
   it('can coalesce a meter-value backlog into fewer frames on replay (replay.batchMeterValues)', async () => {
     const {
       clock,

@@ -11,9 +11,9 @@ import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { type Stack, startStack, waitFor } from './helpers.js';
 
 /** A self-signed certificate for 127.0.0.1 made with the openssl CLI (Debian package `openssl`). */
-function selfSigned(dir: string): { cert: string; key: string } {
-  const keyPath = join(dir, 'key.pem');
-  const certPath = join(dir, 'cert.pem');
+function selfSigned(dir: string, cn = '127.0.0.1'): { cert: string; key: string } {
+  const keyPath = join(dir, `${cn}-key.pem`);
+  const certPath = join(dir, `${cn}-cert.pem`);
   execFileSync(
     'openssl',
     [
@@ -27,7 +27,7 @@ function selfSigned(dir: string): { cert: string; key: string } {
       '-days',
       '2',
       '-subj',
-      '/CN=127.0.0.1',
+      `/CN=${cn}`,
       '-addext',
       'subjectAltName=IP:127.0.0.1',
       '-keyout',
@@ -107,6 +107,38 @@ describe('OCPP proxy security and robustness', () => {
     await cp.start();
     await waitFor(() => cp.booted && cms.received('BootNotification', 'TLS1').length === 1, { what: 'boot over TLS' });
     expect(stack.proxy.upstreamOnline('TLS1')).toBe(true);
+  });
+
+  it('security profile 3 upstream: the proxy presents a client certificate to the CMS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-ocpp-sp3-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const server = selfSigned(dir);
+    const client = selfSigned(dir, 'gridkeeper-gateway');
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    const cms = new CmsSim({ clock, tls: { ...server, clientCa: client.cert } });
+    await cms.start();
+    cleanups.push(() => cms.stop());
+    // Without a client certificate the CMS refuses the TLS handshake.
+    stack = await startStack({ clock, cms, chargers: [{ id: 'SP3' }], upstream: { ca: server.cert } });
+    const cp0 = new SimCharger({ id: 'SP3', protocol: 'ocpp1.6', url: stack.proxy.url(), clock });
+    await cp0.start();
+    await waitFor(() => cp0.booted, { what: 'boot answered locally' });
+    expect(stack.proxy.upstreamOnline('SP3')).toBe(false);
+    expect(cms.received()).toHaveLength(0);
+    await cp0.stop();
+    await stack.close();
+
+    stack = await startStack({
+      clock,
+      cms,
+      chargers: [{ id: 'SP3' }],
+      upstream: { ca: server.cert, clientCert: client.cert, clientKey: client.key },
+    });
+    const cp = new SimCharger({ id: 'SP3', protocol: 'ocpp1.6', url: stack.proxy.url(), clock });
+    cleanups.push(() => cp.stop());
+    await cp.start();
+    await waitFor(() => cp.booted && cms.received('BootNotification', 'SP3').length === 1, { what: 'boot via mTLS' });
+    expect(cms.clientCertificates.get('SP3')).toBe('gridkeeper-gateway');
   });
 
   it('closes a connection that sends an oversized frame (1009) without disturbing others', async () => {
