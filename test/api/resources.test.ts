@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GridProvider } from '../../src/api/providers.js';
 import { reading } from '../../src/model/reading.js';
@@ -270,6 +271,33 @@ describe('REST resources', () => {
     const body = doc.paths['/api/v1/webhooks'].post.requestBody.content['application/json'].schema;
     expect(body.required).toEqual(['url', 'events']);
     expect(body.additionalProperties).toBe(false);
+    // Structural rules of OpenAPI 3.1 that tools trip over, and every schema compiles as JSON Schema 2020-12.
+    const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    const methods = ['get', 'put', 'post', 'delete', 'patch'];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>)) {
+      expect(path.startsWith('/')).toBe(true);
+      const templated = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      for (const m of methods) {
+        const op = item[m] as
+          | {
+              parameters?: Array<{ name: string; in: string; required?: boolean; schema?: unknown }>;
+              responses: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
+              requestBody?: { content: Record<string, { schema: unknown }> };
+            }
+          | undefined;
+        if (!op) continue;
+        const pathParams = (op.parameters ?? []).filter((p) => p.in === 'path');
+        expect(pathParams.map((p) => p.name).sort(), `${m} ${path}`).toEqual([...templated].sort());
+        for (const p of pathParams) expect(p.required, `${m} ${path} ${p.name}`).toBe(true);
+        for (const p of op.parameters ?? []) if (p.schema) ajv.compile(p.schema as object);
+        expect(Object.keys(op.responses).length, `${m} ${path}`).toBeGreaterThan(0);
+        for (const r of Object.values(op.responses)) {
+          expect(typeof r.description).toBe('string');
+          for (const c of Object.values(r.content ?? {})) if (c.schema) ajv.compile(c.schema as object);
+        }
+        for (const c of Object.values(op.requestBody?.content ?? {})) ajv.compile(c.schema as object);
+      }
+    }
     const docs = await f.api.app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(docs.statusCode);
   });
