@@ -12,7 +12,7 @@ import type { GridService } from './service.js';
 
 export { createGridService, type GridService, GridStatusSchema, SimpleSignalSchema } from './service.js';
 export { type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
-export { siteMeasurements, type VenMeasurements } from './measurements.js';
+export { siteDemandW, siteMeasurements, type VenMeasurements } from './measurements.js';
 export { GRID_MIGRATIONS, GridPersistence } from './persistence.js';
 export { createPriceFeed, type PriceFeed } from './price-feed.js';
 export { compileCron, createTariff, type PriceBreakdown, sessionCost, type Tariff } from './tariff.js';

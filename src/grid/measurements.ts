@@ -42,3 +42,25 @@ export function siteMeasurements(
     v2gW,
   };
 }
+
+/**
+ * What the site would draw without any cap: the measured non-controllable
+ * load plus every plugged-in session at its charger's maximum. OSCP uses it
+ * to ask the capacity provider for more (AdjustGroupCapacityForecast).
+ */
+export function siteDemandW(snapshot: SiteSnapshot, opts: { staleAfterMs: number }): number | undefined {
+  const grid = snapshot.grid.powerW;
+  if (!grid || snapshot.stale.includes('grid.powerW')) return undefined;
+  const now = snapshot.ts;
+  let evsesW = 0;
+  let wantW = 0;
+  for (const e of snapshot.evses) {
+    if (e.powerW && isFresh(e.powerW, now, opts.staleAfterMs)) evsesW += e.powerW.value;
+    if (e.status === 'Charging' || e.status === 'SuspendedEVSE' || e.status === 'Preparing') {
+      wantW += e.maxCurrentA * (e.vehiclePhases ?? e.phases) * e.voltageV;
+    }
+  }
+  const b = snapshot.battery.powerW;
+  const batteryW = b && isFresh(b, now, opts.staleAfterMs) ? b.value : 0;
+  return Math.max(0, grid.value - evsesW - batteryW) + wantW;
+}
