@@ -38,9 +38,19 @@ export interface GridEventInfo {
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
-/** Read-only view of grid signals (DR events, active limits). */
+export type SimpleSignalOutcome =
+  | { readonly ok: true; readonly eventId: string; readonly signals: readonly unknown[] }
+  | { readonly ok: false; readonly errors: ReadonlyArray<{ readonly path: string; readonly message: string }> };
+
+/** Grid signals (DR events, active limits) as the grid service offers them. */
 export interface GridProvider {
   events(opts?: { from?: number; to?: number }): readonly GridEventInfo[];
+  /** `GET /api/v1/grid`: active and next signals, sources, fallback, price. */
+  status?(): unknown;
+  /** `POST /api/v1/grid/limit`: a simple DR signal from a utility without OpenADR. */
+  applySimpleSignal?(body: unknown, source?: string): SimpleSignalOutcome;
+  /** Called on every change of signals; the API turns changes into `grid.event` live events. */
+  onChange?(listener: () => void): () => void;
 }
 
 /** What the external authoriser / local list answers for an idTag. */

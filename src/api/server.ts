@@ -229,6 +229,33 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
   await app.register(healthRoutes(ctx, { ready: isReady }));
   await app.register(stateRoutes(ctx));
   let live: LiveStreams | undefined;
+  let offGrid: (() => void) | undefined;
+  const grid = opts.providers?.grid;
+  if (integration && grid?.onChange) {
+    // Grid signals change in the grid service; partners see each new or changed event once.
+    const seen = new Map<string, string>();
+    const publishChanges = () => {
+      const now = ctx.clock.now();
+      for (const e of grid.events({ from: now - 86_400_000 })) {
+        const key = `${e.status}|${e.value ?? ''}|${e.end ?? ''}`;
+        if (seen.get(e.id) === key) continue;
+        seen.set(e.id, key);
+        integration.hub.publish('grid.event', {
+          eventId: e.id,
+          source: e.source,
+          kind: e.kind,
+          status: e.status,
+          start: new Date(e.start).toISOString(),
+          end: e.end !== undefined ? new Date(e.end).toISOString() : null,
+          value: e.value ?? null,
+          unit: e.unit ?? null,
+        });
+      }
+    };
+    for (const e of grid.events({ from: ctx.clock.now() - 86_400_000 }))
+      seen.set(e.id, `${e.status}|${e.value ?? ''}|${e.end ?? ''}`);
+    offGrid = grid.onChange(publishChanges);
+  }
   if (integration) {
     live = new LiveStreams({
       hub: integration.hub,
@@ -262,6 +289,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     },
     async stop() {
       started = false;
+      offGrid?.();
       live?.stop();
       await opts.onStop?.();
       await app.close();
