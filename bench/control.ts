@@ -109,6 +109,10 @@ export async function measureReaction(n: number, samples: number): Promise<numbe
   });
   state.start();
   const specs = config.chargers.map((_, i) => specOf(config, i));
+  // The site: a building load plus whatever the EVSEs were last told (the vehicles follow at once).
+  let baseW = 5_000;
+  const evW = () => specs.reduce((sum, s) => sum + (dispatcher.current(s.id)?.powerW ?? 0), 0);
+  const meter = () => bus.emit('grid', { powerW: reading(baseW + evW(), clock.now(), 'meter') });
   for (const s of specs) {
     bus.emit('evse.spec', s);
     bus.emit('evse.live', { id: s.id, patch: { status: 'Charging', sessionId: `s-${s.id}`, sessionStart: 0 } });
@@ -117,15 +121,17 @@ export async function measureReaction(n: number, samples: number): Promise<numbe
         pending++;
         // The vehicle follows at once: its measured current is the set-point (releases the allocator's hold).
         const a = sp.currentA;
-        setImmediate(() =>
+        // (a few ms later: a reading can only show a set-point after it was written)
+        setTimeout(() => {
           bus.emit('evse.live', {
             id: s.id,
             patch: {
               currentsA: reading([a, a, a] as const, clock.now(), s.chargerId),
               powerW: reading(a * 690, clock.now(), s.chargerId),
             },
-          }),
-        );
+          });
+          meter();
+        }, 3);
       },
     });
   }
@@ -134,11 +140,10 @@ export async function measureReaction(n: number, samples: number): Promise<numbe
   const high = 5_000 + n * 6 * 690; // every EVSE must come down by several amps
   const out: number[] = [];
   try {
-    bus.emit('grid', { powerW: reading(low, clock.now(), 'meter') });
+    meter();
     await sleep(300);
     for (let i = 0; i < samples; i++) {
       // Meter step up: every EVSE must shed (fast down) -> measured.
-      const evW = specs.reduce((sum, s) => sum + (dispatcher.current(s.id)?.powerW ?? 0), 0);
       await sleep(60); // beyond the coalescing window, so the step is not delayed by the previous round
       pending = 0;
       const t0 = performance.now();
@@ -146,13 +151,15 @@ export async function measureReaction(n: number, samples: number): Promise<numbe
         done = r;
       });
       expectRound = true;
-      bus.emit('grid', { powerW: reading(high + evW, clock.now(), 'meter') });
+      baseW = high;
+      meter();
       await finished;
       out.push(performance.now() - t0);
       if (pending < n * 0.9) throw new Error(`only ${pending} of ${n} set-points changed on the step`);
       // Step back down; let the EVSEs rise again before the next sample.
       await sleep(60);
-      bus.emit('grid', { powerW: reading(low + evW, clock.now(), 'meter') });
+      baseW = low;
+      meter();
       await sleep(120);
     }
   } finally {

@@ -140,9 +140,17 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
   for (const c of config.circuits ?? [])
     nodeCapW.set(c.id, Math.min(c.maxCurrentA * 3 * v, c.maxPowerW ?? Number.POSITIVE_INFINITY));
   const extra = new Map<string, { wh: number; node: string }>();
+  const byNode = new Map<string, Array<(typeof plans)[number]>>();
+  for (const p of plans) {
+    for (const n of p.path) {
+      const list = byNode.get(n);
+      if (list) list.push(p);
+      else byNode.set(n, [p]);
+    }
+  }
   for (const [node, capW] of nodeCapW) {
     if (!Number.isFinite(capW)) continue;
-    const below = plans.filter((p) => p.path.includes(node)).sort((a, b) => a.departureAt - b.departureAt);
+    const below = (byNode.get(node) ?? []).sort((a, b) => a.departureAt - b.departureAt);
     let cum = 0;
     let worst = 0;
     for (const p of below) {
@@ -156,12 +164,34 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
     }
   }
   return plans
-    .map(({ path: _path, e: _e, ...p }) => {
+    .map((p): VehiclePlan => {
       const x = extra.get(p.evseId);
-      if (!x) return p;
-      return { ...p, feasible: false, shortfallWh: p.shortfallWh + x.wh, bottleneck: x.node };
+      const plan: VehiclePlan = {
+        vehicleId: p.vehicleId,
+        evseId: p.evseId,
+        departureAt: p.departureAt,
+        remainingWh: p.remainingWh,
+        requiredW: p.requiredW,
+        maxW: p.maxW,
+        laxityS: p.laxityS,
+        feasible: x ? false : p.feasible,
+        shortfallWh: p.shortfallWh + (x?.wh ?? 0),
+      };
+      return x ? { ...plan, bottleneck: x.node } : plan;
     })
     .sort((a, b) => a.laxityS - b.laxityS || a.departureAt - b.departureAt);
+}
+
+/** `HH:MM` of a time, UTC; cached because every round explains every vehicle. */
+const HHMM = new Map<number, string>();
+function hhmm(ts: number): string {
+  let s = HHMM.get(ts);
+  if (s === undefined) {
+    if (HHMM.size > 10_000) HHMM.clear();
+    s = new Date(ts).toISOString().slice(11, 16);
+    HHMM.set(ts, s);
+  }
+  return s;
 }
 
 /**
@@ -173,8 +203,9 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
   const plans = planFleet(snapshot, config, now);
   const requests: PowerRequest[] = [];
   const limits: Limit[] = [];
+  const needOf = new Map(config.needs.map((n) => [n.vehicleId, n]));
   for (const p of plans) {
-    const need = config.needs.find((n) => n.vehicleId === p.vehicleId);
+    const need = needOf.get(p.vehicleId);
     if (need?.maxCurrentA !== undefined) {
       limits.push({
         scope: `evse:${p.evseId}`,
@@ -187,7 +218,7 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
       });
     }
     if (p.remainingWh <= 0) continue;
-    const by = new Date(p.departureAt).toISOString().slice(11, 16);
+    const by = hhmm(p.departureAt);
     const powerW = p.feasible ? Math.min(p.maxW, p.requiredW * config.safetyFactor) : p.maxW;
     const text = p.feasible
       ? `vehicle ${p.vehicleId}: ${(p.remainingWh / 1000).toFixed(1)} kWh by ${by} UTC needs ${(p.requiredW / 1000).toFixed(1)} kW (laxity ${Math.round(p.laxityS / 60)} min)`

@@ -105,10 +105,16 @@ export const ROTATION: Record<PhaseRotation, readonly [number, number, number]> 
  * Which site phases a vehicle loads: a 1-phase vehicle draws on the
  * charger's L1 terminal, which the rotation maps to some site phase.
  */
-export function siteMask(rotation: PhaseRotation, phases: 1 | 3): readonly [boolean, boolean, boolean] {
-  if (phases === 3) return [true, true, true];
-  const l1 = ROTATION[rotation][0];
-  return [l1 === 0, l1 === 1, l1 === 2];
+type Mask = readonly [boolean, boolean, boolean];
+const ALL: Mask = [true, true, true];
+const ONE: readonly Mask[] = [
+  [true, false, false],
+  [false, true, false],
+  [false, false, true],
+];
+
+export function siteMask(rotation: PhaseRotation, phases: 1 | 3): Mask {
+  return phases === 3 ? ALL : (ONE[ROTATION[rotation][0]] as Mask);
 }
 
 /** Measured currents in charger terminal order mapped onto site phases. */

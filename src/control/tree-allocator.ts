@@ -54,8 +54,8 @@ export interface SessionMemory {
   readonly phases: 1 | 3;
   /** When the current last changed, epoch ms. */
   readonly setAt: number;
-  readonly onSince?: number;
-  readonly offSince?: number;
+  readonly onSince: number | undefined;
+  readonly offSince: number | undefined;
   readonly phasesAt: number;
   /** Learnt: how far the vehicle draws above its set-point, A. */
   readonly overdrawA: number;
@@ -118,7 +118,7 @@ interface Cand {
   wPerA: number;
   readonly minA: number;
   maxA: number;
-  readonly capReasons: Reason[];
+  readonly capReasons: readonly Reason[];
   readonly overdrawA: number;
   readonly learntOverdrawA: number;
   readonly overdrawKnown: boolean;
@@ -131,6 +131,9 @@ interface Cand {
   readonly canSwitch: boolean;
   readonly preferred: 1 | 3;
   admitted: boolean;
+  /** Sort keys: switched on less than minOnMs ago (keeps its place); on at all. */
+  fresh: number;
+  on: number;
   cur: number;
   target: number;
   active: boolean;
@@ -141,6 +144,17 @@ interface Cand {
 }
 
 const reason = (policy: string, text: string): Reason => ({ policy, tier: 'safety', text });
+
+/** Reasons that repeat every round for every session are built once. */
+const REASONS = new Map<string, readonly Reason[]>();
+function cached(key: string, make: () => Reason): readonly Reason[] {
+  let r = REASONS.get(key);
+  if (!r) {
+    r = [make()];
+    REASONS.set(key, r);
+  }
+  return r;
+}
 
 function coef(k: Constraint, c: Cand): number {
   return k.phase < 0 ? c.wPerA : c.mask[k.phase] ? 1 : 0;
@@ -348,16 +362,18 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     let phases: 1 | 3 = vehiclePhases;
     if (canSwitch && mem && mem.phases !== vehiclePhases && now - mem.phasesAt < dwellMs) phases = mem.phases;
     const own = input.limits.get(`evse:${e.id}`);
-    const capReasons: Reason[] = [reason('device', `charger maximum ${e.maxCurrentA} A`)];
+    let capReasons: readonly Reason[] = cached(`max${e.maxCurrentA}`, () =>
+      reason('device', `charger maximum ${e.maxCurrentA} A`),
+    );
     let maxA = e.maxCurrentA;
     if (own?.maxCurrentA !== undefined && own.maxCurrentA < maxA) {
       maxA = own.maxCurrentA;
-      capReasons.unshift(...own.reasons);
+      capReasons = [...own.reasons, ...capReasons];
     }
     const wPerA = phases * e.voltageV;
     if (own?.maxImportW !== undefined && own.maxImportW / wPerA < maxA) {
       maxA = Math.max(0, own.maxImportW / wPerA);
-      capReasons.unshift(...own.reasons);
+      capReasons = [...own.reasons, ...capReasons];
     }
     // Overdraw: what the vehicle draws above the highest set-point that may still apply. Until the
     // vehicle has shown that it follows its set-point, a default overdraw is reserved for it.
@@ -398,6 +414,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       canSwitch,
       preferred: vehiclePhases,
       admitted: false,
+      fresh: 0,
+      on: 0,
       cur: 0,
       target: 0,
       active: false,
@@ -408,16 +426,19 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   });
 
   // 1. Minimums, most important first; whoever does not fit is paused.
-  const protectedOn = (c: Cand) =>
-    c.mem !== undefined && c.mem.currentA > 0 && c.mem.onSince !== undefined && now - c.mem.onSince < minOnMs;
-  const wasOn = (c: Cand) => (c.mem !== undefined && c.mem.currentA > 0 ? 1 : 0);
+  for (const c of cands) {
+    const m = c.mem;
+    const isOn = m !== undefined && m.currentA > 0;
+    c.fresh = isOn && m.onSince !== undefined && now - m.onSince < minOnMs ? 1 : 0;
+    c.on = isOn ? 1 : 0;
+  }
   const ordered = [...cands].sort(
     (a, b) =>
       b.evse.priority - a.evse.priority ||
-      Number(protectedOn(b)) - Number(protectedOn(a)) ||
+      b.fresh - a.fresh ||
       a.rank - b.rank ||
       a.urgency - b.urgency ||
-      wasOn(b) - wasOn(a) ||
+      b.on - a.on ||
       (a.evse.sessionStart ?? 0) - (b.evse.sessionStart ?? 0) ||
       (a.evse.id < b.evse.id ? -1 : a.evse.id > b.evse.id ? 1 : 0),
   );
@@ -484,7 +505,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
           ? [rr, ...c.capReasons]
           : bad === undefined && grant < wantA && failed
             ? [...failed.reasons, reason('allocator', `minimum ${fmtA(c.minA)}`)]
-            : [reason('allocator', `minimum ${fmtA(c.minA)}`)];
+            : cached(`min${c.minA}`, () => reason('allocator', `minimum ${fmtA(c.minA)}`));
       break;
     }
     if (!c.admitted) {
@@ -620,8 +641,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       currentA: a,
       phases,
       setAt: changed || !prev ? now : prev.setAt,
-      ...(a > 0 ? { onSince: prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now } : {}),
-      ...(a === 0 && prev ? { offSince: prevA === 0 && prev.offSince !== undefined ? prev.offSince : now } : {}),
+      onSince: a > 0 ? (prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now) : undefined,
+      offSince: a === 0 && prev ? (prevA === 0 && prev.offSince !== undefined ? prev.offSince : now) : undefined,
       phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
       overdrawA: c.learntOverdrawA,
       overdrawKnown: c.overdrawKnown,
