@@ -2,6 +2,7 @@ export { addDuration, durationMs, eventToSignals, resolveIntervals, targetsUs } 
 export { OadrClient, OadrHttpError } from './client.js';
 export * from './schemas.js';
 export {
+  buildReport,
   createOpenAdrVen,
   createOpenAdrVen as createOpenAdrAdapter,
   type OpenAdrVen,

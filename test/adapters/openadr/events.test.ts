@@ -6,7 +6,8 @@ import {
   resolveIntervals,
   targetsUs,
 } from '../../../adapters/openadr/events.js';
-import { EventSchema, ProgramSchema } from '../../../adapters/openadr/schemas.js';
+import { EventSchema, ProgramSchema, ReportSchema } from '../../../adapters/openadr/schemas.js';
+import { buildReport } from '../../../adapters/openadr/ven.js';
 
 const T = Date.parse('2023-06-15T09:30:00Z');
 
@@ -210,5 +211,35 @@ describe('event → grid signals', () => {
     const r = eventToSignals(event({ targets: [{ type: 'VEN_NAME', values: ['other'] }] }), program, opts);
     expect(r.targeted).toBe(false);
     expect(r.signals).toEqual([]);
+  });
+});
+
+describe('reports', () => {
+  const m = { siteW: 28_400, flexibleW: 50_000, resources: { battery: -20_000, other: 1 } };
+  const o = { since: T, now: T + 900_000, venName: 'VEN-999', resourceNames: ['site', 'battery'] };
+
+  it('reports DEMAND and UP_REGULATION_AVAILABLE per resource by default', () => {
+    const r = buildReport(event({}), 'object-999', m, o);
+    expect(r.resources.map((x) => x.resourceName)).toEqual(['site', 'battery']);
+    expect(r.resources[0]?.intervals[0]?.payloads).toEqual([
+      { type: 'DEMAND', values: [28.4] },
+      { type: 'UP_REGULATION_AVAILABLE', values: [50] },
+    ]);
+    expect(r.resources[1]?.intervals[0]?.payloads).toEqual([{ type: 'DEMAND', values: [-20] }]);
+    expect(ReportSchema.safeParse(r).success).toBe(true);
+  });
+
+  it('follows the reportDescriptors the event asks for, aggregated when asked', () => {
+    const ev = event({
+      reportDescriptors: [
+        { payloadType: 'USAGE', aggregate: true },
+        { payloadType: 'STORAGE_CHARGE_LEVEL', aggregate: true },
+      ],
+    });
+    const r = buildReport(ev, 'object-999', m, o);
+    expect(r.resources.map((x) => x.resourceName)).toEqual(['AGGREGATED_REPORT']);
+    // 28.4 kW over 15 min = 7.1 kWh.
+    expect(r.resources[0]?.intervals[0]?.payloads).toEqual([{ type: 'USAGE', values: [7.1] }]);
+    expect(r.payloadDescriptors?.[0]).toMatchObject({ payloadType: 'USAGE', units: 'KWH' });
   });
 });
