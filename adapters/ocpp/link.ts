@@ -619,7 +619,8 @@ export class ChargerLink {
     const connectorId = Number(sp.evseId.split('/')[1] ?? 1);
     const { action, payload } = gatewayProfile(sp, {
       protocol: this.protocol,
-      connectors: this.spec.connectors,
+      // An unknown charger may turn out to have more connectors than the default spec says.
+      connectors: Math.max(this.spec.connectors, ...this.announced),
       connectorId,
       stackLevel: this.ctx.cfg.gatewayProfileStackLevel,
       profileId: this.ctx.cfg.gatewayProfileId,
