@@ -201,7 +201,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
           summary: 'Live events over WebSocket (HTTP upgrade); messages are {id, type, timestamp, data}',
           description:
             'Same events and filters as /api/v1/events; resume with `?lastEventId=`. Browsers may pass the key ' +
-            'as `?access_token=`. A slow client gets `{"type":"overflow","resumeAfter":n}` and close code 1013.',
+            'as `?access_token=`. Messages of type `ping` are flow control; ignore them. A slow client gets `{"type":"overflow","resumeAfter":n}` and close code 1013.',
           parameters: [
             { name: 'types', in: 'query', required: false, schema: { type: 'string' } },
             { name: 'lastEventId', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },

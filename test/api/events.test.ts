@@ -186,4 +186,42 @@ describe('live events (SSE and WebSocket)', () => {
     anon.terminate();
     expect(status).toBe(401);
   });
+
+  it('cuts off a WebSocket client that stops reading, telling it where to resume', async () => {
+    const { integration, core } = await started({ overrides: { api: { events: { clientBufferBytes: 65_536 } } } });
+    const ws = new WebSocket(`${f!.api.url().replace('http', 'ws')}/api/v1/ws`);
+    const msgs: string[] = [];
+    let closeCode = 0;
+    ws.on('message', (m) => msgs.push(String(m)));
+    const closed = new Promise<void>((resolve) =>
+      ws.on('close', (code) => {
+        closeCode = code;
+        resolve();
+      }),
+    );
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+    try {
+      const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      socket.pause();
+      const payload = 'y'.repeat(2000);
+      for (let i = 0; i < 6000; i++) {
+        integration.hub.publish('grid.event', { i, payload });
+        if (i % 5 === 4) await new Promise((r) => setImmediate(r));
+      }
+      const m = await core.metrics.getSingleMetric('gridkeeper_api_live_cutoffs_total')!.get();
+      expect(m.values.find((v) => v.labels.transport === 'ws')?.value).toBe(1);
+      socket.resume();
+      await closed;
+      expect(closeCode).toBe(1013);
+      const last = JSON.parse(msgs.at(-1)!);
+      expect(last.type).toBe('overflow');
+      const lastEvent = msgs
+        .map((x) => JSON.parse(x))
+        .filter((x) => x.type === 'grid.event')
+        .at(-1);
+      expect(last.resumeAfter).toBe(lastEvent.id);
+    } finally {
+      ws.terminate();
+    }
+  });
 });
