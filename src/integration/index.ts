@@ -47,8 +47,16 @@ export function createIntegration(ctx: GatewayContext): Integration {
     ...(ctx.env.GRIDKEEPER_ADMIN_KEY ? { adminKey: ctx.env.GRIDKEEPER_ADMIN_KEY } : {}),
   });
   const audit = new CommandAudit(db);
-  const fleet = config.fleet as { vehicles?: unknown };
-  const vehicles = new VehicleStore(db, clock, Array.isArray(fleet.vehicles) ? fleet.vehicles : []);
+  // Vehicles from the config file appear in the API too; their daily needs stay with the fleet policy.
+  const vehicles = new VehicleStore(
+    db,
+    clock,
+    config.fleet.vehicles.map((v) => ({
+      id: v.id,
+      idTags: v.idTag ? [v.idTag] : [],
+      ...(v.phases ? { phases: v.phases } : {}),
+    })),
+  );
   const siteOverride = new SiteOverrideStore(db, clock);
   const alerts = new AlertService({ db, clock, hub, bus, checkIntervalMs: config.integration.alerts.checkIntervalMs });
   const webhooks = new WebhookService({

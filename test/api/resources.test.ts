@@ -51,7 +51,13 @@ describe('REST resources', () => {
   });
 
   it('vehicles and needs: set through the API, read by policies via needs(now)', async () => {
-    f = await apiFixture();
+    f = await apiFixture({ overrides: { fleet: { vehicles: [{ id: 'bus-9', idTag: 'TAG9', departure: '06:30' }] } } });
+    expect((await f.api.app.inject({ method: 'GET', url: '/api/v1/vehicles/bus-9', headers: H })).json()).toMatchObject(
+      {
+        id: 'bus-9',
+        idTags: ['TAG9'],
+      },
+    );
     const { app } = f.api;
     const put = await app.inject({
       method: 'PUT',
