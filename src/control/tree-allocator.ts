@@ -27,6 +27,11 @@ export interface TreeAllocatorOptions {
   readonly minOffMs?: number;
   /** Increases smaller than this are not made, A. */
   readonly deadbandA?: number;
+  /**
+   * Share of every limit kept back when allocating, %: a limit that moves by less than this does
+   * not move the set-points (a decrease smaller than the dead-band is not made while it still fits).
+   */
+  readonly reservePct?: number;
   /** Slow up: largest increase per second of a running session, A/s. */
   readonly rampUpAPerS?: number;
   /** A decrease is assumed not yet followed for at most this long, ms (slowest vehicle). */
@@ -97,6 +102,8 @@ const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease mu
 const EPS = 1e-7;
 
 interface Constraint {
+  /** Position in the round's constraint list. */
+  id: number;
   readonly rank: number;
   /** Remaining capacity: A for phase constraints, W for power constraints. */
   head: number;
@@ -186,22 +193,28 @@ function treeReason(tree: CircuitTree, key: string, text: () => string): readonl
 }
 
 /** Build the constraints of every tree node and every dynamic limit, tiered. */
-function buildConstraints(input: TreeAllocationInput): {
+function buildConstraints(
+  input: TreeAllocationInput,
+  reserve: number,
+): {
   byNode: Map<string, Constraint[]>;
   evses: Constraint[];
   all: Constraint[];
 } {
   const byNode = new Map<string, Constraint[]>();
   const all: Constraint[] = [];
-  const add = (nodeId: string | undefined, k: Omit<Constraint, 'rate' | 'members' | 'head'>) => {
+  const add = (nodeId: string | undefined, k: Omit<Constraint, 'id' | 'rate' | 'members' | 'head'>) => {
     if (!Number.isFinite(k.capacity)) return;
     // Built explicitly, not spread: this runs for every node on every round.
     const c: Constraint = {
+      id: all.length,
       rank: k.rank,
       capacity: k.capacity,
       phase: k.phase,
       reasons: k.reasons,
-      head: Math.max(0, k.capacity),
+      // A small part of every limit is not handed out, so that a limit moving by less than that
+      // (meter noise) leaves the set-points as they are: see the dead-band in step 3.
+      head: Math.max(0, k.capacity * (1 - reserve)),
       rate: 0,
       members: [],
     };
@@ -308,7 +321,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const dwellMs = o.phaseSwitchDwellMs ?? 300_000;
   const prevState = input.state ?? EMPTY_ALLOCATOR_STATE;
 
-  const { byNode, evses: evsesCons, all } = buildConstraints(input);
+  const { byNode, evses: evsesCons, all } = buildConstraints(input, (o.reservePct ?? 1) / 100);
   const consOfNode = new Map<string, Constraint[]>();
   const pathCons = (nodeId: string): Constraint[] => {
     let list = consOfNode.get(nodeId);
@@ -543,7 +556,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
 
   // 3. Hysteresis: slow up, dead-band; decreases always go through at once.
   const mems = new Map<string, SessionMemory>();
-  const result: Array<{ c: Cand; a: number; reasons: readonly Reason[] }> = [];
+  const result: Array<{ c: Cand; a: number; reasons: readonly Reason[]; sticky: number }> = [];
   for (const c of cands) {
     const prevA = c.mem?.currentA ?? 0;
     let a = c.admitted ? Math.floor(c.cur * 10 + EPS) / 10 : 0;
@@ -569,7 +582,13 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
         a = prevA;
       }
     }
-    result.push({ c, a, reasons });
+    // Dead-band down: keep the previous current while it still fits (checked in step 4).
+    let sticky = -1;
+    if (a > 0 && a < prevA && prevA - a < deadbandA && c.mem && c.mem.phases === c.phases) {
+      sticky = a;
+      a = prevA;
+    }
+    result.push({ c, a, reasons, sticky });
   }
 
   // 4. A decrease is not in effect until the vehicle follows it: hold back increases that would
@@ -588,44 +607,49 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   };
   // A decrease issued in this very round is not followed yet either.
   const holds = result.map((x) => Math.max(held(x.c), x.a < (x.c.mem?.currentA ?? 0) ? (x.c.mem?.currentA ?? 0) : 0));
-  for (let iter = 0; iter < 4 && holds.some((h) => h > 0); iter++) {
-    const used = new Map<Constraint, number>();
-    const raisers = new Map<Constraint, Array<(typeof result)[number]>>();
+  let pending = result.some((x) => x.sticky >= 0) || holds.some((h) => h > 0);
+  const used = new Float64Array(all.length);
+  for (let iter = 0; iter < 6 && pending; iter++) {
+    used.fill(0);
     result.forEach((x, i) => {
       const effA = Math.max(x.a, holds[i] as number);
       if (effA <= 0) return;
       const ph = x.a > 0 || !x.c.mem ? x.c.phases : x.c.mem.phases;
       const mask = siteMask(x.c.evse.phaseRotation, ph);
-      const raising = x.a > (x.c.mem?.currentA ?? 0);
       for (const k of x.c.cons) {
-        if (k.rank > PHYSICAL_RANK) continue;
         const cf = k.phase < 0 ? ph * x.c.evse.voltageV : mask[k.phase] ? 1 : 0;
-        if (cf === 0) continue;
-        used.set(k, (used.get(k) ?? 0) + (effA + x.c.overdrawA) * cf);
-        if (raising) {
-          const list = raisers.get(k) ?? [];
-          list.push(x);
-          raisers.set(k, list);
-        }
+        if (cf !== 0) used[k.id] = (used[k.id] as number) + (effA + x.c.overdrawA) * cf;
       }
     });
-    let reverted = false;
-    for (const [k, u] of used) {
-      const list = raisers.get(k);
-      if (u <= k.capacity + 1e-6 || !list) continue;
-      for (const x of list) {
+    const over = all.filter((k) => (used[k.id] as number) > k.capacity + 1e-6);
+    if (over.length === 0) break;
+    const overIds = new Set(over.map((k) => k.id));
+    const inOver = (x: (typeof result)[number], physicalOnly: boolean) =>
+      x.c.cons.some((k) => overIds.has(k.id) && (!physicalOnly || k.rank <= PHYSICAL_RANK));
+    // First give up the dead-band where it no longer fits, then hold back increases.
+    let changed = false;
+    for (const x of result) {
+      if (x.sticky >= 0 && inOver(x, false)) {
+        x.a = x.sticky;
+        x.sticky = -1;
+        changed = true;
+      }
+    }
+    if (!changed) {
+      for (const x of result) {
         const prevA = x.c.mem?.currentA ?? 0;
-        if (x.a <= prevA) continue;
+        if (x.a <= prevA || !inOver(x, true)) continue;
+        const k = x.c.cons.find((q) => overIds.has(q.id) && q.rank <= PHYSICAL_RANK) as Constraint;
         x.a = prevA;
         x.reasons = [
           reason('allocator', 'increase held until other vehicles have followed their decrease'),
           ...k.reasons,
           ...x.reasons,
         ];
-        reverted = true;
+        changed = true;
       }
     }
-    if (!reverted) break;
+    pending = changed;
   }
 
   for (const { c, a, reasons } of result) {

@@ -9,7 +9,14 @@ import type { EvseState, PhaseRotation } from '../../src/model/site.js';
 
 const NOW = Date.UTC(2026, 0, 1, 20);
 // Hysteresis and the overdraw reserved for unknown vehicles off: these tests look at the sharing itself.
-const FREE: TreeAllocatorOptions = { rampUpAPerS: 1000, deadbandA: 0, minOffMs: 0, minOnMs: 0, assumedOverdrawA: 0 };
+const FREE: TreeAllocatorOptions = {
+  rampUpAPerS: 1000,
+  deadbandA: 0,
+  minOffMs: 0,
+  minOnMs: 0,
+  assumedOverdrawA: 0,
+  reservePct: 0,
+};
 
 function evse(id: string, over: Partial<EvseState> = {}): EvseState {
   return {
@@ -179,6 +186,23 @@ describe('circuit-tree allocator', () => {
     expect(r.setpoints[0]?.reasons[0]?.text).toMatch(/minimum off time/);
     r = run(tree, [evse('a/1')], [], [], opts, r.state, NOW + 63_000);
     expect(r.setpoints[0]?.currentA).toBe(8);
+  });
+
+  it('dead-band down: a limit wiggling by less than the reserve leaves the set-points alone, a real drop does not', () => {
+    const tree = buildCircuitTree({ circuits: [] });
+    const opts = { ...FREE, deadbandA: 0.5, reservePct: 2 };
+    const budget = (w: number): Limit[] => [
+      { scope: 'evses', maxImportW: w, reason: { policy: 'lm', tier: 'contract', text: `${w} W` } },
+    ];
+    let r = run(tree, [evse('a/1'), evse('b/1')], budget(20_000), [], opts);
+    const first = r.setpoints.map((s) => s.currentA);
+    expect(first[0]! * 2 * 690).toBeLessThanOrEqual(20_000 * 0.98 + 1e-6);
+    r = run(tree, [evse('a/1'), evse('b/1')], budget(19_800), [], opts, r.state, NOW + 1000);
+    expect(r.setpoints.map((s) => s.currentA)).toEqual(first);
+    r = run(tree, [evse('a/1'), evse('b/1')], budget(15_000), [], opts, r.state, NOW + 2000);
+    const dropped = r.setpoints.map((s) => s.currentA);
+    expect(dropped[0]! * 2 * 690).toBeLessThanOrEqual(15_000);
+    expect(dropped[0]).toBeLessThan(first[0]!);
   });
 
   it('holds an increase until the decreased vehicle has followed', () => {
@@ -354,6 +378,34 @@ describe('allocator properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('with the default hysteresis (ramps, dead-band, reserve, holds) no round ever exceeds a limit', () => {
+    fc.assert(
+      fc.property(
+        worldArb,
+        fc.array(fc.integer({ min: 0, max: 200_000 }), { minLength: 2, maxLength: 6 }),
+        (world, budgets) => {
+          const tree = buildCircuitTree({ fuseA: world.fuseA, circuits: world.circuits });
+          let state: AllocatorState | undefined;
+          budgets.forEach((b, i) => {
+            const limits: Limit[] = [
+              { scope: 'evses', maxImportW: b, reason: { policy: 'lm', tier: 'contract', text: 'b' } },
+            ];
+            const r = run(tree, world.evses, limits, [], {}, state, NOW + i * 1000);
+            state = r.state;
+            const { perNode, totalW } = loads(world, tree, r.setpoints);
+            expect(totalW).toBeLessThanOrEqual(b + 1e-6);
+            for (const [id, l] of perNode) {
+              const node = tree.nodes.get(id)!;
+              for (let p = 0; p < 3; p++)
+                expect(l.phase[p]).toBeLessThanOrEqual((node.maxPhaseCurrentsA[p] as number) + 1e-6);
+            }
+          });
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
