@@ -633,6 +633,11 @@ export class ChargerLink {
     this.lastSetpoints.set(connectorId, sp);
   }
 
+  /** Try the queue again now (after parked messages were put back in line). */
+  kick(): void {
+    void this.drain();
+  }
+
   /** A command from the API (RemoteStart/Stop, ...) sent by the gateway itself. */
   async command(action: string, payload: Json): Promise<Json> {
     if (this.chargerGone || this.closed) throw new Error(`${this.id} not connected`);

@@ -289,6 +289,14 @@ export class OcppOutbox {
     ).map(fromRaw);
   }
 
+  /** Put parked messages back in line (an operator fixed the cause); returns how many. */
+  requeue(seqs: readonly number[]): number {
+    const stmt = this.db.prepare(
+      `UPDATE ocpp_outbox SET status = 'pending', attempts = 0, done_at = NULL WHERE seq = ? AND status = 'poison'`,
+    );
+    return this.db.transaction(() => seqs.reduce((n, seq) => n + stmt.run(seq).changes, 0))();
+  }
+
   /** Forget delivered rows older than `before` (they only serve repeat detection). */
   prune(before: number): number {
     return this.db.prepare(`DELETE FROM ocpp_outbox WHERE status = 'done' AND done_at < ?`).run(before).changes;

@@ -15,7 +15,7 @@ import type { Db } from '../../src/store/db.js';
 import type { SessionStore } from '../../src/store/session-store.js';
 import type { Logger } from '../../src/util/logger.js';
 import { ChargerLink, type LinkStats } from './link.js';
-import { OcppOutbox } from './outbox.js';
+import { OcppOutbox, type OutboxRow } from './outbox.js';
 import { OCPP_PROTOCOLS, isOcppProtocol } from './rpc/protocol.js';
 import { strictValidators } from './rpc/validators.js';
 
@@ -58,6 +58,10 @@ export interface OcppProxy extends Adapter {
   upstreamOnline(chargerId: string): boolean;
   readonly outbox: OcppOutbox;
   readonly stats: LinkStats;
+  /** Messages the CMS refused for good (poison), newest first, for the API. */
+  parked(limit?: number): OutboxRow[];
+  /** Put parked messages back in line and retry them; returns how many were requeued. */
+  retryParked(seqs: readonly number[]): number;
   /** Commands for the API (RemoteStart/Stop, availability) sent by the gateway. */
   readonly commands: {
     remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
@@ -277,6 +281,12 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     url: () => `${o.securityProfile === 2 ? 'wss' : 'ws'}://${o.host}:${boundPort}${path}`,
     connected: () => [...links.entries()].filter(([, l]) => !l.disconnected).map(([id]) => id),
     upstreamOnline: (id) => links.get(id)?.online ?? false,
+    parked: (limit) => outbox.poisoned(limit),
+    retryParked(seqs) {
+      const n = outbox.requeue(seqs);
+      for (const l of links.values()) l.kick();
+      return n;
+    },
     async start() {
       if (o.securityProfile === 2) {
         if (!o.tls) throw new Error('ocpp.securityProfile 2 needs ocpp.tls (cert, key)');

@@ -187,11 +187,22 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
       unknown
     >;
     expect(b.transactionId).toBe(a.transactionId);
+    const stop = {
+      transactionId: a.transactionId as number,
+      meterStop: 900,
+      timestamp: new Date(clock.now()).toISOString(),
+      reason: 'Local',
+    };
+    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
+    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
     expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
     await cms.setOutage(false);
     await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
     expect(cms.received('StartTransaction')).toHaveLength(1);
     expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
+    // No duplicated stop either.
+    expect(cms.received('StopTransaction')).toHaveLength(1);
+    expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
   });
 
   it('parks a message the CMS keeps refusing (poison) and delivers the rest behind it', async () => {
@@ -225,5 +236,12 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(core.sessions.get(sid)?.syncState).toBe('failed');
     const metrics = await core.metrics.getSingleMetricAsString('gridkeeper_ocpp_outbox_messages');
     expect(metrics).toContain('status="poison"} 2');
+
+    // The operator fixed the cause at the CMS: parked messages go out again, start first, the stop remapped.
+    cms.failNext('StartTransaction', 'InternalError', 0);
+    expect(proxy.retryParked(parked.map((r) => r.seq))).toBe(2);
+    await waitFor(() => cms.received('StopTransaction').length === 1, { clock, advanceMs: 100, what: 'requeued' });
+    expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
+    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced after retry' });
   });
 });
