@@ -106,6 +106,18 @@ export const OcppSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.securityProfile === 2 && !o.tls) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'required for securityProfile 2 (TLS)' });
+    }
+    if (o.upstream && (o.upstream.clientCert === undefined) !== (o.upstream.clientKey === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'clientKey'],
+        message: 'clientCert and clientKey go together',
+      });
+    }
+  });
 
 export type OcppConfig = z.infer<typeof OcppSchema>;

@@ -114,3 +114,20 @@ describe('OCPP helpers', () => {
     });
   });
 });
+
+describe('ocpp config section', () => {
+  it('reports security settings that cannot work, with their path', async () => {
+    const { validateConfig } = await import('../../../src/config/load.js');
+    const r = validateConfig(
+      {
+        site: { id: 's', limitW: 1000, failsafeLimitW: 100 },
+        ocpp: { securityProfile: 2, upstream: { url: 'wss://cms.example/ocpp', clientCert: 'c.pem' } },
+      },
+      {},
+    );
+    expect(r.ok).toBe(false);
+    const paths = r.ok ? [] : r.errors.map((e) => e.path);
+    expect(paths).toContain('ocpp.tls');
+    expect(paths).toContain('ocpp.upstream.clientKey');
+  });
+});
