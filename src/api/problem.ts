@@ -43,17 +43,29 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-/** Problem type URIs; relative so they resolve against the gateway's own docs. */
+/** Problem type URIs; relative, so they resolve to the gateway's own `GET /api/v1/problems`. */
 export const PROBLEM_TYPES = {
-  validation: '/docs/problems#validation',
-  unauthorized: '/docs/problems#unauthorized',
-  forbidden: '/docs/problems#forbidden',
-  notFound: '/docs/problems#not-found',
-  unavailable: '/docs/problems#unavailable',
-  conflict: '/docs/problems#conflict',
-  upstream: '/docs/problems#upstream',
-  internal: '/docs/problems#internal',
+  validation: '/api/v1/problems#validation',
+  unauthorized: '/api/v1/problems#unauthorized',
+  forbidden: '/api/v1/problems#forbidden',
+  notFound: '/api/v1/problems#not-found',
+  unavailable: '/api/v1/problems#unavailable',
+  conflict: '/api/v1/problems#conflict',
+  upstream: '/api/v1/problems#upstream',
+  internal: '/api/v1/problems#internal',
 } as const;
+
+/** What each problem type means, served at `GET /api/v1/problems`. */
+export const PROBLEM_DESCRIPTIONS: Record<keyof typeof PROBLEM_TYPES, string> = {
+  validation: 'The request is malformed; `errors` lists every invalid field with its path and JSON Pointer.',
+  unauthorized: 'No API key, or an unknown or revoked one. Send `Authorization: Bearer <key>`.',
+  forbidden: 'The key is valid but lacks the scope the route needs (read < control < admin).',
+  notFound: 'No such route or resource.',
+  unavailable: 'The component that carries out this request (OCPP proxy, grid service) is not running.',
+  conflict: 'The request conflicts with the current state (e.g. the session already stopped).',
+  upstream: 'A device or upstream system refused or did not answer.',
+  internal: 'An unexpected error; the gateway log has the details.',
+};
 
 export function problem(
   status: number,

@@ -9,7 +9,7 @@ import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { LiveStreams } from './live.js';
-import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPES, ProblemError, problem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_DESCRIPTIONS, PROBLEM_TYPES, ProblemError, problem } from './problem.js';
 import type { ApiProviders } from './providers.js';
 import type { RouteDeps } from './routes/deps.js';
 import { eventRoutes } from './routes/events.js';
@@ -115,7 +115,8 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
         status: reply.statusCode,
         result,
       });
-      integration.hub.publish('command.executed', { command, path, by: p.name, status: reply.statusCode, result });
+      // Who did it stays in the audit log (control scope), not in the stream every reader sees.
+      integration.hub.publish('command.executed', { command, path, status: reply.statusCode, result });
     });
   }
 
@@ -218,6 +219,20 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
   app.get(
+    '/api/v1/problems',
+    {
+      config: { auth: 'public' },
+      schema: { tags: ['ops'], summary: 'The problem types (RFC 9457) this API answers with, and what they mean' },
+    },
+    async () =>
+      Object.fromEntries(
+        Object.entries(PROBLEM_TYPES).map(([k, uri]) => [
+          uri.split('#')[1],
+          { type: uri, description: PROBLEM_DESCRIPTIONS[k as keyof typeof PROBLEM_TYPES] },
+        ]),
+      ),
+  );
+  app.get(
     '/api/v1/openapi.json',
     {
       config: { auth: 'public' },
@@ -227,7 +242,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
   );
 
   await app.register(healthRoutes(ctx, { ready: isReady }));
-  await app.register(stateRoutes(ctx));
+  await app.register(stateRoutes(ctx, integration ? { override: () => integration.siteOverride.active() } : {}));
   let live: LiveStreams | undefined;
   let offGrid: (() => void) | undefined;
   const grid = opts.providers?.grid;

@@ -28,6 +28,12 @@ describe('REST resources', () => {
     expect(f.integration.siteOverride.active()?.limitW).toBe(11_000);
     const site = (await app.inject({ method: 'GET', url: '/api/v1/site', headers: H })).json();
     expect(site.override).toMatchObject({ active: true, setBy: 'GRIDKEEPER_ADMIN_KEY' });
+    const state = (await app.inject({ method: 'GET', url: '/api/v1/state', headers: H })).json();
+    expect(state.site.override).toEqual({
+      limitW: 11_000,
+      until: new Date(T0 + 600_000).toISOString(),
+      reason: 'DSO request by phone',
+    });
 
     f.core.vclock!.advance(600_001);
     expect(f.integration.siteOverride.active()).toBeUndefined();

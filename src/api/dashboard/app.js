@@ -69,7 +69,13 @@ function renderState(s) {
   $('#limit-text').textContent =
     `import ${kw(used)} of ${kw(s.site.limitW)} site limit${s.site.failsafe ? ' · FAILSAFE' : ''}`;
   const why = s.site.reasons[0];
-  $('#limit-why').textContent = why ? `limit set by ${why.tier}/${why.policy}: ${why.text}` : '';
+  const o = s.site.override;
+  $('#limit-why').textContent = [
+    why ? `limit set by ${why.tier}/${why.policy}: ${why.text}` : '',
+    o ? `override ${kw(o.limitW)} until ${new Date(o.until).toLocaleTimeString()} (${o.reason})` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
 
   const box = $('#evses');
   if (s.evses.length === 0) {

@@ -42,6 +42,10 @@ export const StateSchema = z.object({
     contractLimitW: z.number().describe('Configured site import limit, W'),
     failsafe: z.boolean(),
     reasons: z.array(ReasonSchema),
+    override: z
+      .object({ limitW: z.number(), until: z.string(), reason: z.string() })
+      .nullable()
+      .describe('Temporary site-limit override set through the API, if one is in force'),
   }),
   evses: z.array(EvseViewSchema),
   devices: z.array(
@@ -62,8 +66,16 @@ export type StateView = z.infer<typeof StateSchema>;
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+export interface StateExtras {
+  readonly override?: () => { limitW: number; until: number; reason: string } | undefined;
+}
+
 /** The site as the API shows it: process image + last control round + wanted set-points. */
-export function buildState(ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>): StateView {
+export function buildState(
+  ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>,
+  extras: StateExtras = {},
+): StateView {
+  const o = extras.override?.();
   const s: SiteSnapshot = ctx.state.snapshot();
   const round = ctx.loop.lastRound();
   const siteLimit = round?.limits.find((l) => l.scope === 'site');
@@ -78,6 +90,7 @@ export function buildState(ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatc
       contractLimitW: ctx.config.site.limitW,
       failsafe: round ? round.stale.includes('grid.powerW') : false,
       reasons: siteLimit ? [...siteLimit.reasons] : [],
+      override: o ? { limitW: o.limitW, until: new Date(o.until).toISOString(), reason: o.reason } : null,
     },
     evses: s.evses.map((e) => {
       const sp = ctx.dispatcher.current(e.id);
@@ -114,7 +127,7 @@ export function buildState(ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatc
   };
 }
 
-export function stateRoutes(ctx: GatewayContext): FastifyPluginAsync {
+export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): FastifyPluginAsync {
   return async (app) => {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
@@ -126,7 +139,7 @@ export function stateRoutes(ctx: GatewayContext): FastifyPluginAsync {
           response: { 200: StateSchema },
         },
       },
-      async () => buildState(ctx),
+      async () => buildState(ctx, extras),
     );
   };
 }
