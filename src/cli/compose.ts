@@ -161,6 +161,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     );
   }
 
+  const gridService = grid;
   let api: ApiServer | undefined;
   const started: Component[] = [];
   let coreStarted = false;
@@ -183,7 +184,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         }
         api = await createApiServer(core, {
           integration,
-          providers: { ocpp: ocpp.commands, grid: { events: (o) => grid?.events(o) ?? [] } },
+          providers: {
+            ocpp: ocpp.commands,
+            grid: {
+              events: (o) => gridService.events(o),
+              status: () => gridService.status(),
+              applySimpleSignal: (body, source) => gridService.applySimpleSignal(body, source),
+              onChange: (listener) => gridService.store.onChange(listener),
+            },
+          },
         });
         await api.start();
       } catch (err) {
