@@ -85,12 +85,16 @@ export function createUtilityDemo(opts: UtilityDemoOptions): UtilityDemo {
     intervals: values.map((v, i) => ({ id: i, payloads: [{ type, values: [v] }] })),
   });
 
-  /** One script cycle: an import limit below what the depot draws, then a dispatch (export) set-point. */
+  /**
+   * One script cycle: an import limit well below what a busy depot draws (60 % of its contract, so the
+   * §14a floor of 4.2 kW per charger still fits), then a dispatch set-point of a quarter of the contract
+   * that the battery (and V2G vehicles) must make up for.
+   */
   const scheduleCycle = (at: number, n: number) => {
-    const limitKw = kw(opts.siteLimitW * 0.4);
+    const limitKw = kw(opts.siteLimitW * 0.6);
     vtn.createEvent(event(`import-limit-${n}`, 'IMPORT_CAPACITY_LIMIT', at, cycleMs / 3000, [limitKw], 'KW'));
     vtn.createEvent(
-      event(`dispatch-${n}`, 'DISPATCH_SETPOINT', at + cycleMs / 2, cycleMs / 5000, [-kw(opts.siteLimitW * 0.1)], 'KW'),
+      event(`dispatch-${n}`, 'DISPATCH_SETPOINT', at + cycleMs / 2, cycleMs / 5000, [kw(opts.siteLimitW * 0.25)], 'KW'),
     );
   };
 

@@ -110,16 +110,16 @@ describe('demo utility side: VTN + OSCP sims driving the gateway (acceptance pat
     publish();
     await ven.pollNow();
 
-    // The first demo event starts 30 s in: 40 kW import limit, below the 100 kW the site draws.
+    // The first demo event starts 30 s in: 60 kW import limit, below the 100 kW the site draws.
     clock.advance(31_000);
     publish();
     await ven.pollNow();
     clock.advance(100);
     await core.dispatcher.idle();
     const evses = core.loop.lastRound()?.limits.find((l) => l.scope === 'evses');
-    expect(evses?.maxImportW).toBe(40_000 - 12_000);
+    expect(evses?.maxImportW).toBe(60_000 - 12_000);
     const cp1 = core.dispatcher.current('CP1/1');
-    expect(cp1?.powerW).toBeLessThanOrEqual(7_000);
+    expect(cp1?.powerW).toBeLessThanOrEqual(12_000);
     expect(cp1?.reasons.map((r) => r.text).join(' ')).toContain('import-limit-0');
 
     // The VTN goes away: after the source timeout the fallback (30 kW) holds, and the event still applies until its end.
