@@ -69,6 +69,8 @@ export function createGridkeeperController(
         minOffMs: alloc.minOffMs,
         rampUpAPerS: alloc.rampUpAPerS,
         holdMaxMs: alloc.holdMaxMs,
+        assumedOverdrawA: alloc.assumedOverdrawA,
+        reservePct: alloc.reservePct,
         deadbandA: config.control.deadbandA,
       },
     ),

@@ -131,6 +131,8 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
         minOffMs: config.control.policies.allocator.minOffMs,
         rampUpAPerS: config.control.policies.allocator.rampUpAPerS,
         holdMaxMs: config.control.policies.allocator.holdMaxMs,
+        assumedOverdrawA: config.control.policies.allocator.assumedOverdrawA,
+        reservePct: config.control.policies.allocator.reservePct,
         deadbandA: config.control.deadbandA,
       }),
     onRound,

@@ -75,6 +75,17 @@ export const ControlSchema = z
               .positive()
               .default(30_000)
               .describe('Longest time a vehicle may take to follow a decrease (slowest AC vehicles), ms.'),
+            assumedOverdrawA: z
+              .number()
+              .nonnegative()
+              .default(1.5)
+              .describe('Reserved above the set-point for a vehicle until it is seen following it, A.'),
+            reservePct: z
+              .number()
+              .min(0)
+              .max(10)
+              .default(1)
+              .describe('Share of every limit kept back so that meter noise does not move set-points, %.'),
             phaseSwitching: z
               .array(z.string())
               .default([])
