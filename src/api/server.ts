@@ -58,6 +58,29 @@ export interface ApiServer {
   routes(): ReadonlyArray<{ method: string; url: string; documented: boolean }>;
 }
 
+/** The partner guide at the top of the OpenAPI document (and so of /docs). */
+const API_GUIDE = `Live site state, sessions, set-points with reasons, vehicles and their needs, grid events,
+alerts, reports, commands, webhooks and live events of a gridkeeper depot gateway.
+
+**Access.** Keys travel as \`Authorization: Bearer <key>\` (browsers' EventSource/WebSocket may use
+\`?access_token=\`). Scopes: \`read\` (GET), \`control\` (commands, webhooks, audit), \`admin\` (keys); each
+implies the ones before. Without a key only \`/healthz\`, this document and the docs answer, unless the
+site allows anonymous reads. Every command is written to the audit log (\`GET /api/v1/audit\`).
+
+**Errors** are RFC 9457 \`application/problem+json\`; bad input is 400 with \`errors\` listing every invalid
+field (\`path\`, JSON \`pointer\`, \`message\`). Types are explained at \`GET /api/v1/problems\`.
+
+**Live events** (\`GET /api/v1/events\` as SSE, \`/api/v1/ws\` as WebSocket) carry a monotonic \`id\`; reconnect
+with \`Last-Event-ID\` (or \`?lastEventId=\`) to receive every retained event you missed. A client that reads
+too slowly is told \`resumeAfter\` and disconnected; others are never slowed down.
+
+**Webhooks** (\`POST /api/v1/webhooks {url, events}\` → \`{id, secret}\`) follow Standard Webhooks: body
+\`{type, timestamp, data}\`, headers \`webhook-id\` (the event id), \`webhook-timestamp\`,
+\`webhook-signature: v1,<base64 HMAC-SHA256>\`; verify with any Standard Webhooks library and the
+\`whsec_\` secret. Delivery is at least once and in order per subscription, retried with exponential
+back-off for more than 24 h, then dead-lettered (\`GET /api/v1/webhooks/{id}/deliveries?state=dead\`,
+\`POST /api/v1/webhooks/{id}/redeliver\`). Deduplicate by \`webhook-id\`.`;
+
 function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
@@ -179,10 +202,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
       info: {
         title: 'gridkeeper API',
         version: '1.0.0',
-        description:
-          'Live site state, sessions, set-points with reasons, vehicles, grid events, alerts, reports, ' +
-          'commands, webhooks and live events of a gridkeeper depot gateway. Errors are RFC 9457 ' +
-          'application/problem+json. Keys travel as `Authorization: Bearer <key>`.',
+        description: API_GUIDE,
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } },
