@@ -53,6 +53,8 @@ export interface LinkStats {
 export type ChargerSocket = RPCClient;
 
 const FIRST_LOCAL_TX_ID = 1_000_000_001;
+/** Longest time a running session's energy may lag in the store (the bus always has the latest). */
+const ENERGY_PERSIST_MS = 30_000;
 
 /**
  * One proxied charger: its WebSocket to the gateway, its own upstream
@@ -176,6 +178,22 @@ export class ChargerLink {
    * locally. Either way the row stays queued until the CMS has it.
    */
   private async queued(action: string, msgId: string, params: Json): Promise<unknown> {
+    let observed = false;
+    let unanswered = false;
+    // CMS up and nothing queued before it: forward like any call; the outbox is for what the CMS could not take.
+    // A gateway crash mid-forward loses nothing: the charger never got an answer and repeats the message.
+    if (
+      this.upOnline &&
+      this.upstream &&
+      !this.ctx.outbox.hasPending(this.id) &&
+      !this.ctx.outbox.byMessage(this.id, msgId)
+    ) {
+      this.observeCall(action, params);
+      observed = true;
+      const direct = await this.forwardQueued(action, msgId, params);
+      if (direct !== undefined) return direct;
+      unanswered = true; // the charger has waited long enough: queue it and answer locally
+    }
     const now = this.ctx.clock.now();
     const { row, repeat } = await this.ctx.outbox.appendDurable({
       chargerId: this.id,
@@ -184,17 +202,18 @@ export class ChargerLink {
       action,
       payload: params,
       createdAt: now,
-      offline: !this.upOnline,
+      offline: unanswered || !this.upOnline,
       ...this.sessionRef(action, params),
     });
     if (repeat) {
       // The charger repeats a message (it never saw our answer, e.g. the gateway was killed): answer the same again.
       if (row.status === 'done' && row.response !== undefined && row.localTxId === undefined) return row.response;
       if (row.localTxId !== undefined) return this.localStartAnswer(params, row.localTxId);
-    } else {
+    } else if (!observed) {
       this.observeCall(action, params);
     }
-    const answer = await this.awaitCms(row);
+    const answer = unanswered ? undefined : await this.awaitCms(row);
+    if (unanswered) void this.drain();
     const fromCms = answer !== undefined;
     let result: Json;
     if (fromCms) {
@@ -210,6 +229,33 @@ export class ChargerLink {
     if (!fromCms) this.ctx.stats.answeredLocally++;
     this.observeQueuedAnswer(action, params, result, fromCms, row.seq);
     return result;
+  }
+
+  /** Live forward of a transaction message; undefined when the CMS did not answer (the caller queues it). */
+  private async forwardQueued(action: string, msgId: string, params: Json): Promise<Json | undefined> {
+    const up = this.upstream;
+    if (!up) return undefined;
+    let res: Json;
+    try {
+      res = (await this.upSerial.run(() =>
+        callWithId(up, msgId, action, params, { clock: this.ctx.clock, timeoutMs: this.ctx.cfg.forwardTimeoutMs }),
+      )) as Json;
+    } catch (err) {
+      const ce = callErrorOf(err);
+      if (ce) throw toRpcError(ce);
+      return undefined;
+    }
+    this.answered();
+    this.ctx.stats.forwarded++;
+    if (this.protocol === 'ocpp1.6' && action === 'StartTransaction') {
+      const status = (res.idTagInfo as { status?: string } | undefined)?.status;
+      if (typeof params.idTag === 'string' && status)
+        this.ctx.outbox.cacheAuth(params.idTag, status, this.ctx.clock.now());
+      this.observeQueuedAnswer(action, params, res, true, undefined);
+    }
+    const ref = this.sessionRef(action, params).sessionId;
+    if (ref) this.refreshSync(ref);
+    return res;
   }
 
   private localStartAnswer(params: Json, txId: number): Json {
@@ -752,11 +798,11 @@ export class ChargerLink {
   }
 
   /** 1.6 StartTransaction: the session exists once the charger's transaction id is known. */
-  private observeQueuedAnswer(action: string, p: Json, res: Json, fromCms: boolean, seq: number): void {
+  private observeQueuedAnswer(action: string, p: Json, res: Json, fromCms: boolean, seq: number | undefined): void {
     if (this.protocol !== 'ocpp1.6' || action !== 'StartTransaction') return;
     const txId = res.transactionId as number;
     const sid = this.sessionId(txId);
-    if (fromCms) this.ctx.outbox.setSession(seq, sid);
+    if (fromCms && seq !== undefined) this.ctx.outbox.setSession(seq, sid);
     if (this.ctx.sessions.get(sid)) return; // a repeated StartTransaction: the session exists
     const connectorId = p.connectorId as number;
     const startedAt = Date.parse(p.timestamp as string) || this.ctx.clock.now();
@@ -836,13 +882,34 @@ export class ChargerLink {
       if (s && s.stoppedAt === undefined) {
         const energyWh = Math.max(0, m.energyWh - (s.meterStartWh ?? m.energyWh));
         patch.sessionEnergyWh = energyWh;
-        this.saveSession({ ...s, energyWh }, 'session.updated');
+        this.saveEnergy({ ...s, energyWh });
       }
     }
     if (Object.keys(patch).length > 0) this.live(connectorId, patch);
   }
 
+  /**
+   * Energy of a running session: announced on every meter value, written to
+   * the store at most every `ENERGY_PERSIST_MS` (the stop writes the final
+   * value), so meter values do not cost a disk commit each.
+   */
+  private saveEnergy(s: SessionInfo): void {
+    const now = this.ctx.clock.now();
+    const last = this.energyPersistedAt.get(s.id);
+    if (last !== undefined && now - last < ENERGY_PERSIST_MS) {
+      this.ctx.bus.emit('session.updated', s);
+      return;
+    }
+    this.energyPersistedAt.set(s.id, now);
+    this.saveSession(s, 'session.updated');
+  }
+
+  private readonly energyPersistedAt = new Map<string, number>();
+
   private saveSession(s: SessionInfo, event: 'session.started' | 'session.updated' | 'session.stopped'): void {
+    if (event === 'session.stopped') {
+      this.energyPersistedAt.delete(s.id);
+    }
     this.ctx.sessions.upsert(s);
     this.ctx.bus.emit(event, s);
   }

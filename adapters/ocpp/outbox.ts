@@ -80,6 +80,7 @@ export class OcppOutbox {
   private readonly insertStmt;
   private readonly byMsgStmt;
   private readonly pendingStmt;
+  private readonly hasPendingStmt;
   private readonly doneStmt;
   private readonly attemptStmt;
   private readonly poisonStmt;
@@ -100,6 +101,7 @@ export class OcppOutbox {
     this.pendingStmt = db.prepare(
       `SELECT * FROM ocpp_outbox WHERE charger_id = ? AND status = 'pending' ORDER BY seq LIMIT ?`,
     );
+    this.hasPendingStmt = db.prepare(`SELECT 1 FROM ocpp_outbox WHERE charger_id = ? AND status = 'pending' LIMIT 1`);
     this.doneStmt = db.prepare(
       `UPDATE ocpp_outbox SET status = 'done', response = ?, done_at = ?, last_error = NULL WHERE seq = ?`,
     );
@@ -194,6 +196,11 @@ export class OcppOutbox {
   byMessage(chargerId: string, msgId: string): OutboxRow | undefined {
     const r = this.byMsgStmt.get(chargerId, msgId) as RawRow | undefined;
     return r ? fromRaw(r) : undefined;
+  }
+
+  /** Whether a charger has anything waiting for the CMS (cheap: no rows are read). */
+  hasPending(chargerId: string): boolean {
+    return this.hasPendingStmt.get(chargerId) !== undefined;
   }
 
   pending(chargerId: string, limit = 100): OutboxRow[] {
