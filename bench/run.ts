@@ -20,6 +20,8 @@ const MODULES: BenchModule[] = [
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'modbus', load: () => import('./modbus-run.js') },
   { name: 'mqtt', load: () => import('./mqtt.js') },
+  { name: 'grid', load: () => import('./grid.js') },
+  { name: 'api', load: () => import('./api.js') },
 ];
 
 function fmt(n: number | undefined): string {

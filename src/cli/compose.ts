@@ -1,3 +1,4 @@
+import { createInfluxAdapter } from '../../adapters/influx/index.js';
 import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
 import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
@@ -6,12 +7,21 @@ import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { decide as siteOverrideDecide, type SiteOverrideInput } from '../../policies/site-override.js';
 import { controlPolicies } from '../control/policies.js';
-import type { VehicleNeed as FleetNeed } from '../../policies/fleet-deadlines.js';
-import { createGridService, type GridService, gridPolicies, siteMeasurements } from '../grid/index.js';
+import {
+  createGridService,
+  GRID_MIGRATIONS,
+  type GridService,
+  gridPolicies,
+  siteDemandW,
+  siteMeasurements,
+} from '../grid/index.js';
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
+import { FleetInputs } from './fleet-inputs.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
+import { bindPolicy } from '../model/policy.js';
 import type { Logger } from '../util/logger.js';
 import { type Core, createCore } from './core.js';
 
@@ -38,27 +48,6 @@ export interface Gateway {
 type Component = Adapter & { url?: () => string };
 
 /**
- * Vehicle needs set through the API, as the fleet-deadline policy reads
- * them: energy from `energyNeededWh`, or from the SoC gap and capacity.
- */
-function apiNeeds(integration: Integration | undefined, now: number): FleetNeed[] {
-  const out: FleetNeed[] = [];
-  for (const n of integration?.vehicles.needs(now) ?? []) {
-    const fromSoc =
-      n.targetSocPct !== undefined && n.currentSocPct !== undefined && n.batteryCapacityWh !== undefined
-        ? (Math.max(0, n.targetSocPct - n.currentSocPct) / 100) * n.batteryCapacityWh
-        : undefined;
-    const energyWh = n.energyNeededWh ?? fromSoc;
-    if (energyWh === undefined) continue;
-    const tags = n.idTags.length > 0 ? n.idTags : [undefined];
-    for (const idTag of tags) {
-      out.push({ vehicleId: n.vehicleId, ...(idTag ? { idTag } : {}), departureAt: n.departureAt, energyWh });
-    }
-  }
-  return out;
-}
-
-/**
  * The composition root: the only place that knows every adapter. It builds
  * the core, attaches adapters and servers in dependency order, starts them
  * in that order and stops them in reverse. A component that fails to start
@@ -69,29 +58,63 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   // The grid service and integration need the core's registry and database;
   // the core needs their policies: late-bound getters break the cycle.
   let grid: GridService | undefined;
-  let integration: Integration | undefined;
+  let coreRef: Core | undefined;
+  let integrationRef: Integration | undefined;
+  const fleet = new FleetInputs(clock);
+  const snapshot = () => coreRef?.state.snapshot();
   const policies = [
     ...controlPolicies(config, {
-      needs: (now) => apiNeeds(integration, now),
-      priceEurPerKwh: (now) => grid?.tariff.priceAt(now).importPerKwh,
+      needs: (now) => fleet.apiNeeds(now),
+      // Without a configured tariff there is no price, rather than a price of 0.
+      priceEurPerKwh: (now) =>
+        config.grid.tariff.components.length > 0 ? grid?.tariff.priceAt(now).importPerKwh : undefined,
     }),
-    ...gridPolicies(config, () => grid),
+    bindPolicy('site-override', 'contract', siteOverrideDecide, (now: number): SiteOverrideInput => {
+      const o = integrationRef?.siteOverride.active(now);
+      return {
+        ...(o ? { override: o } : {}),
+        marginW: config.control.policies.loadManagement.marginW,
+        staleAfterMs: config.site.staleAfterMs,
+        gridStaleAfterMs: config.site.gridStaleAfterMs,
+      };
+    }),
+    ...gridPolicies(config, () => grid, {
+      vehicles: (now) => {
+        const s = snapshot();
+        return s ? fleet.v2g(s, now) : [];
+      },
+      plannedVehicles: (now) => {
+        const s = snapshot();
+        return s ? fleet.planned(s, now) : [];
+      },
+    }),
   ];
   const core = createCore(config, {
     clock,
     log,
     env,
-    migrations: [...OCPP_MIGRATIONS, ...INTEGRATION_MIGRATIONS],
+    migrations: [...OCPP_MIGRATIONS, ...INTEGRATION_MIGRATIONS, ...GRID_MIGRATIONS],
     policies,
   });
+  coreRef = core;
   grid = createGridService(config, {
     clock,
     log: log.child({ component: 'grid' }),
     metrics: core.metrics,
     bus: core.bus,
+    db: core.db,
   });
-  integration = createIntegration(core);
-  const measurements = () => siteMeasurements(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs });
+  // A new grid signal applies at once, not at the next periodic round.
+  grid.store.onChange(() => core.loop.notifyChange());
+  const integration = createIntegration(core);
+  integrationRef = integration;
+  fleet.attach(integration);
+  const vpp = config.grid.vpp;
+  const measurements = () =>
+    siteMeasurements(core.state.snapshot(), {
+      staleAfterMs: config.site.staleAfterMs,
+      ...(vpp.battery ? { batteryId: vpp.battery.id, batteryMaxDischargeW: vpp.battery.maxDischargeW } : {}),
+    });
 
   const components: Component[] = [];
   const ocpp = createOcppProxy(
@@ -105,6 +128,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       db: core.db,
       metrics: core.metrics,
       env,
+      onEvChargingNeeds: (chargerId, evseId, payload) => fleet.onEvChargingNeeds(chargerId, evseId, payload),
     },
   );
   components.push(ocpp);
@@ -138,30 +162,45 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     );
   }
   if (config.grid.openadr.enabled) {
-    components.push(
-      createOpenAdrVen(config.grid.openadr, {
-        clock,
-        log: log.child({ component: 'openadr' }),
-        metrics: core.metrics,
-        store: grid.store,
-        measurements,
-      }),
-    );
+    const ven = createOpenAdrVen(config.grid.openadr, {
+      clock,
+      log: log.child({ component: 'openadr' }),
+      metrics: core.metrics,
+      store: grid.store,
+      measurements,
+    });
+    grid.attachStatus('openadr', () => ven.status());
+    components.push(ven);
   }
   if (config.grid.oscp.enabled) {
+    const fp = createOscpAdapter(config.grid.oscp, {
+      clock,
+      log: log.child({ component: 'oscp' }),
+      metrics: core.metrics,
+      store: grid.store,
+      measurements,
+      voltageV: config.site.voltageV,
+      demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
+    });
+    grid.attachStatus('oscp', () => fp.status());
+    components.push(fp);
+  }
+
+  const gridService = grid;
+  if (config.integration.influx) {
     components.push(
-      createOscpAdapter(config.grid.oscp, {
+      createInfluxAdapter(config.integration.influx, {
         clock,
-        log: log.child({ component: 'oscp' }),
+        log: log.child({ component: 'influx' }),
+        db: core.db,
         metrics: core.metrics,
-        store: grid.store,
-        measurements,
-        voltageV: config.site.voltageV,
+        siteId: config.site.id,
+        snapshot: () => core.state.snapshot(),
+        setpointW: (id) => core.dispatcher.current(id)?.powerW,
       }),
     );
   }
 
-  const gridService = grid;
   let api: ApiServer | undefined;
   const started: Component[] = [];
   let coreStarted = false;
@@ -177,7 +216,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       coreStarted = true;
       try {
         grid?.start();
-        await integration?.start();
+        await integration.start();
         for (const c of components) {
           await c.start();
           started.push(c);
@@ -211,7 +250,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       if (api) await safe('api', () => api?.stop());
       api = undefined;
       for (const c of started.splice(0).reverse()) await safe(c.id, () => c.stop());
-      await safe('integration', () => integration?.stop());
+      await safe('integration', () => integration.stop());
       await safe('grid', () => grid?.stop());
       if (coreStarted) await safe('core', () => core.stop());
       coreStarted = false;

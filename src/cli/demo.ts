@@ -9,8 +9,7 @@ import { SimCharger } from '../../sim/devices/ocpp/charger.js';
 import { type BmsServer, bmsDeviceConfig, startBmsServer } from '../../sim/devices/opcua/bms-server.js';
 import { DemoTraffic } from '../../sim/site/demo-traffic.js';
 import { SitePhysics } from '../../sim/site/physics.js';
-import { createOscpCpSim } from '../../sim/utility/oscp-cp.js';
-import { createVtnSim } from '../../sim/utility/vtn.js';
+import { createUtilityDemo, type UtilityDemo } from '../../sim/utility/demo.js';
 import { formatErrors, validateConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { type Clock, SystemClock } from '../model/clock.js';
@@ -56,6 +55,8 @@ export interface Demo {
   readonly physics: SitePhysics;
   readonly config: GatewayConfig;
   readonly cms: CmsSim | undefined;
+  /** The simulated utility (VTN + OSCP capacity provider). */
+  readonly utility: UtilityDemo;
   readonly chargers: readonly SimCharger[];
   /** Human-readable list of what runs where. */
   describe(): string;
@@ -161,24 +162,31 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       });
     }
 
-    let vtnUrl = opts.vtnUrl;
-    if (!vtnUrl) {
-      const vtn = createVtnSim({ clock, port: opts.vtnPort, programs: [{ programName: 'demo-dr' }] });
-      await run({
-        name: 'OpenADR 3 VTN (sim)',
-        where: () => vtn.url,
-        start: () => vtn.start(),
-        stop: () => vtn.stop(),
-      });
-      vtnUrl = vtn.url;
-    }
-    const oscp = createOscpCpSim({ clock, port: opts.oscpPort });
-    await run({
-      name: 'OSCP capacity provider (sim)',
-      where: () => oscp.url,
-      start: () => oscp.start(),
-      stop: () => oscp.stop(),
+    // The utility side: an OpenADR 3 VTN with a repeating DR script and an
+    // OSCP capacity provider (the DSO). With --vtn-url the VEN talks to an
+    // external VTN instead, with credentials from the environment.
+    const utility = createUtilityDemo({
+      clock,
+      siteLimitW: Number(raw.site?.limitW ?? 40_000),
+      vtnPort: opts.vtnPort,
+      cpPort: opts.oscpPort,
     });
+    await run({
+      name: 'OpenADR 3 VTN + OSCP (sims)',
+      where: () => `${utility.vtn.url} , ${utility.cp.url}`,
+      start: () => utility.start(),
+      stop: () => utility.stop(),
+    });
+    const gridSims = utility.gridConfig();
+    const openadr = opts.vtnUrl
+      ? {
+          ...gridSims.openadr,
+          vtnUrl: opts.vtnUrl,
+          clientId: env.GRIDKEEPER_VTN_CLIENT_ID,
+          clientSecret: env.GRIDKEEPER_VTN_CLIENT_SECRET,
+          programNames: [],
+        }
+      : gridSims.openadr;
 
     // The demo's config: the YAML plus where the simulators listen.
     const grid = raw.grid ?? {};
@@ -202,14 +210,8 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       },
       grid: {
         ...grid,
-        openadr: {
-          ...(grid.openadr as object),
-          enabled: true,
-          vtnUrl,
-          clientId: opts.vtnUrl ? env.GRIDKEEPER_VTN_CLIENT_ID : 'ven-client',
-          clientSecret: opts.vtnUrl ? env.GRIDKEEPER_VTN_CLIENT_SECRET : 'ven-secret',
-        },
-        oscp: { ...(grid.oscp as object), enabled: true, capacityProviderUrl: oscp.url, cpToken: oscp.cpToken },
+        openadr: { ...(grid.openadr as object), ...openadr },
+        oscp: { ...(grid.oscp as object), ...gridSims.oscp },
       },
     };
     const validated = validateConfig(patched, env);
@@ -262,6 +264,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       physics,
       config,
       cms,
+      utility,
       chargers,
       describe() {
         const lines = ['gridkeeper demo running on 127.0.0.1 (Ctrl-C stops everything):', '', ' gateway'];
