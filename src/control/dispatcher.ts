@@ -95,7 +95,7 @@ export class Dispatcher {
     if (prev.phases !== next.phases) return true;
     if ((prev.currentA === 0) !== (next.currentA === 0)) return true;
     // Fast down, slow up: any real decrease is written at once, increases only past the dead-band.
-    if (next.currentA < prev.currentA) return prev.currentA - next.currentA >= 0.1;
+    if (next.currentA < prev.currentA) return prev.currentA - next.currentA >= 0.1 - 1e-9; // 9.6 - 9.5 is 0.0999… in floating point
     return next.currentA - prev.currentA >= this.opts.deadbandA;
   }
 
