@@ -98,12 +98,16 @@ describe('gateway core (process image → policies → arbiter → dispatcher)',
     expect(round.stale).toContain('grid.powerW');
     const total = round.setpoints.reduce((s, x) => s + x.powerW, 0);
     expect(total).toBeLessThanOrEqual(5_000);
-    // 5 kW (less the allocator reserve) fits one 3-phase car at 6 A (4.14 kW); the other is paused rather than cut below its minimum.
-    expect(round.setpoints.map((s) => s.currentA).sort()).toEqual([0, 6]);
-    expect(round.setpoints.find((s) => s.currentA === 6)!.reasons[0]).toMatchObject({
-      policy: 'failsafe',
-      tier: 'safety',
-    });
+    // Nobody is cut below the 6 A minimum: an EVSE either charges at >= 6 A under the failsafe, or is paused.
+    for (const sp of round.setpoints) {
+      if (sp.currentA > 0) {
+        expect(sp.currentA).toBeGreaterThanOrEqual(6);
+        expect(sp.reasons[0]).toMatchObject({ policy: 'failsafe', tier: 'safety' });
+      }
+    }
+    expect(core.dispatcher.lastSent('CP1/1')!.currentA + core.dispatcher.lastSent('CP2/1')!.currentA).toBeLessThanOrEqual(
+      5_000 / 690,
+    );
     clock.advance(5000);
     expect(events).toEqual([false, true]);
     core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
