@@ -74,7 +74,7 @@ export const scenario: ScenarioDefinition = {
           intervalMs: 1000,
           policies: {
             loadManagement: { marginW: 3000 },
-            solar: { enabled: true, mode: 'min+solar', priority: 'ev-first' },
+            solar: { enabled: true, mode: 'min+solar', priority: 'battery-first' },
             battery: {
               enabled: true,
               id: 'bat1',
