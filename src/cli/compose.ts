@@ -106,6 +106,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   });
   // A new grid signal applies at once, not at the next periodic round.
   grid.store.onChange(() => core.loop.notifyChange());
+  const gridSvc = grid;
   const integration = createIntegration(core);
   integrationRef = integration;
   fleet.attach(integration);
@@ -143,23 +144,51 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       }),
     );
   }
-  for (const ua of createOpcuaAdapters(config.opcua, {
-    clock,
-    log: log.child({ component: 'opcua' }),
-    bus: core.bus,
-  })) {
-    components.push(ua);
-  }
+  // node-opcua writes to the console; route it into our logger instead.
+  routeOpcuaLogs(log.child({ component: 'opcua' }));
+  const batteries = createOpcuaAdapters(config.opcua, { clock, log: log.child({ component: 'opcua' }), bus: core.bus });
+  components.push(...batteries);
   if (config.mqtt.enabled) {
-    components.push(
-      createMqttAdapter(config.mqtt, {
-        clock,
-        log: log.child({ component: 'mqtt' }),
-        bus: core.bus,
-        metrics: core.metrics,
-        siteId: config.site.id,
-      }),
-    );
+    const mqtt = createMqttAdapter(config.mqtt, {
+      clock,
+      log: log.child({ component: 'mqtt' }),
+      bus: core.bus,
+      metrics: core.metrics,
+      siteId: config.site.id,
+      onCommand: async (cmd) => {
+        switch (cmd.kind) {
+          case 'site.limit': {
+            // A site limit from MQTT is a signal with an expiry in the grid tier:
+            // it falls back safely when it ends instead of lingering.
+            if (cmd.limitW === null) {
+              gridSvc.store.replace('mqtt-command', []);
+              return;
+            }
+            const r = gridSvc.applySimpleSignal(
+              { importLimitW: cmd.limitW, until: clock.now() + (cmd.durationS ?? 3600) * 1000 },
+              'mqtt-command',
+            );
+            if (!r.ok) throw new Error(r.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
+            return;
+          }
+          case 'battery.setpoint': {
+            const b = batteries[0];
+            if (!b) throw new Error('no OPC UA battery configured');
+            await b.writeSetpoint(cmd.powerW ?? 0);
+            return;
+          }
+          case 'evse.maxCurrent':
+            throw new Error('per-EVSE caps over MQTT are not supported yet; use the API');
+        }
+      },
+    });
+    if (config.grid.simple.enabled) {
+      // The grid service logs and counts rejected payloads itself.
+      mqtt.subscribe(gridSvc.mqttTopic, (topic, payload) => void gridSvc.handleMqttMessage(topic, payload));
+    }
+    const priceTopic = config.grid.tariff.dynamic.mqttTopic;
+    if (priceTopic) mqtt.subscribe(priceTopic, (_topic, payload) => void gridSvc.prices.handleMqttMessage(payload));
+    components.push(mqtt);
   }
   if (config.grid.openadr.enabled) {
     const ven = createOpenAdrVen(config.grid.openadr, {
@@ -186,7 +215,6 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     components.push(fp);
   }
 
-  const gridService = grid;
   if (config.integration.influx) {
     components.push(
       createInfluxAdapter(config.integration.influx, {
@@ -226,10 +254,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           providers: {
             ocpp: ocpp.commands,
             grid: {
-              events: (o) => gridService.events(o),
-              status: () => gridService.status(),
-              applySimpleSignal: (body, source) => gridService.applySimpleSignal(body, source),
-              onChange: (listener) => gridService.store.onChange(listener),
+              events: (o) => gridSvc.events(o),
+              status: () => gridSvc.status(),
+              applySimpleSignal: (body, source) => gridSvc.applySimpleSignal(body, source),
+              onChange: (listener) => gridSvc.store.onChange(listener),
             },
           },
         });

@@ -105,9 +105,9 @@ describe('gateway core (process image → policies → arbiter → dispatcher)',
         expect(sp.reasons[0]).toMatchObject({ policy: 'failsafe', tier: 'safety' });
       }
     }
-    expect(core.dispatcher.lastSent('CP1/1')!.currentA + core.dispatcher.lastSent('CP2/1')!.currentA).toBeLessThanOrEqual(
-      5_000 / 690,
-    );
+    expect(
+      core.dispatcher.lastSent('CP1/1')!.currentA + core.dispatcher.lastSent('CP2/1')!.currentA,
+    ).toBeLessThanOrEqual(5_000 / 690);
     clock.advance(5000);
     expect(events).toEqual([false, true]);
     core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
