@@ -57,6 +57,7 @@ export function createGridkeeperController(
     policies: [
       ...corePolicies(config),
       ...controlPolicies(config, { needs: () => [...needs.values()], priceEurPerKwh: day.priceEurPerKwh }),
+      ...(day.policies?.({ config, now: () => clock.now() }) ?? []),
     ],
     dispatcher,
     intervalMs: config.control.intervalMs,

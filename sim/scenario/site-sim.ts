@@ -237,6 +237,8 @@ export class SiteSim {
     const fuse = this.config.site.fuseA;
     if (fuse !== undefined && this.gridA.some((a) => Math.abs(a) > fuse + 0.05)) over('site fuse');
     if (this.gridW > this.config.site.limitW + 1) over('site contract');
+    const cap = day.importCapW?.(now);
+    if (cap !== undefined && this.gridW > cap + 1) over('import cap');
     for (const [id, a] of nodeA) {
       if (id === this.tree.root) continue;
       const node = this.tree.nodes.get(id);

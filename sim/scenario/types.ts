@@ -1,4 +1,5 @@
-import type { GatewayConfigInput } from '../../src/config/schema.js';
+import type { GatewayConfig, GatewayConfigInput } from '../../src/config/schema.js';
+import type { BoundPolicy } from '../../src/model/policy.js';
 
 /** One vehicle visit of a simulated day. */
 export interface ScenarioVehicle {
@@ -44,6 +45,16 @@ export interface ScenarioDay {
   readonly loadSteps: ReadonlyArray<{ readonly at: number; readonly w: number }>;
   readonly pvPeakW: number;
   readonly battery?: ScenarioBattery;
+  /**
+   * A time-varying import cap (e.g. a demand-response event), W; exceeding it counts as a
+   * violation like any other limit. Undefined at a time: no cap.
+   */
+  readonly importCapW?: (ts: number) => number | undefined;
+  /**
+   * Extra gridkeeper policies for this day (e.g. the grid-signal policy fed with the day's DR
+   * events), bound like the ones in `src/cli/compose.ts`.
+   */
+  readonly policies?: (ctx: { readonly config: GatewayConfig; readonly now: () => number }) => BoundPolicy[];
   /** Import price at a time, EUR/kWh. */
   readonly priceEurPerKwh: (ts: number) => number;
   readonly feedInEurPerKwh: number;
