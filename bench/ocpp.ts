@@ -20,7 +20,6 @@ import { SystemClock } from '../src/model/clock.js';
 import { openDatabase } from '../src/store/db.js';
 import { CORE_MIGRATIONS } from '../src/store/migrations.js';
 import { silentLogger } from '../src/util/logger.js';
-import { CmsSim } from '../sim/cloud/cms.js';
 import { type BenchResult, percentile } from './types.js';
 
 export interface OcppBenchOptions {
@@ -173,15 +172,28 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** The CMS sim in its own process: direct, proxied and replayed traffic all cross processes. */
+async function startCmsChild(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const cmsChild = fork(new URL('./ocpp-cms.ts', import.meta.url).pathname, [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    cmsChild.once('error', reject);
+    cmsChild.on('message', (m: { type: string; url?: string }) => {
+      if (m.type === 'ready') resolve(m.url as string);
+    });
+  });
+  return { url, stop: () => stopChild(cmsChild) };
+}
+
 async function latencyAndRss(
   sizes: readonly number[],
   intervalMs: number,
   samples: number,
   dir: string,
 ): Promise<{ rows: LatencyRow[]; rssPerChargerKiB: number; rssChargers: number }> {
-  const clock = new SystemClock();
-  const cms = new CmsSim({ clock });
-  await cms.start();
+  const cms = await startCmsChild();
   const rows: LatencyRow[] = [];
   let rssPerChargerKiB = Number.NaN;
   let rssChargers = 0;
@@ -278,8 +290,7 @@ async function replayRate(
   batchMeterValues = 1,
 ): Promise<number> {
   const clock = new SystemClock();
-  const cms = new CmsSim({ clock });
-  await cms.start();
+  const cms = await startCmsChild();
   const r = validateConfig(
     {
       site: { id: 'bench', limitW: 1_000_000, failsafeLimitW: 100_000 },
@@ -342,7 +353,7 @@ export async function runOcppBench(opts: OcppBenchOptions = {}): Promise<OcppBen
     const { rows, rssPerChargerKiB, rssChargers } = await latencyAndRss(
       opts.sizes ?? [1, 100, 1000],
       opts.loadIntervalMs ?? 10_000,
-      opts.probeSamples ?? 300,
+      opts.probeSamples ?? 1000,
       dir,
     );
     const appends = await outboxAppendRate(opts.outboxAppends ?? 50_000, dir);
