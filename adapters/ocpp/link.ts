@@ -53,6 +53,7 @@ export interface LinkStats {
 export type ChargerSocket = RPCClient;
 
 const FIRST_LOCAL_TX_ID = 1_000_000_001;
+const STATUSES_16: ReadonlySet<string> = new Set(['Accepted', 'Blocked', 'Expired', 'Invalid', 'ConcurrentTx']);
 /** Longest time a running session's energy may lag in the store (the bus always has the latest). */
 const ENERGY_PERSIST_MS = 30_000;
 
@@ -100,6 +101,8 @@ export class ChargerLink {
   }
 
   start(): void {
+    // A CMS max profile outlives gateway restarts: the charger only holds the merged one.
+    this.cmsCap = this.ctx.outbox.cmsCap(this.id)?.capA;
     for (const action of actionsOf(this.protocol)) {
       this.charger.handle(
         action,
@@ -605,6 +608,13 @@ export class ChargerLink {
     if (action === 'SetChargingProfile' && isCmsMaxProfile(this.protocol, params)) {
       return this.mergeCmsMaxProfile(params);
     }
+    if (action === 'ClearChargingProfile' && this.clearsCmsMax(params)) {
+      // The CMS's max profile only ever lived in the gateway (merged): clearing it lifts the merge.
+      this.cmsCap = undefined;
+      this.ctx.outbox.setCmsCap(this.id, undefined, this.ctx.clock.now());
+      await this.reapply().catch(() => {});
+      if (!this.isClearAll(params)) return { status: 'Accepted' };
+    }
     const res = await this.toCharger(action, params, msgId);
     if (action === 'ClearChargingProfile' && (res as Json).status === 'Accepted') {
       // A broad clear may have removed the gateway's own profile: write it again.
@@ -628,6 +638,33 @@ export class ChargerLink {
     }
   }
 
+  private isClearAll(p: Json): boolean {
+    if (this.protocol === 'ocpp1.6') {
+      return (
+        p.id === undefined &&
+        p.connectorId === undefined &&
+        p.chargingProfilePurpose === undefined &&
+        p.stackLevel === undefined
+      );
+    }
+    return p.chargingProfileId === undefined && p.chargingProfileCriteria === undefined;
+  }
+
+  /** Whether a CMS ClearChargingProfile targets the CMS's own max profile (by purpose, by id, or everything). */
+  private clearsCmsMax(p: Json): boolean {
+    const stored = this.ctx.outbox.cmsCap(this.id)?.payload;
+    if (this.cmsCap === undefined && !stored) return false;
+    if (this.isClearAll(p)) return true;
+    if (this.protocol === 'ocpp1.6') {
+      const id = (stored?.csChargingProfiles as { chargingProfileId?: number } | undefined)?.chargingProfileId;
+      return p.chargingProfilePurpose === 'ChargePointMaxProfile' || (p.id !== undefined && p.id === id);
+    }
+    const id = (stored?.chargingProfile as { id?: number } | undefined)?.id;
+    const purpose = (p.chargingProfileCriteria as { chargingProfilePurpose?: string } | undefined)
+      ?.chargingProfilePurpose;
+    return purpose === 'ChargingStationMaxProfile' || (p.chargingProfileId !== undefined && p.chargingProfileId === id);
+  }
+
   /**
    * The CMS sets a station max profile: the charger honours only one such
    * profile, so the gateway keeps the CMS's current limit and writes the
@@ -635,6 +672,11 @@ export class ChargerLink {
    */
   private async mergeCmsMaxProfile(params: Json): Promise<unknown> {
     this.cmsCap = cmsCapA(this.protocol, params, this.ctx.clock.now(), this.spec.phases, this.ctx.voltageV);
+    this.ctx.outbox.setCmsCap(
+      this.id,
+      this.cmsCap !== undefined ? { capA: this.cmsCap, payload: params } : undefined,
+      this.ctx.clock.now(),
+    );
     this.ctx.log.info({ chargerId: this.id, capA: this.cmsCap }, 'CMS max profile merged with the site limit');
     const ok = await this.reapply().then(
       () => true,
@@ -949,7 +991,11 @@ export class ChargerLink {
   private authorise(idTag: string): AuthStatus {
     if (this.ctx.cfg.localAuthList.includes(idTag)) return 'Accepted';
     const cached = this.ctx.outbox.authStatus(idTag);
-    if (cached) return cached as AuthStatus;
+    if (cached) {
+      // The cache is shared by chargers of every version; 2.x-only statuses (NoCredit, ...) mean "no" in 1.6.
+      if (this.protocol === 'ocpp1.6' && !STATUSES_16.has(cached)) return 'Invalid';
+      return cached as AuthStatus;
+    }
     return this.ctx.cfg.unknownIdTags === 'accept' ? 'Accepted' : 'Invalid';
   }
 }

@@ -50,4 +50,15 @@ export const OCPP_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 'ocpp-004-cms-caps',
+    sql: `
+      CREATE TABLE ocpp_cms_caps (
+        charger_id TEXT PRIMARY KEY,
+        cap_a REAL NOT NULL,
+        payload TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

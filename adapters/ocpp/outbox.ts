@@ -309,6 +309,24 @@ export class OcppOutbox {
     return this.db.prepare(`DELETE FROM ocpp_outbox WHERE status = 'done' AND done_at < ?`).run(before).changes;
   }
 
+  /** The CMS's own max profile for a charger (merged into the gateway's), kept across restarts. */
+  cmsCap(chargerId: string): { capA: number; payload: Record<string, unknown> } | undefined {
+    const r = this.db.prepare('SELECT cap_a, payload FROM ocpp_cms_caps WHERE charger_id = ?').get(chargerId) as
+      | { cap_a: number; payload: string }
+      | undefined;
+    return r ? { capA: r.cap_a, payload: JSON.parse(r.payload) as Record<string, unknown> } : undefined;
+  }
+
+  setCmsCap(chargerId: string, cap: { capA: number; payload: unknown } | undefined, now: number): void {
+    if (!cap) {
+      this.db.prepare('DELETE FROM ocpp_cms_caps WHERE charger_id = ?').run(chargerId);
+      return;
+    }
+    this.db
+      .prepare('INSERT OR REPLACE INTO ocpp_cms_caps (charger_id, cap_a, payload, updated_at) VALUES (?, ?, ?, ?)')
+      .run(chargerId, cap.capA, JSON.stringify(cap.payload), now);
+  }
+
   authStatus(idTag: string): string | undefined {
     return (this.authGetStmt.get(idTag) as { status: string } | undefined)?.status;
   }

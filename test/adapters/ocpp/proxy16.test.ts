@@ -140,6 +140,18 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
     core.dispatcher.dispatch([{ evseId: 'CP2/1', currentA: 20, powerW: 13800, phases: 3, reasons: [] }]);
     await waitFor(() => core.dispatcher.lastSent('CP2/1')?.currentA === 20, { what: 'raise' });
     expect(charger.profiles.find((p) => p.purpose === 'ChargePointMaxProfile')?.limit).toBe(8);
+    expect(stack.proxy.outbox.cmsCap('CP2')?.capA).toBe(8); // survives a gateway restart
+
+    // The CMS clears its max profile: the merge is lifted, the gateway's own profile stays.
+    expect(
+      (await cms.call('CP2', 'ClearChargingProfile', { chargingProfilePurpose: 'ChargePointMaxProfile' })).status,
+    ).toBe('Accepted');
+    expect(charger.profiles.find((p) => p.purpose === 'ChargePointMaxProfile')).toMatchObject({
+      stackLevel: 9,
+      limit: 20,
+    });
+    expect(stack.proxy.outbox.cmsCap('CP2')).toBeUndefined();
+    expect(charger.profiles.find((p) => p.purpose === 'TxDefaultProfile')?.limit).toBe(13);
   });
 
   it('passes CMS calls through with their message id and relays the charger answer', async () => {
