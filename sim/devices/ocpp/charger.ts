@@ -31,6 +31,8 @@ export interface SimChargerOptions {
   readonly ca?: string;
   readonly vendor?: string;
   readonly model?: string;
+  /** End the session (and unplug) when the vehicle is full (default), else stay SuspendedEV until departure. */
+  readonly stopWhenFull?: boolean;
   /** Wait for an answer before a queued message is resent, ms. */
   readonly callTimeoutMs?: number;
 }
@@ -310,8 +312,14 @@ export class SimCharger {
         c.currents = [...v.phaseCurrents()] as [number, number, number];
       }
       this.opts.physics?.setLoad(this.loadId(c), c.powerW, c.currents, this.opts.phaseRotation);
-      if (v.full && c.status !== 'SuspendedEV') this.setStatus(c, this.v16 ? 'SuspendedEV' : 'Occupied');
-      if (v.spec.departureAt !== undefined && now >= v.spec.departureAt) void this.unplug(c.id, 'EVDisconnected');
+      if (v.spec.departureAt !== undefined && now >= v.spec.departureAt) {
+        void this.unplug(c.id, 'EVDisconnected');
+      } else if (v.full && (this.opts.stopWhenFull ?? true)) {
+        // The vehicle ends the session when its battery is full and is driven away.
+        void this.unplug(c.id, 'EVDisconnected');
+      } else if (v.full && c.status !== 'SuspendedEV') {
+        this.setStatus(c, this.v16 ? 'SuspendedEV' : 'Occupied');
+      }
     }
   }
 

@@ -154,6 +154,28 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
     expect(charger.profiles.find((p) => p.purpose === 'TxDefaultProfile')?.limit).toBe(13);
   });
 
+  it('the simulated charger ends the session when the vehicle is full', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'FULL' }] });
+    const { cms, proxy, core } = stack;
+    charger = new SimCharger({ id: 'FULL', protocol: 'ocpp1.6', url: proxy.url(), clock });
+    await charger.start();
+    await waitFor(() => charger?.booted === true && proxy.upstreamOnline('FULL'), { what: 'boot' });
+    const ev = new SimVehicle(
+      { id: 'EV', capacityWh: 10_000, socPct: 99, maxCurrentA: 16, phases: 3, responseDelayMs: 0 },
+      clock.now(),
+    );
+    await charger.plugIn(ev, 'TAG-F');
+    await waitFor(() => cms.received('StopTransaction').length === 1, {
+      clock,
+      advanceMs: 1000,
+      what: 'stop when full',
+    });
+    expect(ev.full).toBe(true);
+    expect(cms.received('StopTransaction')[0]?.payload.reason).toBe('EVDisconnected');
+    await waitFor(() => core.state.evse('FULL/1')?.status === 'Available', { what: 'available again' });
+  });
+
   it('passes CMS calls through with their message id and relays the charger answer', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     stack = await startStack({ clock, chargers: [{ id: 'CP3' }] });
