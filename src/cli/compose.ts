@@ -148,6 +148,11 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   routeOpcuaLogs(log.child({ component: 'opcua' }));
   const batteries = createOpcuaAdapters(config.opcua, { clock, log: log.child({ component: 'opcua' }), bus: core.bus });
   components.push(...batteries);
+  // A BMS with a writable set-point serves the `battery:<id>` set-points of the battery and VPP policies.
+  batteries.forEach((b, i) => {
+    const device = config.opcua.devices[i];
+    if (device?.setpoint) core.dispatcher.registerSink(`battery:${device.id}`, b);
+  });
   if (config.mqtt.enabled) {
     const mqtt = createMqttAdapter(config.mqtt, {
       clock,
