@@ -1,5 +1,6 @@
 import type { Setpoint } from '../../src/model/decision.js';
 import type { OcppProtocol } from './rpc/protocol.js';
+import type { V16, V21, V201 } from './types.js';
 
 /**
  * How the gateway enforces a set-point on an OCPP charger (documented
@@ -37,23 +38,21 @@ export function gatewayProfile(sp: Setpoint, o: GatewayProfileOptions): ProfileC
   const startSchedule = new Date(o.now).toISOString();
   const limitA = Math.max(0, round1(Math.min(sp.currentA, o.capA ?? Number.POSITIVE_INFINITY)));
   if (o.protocol === 'ocpp1.6') {
-    return {
-      action: 'SetChargingProfile',
-      payload: {
-        connectorId: target,
-        csChargingProfiles: {
-          chargingProfileId: id,
-          stackLevel: o.stackLevel,
-          chargingProfilePurpose: single ? 'ChargePointMaxProfile' : 'TxDefaultProfile',
-          chargingProfileKind: 'Absolute',
-          chargingSchedule: {
-            startSchedule,
-            chargingRateUnit: 'A',
-            chargingSchedulePeriod: [{ startPeriod: 0, limit: limitA, numberPhases: sp.phases }],
-          },
+    const payload: V16.SetChargingProfileRequest = {
+      connectorId: target,
+      csChargingProfiles: {
+        chargingProfileId: id,
+        stackLevel: o.stackLevel,
+        chargingProfilePurpose: single ? 'ChargePointMaxProfile' : 'TxDefaultProfile',
+        chargingProfileKind: 'Absolute',
+        chargingSchedule: {
+          startSchedule,
+          chargingRateUnit: 'A',
+          chargingSchedulePeriod: [{ startPeriod: 0, limit: limitA, numberPhases: sp.phases }],
         },
       },
     };
+    return { action: 'SetChargingProfile', payload: payload as unknown as Record<string, unknown> };
   }
   const v2g = o.protocol === 'ocpp2.1' && sp.powerW < 0;
   const period = v2g
@@ -66,26 +65,24 @@ export function gatewayProfile(sp: Setpoint, o: GatewayProfileOptions): ProfileC
       }
     : { startPeriod: 0, limit: limitA, numberPhases: sp.phases };
   const evseTarget = v2g ? o.connectorId : target;
-  return {
-    action: 'SetChargingProfile',
-    payload: {
-      evseId: evseTarget,
-      chargingProfile: {
-        id: o.profileId + evseTarget,
-        stackLevel: o.stackLevel,
-        chargingProfilePurpose: evseTarget === 0 ? 'ChargingStationMaxProfile' : 'TxDefaultProfile',
-        chargingProfileKind: 'Absolute',
-        chargingSchedule: [
-          {
-            id: o.profileId + evseTarget,
-            startSchedule,
-            chargingRateUnit: v2g ? 'W' : 'A',
-            chargingSchedulePeriod: [period],
-          },
-        ],
-      },
+  const payload: V201.SetChargingProfileRequest | V21.SetChargingProfileRequest = {
+    evseId: evseTarget,
+    chargingProfile: {
+      id: o.profileId + evseTarget,
+      stackLevel: o.stackLevel,
+      chargingProfilePurpose: evseTarget === 0 ? 'ChargingStationMaxProfile' : 'TxDefaultProfile',
+      chargingProfileKind: 'Absolute',
+      chargingSchedule: [
+        {
+          id: o.profileId + evseTarget,
+          startSchedule,
+          chargingRateUnit: v2g ? 'W' : 'A',
+          chargingSchedulePeriod: [period],
+        },
+      ],
     },
   };
+  return { action: 'SetChargingProfile', payload: payload as unknown as Record<string, unknown> };
 }
 
 function round1(x: number): number {
