@@ -127,6 +127,8 @@ export class ChargerLink {
     this.closed = true;
     this.ctx.clock.clearTimeout(this.reconnectTimer);
     this.ctx.clock.clearTimeout(this.retryTimer);
+    for (const w of [...this.waiters.values()]) w(undefined);
+    this.waiters.clear();
     const up = this.upstream;
     this.upstream = undefined;
     this.upOnline = false;

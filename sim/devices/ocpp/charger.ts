@@ -603,6 +603,7 @@ export class SimCharger {
             next.resolve(undefined);
             continue;
           }
+          if (this.stopped) return;
           // Not answered: resend after the link is back (or after a short pause on a timeout).
           this.opts.clock.clearTimeout(this.retryTimer);
           this.retryTimer = this.opts.clock.setTimeout(() => void this.flush(), 200);

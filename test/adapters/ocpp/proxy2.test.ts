@@ -81,7 +81,10 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
 
     const res = await cms.call('V2A', 'RequestStopTransaction', { transactionId: txId });
     expect(res.status).toBe('Accepted');
-    await waitFor(() => stopped.length === 1, { clock, advanceMs: 1, what: 'stop' });
+    await waitFor(
+      () => stopped.length === 1 && cms.received('TransactionEvent').some((r) => r.payload.eventType === 'Ended'),
+      { clock, advanceMs: 1, what: 'stop' },
+    );
     const events = cms.received('TransactionEvent').map((r) => r.payload);
     expect(events.at(-1)).toMatchObject({ eventType: 'Ended', triggerReason: 'RemoteStop' });
     expect(events.map((e) => e.seqNo)).toEqual(events.map((_, i) => i));
