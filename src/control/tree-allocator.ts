@@ -12,9 +12,9 @@ import { type CircuitTree, siteMask } from './circuit-tree.js';
  * Semantics:
  *  - every node of the tree is a per-phase constraint (plus an optional
  *    power constraint); policy limits on `evses` and `node:<id>` add more;
- *  - a limit binds requests of its own tier and of every less important
- *    tier (a solar limit of the optimisation tier never holds back a fleet
- *    deadline, a contract limit holds back both);
+ *  - safety, grid and contract limits bind every request; a fleet or
+ *    optimisation limit binds requests of its own tier and of every less
+ *    important tier (a solar limit never holds back a fleet deadline);
  *  - minimums first, in priority / urgency order; whoever does not fit is
  *    paused; then requests tier by tier, then the rest is water-filled so
  *    equal sessions get equal current.
@@ -100,6 +100,16 @@ export interface TreeAllocation {
 const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
 const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
 const EPS = 1e-7;
+
+/**
+ * Does a constraint bind a request of this rank? Safety, grid and contract limits (fuses, DR caps,
+ * contracted capacity) bind every request: a grid-tier dispatch asking a vehicle to take more must
+ * not push the chargers past the site's contract. Fleet and optimisation limits are preferences and
+ * bind only their own tier and below (a solar limit never holds back a fleet deadline).
+ */
+function binds(k: Constraint, rank: number): boolean {
+  return k.rank <= Math.max(rank, PHYSICAL_RANK);
+}
 
 interface Constraint {
   /** Position in the round's constraint list. */
@@ -484,7 +494,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       const reqW = c.rank < DEFAULT_RANK ? c.requestW[c.rank] : undefined;
       const wantA = reqW !== undefined ? Math.max(c.minA, Math.min(c.maxA, reqW / wPerA)) : c.minA;
       const fits = (a: number) =>
-        c.cons.find((k) => k.rank <= c.rank && k.head - a * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS);
+        c.cons.find((k) => binds(k, c.rank) && k.head - a * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS);
       let grant = wantA;
       let bad = fits(grant + c.overdrawA);
       if (bad && wantA > c.minA) {
@@ -704,9 +714,9 @@ function waterFill(
   for (const c of stage) {
     c.active = false;
     c.frozen = false;
-    for (const k of c.cons) if (k.rank <= rank && coef(k, c) > 0) k.members.push(c);
+    for (const k of c.cons) if (binds(k, rank) && coef(k, c) > 0) k.members.push(c);
   }
-  const live = all.filter((k) => k.rank <= rank && k.members.length > 0);
+  const live = all.filter((k) => binds(k, rank) && k.members.length > 0);
   const byStart = [...stage].sort((a, b) => a.cur - b.cur);
   const byTarget = [...stage].sort((a, b) => a.target - b.target);
   let si = 0;
