@@ -11,12 +11,19 @@ export interface DispatcherOptions {
   readonly log: Logger;
   /** Current changes smaller than this are not written (A). */
   readonly deadbandA: number;
+  /**
+   * Power changes smaller than this are not written (W), for set-points the device takes in W:
+   * batteries (`battery:<id>`) and V2G feed-in. Default 100 W (`control.deadbandW`).
+   */
+  readonly deadbandW?: number;
   /** Audit hook (the set-point store). */
   readonly audit?: (ts: number, sp: Setpoint, result: string) => void;
 }
 
 interface LinkState {
   inFlight: boolean;
+  /** The set-point being written now. */
+  writing?: Setpoint;
   /** Latest wanted set-point not yet written; newer ones replace older ones. */
   queued?: Setpoint;
 }
@@ -71,7 +78,10 @@ export class Dispatcher {
   dispatch(setpoints: readonly Setpoint[]): void {
     for (const sp of setpoints) {
       this.wanted.set(sp.evseId, sp);
-      const prev = this.sent.get(sp.evseId);
+      // Compared with what the device will have once pending writes are through, so a round that
+      // repeats a set-point still in flight does not write it twice.
+      const pending = this.links.get(sp.evseId);
+      const prev = pending?.queued ?? pending?.writing ?? this.sent.get(sp.evseId);
       if (prev && !this.changed(prev, sp)) {
         this.stats.skipped++;
         continue;
@@ -93,7 +103,11 @@ export class Dispatcher {
 
   private changed(prev: Setpoint, next: Setpoint): boolean {
     if (prev.phases !== next.phases) return true;
+    // Starting, stopping and changing direction (charge / feed-in) are always written.
+    if (Math.sign(prev.powerW) !== Math.sign(next.powerW)) return true;
     if ((prev.currentA === 0) !== (next.currentA === 0)) return true;
+    if (isPowerSetpoint(prev) || isPowerSetpoint(next))
+      return Math.abs(next.powerW - prev.powerW) >= (this.opts.deadbandW ?? 100);
     // Fast down, slow up: any real decrease is written at once, increases only past the dead-band.
     if (next.currentA < prev.currentA) return prev.currentA - next.currentA >= 0.1 - 1e-9; // 9.6 - 9.5 is 0.0999… in floating point
     return next.currentA - prev.currentA >= this.opts.deadbandA;
@@ -108,6 +122,7 @@ export class Dispatcher {
     while (link.queued) {
       const sp = link.queued;
       link.queued = undefined;
+      link.writing = sp;
       const previous = this.sent.get(evseId);
       try {
         await sink.applySetpoint(sp);
@@ -126,9 +141,18 @@ export class Dispatcher {
         this.opts.log.warn({ evseId, err: msg, reason: summariseReasons(sp.reasons) }, 'set-point not confirmed');
       }
     }
+    link.writing = undefined;
     link.inFlight = false;
     if ([...this.links.values()].every((l) => !l.inFlight)) {
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }
+}
+
+/**
+ * Batteries and V2G feed-in are set in W (OPC UA / SunSpec battery set-points, OCPP 2.1 discharge
+ * limits, signed Modbus W registers): their dead-band is in W; `currentA` is only an equivalent.
+ */
+function isPowerSetpoint(sp: Setpoint): boolean {
+  return sp.evseId.startsWith('battery:') || sp.powerW < 0;
 }

@@ -120,6 +120,8 @@ interface Constraint {
   readonly capacity: number;
   /** Phase index for a phase constraint; -1 for a power constraint. */
   readonly phase: number;
+  /** An import cap (W): V2G feed-in does not use it up, unlike a fuse or a node's power rating. */
+  readonly importOnly: boolean;
   readonly reasons: readonly Reason[];
   rate: number;
   members: Cand[];
@@ -210,6 +212,8 @@ function buildConstraints(
   byNode: Map<string, Constraint[]>;
   evses: Constraint[];
   all: Constraint[];
+  /** Feed-in caps (W) on `site` and `evses`, shared by every discharging EVSE; not in `all`. */
+  exports: Constraint[];
 } {
   const byNode = new Map<string, Constraint[]>();
   const all: Constraint[] = [];
@@ -221,6 +225,7 @@ function buildConstraints(
       rank: k.rank,
       capacity: k.capacity,
       phase: k.phase,
+      importOnly: k.importOnly,
       reasons: k.reasons,
       // A small part of every limit is not handed out, so that a limit moving by less than that
       // (meter noise) leaves the set-points as they are: see the dead-band in step 3.
@@ -242,6 +247,7 @@ function buildConstraints(
         rank: 0,
         capacity: cap,
         phase: p,
+        importOnly: false,
         reasons: treeReason(input.tree, `${n.id}#${p}`, () => `${label} fuse ${cap} A on L${p + 1}`),
       });
     });
@@ -250,6 +256,7 @@ function buildConstraints(
         rank: 0,
         capacity: n.maxPowerW,
         phase: -1,
+        importOnly: false,
         reasons: treeReason(
           input.tree,
           `${n.id}#W`,
@@ -265,10 +272,31 @@ function buildConstraints(
     [...input.limits.values()].map((m) => ({
       scope: m.scope,
       ...(m.maxImportW !== undefined ? { maxImportW: m.maxImportW } : {}),
+      ...(m.maxExportW !== undefined ? { maxExportW: m.maxExportW } : {}),
       ...(m.maxCurrentA !== undefined ? { maxCurrentA: m.maxCurrentA } : {}),
       ...(m.maxPhaseCurrentsA !== undefined ? { maxPhaseCurrentsA: m.maxPhaseCurrentsA } : {}),
       reason: m.reasons[0] ?? reason('arbiter', `limit on ${m.scope}`),
     }));
+  const exports: Constraint[] = [];
+  for (const scope of ['site', 'evses']) {
+    let cap = Number.POSITIVE_INFINITY;
+    const list = raw.filter((l) => l.scope === scope && l.maxExportW !== undefined);
+    for (const l of list.sort((a, b) => tierRank(a.reason.tier) - tierRank(b.reason.tier))) {
+      if ((l.maxExportW as number) >= cap) continue;
+      cap = l.maxExportW as number;
+      exports.push({
+        id: -1,
+        rank: tierRank(l.reason.tier),
+        capacity: cap,
+        head: Math.max(0, cap * (1 - reserve)),
+        phase: -1,
+        importOnly: false,
+        reasons: [l.reason],
+        rate: 0,
+        members: [],
+      });
+    }
+  }
   const byScope = new Map<string, Limit[]>();
   for (const l of raw) {
     if (l.scope !== 'evses' && !l.scope.startsWith('node:')) continue;
@@ -286,7 +314,7 @@ function buildConstraints(
       const rank = tierRank(l.reason.tier);
       if (l.maxImportW !== undefined && l.maxImportW < powerW) {
         powerW = l.maxImportW;
-        const k = add(nodeId, { rank, capacity: powerW, phase: -1, reasons: [l.reason] });
+        const k = add(nodeId, { rank, capacity: powerW, phase: -1, importOnly: true, reasons: [l.reason] });
         if (k && nodeId === undefined) evses.push(k);
       }
       if (nodeId === undefined) continue;
@@ -297,12 +325,12 @@ function buildConstraints(
         );
         if (v < (phaseA[p] as number)) {
           phaseA[p] = v;
-          add(nodeId, { rank, capacity: v, phase: p, reasons: [l.reason] });
+          add(nodeId, { rank, capacity: v, phase: p, importOnly: false, reasons: [l.reason] });
         }
       }
     }
   }
-  return { byNode, evses, all };
+  return { byNode, evses, all, exports };
 }
 
 /** Highest measured phase current and the phases the vehicle draws on, from a fresh reading. */
@@ -331,7 +359,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const dwellMs = o.phaseSwitchDwellMs ?? 300_000;
   const prevState = input.state ?? EMPTY_ALLOCATOR_STATE;
 
-  const { byNode, evses: evsesCons, all } = buildConstraints(input, (o.reservePct ?? 1) / 100);
+  const { byNode, evses: evsesCons, all, exports } = buildConstraints(input, (o.reservePct ?? 1) / 100);
   const consOfNode = new Map<string, Constraint[]>();
   const pathCons = (nodeId: string): Constraint[] => {
     let list = consOfNode.get(nodeId);
@@ -346,8 +374,12 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
 
   // Requests per EVSE and tier; the position inside a tier is the urgency (policies sort by laxity).
   const reqByEvse = new Map<string, { w: Array<number | undefined>; r: Array<Reason | undefined>; urgency: number }>();
+  // The most important request per EVSE decides its direction: a negative one is V2G feed-in.
+  const leadByEvse = new Map<string, { q: PowerRequest; rank: number; i: number }>();
   (input.requests ?? []).forEach((q, i) => {
     const id = q.target.startsWith('evse:') ? q.target.slice(5) : q.target;
+    const lead = leadByEvse.get(id);
+    if (!lead || tierRank(q.reason.tier) < lead.rank) leadByEvse.set(id, { q, rank: tierRank(q.reason.tier), i });
     if (q.powerW <= 0) return;
     const rank = tierRank(q.reason.tier);
     const entry = reqByEvse.get(id) ?? { w: [], r: [], urgency: i };
@@ -361,6 +393,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
 
   const setpoints: Setpoint[] = new Array(input.evses.length);
   const cands: Cand[] = [];
+  const feeding: Array<{ e: EvseState; index: number; q: PowerRequest; rank: number; i: number }> = [];
   input.evses.forEach((e, index) => {
     if (!SESSION_STATUSES.has(e.status)) {
       setpoints[index] = {
@@ -372,9 +405,27 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       };
       return;
     }
+    const lead = leadByEvse.get(e.id);
+    if (lead && lead.q.powerW < 0 && e.bidirectional) {
+      feeding.push({ e, index, ...lead });
+      return;
+    }
     const key = sessionKey(e);
     const prev = prevState.sessions.get(e.id);
-    const mem = prev && prev.key === key ? prev : undefined;
+    const same = prev && prev.key === key ? prev : undefined;
+    // A session that fed in until now starts charging afresh (ramp, no min-off); until the vehicle has
+    // followed, its feed-in current is held as still loading the cables.
+    const mem: SessionMemory | undefined =
+      same && same.currentA < 0
+        ? {
+            ...same,
+            currentA: 0,
+            onSince: undefined,
+            offSince: undefined,
+            holdA: Math.max(-same.currentA, now < same.holdUntil ? same.holdA : 0),
+            holdUntil: now + holdMaxMs,
+          }
+        : same;
     const m = measure(e, now, freshMs);
     const vehiclePhases: 1 | 3 =
       e.phases === 1 ? 1 : (e.vehiclePhases ?? (mem?.phases === 3 ? m?.phases : undefined) ?? mem?.vehiclePhases ?? 3);
@@ -447,6 +498,78 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     };
     cands.push(c);
   });
+
+  // 0. V2G feed-in first, most important request first: within the EVSE's maxima, the feed-in caps on
+  //    `site` and `evses`, and every phase limit on its path (feed-in current loads the cables too).
+  //    Import caps are not used up by feed-in, nor credited with it.
+  const dischargeUse = new Float64Array(all.length);
+  const feedMems = new Map<string, SessionMemory>();
+  feeding.sort((a, b) => a.rank - b.rank || a.i - b.i);
+  for (const f of feeding) {
+    const e = f.e;
+    const phases: 1 | 3 = e.phases === 1 ? 1 : (e.vehiclePhases ?? e.phases);
+    const wPerA = phases * e.voltageV;
+    const mask = siteMask(e.phaseRotation, phases);
+    const cons = pathCons(e.circuitId);
+    let w = -f.q.powerW;
+    let binding: readonly Reason[] | undefined;
+    const cap = (limitW: number, why: readonly Reason[]) => {
+      if (limitW < w) {
+        w = Math.max(0, limitW);
+        binding = why;
+      }
+    };
+    cap(
+      e.maxCurrentA * wPerA,
+      cached(`max${e.maxCurrentA}`, () => reason('device', `charger maximum ${e.maxCurrentA} A`)),
+    );
+    const own = input.limits.get(`evse:${e.id}`);
+    if (own?.maxCurrentA !== undefined) cap(own.maxCurrentA * wPerA, own.reasons);
+    if (own?.maxExportW !== undefined) cap(own.maxExportW, own.reasons);
+    for (const k of exports) if (binds(k, f.rank)) cap(k.head, k.reasons);
+    for (const k of cons) {
+      if (k.importOnly || !binds(k, f.rank)) continue;
+      const cf = k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0;
+      if (cf > 0) cap((k.head / cf) * wPerA, k.reasons);
+    }
+    const a = Math.floor((w / wPerA) * 10 + EPS) / 10;
+    const feedW = a > 0 ? Math.floor(w) : 0;
+    const key = sessionKey(e);
+    const prevMem = prevState.sessions.get(e.id);
+    const prev = prevMem && prevMem.key === key ? prevMem : undefined;
+    // A vehicle that was charging keeps drawing until it follows: the cable carries the larger of both.
+    const wasCharging = prev !== undefined && prev.currentA > 0;
+    const holdA = wasCharging ? prev.currentA : prev && now < prev.holdUntil ? prev.holdA : 0;
+    const usedA = Math.max(feedW / wPerA, holdA + (wasCharging ? prev.overdrawA : 0));
+    for (const k of cons) {
+      if (k.importOnly) continue;
+      const cf = k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0;
+      k.head -= usedA * cf;
+      dischargeUse[k.id] = (dischargeUse[k.id] as number) + usedA * cf;
+    }
+    for (const k of exports) k.head -= feedW;
+    const reasons: readonly Reason[] =
+      a > 0
+        ? binding
+          ? [...binding, f.q.reason]
+          : [f.q.reason]
+        : [...(binding ?? []), reason('allocator', 'feed-in requested, but no room for it: paused'), f.q.reason];
+    setpoints[f.index] = { evseId: e.id, currentA: a > 0 ? -a : 0, powerW: -feedW || 0, phases, reasons };
+    feedMems.set(e.id, {
+      key,
+      currentA: a > 0 ? -a : 0,
+      phases,
+      setAt: prev && prev.currentA === -a ? prev.setAt : now,
+      onSince: undefined,
+      offSince: undefined,
+      phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
+      overdrawA: prev?.overdrawA ?? 0,
+      overdrawKnown: prev?.overdrawKnown ?? false,
+      vehiclePhases: phases,
+      holdA,
+      holdUntil: wasCharging ? now + holdMaxMs : (prev?.holdUntil ?? 0),
+    });
+  }
 
   // 1. Minimums, most important first; whoever does not fit is paused.
   for (const c of cands) {
@@ -565,7 +688,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   }
 
   // 3. Hysteresis: slow up, dead-band; decreases always go through at once.
-  const mems = new Map<string, SessionMemory>();
+  const mems = new Map<string, SessionMemory>(feedMems);
   const result: Array<{ c: Cand; a: number; reasons: readonly Reason[]; sticky: number }> = [];
   for (const c of cands) {
     const prevA = c.mem?.currentA ?? 0;
@@ -620,7 +743,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   let pending = result.some((x) => x.sticky >= 0) || holds.some((h) => h > 0);
   const used = new Float64Array(all.length);
   for (let iter = 0; iter < 6 && pending; iter++) {
-    used.fill(0);
+    used.set(dischargeUse);
     result.forEach((x, i) => {
       const effA = Math.max(x.a, holds[i] as number);
       if (effA <= 0) return;
