@@ -19,6 +19,7 @@ interface BenchModule {
 const MODULES: BenchModule[] = [
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'control', load: () => import('./control.js') },
+  { name: 'ocpp', load: () => import('./ocpp.js') },
   { name: 'modbus', load: () => import('./modbus-run.js') },
   { name: 'mqtt', load: () => import('./mqtt.js') },
   { name: 'grid', load: () => import('./grid.js') },

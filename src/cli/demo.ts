@@ -240,9 +240,13 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const ocppUrl = gateway.urls().ocpp ?? `ws://127.0.0.1:${opts.ocppPort}${config.ocpp.path}`;
     for (let i = 0; i < opts.chargers; i++) {
       const c = configured[i];
+      // The last two chargers speak OCPP 2.0.1 and 2.1 (bidirectional), the others 1.6J.
+      const protocol =
+        i === opts.chargers - 1 && i >= 2 ? 'ocpp2.1' : i === opts.chargers - 2 && i >= 2 ? 'ocpp2.0.1' : 'ocpp1.6';
       const sim = new SimCharger({
         id: c?.id ?? `CP${String(i + 1).padStart(3, '0')}`,
-        protocol: 'ocpp1.6',
+        protocol,
+        bidirectional: protocol === 'ocpp2.1',
         url: ocppUrl,
         clock,
         physics,
@@ -251,7 +255,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         meterIntervalMs: 2000,
       });
       chargers.push(sim);
-      await run({ name: `charger ${sim.opts.id} (OCPP 1.6J)`, start: () => sim.start(), stop: () => sim.stop() });
+      await run({ name: `charger ${sim.opts.id} (${protocol})`, start: () => sim.start(), stop: () => sim.stop() });
     }
     const traffic = new DemoTraffic(
       chargers.map((c) => ({ id: c.opts.id, plugIn: (v, tag) => c.plugIn(v, tag), unplug: () => c.unplug() })),
@@ -271,7 +275,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         for (const [name, url] of Object.entries(gateway.urls())) lines.push(`  ${name.padEnd(30)} ${url}`);
         lines.push('', ' simulated site');
         for (const p of started) if (p.where) lines.push(`  ${p.name.padEnd(30)} ${p.where()}`);
-        lines.push(`  ${`${chargers.length} OCPP 1.6J chargers`.padEnd(30)} -> ${ocppUrl}/<id>`);
+        lines.push(`  ${`${chargers.length} OCPP chargers`.padEnd(30)} -> ${ocppUrl}/<id>`);
         lines.push('', ` try: curl -s ${gateway.api()?.url()}/api/v1/state`);
         return lines.join('\n');
       },
