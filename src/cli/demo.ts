@@ -145,7 +145,11 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       meterPort: opts.meterPort,
       pvPort: opts.pvPort,
       batteryPort: null, // the OPC UA BMS is the demo's battery
-      chargerPorts: [opts.modbusChargerPort, opts.modbusChargerPort + 1, opts.modbusChargerPort + 2],
+      // Port 0 means "any free port" for each of the three, not 0, 1 and 2.
+      chargerPorts:
+        opts.modbusChargerPort === 0
+          ? [0, 0, 0]
+          : [opts.modbusChargerPort, opts.modbusChargerPort + 1, opts.modbusChargerPort + 2],
     });
     for (const p of modbus.parts)
       await run({ name: p.name, where: () => p.where, start: () => p.start(), stop: () => p.stop() });

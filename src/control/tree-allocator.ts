@@ -799,7 +799,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       phases,
       setAt: changed || !prev ? now : prev.setAt,
       onSince: a > 0 ? (prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now) : undefined,
-      offSince: a === 0 && prev ? (prevA === 0 && prev.offSince !== undefined ? prev.offSince : now) : undefined,
+      // Min-off protects relays and vehicles from on/off toggling: it starts when a session that
+      // was on is paused, never for a session that has not been on yet (it is admitted as soon as it fits).
+      offSince: a === 0 && prev ? (prevA === 0 ? prev.offSince : now) : undefined,
       phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
       overdrawA: c.learntOverdrawA,
       overdrawKnown: c.overdrawKnown,
