@@ -1,4 +1,4 @@
-import type { Decision, PowerRequest, Reason, Tier } from '../src/model/decision.js';
+import type { Decision, Limit, PowerRequest, Reason, Tier } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
 import { SESSION_STATUSES, type SiteSnapshot } from '../src/model/site.js';
 import type { ActiveGridSignal } from './grid-signals.js';
@@ -93,7 +93,6 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
     }
   }
 
-  if (Math.abs(needW) < 1) return { limits: [], requests };
   const byEvse = new Map(snapshot.evses.map((e) => [e.id, e]));
   const endMs = input.setpointEnd ?? Number.POSITIVE_INFINITY;
   const eligible: Array<{ id: string; nowW: number; minW: number; maxW: number; why: string }> = [];
@@ -127,11 +126,22 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
     needW < 0 ? Math.max(0, c.nowW - c.minW) : Math.max(0, c.maxW - c.nowW);
   const totalRoom = eligible.reduce((s, c) => s + room(c), 0);
   if (totalRoom <= 0) return { limits: [], requests };
+  // A vehicle serving the set-point keeps its share even when the site is on target (no need left),
+  // or it would fall back to charging and the next round would dispatch it again.
+  const limits: Limit[] = [];
   for (const c of eligible) {
-    const share = (needW * room(c)) / totalRoom;
+    const share = Math.abs(needW) < 1 ? 0 : (needW * room(c)) / totalRoom;
     const wanted = clamp(c.nowW + share, c.minW, c.maxW);
     const target = clamp(wanted, c.nowW - ramp, c.nowW + ramp);
-    if (Math.abs(target - c.nowW) < 1 && room(c) === 0) continue;
+    if (room(c) === 0) continue;
+    // A request only ever raises charging: charging less than now, or not at all before feeding in,
+    // takes a cap on the EVSE as well.
+    if (target < c.nowW || target <= 0)
+      limits.push({
+        scope: `evse:${c.id}`,
+        maxImportW: Math.max(0, Math.round(target)),
+        reason: reason(`${head}: V2G ${c.id} charges at most ${kw(Math.max(0, target))}`),
+      });
     requests.push({
       target: `evse:${c.id}`,
       powerW: Math.round(target) || 0,
@@ -140,7 +150,7 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
       ),
     });
   }
-  return { limits: [], requests };
+  return { limits, requests };
 }
 
 function clamp(v: number, lo: number, hi: number): number {

@@ -6,6 +6,7 @@ import { OpenAdrSchema } from '../../src/config/sections/grid.js';
 import { gridPolicies } from '../../src/grid/index.js';
 import { siteMeasurements } from '../../src/grid/measurements.js';
 import { createGridService, type GridService } from '../../src/grid/service.js';
+import type { VppVehicle } from '../../policies/vpp-dispatch.js';
 import { VirtualClock } from '../../src/model/clock.js';
 import { reading } from '../../src/model/reading.js';
 import { silentLogger } from '../../src/util/logger.js';
@@ -18,8 +19,8 @@ import { createVtnSim } from './vtn.js';
  * `dr-day`: a depot afternoon and evening on a virtual clock with the real
  * core, the real OpenADR VEN and the VTN simulator over HTTP: hourly price
  * events, an import-capacity limit in the evening peak, a dispatch (export)
- * set-point served by the battery, a VTN outage with a known event running
- * through it. The same day runs twice: gridkeeper (grid-tier policies
+ * set-point served by the battery first and then by the V2G vehicles, a VTN
+ * outage with a known event running through it. The same day runs twice: gridkeeper (grid-tier policies
  * bound) and the in-run baseline (contract load management only).
  */
 export interface DrDayOptions {
@@ -62,6 +63,11 @@ const H = 3_600_000;
 const START = DAY + 14 * H;
 const END = DAY + 23 * H;
 const CHARGERS = 6;
+/** The first chargers are bidirectional (OCPP 2.1 / V2G), their vehicles allow discharging. */
+const V2G_CHARGERS = 2;
+const V2G_RESPONSE_MS = 1000;
+const EV_CAPACITY_WH = 75_000;
+const EV_NEEDED_WH = 40_000;
 
 function configInput(): GatewayConfigInput {
   return {
@@ -76,6 +82,7 @@ function configInput(): GatewayConfigInput {
       fallback: { importLimitW: 50_000, sourceTimeoutMs: 60_000 },
       vpp: {
         rampWPerS: 25_000,
+        v2gMinSocPct: 30,
         battery: {
           id: 'bat',
           capacityWh: 100_000,
@@ -106,11 +113,34 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
   if (!r.ok) throw new Error(`dr-day config invalid: ${JSON.stringify(r.errors)}`);
   const config = r.config;
   let grid: GridService | undefined;
+  const vehicles: SimVehicle[] = [];
+  const plugged = new Map<string, SimVehicle>();
+  const departures = new Map<string, { at: number; neededWh: number; maxWh: number }>();
+  // V2G: what each bidirectional vehicle feeds in (W, negative) once it has followed its set-point.
+  const v2g = new Map<string, { w: number; pending: Array<[number, number]>; arrivalWh: number }>();
+  let v2gWh = 0;
+  const v2gVehicles = (): VppVehicle[] =>
+    [...v2g].flatMap(([evseId, f]) => {
+      const v = plugged.get(evseId);
+      const dep = departures.get(evseId);
+      if (!v || !dep) return [];
+      return [
+        {
+          evseId,
+          allowDischarge: true,
+          socPct: (100 * (f.arrivalWh + v.deliveredWh)) / v.spec.capacityWh,
+          capacityWh: v.spec.capacityWh,
+          departureAt: dep.at,
+          requiredWhAtDeparture: f.arrivalWh + dep.neededWh,
+          maxDischargeW: 11_000,
+        },
+      ];
+    });
   const core = createCore(config, {
     clock,
     log: silentLogger(),
     defaultMetrics: false,
-    ...(name === 'gridkeeper' ? { policies: gridPolicies(config, () => grid) } : {}),
+    ...(name === 'gridkeeper' ? { policies: gridPolicies(config, () => grid, { vehicles: v2gVehicles }) } : {}),
   });
   grid = createGridService(config, { clock, log: core.log, metrics: core.metrics, bus: core.bus });
   grid.store.onChange(() => core.loop.notifyChange());
@@ -124,9 +154,6 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
     },
   });
 
-  const vehicles: SimVehicle[] = [];
-  const plugged = new Map<string, SimVehicle>();
-  const departures = new Map<string, { at: number; neededWh: number; maxWh: number }>();
   for (let i = 0; i < CHARGERS; i++) {
     const id = `CP${i + 1}`;
     const evseId = `${id}/1`;
@@ -135,20 +162,29 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
     const v = new SimVehicle(
       {
         id: `EV${i + 1}`,
-        capacityWh: 75_000,
+        capacityWh: EV_CAPACITY_WH,
         socPct: 20 + Math.round(rng() * 15),
         maxCurrentA: 16,
         phases: 3,
         responseDelayMs: 2000 + Math.round(rng() * 3000),
         departureAt: depart,
-        neededWh: 40_000,
+        neededWh: EV_NEEDED_WH,
+        bidirectional: i < V2G_CHARGERS,
       },
       arrive,
     );
     vehicles.push(v);
-    departures.set(evseId, { at: depart, neededWh: 40_000, maxWh: (16 * 3 * 230 * (depart - arrive)) / H });
+    departures.set(evseId, { at: depart, neededWh: EV_NEEDED_WH, maxWh: (16 * 3 * 230 * (depart - arrive)) / H });
+    if (i < V2G_CHARGERS) v2g.set(evseId, { w: 0, pending: [], arrivalWh: (v.spec.capacityWh * v.spec.socPct) / 100 });
     core.dispatcher.registerSink(id, {
-      applySetpoint: async (sp) => plugged.get(sp.evseId)?.offer(sp.currentA, clock.now()),
+      applySetpoint: async (sp) => {
+        const car = plugged.get(sp.evseId);
+        if (!car) return;
+        const feed = v2g.get(sp.evseId);
+        // A V2G unit takes the signed W set-point (OCPP 2.1 discharge limit / Modbus signed W) in about a second.
+        if (feed) feed.pending.push([clock.now() + V2G_RESPONSE_MS, Math.min(0, sp.powerW)]);
+        car.offer(Math.max(0, sp.currentA), clock.now());
+      },
     });
   }
 
@@ -198,7 +234,7 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
     event('prices', 'PRICE', START, 60, [0.22, 0.24, 0.3, 0.42, 0.45, 0.38, 0.3, 0.18, 0.15, 0.14], 'KWH'),
   );
   vtn.createEvent(event('evening-peak', 'IMPORT_CAPACITY_LIMIT', DAY + 17 * H, 120, [40]));
-  vtn.createEvent(event('dispatch', 'DISPATCH_SETPOINT', DAY + 19 * H + 15 * 60_000, 30, [-10]));
+  vtn.createEvent(event('dispatch', 'DISPATCH_SETPOINT', DAY + 19 * H + 15 * 60_000, 30, [-20]));
 
   core.start();
   grid.start();
@@ -232,7 +268,7 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
               minCurrentA: 6,
               maxCurrentA: 16,
               voltageV: 230,
-              bidirectional: false,
+              bidirectional: v2g.has(evseId),
               priority: 0,
             });
             core.bus.emit('evse.live', { id: evseId, patch: { status: 'Charging', sessionStart: now } });
@@ -242,6 +278,7 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
         if (plugged.has(evseId) && dep && now >= dep.at) {
           delivered.set(evseId, v.deliveredWh);
           plugged.delete(evseId);
+          v2g.delete(evseId);
           physics.removeLoad(evseId);
           core.bus.emit('evse.live', { id: evseId, patch: { status: 'Available', powerW: reading(0, now, evseId) } });
         }
@@ -256,9 +293,23 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
       await core.dispatcher.idle();
       // Devices: vehicles follow their offers after their delay; the battery follows at once within SoC.
       for (const [evseId, v] of plugged) {
-        const a = v.step(now, 230);
-        const w = v.powerW(230);
-        physics.setLoad(evseId, w, v.phaseCurrents());
+        let a = v.step(now, 230);
+        let w = v.powerW(230);
+        let phaseA = v.phaseCurrents();
+        const feed = v2g.get(evseId);
+        if (feed) {
+          while ((feed.pending[0]?.[0] ?? Number.POSITIVE_INFINITY) <= now)
+            feed.w = (feed.pending.shift() as [number, number])[1];
+          if (feed.w < 0) {
+            // Fed-in energy leaves the vehicle: it counts against what it must have by departure.
+            v.deliveredWh += (feed.w * 1000) / H;
+            v2gWh += (-feed.w * 1000) / H;
+            w += feed.w;
+            a = Math.max(a, -feed.w / (3 * 230));
+            phaseA = [a, a, a];
+          }
+        }
+        physics.setLoad(evseId, w, phaseA);
         core.bus.emit('evse.live', {
           id: evseId,
           patch: {
@@ -332,7 +383,7 @@ async function runController(name: 'gridkeeper' | 'baseline', seed: number, poll
     deadlinesFeasible: feasible,
     deadlinesMissed: missed,
     costEur: Math.round(costEur * 100) / 100,
-    v2gEnergyKwh: 0,
+    v2gEnergyKwh: Math.round(v2gWh / 100) / 10,
     batteryDischargeKwh: Math.round(bat.dischargedWh / 100) / 10,
     peakImportKw: Math.round(peakW / 100) / 10,
     reportsReceivedByVtn: vtn.reports.length,

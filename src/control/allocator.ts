@@ -137,6 +137,9 @@ export function createTreeAllocator(
   options: TreeAllocatorOptions = {},
 ): (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[] {
   let state: AllocatorState = EMPTY_ALLOCATOR_STATE;
+  // Batteries once given a set-point: when no policy asks for them any more (a dispatch event
+  // ended), they are set to 0 W instead of keeping the last set-point until the SoC floor.
+  const batteries = new Set<string>();
   return (snapshot, arbitration) => {
     const out = allocateTree({
       tree,
@@ -149,7 +152,21 @@ export function createTreeAllocator(
       options,
     });
     state = out.state;
-    return [...out.setpoints, ...batterySetpoints(arbitration)];
+    const bats = batterySetpoints(arbitration);
+    const asked = new Set(bats.map((b) => b.evseId));
+    for (const id of batteries) if (!asked.has(id)) bats.push(idleBattery(id));
+    for (const id of asked) batteries.add(id);
+    return [...out.setpoints, ...bats];
+  };
+}
+
+function idleBattery(id: string): Setpoint {
+  return {
+    evseId: id,
+    currentA: 0,
+    powerW: 0,
+    phases: 3,
+    reasons: [{ policy: 'allocator', tier: 'safety', text: 'no policy asks for battery power: idle' }],
   };
 }
 

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Decision, Setpoint } from '../../src/model/decision.js';
+import { createTreeAllocator } from '../../src/control/allocator.js';
+import { buildCircuitTree } from '../../src/control/circuit-tree.js';
+import type { Decision, PowerRequest, Setpoint } from '../../src/model/decision.js';
 import { bindPolicy } from '../../src/model/policy.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseSpec } from '../../src/model/site.js';
@@ -157,5 +159,25 @@ describe('V2G feed-in reaches the charger sink as a signed set-point', () => {
     await round(c);
     expect(written.length).toBeGreaterThanOrEqual(3);
     for (const sp of written.slice(2)) expect(sp.powerW).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('createTreeAllocator: batteries', () => {
+  it('a battery nobody asks for any more is set to 0 W instead of keeping its last set-point', () => {
+    const c = testCore();
+    core = c;
+    const allocate = createTreeAllocator(buildCircuitTree({ circuits: [] }));
+    const snap = c.state.snapshot();
+    const dispatch: PowerRequest = {
+      target: 'battery:bat',
+      powerW: -40_000,
+      reason: { policy: 'vpp-dispatch', tier: 'grid', text: 'dispatch' },
+    };
+    const during = allocate(snap, { limits: new Map(), requests: [dispatch], errors: [] });
+    expect(during).toEqual([expect.objectContaining({ evseId: 'battery:bat', powerW: -40_000 })]);
+    expect(during[0]?.reasons[0]?.text).toBe('dispatch');
+    const after = allocate(snap, { limits: new Map(), requests: [], errors: [] });
+    expect(after).toEqual([expect.objectContaining({ evseId: 'battery:bat', powerW: 0 })]);
+    expect(after[0]?.reasons[0]?.text).toMatch(/no policy asks/);
   });
 });
