@@ -122,6 +122,21 @@ describe('policies/vpp-dispatch', () => {
     expect(d.requests[0]).toMatchObject({ target: 'battery:bat', powerW: 20_000 });
   });
 
+  it('a charging V2G vehicle asked to take less gets a cap on its EVSE (a request alone only raises charging)', () => {
+    // Battery empty; the site imports 2 kW over the set-point: the charging vehicle takes 2 kW less.
+    const evses = [v2g('A/1', 8000)];
+    const input = { ...base, setpoint: { ...base.setpoint!, value: 10_000 } };
+    const vehicles = [{ evseId: 'A/1', allowDischarge: true, socPct: 80, capacityWh: 60_000 }];
+    const d = decide(site(12_000, 0, 20, evses), { ...input, vehicles }, NOW);
+    expect(d.requests.find((r) => r.target === 'evse:A/1')?.powerW).toBe(6000);
+    expect(d.limits).toEqual([expect.objectContaining({ scope: 'evse:A/1', maxImportW: 6000 })]);
+    expect(d.limits[0]?.reason.tier).toBe('grid');
+    // On target: the vehicle keeps feeding what it feeds instead of falling back to charging.
+    const feeding = decide(site(10_000, 0, 20, [v2g('A/1', -3000)]), { ...input, vehicles }, NOW);
+    expect(feeding.requests.find((r) => r.target === 'evse:A/1')?.powerW).toBe(-3000);
+    expect(feeding.limits).toEqual([expect.objectContaining({ scope: 'evse:A/1', maxImportW: 0 })]);
+  });
+
   it('stays out when the grid meter is stale', () => {
     const snap = snapshot(NOW, undefined, []);
     expect(decide(snap, base, NOW).requests).toEqual([]);
