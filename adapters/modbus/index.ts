@@ -159,7 +159,8 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
           { link, clock: deps.clock, log, bus: deps.bus },
         );
         driver = sd;
-        if (d.role === 'battery') sinks.push([d.id, sd.sink()]);
+        // One key for every battery, whatever its protocol: the policies address `battery:<id>`.
+        if (d.role === 'battery') sinks.push([`battery:${d.id}`, sd.sink()]);
       }
       drivers.set(d.id, driver);
       const runner = new DeviceRunner(

@@ -75,6 +75,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     bus,
     log,
     deadbandA: config.control.deadbandA,
+    deadbandW: config.control.deadbandW,
     audit: (ts, sp, result) => setpointAudit.record(ts, sp, result),
   });
 

@@ -255,7 +255,7 @@ describe('Modbus adapter with SunSpec simulators', () => {
     const a = adapter(deps, [{ id: 'battery', role: 'battery', port: battery.port, pollMs: 500, revertTimeoutS: 30 }]);
     await a.start();
     await advanceUntil(deps.clock, () => rec.of('battery').length > 0);
-    const sink = deps.dispatcher.sinks.get('battery');
+    const sink = deps.dispatcher.sinks.get('battery:battery');
     if (!sink) throw new Error('battery sink not registered');
     await sink.applySetpoint(sp(10_000));
     expect(battery.currentPowerW).toBe(10_000);
