@@ -43,7 +43,12 @@ describe('Modbus demo set (what `gridkeeper demo` starts)', () => {
     expect(rec.of('evse.spec').map((s) => s.id)).toEqual(['mb-alfen/1', 'mb-keba/1', 'mb-quasar/1']);
     expect(rec.last('pv')?.powerW?.value).toBe(5000);
     expect(rec.last('battery')?.socPct?.value).toBe(60);
-    expect([...deps.dispatcher.sinks.keys()].sort()).toEqual(['battery:battery', 'mb-alfen/1', 'mb-keba/1', 'mb-quasar/1']);
+    expect([...deps.dispatcher.sinks.keys()].sort()).toEqual([
+      'battery:battery',
+      'mb-alfen/1',
+      'mb-keba/1',
+      'mb-quasar/1',
+    ]);
     await adapter.stop();
     for (const p of [...demo.parts].reverse()) await p.stop();
     cleanup.splice(0);
