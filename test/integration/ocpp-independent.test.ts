@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { RPCClient, RPCServer } from 'ocpp-rpc';
+import type { RPC_ClientOptions } from 'ocpp-rpc/lib/client.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy } from '../../adapters/ocpp/index.js';
 import { SystemClock } from '../../src/model/clock.js';
@@ -23,21 +24,34 @@ async function startIndependentCms(port = 0) {
     const record = (method: string) => (params: Record<string, unknown>) => {
       received.push({ method, params });
     };
-    client.handle('BootNotification', ({ params }) => {
+    client.handle('BootNotification', ({ params }: { params: Record<string, unknown> }) => {
       record('BootNotification')(params);
       return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 };
     });
     client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
-    client.handle('StatusNotification', ({ params }) => (record('StatusNotification')(params), {}));
-    client.handle('Authorize', ({ params }) => (record('Authorize')(params), { idTagInfo: { status: 'Accepted' } }));
-    client.handle('StartTransaction', ({ params }) => {
+    client.handle(
+      'StatusNotification',
+      ({ params }: { params: Record<string, unknown> }) => (record('StatusNotification')(params), {}),
+    );
+    client.handle(
+      'Authorize',
+      ({ params }: { params: Record<string, unknown> }) => (
+        record('Authorize')(params), { idTagInfo: { status: 'Accepted' } }
+      ),
+    );
+    client.handle('StartTransaction', ({ params }: { params: Record<string, unknown> }) => {
       record('StartTransaction')(params);
       return { transactionId: nextTx++, idTagInfo: { status: 'Accepted' } };
     });
-    client.handle('MeterValues', ({ params }) => (record('MeterValues')(params), {}));
+    client.handle(
+      'MeterValues',
+      ({ params }: { params: Record<string, unknown> }) => (record('MeterValues')(params), {}),
+    );
     client.handle(
       'StopTransaction',
-      ({ params }) => (record('StopTransaction')(params), { idTagInfo: { status: 'Accepted' } }),
+      ({ params }: { params: Record<string, unknown> }) => (
+        record('StopTransaction')(params), { idTagInfo: { status: 'Accepted' } }
+      ),
     );
   });
   const http = await server.listen(port, '127.0.0.1');
@@ -89,10 +103,15 @@ async function gateway(cmsPort: number, identity: string, cleanup: Array<() => P
     protocols: ['ocpp1.6'],
     strictMode: true,
     reconnect: false,
-  });
+  } as Partial<RPC_ClientOptions> as RPC_ClientOptions);
   await charger.connect();
-  cleanup.push(() => charger.close({ force: true }));
+  cleanup.push(async () => void (await charger.close({ force: true })));
   return { core, proxy, charger };
+}
+
+/** ocpp-rpc's `call` is typed `unknown`; the tests know the shapes they expect. */
+async function call<T>(client: RPCClient, method: string, params: Record<string, unknown>): Promise<T> {
+  return (await client.call(method, params)) as T;
 }
 
 const meter = (transactionId: number, wh: number) => ({
@@ -126,12 +145,15 @@ describe('OCPP 1.6J between independent implementations', () => {
     cleanup.push(() => cms.close());
     const { core, proxy, charger } = await gateway(cmsPort, 'INDEP-1', cleanup);
 
-    const boot = await charger.call('BootNotification', { chargePointVendor: 'Other', chargePointModel: 'X1' });
+    const boot = await call<{ status: string }>(charger, 'BootNotification', {
+      chargePointVendor: 'Other',
+      chargePointModel: 'X1',
+    });
     expect(boot.status).toBe('Accepted');
     await charger.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Preparing' });
-    const auth = await charger.call('Authorize', { idTag: 'DRIVER-1' });
+    const auth = await call<{ idTagInfo: { status: string } }>(charger, 'Authorize', { idTag: 'DRIVER-1' });
     expect(auth.idTagInfo.status).toBe('Accepted');
-    const start = await charger.call('StartTransaction', {
+    const start = await call<{ transactionId: number }>(charger, 'StartTransaction', {
       connectorId: 1,
       idTag: 'DRIVER-1',
       meterStart: 1000,
@@ -150,7 +172,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     await cms.close();
     await until('proxy sees the upstream down', () => !proxy.upstreamOnline('INDEP-1'));
     for (const wh of [3000, 4000, 5000]) await charger.call('MeterValues', meter(start.transactionId, wh));
-    const stop = await charger.call('StopTransaction', {
+    const stop = await call<{ idTagInfo?: { status: string } }>(charger, 'StopTransaction', {
       transactionId: start.transactionId,
       meterStop: 5500,
       timestamp: new Date().toISOString(),
@@ -199,7 +221,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     await cms.close();
     await until('upstream down', () => !proxy.upstreamOnline('INDEP-2'));
     // Offline: the gateway answers with its own transaction id.
-    const start = await charger.call('StartTransaction', {
+    const start = await call<{ transactionId: number }>(charger, 'StartTransaction', {
       connectorId: 1,
       idTag: 'DRIVER-2',
       meterStart: 0,
