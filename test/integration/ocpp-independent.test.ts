@@ -21,38 +21,19 @@ async function startIndependentCms(port = 0) {
   let nextTx = 5000;
   const server = new RPCServer({ protocols: ['ocpp1.6'], strictMode: true });
   server.on('client', (client) => {
-    const record = (method: string) => (params: Record<string, unknown>) => {
-      received.push({ method, params });
-    };
-    client.handle('BootNotification', ({ params }: { params: Record<string, unknown> }) => {
-      record('BootNotification')(params);
-      return { status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 };
-    });
-    client.handle('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
-    client.handle(
-      'StatusNotification',
-      ({ params }: { params: Record<string, unknown> }) => (record('StatusNotification')(params), {}),
-    );
-    client.handle(
-      'Authorize',
-      ({ params }: { params: Record<string, unknown> }) => (
-        record('Authorize')(params), { idTagInfo: { status: 'Accepted' } }
-      ),
-    );
-    client.handle('StartTransaction', ({ params }: { params: Record<string, unknown> }) => {
-      record('StartTransaction')(params);
-      return { transactionId: nextTx++, idTagInfo: { status: 'Accepted' } };
-    });
-    client.handle(
-      'MeterValues',
-      ({ params }: { params: Record<string, unknown> }) => (record('MeterValues')(params), {}),
-    );
-    client.handle(
-      'StopTransaction',
-      ({ params }: { params: Record<string, unknown> }) => (
-        record('StopTransaction')(params), { idTagInfo: { status: 'Accepted' } }
-      ),
-    );
+    // Record what arrives and answer like a CMS would.
+    const answer = (method: string, reply: (params: Record<string, unknown>) => unknown) =>
+      client.handle(method, ({ params }: { params: Record<string, unknown> }) => {
+        received.push({ method, params });
+        return reply(params);
+      });
+    answer('BootNotification', () => ({ status: 'Accepted', currentTime: new Date().toISOString(), interval: 300 }));
+    answer('Heartbeat', () => ({ currentTime: new Date().toISOString() }));
+    answer('StatusNotification', () => ({}));
+    answer('Authorize', () => ({ idTagInfo: { status: 'Accepted' } }));
+    answer('StartTransaction', () => ({ transactionId: nextTx++, idTagInfo: { status: 'Accepted' } }));
+    answer('MeterValues', () => ({}));
+    answer('StopTransaction', () => ({ idTagInfo: { status: 'Accepted' } }));
   });
   const http = await server.listen(port, '127.0.0.1');
   return {
