@@ -19,7 +19,14 @@ import {
   parseMeterValues,
 } from './messages.js';
 import type { OcppOutbox, OutboxRow } from './outbox.js';
-import { cmsCapA, gatewayProfile, isCmsMaxProfile } from './profiles.js';
+import {
+  type AuthoriseHook,
+  type AuthoriserAnswer,
+  askAuthoriser,
+  mergeAuthorisation,
+  presentedToken,
+} from './auth.js';
+import { cmsCapA, dischargeProfileId, gatewayProfile, isCmsMaxProfile, isDischarge } from './profiles.js';
 import { callErrorOf, callWithId, toRpcError } from './rpc/call.js';
 import { type OcppProtocol, actionsOf } from './rpc/protocol.js';
 import { strictValidators } from './rpc/validators.js';
@@ -38,6 +45,10 @@ export interface LinkContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly readPem: (value: string | undefined) => string | undefined;
   readonly onEvChargingNeeds?: (chargerId: string, evseId: string, payload: Json) => void;
+  readonly authorise?: AuthoriseHook;
+  readonly authoriseTimeoutMs: number;
+  readonly onChargerError?: (chargerId: string, connectorId: number, errorCode: string, info?: string) => void;
+  readonly onFirmwareStatus?: (chargerId: string, status: string) => void;
   readonly stats: LinkStats;
 }
 
@@ -85,6 +96,12 @@ export class ChargerLink {
   private bootOwed = false;
   private readonly announced = new Set<number>();
   private lastSetpoints = new Map<number, Setpoint>();
+  /**
+   * EVSEs on which a gateway discharge (V2G) profile may be in force. A
+   * bidirectional 2.1 charger starts with all of them: a profile written
+   * before a gateway restart is unknown, so the first charging set-point clears it.
+   */
+  private readonly dischargeProfiles = new Set<number>();
   private cmsCap?: number;
 
   constructor(
@@ -103,6 +120,9 @@ export class ChargerLink {
   start(): void {
     // A CMS max profile outlives gateway restarts: the charger only holds the merged one.
     this.cmsCap = this.ctx.outbox.cmsCap(this.id)?.capA;
+    if (this.protocol === 'ocpp2.1' && this.spec.bidirectional) {
+      for (let c = 1; c <= this.spec.connectors; c++) this.dischargeProfiles.add(c);
+    }
     for (const action of actionsOf(this.protocol)) {
       this.charger.handle(
         action,
@@ -146,7 +166,9 @@ export class ChargerLink {
       'charger call',
     );
     await this.upstreamSettled();
-    if (isQueued(this.protocol, action)) return this.queued(action, msgId, params);
+    // Asked in parallel with the CMS; only calls presenting a token pay for it.
+    const auth = this.askAuthoriser(action, params);
+    if (isQueued(this.protocol, action)) return this.queued(action, msgId, params, auth);
     this.observeCall(action, params);
     if (action === 'BootNotification') this.bootPayload = params;
     if (this.upOnline && this.upstream) {
@@ -160,20 +182,23 @@ export class ChargerLink {
         );
         this.answered();
         this.ctx.stats.forwarded++;
+        const merged = auth ? mergeAuthorisation(this.protocol, res as Json, await auth, true) : (res as Json);
         this.observeAnswer(action, params, res as Json);
-        return res;
+        return merged;
       } catch (err) {
         const ce = callErrorOf(err);
         if (ce) throw toRpcError(ce);
         // No answer (timeout, socket dropped): serve locally below.
       }
     }
-    const local = localAnswer(this.protocol, action, params, this.localContext());
-    if (!local) throw createRPCError('InternalError', `${action}: CMS unreachable and no local answer`);
+    const plain = localAnswer(this.protocol, action, params, this.localContext());
+    if (!plain) throw createRPCError('InternalError', `${action}: CMS unreachable and no local answer`);
+    const local = auth ? mergeAuthorisation(this.protocol, plain, await auth, false) : plain;
     // The CMS gets the charger's boot once it is reachable again (before any queued message).
     if (action === 'BootNotification') this.bootOwed = true;
     this.ctx.stats.answeredLocally++;
-    this.observeAnswer(action, params, local);
+    // The cache holds the gateway's own answers, not the authoriser's (it keeps its own).
+    this.observeAnswer(action, params, plain);
     return local;
   }
 
@@ -182,7 +207,14 @@ export class ChargerLink {
    * then answered by the CMS if it answers within `forwardTimeoutMs`, else
    * locally. Either way the row stays queued until the CMS has it.
    */
-  private async queued(action: string, msgId: string, params: Json): Promise<unknown> {
+  private async queued(
+    action: string,
+    msgId: string,
+    params: Json,
+    auth: Promise<AuthoriserAnswer | undefined> | undefined,
+  ): Promise<unknown> {
+    const merge = async (res: Json, fromCms: boolean): Promise<Json> =>
+      auth ? mergeAuthorisation(this.protocol, res, await auth, fromCms) : res;
     let observed = false;
     let unanswered = false;
     // CMS up and nothing queued before it: forward like any call; the outbox is for what the CMS could not take.
@@ -196,7 +228,7 @@ export class ChargerLink {
       this.observeCall(action, params);
       observed = true;
       const direct = await this.forwardQueued(action, msgId, params);
-      if (direct !== undefined) return direct;
+      if (direct !== undefined) return merge(direct, true);
       unanswered = true; // the charger has waited long enough: queue it and answer locally
     }
     const now = this.ctx.clock.now();
@@ -212,8 +244,9 @@ export class ChargerLink {
     });
     if (repeat) {
       // The charger repeats a message (it never saw our answer, e.g. the gateway was killed): answer the same again.
-      if (row.status === 'done' && row.response !== undefined && row.localTxId === undefined) return row.response;
-      if (row.localTxId !== undefined) return this.localStartAnswer(params, row.localTxId);
+      if (row.status === 'done' && row.response !== undefined && row.localTxId === undefined)
+        return merge(row.response as Json, true);
+      if (row.localTxId !== undefined) return merge(this.localStartAnswer(params, row.localTxId), false);
     } else if (!observed) {
       this.observeCall(action, params);
     }
@@ -233,7 +266,7 @@ export class ChargerLink {
     }
     if (!fromCms) this.ctx.stats.answeredLocally++;
     this.observeQueuedAnswer(action, params, result, fromCms, row.seq);
-    return result;
+    return merge(result, fromCms);
   }
 
   /** Live forward of a transaction message; undefined when the CMS did not answer (the caller queues it). */
@@ -261,6 +294,17 @@ export class ChargerLink {
     const ref = this.sessionRef(action, params).sessionId;
     if (ref) this.refreshSync(ref);
     return res;
+  }
+
+  /** Ask the external authoriser when this call presents a token (bounded wait; never throws). */
+  private askAuthoriser(action: string, params: Json): Promise<AuthoriserAnswer | undefined> | undefined {
+    const hook = this.ctx.authorise;
+    if (!hook) return undefined;
+    const tok = presentedToken(this.protocol, action, params);
+    if (!tok) return undefined;
+    return askAuthoriser(hook, { ...tok, chargerId: this.id }, this.ctx.clock, this.ctx.authoriseTimeoutMs, (err) =>
+      this.ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'external authoriser failed'),
+    );
   }
 
   private localStartAnswer(params: Json, txId: number): Json {
@@ -707,10 +751,11 @@ export class ChargerLink {
   async applySetpoint(sp: Setpoint): Promise<void> {
     if (this.chargerGone || this.closed) throw new Error(`${this.id} not connected`);
     const connectorId = Number(sp.evseId.split('/')[1] ?? 1);
+    // An unknown charger may turn out to have more connectors than the default spec says.
+    const connectors = Math.max(this.spec.connectors, ...this.announced);
     const { action, payload } = gatewayProfile(sp, {
       protocol: this.protocol,
-      // An unknown charger may turn out to have more connectors than the default spec says.
-      connectors: Math.max(this.spec.connectors, ...this.announced),
+      connectors,
       connectorId,
       stackLevel: this.ctx.cfg.gatewayProfileStackLevel,
       profileId: this.ctx.cfg.gatewayProfileId,
@@ -720,7 +765,26 @@ export class ChargerLink {
     // Gateway-originated: sent on the charger socket only, own message id, answer never forwarded.
     const res = (await this.toCharger(action, payload)) as { status?: string };
     if (res.status !== 'Accepted') throw new Error(`${this.id}: SetChargingProfile ${res.status ?? 'refused'}`);
+    if (isDischarge(this.protocol, sp)) {
+      this.dischargeProfiles.add(connectorId);
+    } else if (this.dischargeProfiles.has(connectorId)) {
+      // A single-EVSE charger charges under the station max profile (EVSE 0) but feeds in under a
+      // TxDefaultProfile on its EVSE: that one would stay in force (and keep discharging) unless cleared.
+      // With several EVSEs both use the same id on the EVSE, so the write above already replaced it.
+      if (connectors <= 1) await this.clearDischargeProfile(connectorId);
+      this.dischargeProfiles.delete(connectorId);
+    }
     this.lastSetpoints.set(connectorId, sp);
+  }
+
+  private async clearDischargeProfile(connectorId: number): Promise<void> {
+    const res = (await this.toCharger('ClearChargingProfile', {
+      chargingProfileId: dischargeProfileId(this.ctx.cfg.gatewayProfileId, connectorId),
+    })) as { status?: string };
+    // Unknown: no such profile (already gone, e.g. the charger rebooted). Anything else: retried with the set-point.
+    if (res.status !== 'Accepted' && res.status !== 'Unknown') {
+      throw new Error(`${this.id}: ClearChargingProfile of the discharge profile ${res.status ?? 'refused'}`);
+    }
   }
 
   /** Try the queue again now (after parked messages were put back in line). */
@@ -777,8 +841,18 @@ export class ChargerLink {
         const conn = (v16 ? p.connectorId : p.evseId) as number;
         const st = (v16 ? p.status : p.connectorStatus) as string;
         if (conn >= 1) this.status(conn, mapStatus(this.protocol, st));
+        // 2.x StatusNotification has no error code: a Faulted connector is the error.
+        const code = v16 ? String(p.errorCode ?? 'NoError') : st === 'Faulted' ? 'Faulted' : 'NoError';
+        const info = v16 && typeof p.info === 'string' ? p.info : undefined;
+        this.hook('onChargerError', () => this.ctx.onChargerError?.(this.id, conn, code, info));
         break;
       }
+      case 'FirmwareStatusNotification':
+        if (typeof p.status === 'string') {
+          const status = p.status;
+          this.hook('onFirmwareStatus', () => this.ctx.onFirmwareStatus?.(this.id, status));
+        }
+        break;
       case 'MeterValues': {
         const conn = (v16 ? p.connectorId : p.evseId) as number;
         const m = parseMeterValues(this.protocol, p.meterValue);
@@ -821,6 +895,15 @@ export class ChargerLink {
       }
       default:
         break;
+    }
+  }
+
+  /** A partner hook must never break the charger's message flow. */
+  private hook(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.ctx.log.warn({ hook: name, err: err instanceof Error ? err.message : String(err) }, 'hook failed');
     }
   }
 

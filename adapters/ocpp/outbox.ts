@@ -58,6 +58,15 @@ function fromRaw(r: RawRow): OutboxRow {
   };
 }
 
+/** What a charger still owes the CMS. */
+export interface OutboxBacklog {
+  readonly chargerId: string;
+  readonly pending: number;
+  /** `createdAt` of the oldest pending message (epoch ms). */
+  readonly oldestPendingAt?: number;
+  readonly parked: number;
+}
+
 export interface AppendInput {
   readonly chargerId: string;
   readonly msgId: string;
@@ -287,13 +296,40 @@ export class OcppOutbox {
     return out;
   }
 
-  /** Parked messages, newest first (API / operators). */
-  poisoned(limit = 100): OutboxRow[] {
+  /** Parked messages, newest first (API / operators), optionally of one charger. */
+  poisoned(limit = 100, chargerId?: string): OutboxRow[] {
+    const rows =
+      chargerId === undefined
+        ? this.db.prepare(`SELECT * FROM ocpp_outbox WHERE status = 'poison' ORDER BY seq DESC LIMIT ?`).all(limit)
+        : this.db
+            .prepare(`SELECT * FROM ocpp_outbox WHERE status = 'poison' AND charger_id = ? ORDER BY seq DESC LIMIT ?`)
+            .all(chargerId, limit);
+    return (rows as RawRow[]).map(fromRaw);
+  }
+
+  /**
+   * Per charger with anything queued or parked: pending count, when its
+   * oldest pending message was queued, parked count. One grouped query, so
+   * a metrics scrape stays cheap at 1000 chargers.
+   */
+  backlog(): OutboxBacklog[] {
     return (
       this.db
-        .prepare(`SELECT * FROM ocpp_outbox WHERE status = 'poison' ORDER BY seq DESC LIMIT ?`)
-        .all(limit) as RawRow[]
-    ).map(fromRaw);
+        .prepare(
+          `SELECT charger_id AS chargerId,
+                  SUM(status = 'pending') AS pending,
+                  MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldestPendingAt,
+                  SUM(status = 'poison') AS parked
+             FROM ocpp_outbox WHERE status IN ('pending', 'poison')
+            GROUP BY charger_id ORDER BY charger_id`,
+        )
+        .all() as Array<{ chargerId: string; pending: number; oldestPendingAt: number | null; parked: number }>
+    ).map((r) => ({
+      chargerId: r.chargerId,
+      pending: r.pending,
+      ...(r.oldestPendingAt !== null ? { oldestPendingAt: r.oldestPendingAt } : {}),
+      parked: r.parked,
+    }));
   }
 
   /** Put parked messages back in line (an operator fixed the cause); returns how many. */

@@ -54,7 +54,7 @@ export function gatewayProfile(sp: Setpoint, o: GatewayProfileOptions): ProfileC
     };
     return { action: 'SetChargingProfile', payload: payload as unknown as Record<string, unknown> };
   }
-  const v2g = o.protocol === 'ocpp2.1' && sp.powerW < 0;
+  const v2g = isDischarge(o.protocol, sp);
   const period = v2g
     ? {
         startPeriod: 0,
@@ -68,7 +68,7 @@ export function gatewayProfile(sp: Setpoint, o: GatewayProfileOptions): ProfileC
   const payload: V201.SetChargingProfileRequest | V21.SetChargingProfileRequest = {
     evseId: evseTarget,
     chargingProfile: {
-      id: o.profileId + evseTarget,
+      id: v2g ? dischargeProfileId(o.profileId, evseTarget) : o.profileId + evseTarget,
       stackLevel: o.stackLevel,
       chargingProfilePurpose: evseTarget === 0 ? 'ChargingStationMaxProfile' : 'TxDefaultProfile',
       chargingProfileKind: 'Absolute',
@@ -83,6 +83,16 @@ export function gatewayProfile(sp: Setpoint, o: GatewayProfileOptions): ProfileC
     },
   };
   return { action: 'SetChargingProfile', payload: payload as unknown as Record<string, unknown> };
+}
+
+/** A set-point sent as an OCPP 2.1 discharge (V2G) profile. */
+export function isDischarge(protocol: OcppProtocol, sp: Setpoint): boolean {
+  return protocol === 'ocpp2.1' && sp.powerW < 0;
+}
+
+/** Id of the gateway's discharge profile on an EVSE (a per-EVSE TxDefaultProfile). */
+export function dischargeProfileId(profileId: number, evseId: number): number {
+  return profileId + evseId;
 }
 
 function round1(x: number): number {

@@ -16,6 +16,7 @@ import type { SessionStore } from '../../src/store/session-store.js';
 import type { Logger } from '../../src/util/logger.js';
 import { ChargerLink, type LinkStats } from './link.js';
 import { OcppOutbox, type OutboxRow } from './outbox.js';
+import type { AuthoriseHook } from './auth.js';
 import { OCPP_PROTOCOLS, isOcppProtocol } from './rpc/protocol.js';
 import { strictValidators } from './rpc/validators.js';
 
@@ -39,6 +40,36 @@ export interface OcppProxyDeps {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** OCPP 2.1 NotifyEVChargingNeeds (departure, energy, V2X) for the fleet / policies. */
   readonly onEvChargingNeeds?: (chargerId: string, evseId: string, payload: Record<string, unknown>) => void;
+  /**
+   * External authoriser (payment app, fleet tool), asked whenever a charger
+   * presents an idTag / idToken (1.6 Authorize, StartTransaction; 2.x
+   * Authorize, TransactionEvent with an idToken). See `auth.ts` for which
+   * answer wins; undefined, an error or no answer within
+   * `authoriseTimeoutMs` leaves the decision to the CMS or, offline, to the
+   * local list, the cache and `unknownIdTags`.
+   */
+  readonly authorise?: AuthoriseHook;
+  /** Longest wait for `authorise`, ms (default 2000; keep it below the chargers' call timeout). */
+  readonly authoriseTimeoutMs?: number;
+  /**
+   * Every StatusNotification: 1.6 with its errorCode and info, 2.x `Faulted`
+   * for a faulted connector. `NoError` means the connector is fine (again),
+   * so an alert raised earlier can be cleared.
+   */
+  readonly onChargerError?: (chargerId: string, connectorId: number, errorCode: string, info?: string) => void;
+  /** FirmwareStatusNotification (1.6 and 2.x). */
+  readonly onFirmwareStatus?: (chargerId: string, status: string) => void;
+}
+
+/** One charger's outbox for the API and metrics. */
+export interface OutboxChargerStatus {
+  readonly chargerId: string;
+  readonly connected: boolean;
+  readonly upstreamOnline: boolean;
+  readonly pending: number;
+  /** `createdAt` of the oldest message still waiting for the CMS, epoch ms. */
+  readonly oldestPendingAt?: number;
+  readonly parked: number;
 }
 
 export interface CommandResult {
@@ -58,8 +89,10 @@ export interface OcppProxy extends Adapter {
   upstreamOnline(chargerId: string): boolean;
   readonly outbox: OcppOutbox;
   readonly stats: LinkStats;
-  /** Messages the CMS refused for good (poison), newest first, for the API. */
-  parked(limit?: number): OutboxRow[];
+  /** Messages the CMS refused for good (poison), newest first, for the API; optionally of one charger. */
+  parked(limit?: number, chargerId?: string): OutboxRow[];
+  /** Per charger (connected, or with anything queued or parked): what it still owes the CMS. */
+  outboxSummary(): OutboxChargerStatus[];
   /** Put parked messages back in line and retry them; returns how many were requeued. */
   retryParked(seqs: readonly number[]): number;
   /** Commands for the API (RemoteStart/Stop, availability) sent by the gateway. */
@@ -146,6 +179,44 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
         this.set({ status: 'done' }, c.done);
       },
     });
+    const backlogByCharger = new Map<string, OutboxChargerStatus>();
+    // One grouped query per scrape serves all three per-charger gauges (prom-client collects them in order).
+    new Gauge({
+      name: 'gridkeeper_ocpp_outbox_pending',
+      help: 'Messages of a charger waiting for the CMS',
+      labelNames: ['charger'],
+      registers: [registry],
+      collect() {
+        backlogByCharger.clear();
+        for (const c of summary()) backlogByCharger.set(c.chargerId, c);
+        this.reset();
+        for (const c of backlogByCharger.values()) this.set({ charger: c.chargerId }, c.pending);
+      },
+    });
+    new Gauge({
+      name: 'gridkeeper_ocpp_outbox_parked',
+      help: 'Messages of a charger the CMS refused for good (poison), kept for an operator to retry',
+      labelNames: ['charger'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const c of backlogByCharger.values()) this.set({ charger: c.chargerId }, c.parked);
+      },
+    });
+    new Gauge({
+      name: 'gridkeeper_ocpp_outbox_oldest_pending_seconds',
+      help: 'Age of the oldest message of a charger still waiting for the CMS (0 = none)',
+      labelNames: ['charger'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = clock.now();
+        for (const c of backlogByCharger.values()) {
+          const age = c.oldestPendingAt !== undefined ? Math.max(0, (now - c.oldestPendingAt) / 1000) : 0;
+          this.set({ charger: c.chargerId }, age);
+        }
+      },
+    });
     new Counter({
       name: 'gridkeeper_ocpp_messages_total',
       help: 'Charger calls by outcome (forwarded live, answered locally, replayed from the outbox, parked)',
@@ -230,6 +301,10 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       env: deps.env ?? {},
       readPem,
       ...(deps.onEvChargingNeeds ? { onEvChargingNeeds: deps.onEvChargingNeeds } : {}),
+      ...(deps.authorise ? { authorise: deps.authorise } : {}),
+      authoriseTimeoutMs: deps.authoriseTimeoutMs ?? 2000,
+      ...(deps.onChargerError ? { onChargerError: deps.onChargerError } : {}),
+      ...(deps.onFirmwareStatus ? { onFirmwareStatus: deps.onFirmwareStatus } : {}),
       stats,
     });
     links.set(id, link);
@@ -257,6 +332,23 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     });
   });
 
+  function summary(): OutboxChargerStatus[] {
+    const out = new Map<string, OutboxChargerStatus>();
+    for (const [id, l] of links) {
+      if (l.disconnected) continue;
+      out.set(id, { chargerId: id, connected: true, upstreamOnline: l.online, pending: 0, parked: 0 });
+    }
+    for (const b of outbox.backlog()) {
+      const l = links.get(b.chargerId);
+      out.set(b.chargerId, {
+        ...b,
+        connected: l !== undefined && !l.disconnected,
+        upstreamOnline: l?.online ?? false,
+      });
+    }
+    return [...out.values()].sort((a, b) => (a.chargerId < b.chargerId ? -1 : a.chargerId > b.chargerId ? 1 : 0));
+  }
+
   function linkFor(id: string): ChargerLink {
     const l = links.get(id);
     if (!l || l.disconnected) throw new Error(`${id} not connected`);
@@ -281,7 +373,8 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     url: () => `${o.securityProfile === 2 ? 'wss' : 'ws'}://${o.host}:${boundPort}${path}`,
     connected: () => [...links.entries()].filter(([, l]) => !l.disconnected).map(([id]) => id),
     upstreamOnline: (id) => links.get(id)?.online ?? false,
-    parked: (limit) => outbox.poisoned(limit),
+    parked: (limit, chargerId) => outbox.poisoned(limit, chargerId),
+    outboxSummary: summary,
     retryParked(seqs) {
       const n = outbox.requeue(seqs);
       for (const l of links.values()) l.kick();

@@ -61,8 +61,41 @@ export interface AuthorisationResult {
   readonly vehicleId?: string;
 }
 
+/** One charger's OCPP outbox: what it still owes the CMS. */
+export interface OcppOutboxCharger {
+  readonly chargerId: string;
+  readonly connected: boolean;
+  readonly upstreamOnline: boolean;
+  readonly pending: number;
+  /** When the oldest message still waiting for the CMS was queued, epoch ms. */
+  readonly oldestPendingAt?: number;
+  readonly parked: number;
+}
+
+/** A message the CMS refused for good (poison), parked so the queue behind it moves on. */
+export interface OcppParkedMessage {
+  readonly seq: number;
+  readonly chargerId: string;
+  readonly msgId: string;
+  readonly action: string;
+  readonly createdAt: number;
+  readonly attempts: number;
+  readonly lastError?: string;
+  readonly sessionId?: string;
+}
+
+/** The OCPP proxy's durable outbox (the proxy itself implements this). */
+export interface OcppOutboxProvider {
+  outboxSummary(): readonly OcppOutboxCharger[];
+  /** Newest first. */
+  parked(limit?: number, chargerId?: string): readonly OcppParkedMessage[];
+  /** Put parked messages back in line; returns how many were requeued. */
+  retryParked(seqs: readonly number[]): number;
+}
+
 /** Optional providers the composition root may pass to `createApiServer`. */
 export interface ApiProviders {
   readonly ocpp?: OcppCommands;
   readonly grid?: GridProvider;
+  readonly ocppOutbox?: OcppOutboxProvider;
 }

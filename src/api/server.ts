@@ -15,6 +15,7 @@ import type { RouteDeps } from './routes/deps.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
+import { ocppRoutes } from './routes/ocpp.js';
 import { operationsRoutes } from './routes/operations.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { siteRoutes } from './routes/site.js';
@@ -307,6 +308,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     await app.register(operationsRoutes(deps));
     await app.register(keyRoutes(deps));
     await app.register(webhookRoutes(deps));
+    await app.register(ocppRoutes(deps));
   }
   if (ctx.config.api.dashboard) await app.register(dashboardRoutes());
   for (const p of opts.plugins ?? []) await app.register(async (sub) => p(sub));

@@ -1,4 +1,4 @@
-import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy } from '../../../adapters/ocpp/index.js';
+import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy, type OcppProxyDeps } from '../../../adapters/ocpp/index.js';
 import type { GatewayConfigInput } from '../../../src/config/schema.js';
 import { type Clock, SystemClock, VirtualClock } from '../../../src/model/clock.js';
 import { CmsSim } from '../../../sim/cloud/cms.js';
@@ -24,6 +24,11 @@ export interface StackOptions {
   readonly cms?: CmsSim;
   /** Also run the control loop (default: process image only). */
   readonly loop?: boolean;
+  /** Optional proxy hooks (authoriser, alerts, ...). */
+  readonly hooks?: Pick<
+    OcppProxyDeps,
+    'authorise' | 'authoriseTimeoutMs' | 'onChargerError' | 'onFirmwareStatus' | 'onEvChargingNeeds'
+  >;
 }
 
 /** A core (in-memory or file DB), the proxy on port 0 and a CMS sim on port 0, upstream pointing at it. */
@@ -50,7 +55,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   );
   const proxy = createOcppProxy(
     { ocpp: core.config.ocpp, chargers: core.config.chargers, site: core.config.site },
-    { ...core, metrics: core.metrics },
+    { ...core, metrics: core.metrics, ...opts.hooks },
   );
   // The process image only; the control loop would throttle the chargers (no grid meter here = failsafe).
   if (opts.loop) core.start();
