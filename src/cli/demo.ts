@@ -23,6 +23,8 @@ export interface DemoOptions {
   readonly cmsPort: number;
   readonly meterPort: number;
   readonly pvPort: number;
+  /** SunSpec battery (models 1 + 124 + 802). */
+  readonly batteryPort: number;
   /** Ports of the three Modbus chargers start here (+0, +1, +2). */
   readonly modbusChargerPort: number;
   readonly mqttPort: number;
@@ -70,6 +72,7 @@ export const DEMO_DEFAULTS: DemoOptions = {
   cmsPort: 9100,
   meterPort: 5020,
   pvPort: 5021,
+  batteryPort: 5022,
   modbusChargerPort: 5023,
   mqttPort: 1883,
   opcuaPort: 4840,
@@ -87,6 +90,7 @@ export const DEMO_ANY_PORTS = {
   cmsPort: 0,
   meterPort: 0,
   pvPort: 0,
+  batteryPort: 0,
   modbusChargerPort: 0,
   mqttPort: 0,
   opcuaPort: 0,
@@ -144,7 +148,8 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       physics,
       meterPort: opts.meterPort,
       pvPort: opts.pvPort,
-      batteryPort: null, // the OPC UA BMS is the demo's battery
+      // A second battery unit besides the OPC UA BMS: monitored, aggregated into the site battery.
+      batteryPort: opts.batteryPort,
       // Port 0 means "any free port" for each of the three, not 0, 1 and 2.
       chargerPorts:
         opts.modbusChargerPort === 0

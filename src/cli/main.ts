@@ -39,6 +39,7 @@ export function buildProgram(): Command {
     .option('--cms-port <port>', 'port of the simulated cloud CMS', port, 9100)
     .option('--meter-port <port>', 'Modbus TCP port of the simulated grid meter (unit 1)', port, 5020)
     .option('--pv-port <port>', 'Modbus TCP port of the simulated PV inverter', port, 5021)
+    .option('--battery-port <port>', 'Modbus TCP port of the simulated SunSpec battery', port, 5022)
     .option('--modbus-charger-port <port>', 'first of three ports of the simulated Modbus chargers', port, 5023)
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker', port, 1883)
     .option('--opcua-port <port>', 'port of the simulated OPC UA BMS', port, 4840)

@@ -121,7 +121,10 @@ export interface SiteSnapshot {
   readonly siteId: string;
   readonly grid: GridState;
   readonly pv: PvState;
+  /** The site's battery; with several units, their aggregate (power and limits summed, mean SoC). */
   readonly battery: BatteryState;
+  /** Each battery unit by device id, present when the site has more than one. */
+  readonly batteries?: Readonly<Record<string, BatteryState>>;
   readonly evses: readonly EvseState[];
   readonly devices: readonly DeviceStatus[];
   /** Set of inputs that are stale right now (device ids / quantities). */

@@ -1,6 +1,7 @@
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock } from '../model/clock.js';
 import { isFresh } from '../model/reading.js';
+import { aggregateBatteries, batterySource } from './battery-aggregate.js';
 import type {
   BatteryState,
   DeviceStatus,
@@ -32,6 +33,8 @@ export class SiteState {
   private grid: GridState = {};
   private pv: PvState = {};
   private battery: BatteryState = {};
+  /** Each battery unit by device id; `battery` is their aggregate. */
+  private readonly batteries = new Map<string, BatteryState>();
   private readonly specs = new Map<string, EvseSpec>();
   private readonly live = new Map<string, EvseLive>();
   private readonly devices = new Map<string, DeviceStatus>();
@@ -53,7 +56,9 @@ export class SiteState {
         this.changed();
       }),
       bus.on('battery', (p) => {
-        this.battery = { ...this.battery, ...p };
+        const source = batterySource(p);
+        this.batteries.set(source, { ...this.batteries.get(source), ...p });
+        this.battery = aggregateBatteries(this.batteries);
         this.changed();
       }),
       bus.on('evse.spec', (spec) => {
@@ -106,6 +111,7 @@ export class SiteState {
       grid: this.grid,
       pv: this.pv,
       battery: this.battery,
+      ...(this.batteries.size > 1 ? { batteries: Object.freeze(Object.fromEntries(this.batteries)) } : {}),
       evses: Object.freeze(evses),
       devices: Object.freeze([...this.devices.values()]),
       stale: Object.freeze(stale),
