@@ -405,6 +405,11 @@ export class SimCharger {
     return Math.max(0, limit);
   }
 
+  /** The discharge set-point (W, negative) a connector follows now, if a V2G profile is in force. */
+  dischargeSetpointW(connectorId = 1): number | undefined {
+    return this.v2gSetpointW(this.connector(connectorId));
+  }
+
   private v2gSetpointW(c: Connector): number | undefined {
     const p = this.profiles
       .filter((x) => x.setpointW !== undefined && (x.connectorId === c.id || x.connectorId === 0))
