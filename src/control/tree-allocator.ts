@@ -1,5 +1,5 @@
 import type { Limit, PowerRequest, Reason, Setpoint } from '../model/decision.js';
-import { tierRank } from '../model/decision.js';
+import { TIERS, tierRank } from '../model/decision.js';
 import { type EvseState, type PhaseValues, SESSION_STATUSES } from '../model/site.js';
 import type { MergedLimit } from './arbiter.js';
 import { type CircuitTree, siteMask } from './circuit-tree.js';
@@ -97,6 +97,8 @@ export interface TreeAllocation {
   readonly state: AllocatorState;
 }
 
+/** Tier ranks by name (`tierRank` is an `indexOf`, and this runs for every request of every round). */
+const RANK: Readonly<Record<string, number>> = Object.fromEntries(TIERS.map((t, i) => [t, i]));
 const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
 const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
 const EPS = 1e-7;
@@ -157,22 +159,64 @@ interface Cand {
   target: number;
   active: boolean;
   frozen: boolean;
-  binding?: readonly Reason[];
+  binding?: readonly Reason[] | undefined;
+  /** Set when water-filling froze the session: the constraint that did (if any) and the stage's rank. */
+  bindK: Constraint | undefined;
+  bindR: number;
+  /** Current when its water-filling stage began, A. */
+  start: number;
+  /** Steps 3 and 4: the set-point, its reasons, the dead-band fallback (-1: none), what is held. */
+  a: number;
+  reasons: readonly Reason[];
+  sticky: number;
+  heldA: number;
+  holdNowA: number;
   pauseReasons?: readonly Reason[];
   measuredA: number | undefined;
 }
 
 const reason = (policy: string, text: string): Reason => ({ policy, tier: 'safety', text });
 
-/** Reasons that repeat every round for every session are built once. */
-const REASONS = new Map<string, readonly Reason[]>();
-function cached(key: string, make: () => Reason): readonly Reason[] {
-  let r = REASONS.get(key);
+const MAX_REASONS = new Map<number, readonly Reason[]>();
+const MIN_REASONS = new Map<number, readonly Reason[]>();
+/** `charger maximum <n> A`, built once per value. */
+function maxReasons(a: number): readonly Reason[] {
+  let r = MAX_REASONS.get(a);
   if (!r) {
-    r = [make()];
-    REASONS.set(key, r);
+    r = [reason('device', `charger maximum ${a} A`)];
+    MAX_REASONS.set(a, r);
   }
   return r;
+}
+/** `minimum <n> A`, built once per value. */
+function minReasons(a: number): readonly Reason[] {
+  let r = MIN_REASONS.get(a);
+  if (!r) {
+    r = [reason('allocator', `minimum ${fmtA(a)}`)];
+    MIN_REASONS.set(a, r);
+  }
+  return r;
+}
+
+const THREE_THEN_ONE: readonly (1 | 3)[] = [3, 1];
+const ONE_THEN_THREE: readonly (1 | 3)[] = [1, 3];
+const THREE: readonly (1 | 3)[] = [3];
+const ONE: readonly (1 | 3)[] = [1];
+
+/** The first constraint binding `rank` that `a` amperes on these phases would overrun. */
+function overrun(
+  cons: readonly Constraint[],
+  rank: number,
+  a: number,
+  mask: readonly [boolean, boolean, boolean],
+  wPerA: number,
+): Constraint | undefined {
+  const bound = Math.max(rank, PHYSICAL_RANK);
+  for (let i = 0; i < cons.length; i++) {
+    const k = cons[i] as Constraint;
+    if (k.rank <= bound && k.head - a * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS) return k;
+  }
+  return undefined;
 }
 
 function coef(k: Constraint, c: Cand): number {
@@ -333,17 +377,6 @@ function buildConstraints(
   return { byNode, evses, all, exports };
 }
 
-/** Highest measured phase current and the phases the vehicle draws on, from a fresh reading. */
-function measure(e: EvseState, now: number, freshMs: number): { maxA: number; phases?: 1 | 3 } | undefined {
-  const r = e.currentsA;
-  if (r?.quality !== 'good' || now - r.ts > freshMs) return undefined;
-  const v: PhaseValues = r.value;
-  const maxA = Math.max(v[0], v[1], v[2]);
-  if (maxA < 2) return { maxA };
-  const used = v.filter((x) => x > 0.5 * maxA).length;
-  return { maxA, phases: used === 1 ? 1 : 3 };
-}
-
 export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const o = input.options ?? {};
   const now = input.now;
@@ -376,25 +409,34 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const reqByEvse = new Map<string, { w: Array<number | undefined>; r: Array<Reason | undefined>; urgency: number }>();
   // The most important request per EVSE decides its direction: a negative one is V2G feed-in.
   const leadByEvse = new Map<string, { q: PowerRequest; rank: number; i: number }>();
-  (input.requests ?? []).forEach((q, i) => {
+  const requests = input.requests ?? [];
+  for (let i = 0; i < requests.length; i++) {
+    const q = requests[i] as PowerRequest;
     const id = q.target.startsWith('evse:') ? q.target.slice(5) : q.target;
+    const rank = RANK[q.reason.tier] ?? -1;
     const lead = leadByEvse.get(id);
-    if (!lead || tierRank(q.reason.tier) < lead.rank) leadByEvse.set(id, { q, rank: tierRank(q.reason.tier), i });
-    if (q.powerW <= 0) return;
-    const rank = tierRank(q.reason.tier);
-    const entry = reqByEvse.get(id) ?? { w: [], r: [], urgency: i };
+    if (!lead || rank < lead.rank) leadByEvse.set(id, { q, rank, i });
+    if (q.powerW <= 0) continue;
+    let entry = reqByEvse.get(id);
+    if (!entry) {
+      entry = { w: [], r: [], urgency: i };
+      reqByEvse.set(id, entry);
+    }
     if ((entry.w[rank] ?? 0) < q.powerW) {
       entry.w[rank] = q.powerW;
       entry.r[rank] = q.reason;
     }
-    entry.urgency = Math.min(entry.urgency, i);
-    reqByEvse.set(id, entry);
-  });
+    if (i < entry.urgency) entry.urgency = i;
+  }
+  // Per-EVSE caps indexed by EVSE id once, instead of a `evse:<id>` key built per EVSE and round.
+  const ownLimits = new Map<string, MergedLimit>();
+  for (const [scope, m] of input.limits) if (scope.startsWith('evse:')) ownLimits.set(scope.slice(5), m);
 
   const setpoints: Setpoint[] = new Array(input.evses.length);
   const cands: Cand[] = [];
   const feeding: Array<{ e: EvseState; index: number; q: PowerRequest; rank: number; i: number }> = [];
-  input.evses.forEach((e, index) => {
+  for (let index = 0; index < input.evses.length; index++) {
+    const e = input.evses[index] as EvseState;
     if (!SESSION_STATUSES.has(e.status)) {
       setpoints[index] = {
         evseId: e.id,
@@ -403,12 +445,12 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
         phases: e.vehiclePhases ?? e.phases,
         reasons: [reason('device', `no session (${e.status})`)],
       };
-      return;
+      continue;
     }
     const lead = leadByEvse.get(e.id);
     if (lead && lead.q.powerW < 0 && e.bidirectional) {
-      feeding.push({ e, index, ...lead });
-      return;
+      feeding.push({ e, index, q: lead.q, rank: lead.rank, i: lead.i });
+      continue;
     }
     const key = sessionKey(e);
     const prev = prevState.sessions.get(e.id);
@@ -426,19 +468,31 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
             holdUntil: now + holdMaxMs,
           }
         : same;
-    const m = measure(e, now, freshMs);
+    // Highest measured phase current and the phases the vehicle draws on, from a fresh reading.
+    const cr = e.currentsA;
+    let measuredA: number | undefined;
+    let measuredPhases: 1 | 3 | undefined;
+    if (cr?.quality === 'good' && !(now - cr.ts > freshMs)) {
+      const v: PhaseValues = cr.value;
+      measuredA = Math.max(v[0], v[1], v[2]);
+      if (measuredA >= 2) {
+        const half = 0.5 * measuredA;
+        const used = (v[0] > half ? 1 : 0) + (v[1] > half ? 1 : 0) + (v[2] > half ? 1 : 0);
+        measuredPhases = used === 1 ? 1 : 3;
+      }
+    }
     const vehiclePhases: 1 | 3 =
-      e.phases === 1 ? 1 : (e.vehiclePhases ?? (mem?.phases === 3 ? m?.phases : undefined) ?? mem?.vehiclePhases ?? 3);
+      e.phases === 1
+        ? 1
+        : (e.vehiclePhases ?? (mem?.phases === 3 ? measuredPhases : undefined) ?? mem?.vehiclePhases ?? 3);
     const canSwitch =
       e.phases === 3 &&
       vehiclePhases === 3 &&
       (o.phaseSwitchable?.has(e.id) === true || o.phaseSwitchable?.has(e.chargerId) === true);
     let phases: 1 | 3 = vehiclePhases;
     if (canSwitch && mem && mem.phases !== vehiclePhases && now - mem.phasesAt < dwellMs) phases = mem.phases;
-    const own = input.limits.get(`evse:${e.id}`);
-    let capReasons: readonly Reason[] = cached(`max${e.maxCurrentA}`, () =>
-      reason('device', `charger maximum ${e.maxCurrentA} A`),
-    );
+    const own = ownLimits.get(e.id);
+    let capReasons: readonly Reason[] = maxReasons(e.maxCurrentA);
     let maxA = e.maxCurrentA;
     if (own?.maxCurrentA !== undefined && own.maxCurrentA < maxA) {
       maxA = own.maxCurrentA;
@@ -453,13 +507,13 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     // vehicle has shown that it follows its set-point, a default overdraw is reserved for it.
     let learntOverdrawA = mem?.overdrawA ?? 0;
     let overdrawKnown = mem?.overdrawKnown ?? false;
-    if (o.learnOverdraw !== false && mem && m && mem.currentA > 0) {
+    if (o.learnOverdraw !== false && mem && measuredA !== undefined && mem.currentA > 0) {
       const applied = Math.max(mem.currentA, now < mem.holdUntil ? mem.holdA : 0);
-      const over = m.maxA - applied;
+      const over = measuredA - applied;
       if (over > 0.3) {
         learntOverdrawA = Math.min(maxOd, Math.max(learntOverdrawA, over));
         overdrawKnown = true;
-      } else if (m.maxA >= mem.currentA - 0.5 && (e.currentsA?.ts ?? 0) > mem.setAt) overdrawKnown = true;
+      } else if (measuredA >= mem.currentA - 0.5 && (e.currentsA?.ts ?? 0) > mem.setAt) overdrawKnown = true;
     }
     const overdrawA =
       o.learnOverdraw === false ? 0 : overdrawKnown ? learntOverdrawA : Math.max(learntOverdrawA, assumedOd);
@@ -494,10 +548,18 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       target: 0,
       active: false,
       frozen: false,
-      measuredA: m?.maxA,
+      bindK: undefined,
+      bindR: -1,
+      start: 0,
+      a: 0,
+      reasons: capReasons,
+      sticky: -1,
+      heldA: 0,
+      holdNowA: 0,
+      measuredA,
     };
     cands.push(c);
-  });
+  }
 
   // 0. V2G feed-in first, most important request first: within the EVSE's maxima, the feed-in caps on
   //    `site` and `evses`, and every phase limit on its path (feed-in current loads the cables too).
@@ -519,11 +581,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
         binding = why;
       }
     };
-    cap(
-      e.maxCurrentA * wPerA,
-      cached(`max${e.maxCurrentA}`, () => reason('device', `charger maximum ${e.maxCurrentA} A`)),
-    );
-    const own = input.limits.get(`evse:${e.id}`);
+    cap(e.maxCurrentA * wPerA, maxReasons(e.maxCurrentA));
+    const own = ownLimits.get(e.id);
     if (own?.maxCurrentA !== undefined) cap(own.maxCurrentA * wPerA, own.reasons);
     if (own?.maxExportW !== undefined) cap(own.maxExportW, own.reasons);
     for (const k of exports) if (binds(k, f.rank)) cap(k.head, k.reasons);
@@ -605,7 +664,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       ];
       continue;
     }
-    const options: Array<1 | 3> = c.canSwitch ? (c.phases === 3 ? [3, 1] : [1, 3]) : [c.phases];
+    const options = c.canSwitch ? (c.phases === 3 ? THREE_THEN_ONE : ONE_THEN_THREE) : c.phases === 3 ? THREE : ONE;
     let failed: Constraint | undefined;
     for (const ph of options) {
       if (c.canSwitch && ph !== c.phases && c.mem && now - c.mem.phasesAt < dwellMs && c.mem.phases === c.phases)
@@ -616,13 +675,11 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       // with more sessions than minimums fit, the urgent ones must not all sit at their minimum.
       const reqW = c.rank < DEFAULT_RANK ? c.requestW[c.rank] : undefined;
       const wantA = reqW !== undefined ? Math.max(c.minA, Math.min(c.maxA, reqW / wPerA)) : c.minA;
-      const fits = (a: number) =>
-        c.cons.find((k) => binds(k, c.rank) && k.head - a * (k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0) < -EPS);
       let grant = wantA;
-      let bad = fits(grant + c.overdrawA);
+      let bad = overrun(c.cons, c.rank, grant + c.overdrawA, mask, wPerA);
       if (bad && wantA > c.minA) {
         grant = c.minA;
-        bad = fits(grant + c.overdrawA);
+        bad = overrun(c.cons, c.rank, grant + c.overdrawA, mask, wPerA);
       }
       if (bad) {
         failed ??= bad;
@@ -630,7 +687,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       }
       const need = grant + c.overdrawA;
       if (ph !== c.phases) {
-        const own = input.limits.get(`evse:${c.evse.id}`);
+        const own = ownLimits.get(c.evse.id);
         if (own?.maxImportW !== undefined)
           c.maxA = Math.min(
             c.maxA * (c.wPerA / wPerA),
@@ -651,7 +708,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
           ? [rr, ...c.capReasons]
           : bad === undefined && grant < wantA && failed
             ? [...failed.reasons, reason('allocator', `minimum ${fmtA(c.minA)}`)]
-            : cached(`min${c.minA}`, () => reason('allocator', `minimum ${fmtA(c.minA)}`));
+            : minReasons(c.minA);
       break;
     }
     if (!c.admitted) {
@@ -681,26 +738,25 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       c.target = target;
       stage.push(c);
     }
-    if (stage.length > 0)
-      waterFill(stage, all, r, (c) =>
-        r === DEFAULT_RANK ? c.capReasons : [c.requestReasons[r] as Reason, ...c.capReasons],
-      );
+    if (stage.length > 0) waterFill(stage, all, r);
   }
 
   // 3. Hysteresis: slow up, dead-band; decreases always go through at once.
   const mems = new Map<string, SessionMemory>(feedMems);
-  const result: Array<{ c: Cand; a: number; reasons: readonly Reason[]; sticky: number }> = [];
+  let pending = false;
   for (const c of cands) {
     const prevA = c.mem?.currentA ?? 0;
     let a = c.admitted ? Math.floor(c.cur * 10 + EPS) / 10 : 0;
-    let reasons: readonly Reason[] = c.admitted ? (c.binding ?? c.capReasons) : (c.pauseReasons ?? []);
+    let reasons: readonly Reason[] = c.admitted ? bindingOf(c) : (c.pauseReasons ?? []);
     if (a > 0 && c.admitted) {
-      const extra: Reason[] = [];
+      let extra: Reason[] | undefined;
       for (let r = 0; r < DEFAULT_RANK; r++) {
         const rr = c.requestReasons[r];
-        if (rr && !reasons.includes(rr)) extra.push(rr);
+        if (!rr || reasons.includes(rr)) continue;
+        if (extra) extra.push(rr);
+        else extra = [rr];
       }
-      if (extra.length) reasons = [...reasons, ...extra];
+      if (extra) reasons = [...reasons, ...extra];
     }
     if (a > 0 && prevA === 0 && a > c.minA + rampUp) {
       a = Math.floor((c.minA + rampUp) * 10) / 10;
@@ -721,63 +777,61 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       sticky = a;
       a = prevA;
     }
-    result.push({ c, a, reasons, sticky });
+    c.a = a;
+    c.reasons = reasons;
+    c.sticky = sticky;
+    // A decrease is not in effect until the vehicle follows it; one issued in this very round is
+    // not followed yet either.
+    c.heldA = held(c, now, holdTol);
+    c.holdNowA = Math.max(c.heldA, a < prevA ? prevA : 0);
+    if (sticky >= 0 || c.holdNowA > 0) pending = true;
   }
 
-  // 4. A decrease is not in effect until the vehicle follows it: hold back increases that would
-  //    only fit once someone else has actually reduced (vehicles answer in 2-30 s).
-  const held = (c: Cand): number => {
-    const m = c.mem;
-    if (!m || m.holdA <= 0 || now >= m.holdUntil) return 0;
-    if (
-      c.measuredA !== undefined &&
-      c.evse.currentsA &&
-      c.evse.currentsA.ts > m.setAt &&
-      c.measuredA <= m.currentA + holdTol + c.overdrawA
-    )
-      return 0;
-    return m.holdA;
-  };
-  // A decrease issued in this very round is not followed yet either.
-  const holds = result.map((x) => Math.max(held(x.c), x.a < (x.c.mem?.currentA ?? 0) ? (x.c.mem?.currentA ?? 0) : 0));
-  let pending = result.some((x) => x.sticky >= 0) || holds.some((h) => h > 0);
+  // 4. Hold back increases that would only fit once someone else has actually reduced (vehicles
+  //    answer in 2-30 s).
   const used = new Float64Array(all.length);
+  const over = new Uint8Array(all.length);
   for (let iter = 0; iter < 6 && pending; iter++) {
     used.set(dischargeUse);
-    result.forEach((x, i) => {
-      const effA = Math.max(x.a, holds[i] as number);
-      if (effA <= 0) return;
-      const ph = x.a > 0 || !x.c.mem ? x.c.phases : x.c.mem.phases;
-      const mask = siteMask(x.c.evse.phaseRotation, ph);
-      for (const k of x.c.cons) {
-        const cf = k.phase < 0 ? ph * x.c.evse.voltageV : mask[k.phase] ? 1 : 0;
-        if (cf !== 0) used[k.id] = (used[k.id] as number) + (effA + x.c.overdrawA) * cf;
+    for (const c of cands) {
+      const effA = Math.max(c.a, c.holdNowA);
+      if (effA <= 0) continue;
+      const ph = c.a > 0 || !c.mem ? c.phases : c.mem.phases;
+      const mask = siteMask(c.evse.phaseRotation, ph);
+      const wPerA = ph * c.evse.voltageV;
+      const load = effA + c.overdrawA;
+      for (const k of c.cons) {
+        const cf = k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0;
+        if (cf !== 0) used[k.id] = (used[k.id] as number) + load * cf;
       }
-    });
-    const over = all.filter((k) => (used[k.id] as number) > k.capacity + 1e-6);
-    if (over.length === 0) break;
-    const overIds = new Set(over.map((k) => k.id));
-    const inOver = (x: (typeof result)[number], physicalOnly: boolean) =>
-      x.c.cons.some((k) => overIds.has(k.id) && (!physicalOnly || k.rank <= PHYSICAL_RANK));
+    }
+    let anyOver = false;
+    for (const k of all) {
+      const isOver = (used[k.id] as number) > k.capacity + 1e-6;
+      over[k.id] = isOver ? 1 : 0;
+      if (isOver) anyOver = true;
+    }
+    if (!anyOver) break;
     // First give up the dead-band where it no longer fits, then hold back increases.
     let changed = false;
-    for (const x of result) {
-      if (x.sticky >= 0 && inOver(x, false)) {
-        x.a = x.sticky;
-        x.sticky = -1;
+    for (const c of cands) {
+      if (c.sticky >= 0 && firstOver(c.cons, over, false)) {
+        c.a = c.sticky;
+        c.sticky = -1;
         changed = true;
       }
     }
     if (!changed) {
-      for (const x of result) {
-        const prevA = x.c.mem?.currentA ?? 0;
-        if (x.a <= prevA || !inOver(x, true)) continue;
-        const k = x.c.cons.find((q) => overIds.has(q.id) && q.rank <= PHYSICAL_RANK) as Constraint;
-        x.a = prevA;
-        x.reasons = [
+      for (const c of cands) {
+        const prevA = c.mem?.currentA ?? 0;
+        if (c.a <= prevA) continue;
+        const k = firstOver(c.cons, over, true);
+        if (!k) continue;
+        c.a = prevA;
+        c.reasons = [
           reason('allocator', 'increase held until other vehicles have followed their decrease'),
           ...k.reasons,
-          ...x.reasons,
+          ...c.reasons,
         ];
         changed = true;
       }
@@ -785,36 +839,62 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     pending = changed;
   }
 
-  for (const { c, a, reasons } of result) {
+  for (const c of cands) {
+    const a = c.a;
     const prev = c.mem;
     const prevA = prev?.currentA ?? 0;
     const changed = Math.abs(a - prevA) > EPS;
-    const h = held(c);
+    const h = c.heldA;
     const decrease = a < prevA - EPS;
-    const holdA = decrease ? Math.max(prevA, h) : h;
+    const holdA = Math.max(decrease ? Math.max(prevA, h) : h, 0);
     const phases = a > 0 ? c.phases : (prev?.phases ?? c.phases);
-    mems.set(c.evse.id, {
-      key: c.key,
-      currentA: a,
-      phases,
-      setAt: changed || !prev ? now : prev.setAt,
-      onSince: a > 0 ? (prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now) : undefined,
-      // Min-off protects relays and vehicles from on/off toggling: it starts when a session that
-      // was on is paused, never for a session that has not been on yet (it is admitted as soon as it fits).
-      offSince: a === 0 && prev ? (prevA === 0 ? prev.offSince : now) : undefined,
-      phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
-      overdrawA: c.learntOverdrawA,
-      overdrawKnown: c.overdrawKnown,
-      vehiclePhases: c.preferred,
-      holdA: Math.max(holdA, 0),
-      holdUntil: decrease ? now + holdMaxMs : (prev?.holdUntil ?? 0),
-    });
+    const setAt = changed || !prev ? now : prev.setAt;
+    const onSince = a > 0 ? (prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now) : undefined;
+    // Min-off protects relays and vehicles from on/off toggling: it starts when a session that
+    // was on is paused, never for a session that has not been on yet (it is admitted as soon as it fits).
+    const offSince = a === 0 && prev ? (prevA === 0 ? prev.offSince : now) : undefined;
+    const phasesAt = prev && prev.phases === phases ? prev.phasesAt : now;
+    const holdUntil = decrease ? now + holdMaxMs : (prev?.holdUntil ?? 0);
+    // A session whose memory did not change keeps its object: most do, every round.
+    const same =
+      prev !== undefined &&
+      prev.key === c.key &&
+      prev.currentA === a &&
+      prev.phases === phases &&
+      prev.setAt === setAt &&
+      prev.onSince === onSince &&
+      prev.offSince === offSince &&
+      prev.phasesAt === phasesAt &&
+      prev.overdrawA === c.learntOverdrawA &&
+      prev.overdrawKnown === c.overdrawKnown &&
+      prev.vehiclePhases === c.preferred &&
+      prev.holdA === holdA &&
+      prev.holdUntil === holdUntil;
+    mems.set(
+      c.evse.id,
+      same
+        ? prev
+        : {
+            key: c.key,
+            currentA: a,
+            phases,
+            setAt,
+            onSince,
+            offSince,
+            phasesAt,
+            overdrawA: c.learntOverdrawA,
+            overdrawKnown: c.overdrawKnown,
+            vehiclePhases: c.preferred,
+            holdA,
+            holdUntil,
+          },
+    );
     setpoints[c.index] = {
       evseId: c.evse.id,
       currentA: a,
       powerW: a * c.phases * c.evse.voltageV,
       phases,
-      reasons,
+      reasons: c.reasons,
     };
   }
   return { setpoints, state: { sessions: mems } };
@@ -825,58 +905,48 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
  * level) until it reaches its target or one of its constraints (of a tier
  * at least as important as this stage) is full, which freezes all sessions
  * sharing that constraint. Sorted event lists keep it near O(n log n).
+ * A frozen session records what froze it (`bindK`, `bindR`); its reason
+ * list is built once, for the final set-point (`bindingOf`).
  */
-function waterFill(
-  stage: Cand[],
-  all: readonly Constraint[],
-  rank: number,
-  capReasonsOf: (c: Cand) => readonly Reason[],
-): void {
+function waterFill(stage: Cand[], all: readonly Constraint[], rank: number): void {
+  const bound = Math.max(rank, PHYSICAL_RANK);
   for (const k of all) {
     k.rate = 0;
-    k.members = [];
+    k.members.length = 0;
   }
   for (const c of stage) {
     c.active = false;
     c.frozen = false;
-    for (const k of c.cons) if (binds(k, rank) && coef(k, c) > 0) k.members.push(c);
+    c.start = c.cur;
+    const mask = c.mask;
+    for (const k of c.cons) if (k.rank <= bound && (k.phase < 0 ? c.wPerA > 0 : mask[k.phase])) k.members.push(c);
   }
-  const live = all.filter((k) => binds(k, rank) && k.members.length > 0);
-  const byStart = [...stage].sort((a, b) => a.cur - b.cur);
-  const byTarget = [...stage].sort((a, b) => a.target - b.target);
+  const live = all.filter((k) => k.rank <= bound && k.members.length > 0);
+  const byStart = [...stage].sort(byStartA);
+  const byTarget = [...stage].sort(byTargetA);
   let si = 0;
   let ti = 0;
   let level = byStart[0]?.cur ?? 0;
   let remaining = stage.length;
-  const start = new Map(stage.map((c) => [c, c.cur]));
-  const freeze = (c: Cand, a: number, why: readonly Reason[]) => {
-    if (c.frozen) return;
-    c.frozen = true;
-    c.cur = a;
-    c.binding = why;
-    remaining--;
-    if (c.active) for (const k of c.cons) k.rate -= coef(k, c);
-    c.active = false;
-  };
   for (let guard = 0; remaining > 0 && guard < 4 * stage.length + 4 * live.length + 10; guard++) {
-    while (si < byStart.length && (start.get(byStart[si] as Cand) as number) <= level + EPS) {
+    while (si < byStart.length && (byStart[si] as Cand).start <= level + EPS) {
       const c = byStart[si++] as Cand;
       if (c.frozen) continue;
       c.active = true;
-      for (const k of c.cons) k.rate += coef(k, c);
+      addRate(c, 1);
     }
     // Constraints already full freeze their members before the level moves.
     let satisfied = false;
     for (const k of live) {
       if (k.rate > EPS && k.head <= EPS * Math.max(1, k.capacity)) {
-        for (const m of k.members) if (m.active) freeze(m, level, [...k.reasons, ...capReasonsOf(m)]);
+        for (const m of k.members) if (m.active) remaining -= freeze(m, level, k, rank);
         satisfied = true;
       }
     }
     if (satisfied) continue;
     while (ti < byTarget.length && (byTarget[ti] as Cand).frozen) ti++;
     let d = Number.POSITIVE_INFINITY;
-    if (si < byStart.length) d = Math.min(d, (start.get(byStart[si] as Cand) as number) - level);
+    if (si < byStart.length) d = Math.min(d, (byStart[si] as Cand).start - level);
     for (let j = ti; j < byTarget.length; j++) {
       const c = byTarget[j] as Cand;
       if (c.frozen || !c.active) continue;
@@ -894,9 +964,62 @@ function waterFill(
       const c = byTarget[j] as Cand;
       if (c.frozen) continue;
       if (c.target > level + EPS) break;
-      if (c.active) freeze(c, c.target, capReasonsOf(c));
+      if (c.active) remaining -= freeze(c, c.target, undefined, rank);
     }
   }
-  for (const c of stage) if (!c.frozen && c.active) freeze(c, Math.min(level, c.target), capReasonsOf(c));
+  for (const c of stage) if (!c.frozen && c.active) freeze(c, Math.min(level, c.target), undefined, rank);
   for (const c of stage) c.active = false;
+}
+
+const byStartA = (a: Cand, b: Cand) => a.cur - b.cur;
+const byTargetA = (a: Cand, b: Cand) => a.target - b.target;
+
+/** Add (sign 1) or remove (sign -1) a session's rate of use on every constraint on its path. */
+function addRate(c: Cand, sign: number): void {
+  const mask = c.mask;
+  const w = sign * c.wPerA;
+  for (const k of c.cons) {
+    if (k.phase < 0) k.rate += w;
+    else if (mask[k.phase]) k.rate += sign;
+  }
+}
+
+/** Freeze a session at `a`, held by constraint `k` (or by its own target); 1 when it was still moving. */
+function freeze(c: Cand, a: number, k: Constraint | undefined, rank: number): number {
+  if (c.frozen) return 0;
+  c.frozen = true;
+  c.cur = a;
+  c.binding = undefined;
+  c.bindK = k;
+  c.bindR = rank;
+  if (c.active) addRate(c, -1);
+  c.active = false;
+  return 1;
+}
+
+/** What a decrease not yet followed still draws, A (0 once the vehicle is seen following it). */
+function held(c: Cand, now: number, holdTol: number): number {
+  const m = c.mem;
+  if (!m || m.holdA <= 0 || now >= m.holdUntil) return 0;
+  if (
+    c.measuredA !== undefined &&
+    c.evse.currentsA &&
+    c.evse.currentsA.ts > m.setAt &&
+    c.measuredA <= m.currentA + holdTol + c.overdrawA
+  )
+    return 0;
+  return m.holdA;
+}
+
+/** The first constraint on a path that is over (only safety, grid and contract ones when `physicalOnly`). */
+function firstOver(cons: readonly Constraint[], over: Uint8Array, physicalOnly: boolean): Constraint | undefined {
+  for (const k of cons) if (over[k.id] === 1 && (!physicalOnly || k.rank <= PHYSICAL_RANK)) return k;
+  return undefined;
+}
+
+/** The reasons of an admitted session's current, built once for its set-point. */
+function bindingOf(c: Cand): readonly Reason[] {
+  if (c.bindR < 0) return c.binding ?? c.capReasons;
+  const own = c.bindR === DEFAULT_RANK ? c.capReasons : [c.requestReasons[c.bindR] as Reason, ...c.capReasons];
+  return c.bindK ? [...c.bindK.reasons, ...own] : own;
 }
