@@ -1,5 +1,45 @@
 import type { Command } from 'commander';
 import { formatScenarioTable, listScenarios, runScenario } from '../../../sim/scenario/runner.js';
+import { runDrDay } from '../../../sim/utility/dr-day.js';
+
+const DR_DAY_DESCRIPTION =
+  'depot afternoon and evening with prices, an import-limit and a dispatch event and a VTN outage, through the real OpenADR VEN';
+
+/**
+ * dr-day runs the real VEN against the VTN simulator over HTTP (on a virtual
+ * clock), so it has its own runner; its KPIs are the grid ones.
+ */
+async function runDrDayCommand(seed: number, opts: ScenarioCliOptions): Promise<void> {
+  if (!opts.quiet) process.stderr.write('dr-day: running (VTN over HTTP, virtual clock)...\n');
+  const result = await runDrDay({ seed });
+  if (opts.json) {
+    process.stdout.write(
+      `${JSON.stringify({ scenario: result.scenario, controllers: result.controllers }, null, 2)}\n`,
+    );
+    return;
+  }
+  const head = [
+    'controller',
+    'DR compliance %',
+    'response p50/p99 s',
+    'deadlines missed',
+    'cost EUR',
+    'V2G kWh',
+    'battery kWh',
+  ];
+  const rows = result.controllers.map((c) => [
+    c.name,
+    c.drCompliancePct.toFixed(1),
+    `${c.responseSeconds.p50}/${c.responseSeconds.p99}`,
+    `${c.deadlinesMissed}/${c.deadlinesFeasible}`,
+    c.costEur.toFixed(2),
+    c.v2gEnergyKwh.toFixed(1),
+    c.batteryDischargeKwh.toFixed(1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n`);
+}
 
 interface ScenarioCliOptions {
   json?: boolean;
@@ -34,10 +74,15 @@ export function registerScenarioCommand(program: Command): void {
     .action(async (name: string | undefined, opts: ScenarioCliOptions) => {
       if (!name) {
         for (const s of await listScenarios()) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
+        process.stdout.write(`${'dr-day'.padEnd(10)} ${DR_DAY_DESCRIPTION}\n`);
         return;
       }
       const seed = Number(opts.seed ?? '1');
       if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${opts.seed}"`);
+      if (name === 'dr-day') {
+        await runDrDayCommand(seed, opts);
+        return;
+      }
       const delay = parseDelay(opts.delayMs);
       const controllers = opts.controllers
         ?.split(',')
