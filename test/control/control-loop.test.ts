@@ -1,26 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import type { EvseSpec } from '../../src/model/site.js';
 import { testCore } from '../helpers/core.js';
+import { evseSpec } from '../helpers/evse.js';
 
-function spec(id: string, over: Partial<EvseSpec> = {}): EvseSpec {
-  return {
-    id,
-    chargerId: id.split('/')[0] as string,
-    connectorId: 1,
-    protocol: 'ocpp',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 32,
-    voltageV: 230,
-    bidirectional: false,
-    priority: 0,
-    ...over,
-  };
-}
+const spec = evseSpec;
 
 describe('control loop with the circuit-tree allocator (core default)', () => {
   let stop: (() => void) | undefined;
