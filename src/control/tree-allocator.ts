@@ -99,7 +99,9 @@ export interface TreeAllocation {
 
 /** Tier ranks by name (`tierRank` is an `indexOf`, and this runs for every request of every round). */
 const RANK: Readonly<Record<string, number>> = Object.fromEntries(TIERS.map((t, i) => [t, i]));
-const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
+const DEFAULT_RANK = 5;
+/** `Cand.bindR` of a session admitted at its request (step 1) and not moved since. */
+const BY_REQUEST = -2; // below optimisation: capacity nobody asked for
 const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
 const EPS = 1e-7;
 
@@ -129,6 +131,20 @@ interface Constraint {
   members: Cand[];
 }
 
+/** The requests of one EVSE: the most important one, and the largest positive one per tier rank. */
+interface EvseRequests {
+  lead: PowerRequest;
+  leadRank: number;
+  leadI: number;
+  w: Array<number | undefined>;
+  r: Array<Reason | undefined>;
+  /** Position of its first positive request (policies sort by laxity). */
+  urgency: number;
+}
+/** Shared by every EVSE without a positive request; never written. */
+const NO_W: Array<number | undefined> = [];
+const NO_R: Array<Reason | undefined> = [];
+
 interface Cand {
   readonly evse: EvseState;
   readonly index: number;
@@ -146,13 +162,15 @@ interface Cand {
   readonly rank: number;
   readonly urgency: number;
   /** Requested current per tier rank (A), when any. */
-  readonly requestW: Array<number | undefined>;
-  readonly requestReasons: Array<Reason | undefined>;
+  readonly requestW: ReadonlyArray<number | undefined>;
+  readonly requestReasons: ReadonlyArray<Reason | undefined>;
   readonly cons: Constraint[];
   readonly canSwitch: boolean;
   readonly preferred: 1 | 3;
   admitted: boolean;
-  /** Sort keys: switched on less than minOnMs ago (keeps its place); on at all. */
+  /** Sort keys: priority and arrival (copied from the EVSE); switched on less than minOnMs ago (keeps its place); on at all. */
+  readonly priority: number;
+  readonly since: number;
   fresh: number;
   on: number;
   cur: number;
@@ -406,21 +424,27 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   };
 
   // Requests per EVSE and tier; the position inside a tier is the urgency (policies sort by laxity).
-  const reqByEvse = new Map<string, { w: Array<number | undefined>; r: Array<Reason | undefined>; urgency: number }>();
-  // The most important request per EVSE decides its direction: a negative one is V2G feed-in.
-  const leadByEvse = new Map<string, { q: PowerRequest; rank: number; i: number }>();
+  // The most important request per EVSE (`lead`) decides its direction: a negative one is V2G feed-in.
+  const reqByEvse = new Map<string, EvseRequests>();
   const requests = input.requests ?? [];
   for (let i = 0; i < requests.length; i++) {
     const q = requests[i] as PowerRequest;
     const id = q.target.startsWith('evse:') ? q.target.slice(5) : q.target;
     const rank = RANK[q.reason.tier] ?? -1;
-    const lead = leadByEvse.get(id);
-    if (!lead || rank < lead.rank) leadByEvse.set(id, { q, rank, i });
-    if (q.powerW <= 0) continue;
     let entry = reqByEvse.get(id);
     if (!entry) {
-      entry = { w: [], r: [], urgency: i };
+      entry = { lead: q, leadRank: rank, leadI: i, w: NO_W, r: NO_R, urgency: Number.POSITIVE_INFINITY };
       reqByEvse.set(id, entry);
+    } else if (rank < entry.leadRank) {
+      entry.lead = q;
+      entry.leadRank = rank;
+      entry.leadI = i;
+    }
+    if (q.powerW <= 0) continue;
+    if (entry.w === NO_W) {
+      // One slot per tier rank, allocated packed (a sparse write would grow a holey backing store).
+      entry.w = [undefined, undefined, undefined, undefined, undefined];
+      entry.r = [undefined, undefined, undefined, undefined, undefined];
     }
     if ((entry.w[rank] ?? 0) < q.powerW) {
       entry.w[rank] = q.powerW;
@@ -447,9 +471,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       };
       continue;
     }
-    const lead = leadByEvse.get(e.id);
-    if (lead && lead.q.powerW < 0 && e.bidirectional) {
-      feeding.push({ e, index, q: lead.q, rank: lead.rank, i: lead.i });
+    const req = reqByEvse.get(e.id);
+    if (req && req.lead.powerW < 0 && e.bidirectional) {
+      feeding.push({ e, index, q: req.lead, rank: req.leadRank, i: req.leadI });
       continue;
     }
     const key = sessionKey(e);
@@ -517,7 +541,6 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     }
     const overdrawA =
       o.learnOverdraw === false ? 0 : overdrawKnown ? learntOverdrawA : Math.max(learntOverdrawA, assumedOd);
-    const req = reqByEvse.get(e.id);
     let rank = DEFAULT_RANK;
     if (req) for (let r = 0; r < DEFAULT_RANK; r++) if (req.w[r] !== undefined && rank === DEFAULT_RANK) rank = r;
     const c: Cand = {
@@ -536,12 +559,14 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       overdrawKnown,
       rank,
       urgency: req?.urgency ?? Number.POSITIVE_INFINITY,
-      requestW: req?.w ?? [],
-      requestReasons: req?.r ?? [],
+      requestW: req?.w ?? NO_W,
+      requestReasons: req?.r ?? NO_R,
       cons: pathCons(e.circuitId),
       canSwitch,
       preferred: vehiclePhases,
       admitted: false,
+      priority: e.priority,
+      since: e.sessionStart ?? 0,
       fresh: 0,
       on: 0,
       cur: 0,
@@ -637,16 +662,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     c.fresh = isOn && m.onSince !== undefined && now - m.onSince < minOnMs ? 1 : 0;
     c.on = isOn ? 1 : 0;
   }
-  const ordered = [...cands].sort(
-    (a, b) =>
-      b.evse.priority - a.evse.priority ||
-      b.fresh - a.fresh ||
-      a.rank - b.rank ||
-      a.urgency - b.urgency ||
-      b.on - a.on ||
-      (a.evse.sessionStart ?? 0) - (b.evse.sessionStart ?? 0) ||
-      (a.evse.id < b.evse.id ? -1 : a.evse.id > b.evse.id ? 1 : 0),
-  );
+  const ordered = [...cands].sort(byAdmission);
   for (const c of ordered) {
     if (c.maxA < c.minA) {
       c.pauseReasons = [
@@ -703,10 +719,11 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       c.admitted = true;
       c.cur = grant;
       const rr = c.rank < DEFAULT_RANK ? c.requestReasons[c.rank] : undefined;
-      c.binding =
-        grant > c.minA && rr
-          ? [rr, ...c.capReasons]
-          : bad === undefined && grant < wantA && failed
+      // Built only if water-filling does not move the session on (`bindingOf`).
+      if (grant > c.minA && rr) c.bindR = BY_REQUEST;
+      else
+        c.binding =
+          bad === undefined && grant < wantA && failed
             ? [...failed.reasons, reason('allocator', `minimum ${fmtA(c.minA)}`)]
             : minReasons(c.minA);
       break;
@@ -997,6 +1014,19 @@ function freeze(c: Cand, a: number, k: Constraint | undefined, rank: number): nu
   return 1;
 }
 
+/** Admission order: priority, a session switched on recently, tier, urgency, on at all, arrival, id. */
+function byAdmission(a: Cand, b: Cand): number {
+  return (
+    b.priority - a.priority ||
+    b.fresh - a.fresh ||
+    a.rank - b.rank ||
+    a.urgency - b.urgency ||
+    b.on - a.on ||
+    a.since - b.since ||
+    (a.evse.id < b.evse.id ? -1 : a.evse.id > b.evse.id ? 1 : 0)
+  );
+}
+
 /** What a decrease not yet followed still draws, A (0 once the vehicle is seen following it). */
 function held(c: Cand, now: number, holdTol: number): number {
   const m = c.mem;
@@ -1019,6 +1049,7 @@ function firstOver(cons: readonly Constraint[], over: Uint8Array, physicalOnly: 
 
 /** The reasons of an admitted session's current, built once for its set-point. */
 function bindingOf(c: Cand): readonly Reason[] {
+  if (c.bindR === BY_REQUEST) return [c.requestReasons[c.rank] as Reason, ...c.capReasons];
   if (c.bindR < 0) return c.binding ?? c.capReasons;
   const own = c.bindR === DEFAULT_RANK ? c.capReasons : [c.requestReasons[c.bindR] as Reason, ...c.capReasons];
   return c.bindK ? [...c.bindK.reasons, ...own] : own;
