@@ -7,6 +7,7 @@ import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
+import { decide as operatorDecide } from '../../policies/operator-commands.js';
 import { decide as siteOverrideDecide, type SiteOverrideInput } from '../../policies/site-override.js';
 import { controlPolicies } from '../control/policies.js';
 import {
@@ -22,6 +23,7 @@ import { FleetInputs } from './fleet-inputs.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
 import { bindPolicy } from '../model/policy.js';
+import { OperatorCommands } from '../state/operator-commands.js';
 import type { Logger } from '../util/logger.js';
 import { type Core, createCore } from './core.js';
 
@@ -61,6 +63,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   let coreRef: Core | undefined;
   let integrationRef: Integration | undefined;
   const fleet = new FleetInputs(clock);
+  const operator = new OperatorCommands(clock, () => coreRef?.loop.notifyChange());
   const snapshot = () => coreRef?.state.snapshot();
   const policies = [
     ...controlPolicies(config, {
@@ -69,6 +72,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       priceEurPerKwh: (now) =>
         config.grid.tariff.components.length > 0 ? grid?.tariff.priceAt(now).importPerKwh : undefined,
     }),
+    bindPolicy('operator', 'contract', operatorDecide, (now: number) => operator.input(now)),
     bindPolicy('site-override', 'contract', siteOverrideDecide, (now: number): SiteOverrideInput => {
       const o = integrationRef?.siteOverride.active(now);
       return {
@@ -177,13 +181,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
             return;
           }
           case 'battery.setpoint': {
-            const b = batteries[0];
-            if (!b) throw new Error('no OPC UA battery configured');
-            await b.writeSetpoint(cmd.powerW ?? 0);
+            // Through the policies and the dispatcher like every set-point: inside every
+            // limit, with a reason, expiring after an hour.
+            const id = config.grid.vpp.battery?.id ?? config.control.policies.battery.id;
+            operator.setBattery(id, cmd.powerW, 'mqtt');
             return;
           }
           case 'evse.maxCurrent':
-            throw new Error('per-EVSE caps over MQTT are not supported yet; use the API');
+            operator.setEvseCap(cmd.evseId, cmd.currentA, 'mqtt');
+            return;
         }
       },
     });
