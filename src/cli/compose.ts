@@ -141,7 +141,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     components.push(
       createModbusAdapter(config.modbus, {
         clock,
-        log: log.child({ component: 'modbus' }),
+        log, // the adapter names itself in its log lines
         bus: core.bus,
         dispatcher: core.dispatcher,
         metrics: core.metrics,

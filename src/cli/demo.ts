@@ -115,7 +115,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
   const env = deps.env;
   const raw = (parseDocument(readFileSync(resolve(opts.config), 'utf8')).toJS() ?? {}) as Raw;
   const clock = deps.clock ?? new SystemClock();
-  const preLog = deps.log ?? createLogger({ level: 'info' });
+  const preLog = deps.log ?? createLogger({ level: 'info', pretty: process.stdout.isTTY });
   const started: Part[] = [];
   const stopAll = async () => {
     for (const p of started.splice(0).reverse()) {
@@ -226,7 +226,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const validated = validateConfig(patched, env);
     if (!validated.ok) throw new Error(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`);
     const config = validated.config;
-    const log = deps.log ?? createLogger({ level: config.log.level });
+    const log = deps.log ?? createLogger({ level: config.log.level, pretty: process.stdout.isTTY });
 
     const gateway = createGateway(config, { clock, log, env });
     await run({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
