@@ -111,7 +111,11 @@ export class ChargerLink {
     private readonly ctx: LinkContext,
   ) {
     this.protocol = charger.protocol as OcppProtocol;
+    this.debug = ctx.log.isLevelEnabled('debug');
   }
+
+  /** Debug logging costs an object per message; decided once per link. */
+  private readonly debug: boolean;
 
   get online(): boolean {
     return this.upOnline;
@@ -161,10 +165,12 @@ export class ChargerLink {
   // ---------------------------------------------------------------- charger → CMS
 
   private async fromCharger(action: string, msgId: string, params: Json): Promise<unknown> {
-    this.ctx.log.debug(
-      { action, msgId, upOnline: this.upOnline, connecting: this.connecting !== undefined },
-      'charger call',
-    );
+    if (this.debug) {
+      this.ctx.log.debug(
+        { action, msgId, upOnline: this.upOnline, connecting: this.connecting !== undefined },
+        'charger call',
+      );
+    }
     await this.upstreamSettled();
     // Asked in parallel with the CMS; only calls presenting a token pay for it.
     const auth = this.askAuthoriser(action, params);
@@ -219,12 +225,7 @@ export class ChargerLink {
     let unanswered = false;
     // CMS up and nothing queued before it: forward like any call; the outbox is for what the CMS could not take.
     // A gateway crash mid-forward loses nothing: the charger never got an answer and repeats the message.
-    if (
-      this.upOnline &&
-      this.upstream &&
-      !this.ctx.outbox.hasPending(this.id) &&
-      !this.ctx.outbox.byMessage(this.id, msgId)
-    ) {
+    if (this.upOnline && this.upstream && !this.ctx.outbox.busy(this.id, msgId)) {
       this.observeCall(action, params);
       observed = true;
       const direct = await this.forwardQueued(action, msgId, params);
@@ -291,8 +292,12 @@ export class ChargerLink {
         this.ctx.outbox.cacheAuth(params.idTag, status, this.ctx.clock.now());
       this.observeQueuedAnswer(action, params, res, true, undefined);
     }
-    const ref = this.sessionRef(action, params).sessionId;
-    if (ref) this.refreshSync(ref);
+    // A live forward adds no outbox row: only a session marked pending by this very message
+    // (new, or stopped) can change its sync state. Meter values never do.
+    if (action !== 'MeterValues') {
+      const ref = this.sessionRef(action, params).sessionId;
+      if (ref && this.ctx.sessions.get(ref)?.syncState !== 'synced') this.refreshSync(ref);
+    }
     return res;
   }
 
@@ -978,7 +983,12 @@ export class ChargerLink {
     if (m.energyWh !== undefined) s = { ...s, energyWh: Math.max(0, m.energyWh - (s.meterStartWh ?? m.energyWh)) };
     const ended = p.eventType === 'Ended';
     if (ended) s = { ...s, stoppedAt: ts, ...(info.stoppedReason ? { stopReason: info.stoppedReason } : {}) };
-    this.saveSession(s, !existing ? 'session.started' : ended ? 'session.stopped' : 'session.updated');
+    if (existing && !ended && s.idTag === existing.idTag && s.meterStartWh === existing.meterStartWh) {
+      // Only the energy moved (a periodic Updated): announced now, stored at the energy pace.
+      if (s.energyWh !== existing.energyWh) this.saveEnergy(s);
+    } else {
+      this.saveSession(s, !existing ? 'session.started' : ended ? 'session.stopped' : 'session.updated');
+    }
     const st = mapChargingState(info.chargingState);
     if (ended) {
       this.live(connectorId, {

@@ -101,6 +101,12 @@ export class OcppOutbox {
   private readonly lookupTxStmt;
   private readonly authGetStmt;
   private readonly authPutStmt;
+  private readonly busyStmt;
+  private readonly isLocalTxStmt;
+  private readonly sessionStatusStmt;
+  private readonly countsStmt;
+  private readonly backlogStmt;
+  private readonly cmsCapStmt;
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(`
@@ -130,6 +136,25 @@ export class OcppOutbox {
     this.authPutStmt = db.prepare(
       'INSERT OR REPLACE INTO ocpp_auth_cache (id_tag, status, updated_at) VALUES (?, ?, ?)',
     );
+    // Statements on the per-message path are prepared once (a prepare costs more than the query).
+    this.busyStmt = db.prepare(
+      `SELECT EXISTS(SELECT 1 FROM ocpp_outbox WHERE charger_id = @c AND status = 'pending')
+           OR EXISTS(SELECT 1 FROM ocpp_outbox WHERE charger_id = @c AND msg_id = @m) AS busy`,
+    );
+    this.isLocalTxStmt = db.prepare('SELECT 1 FROM ocpp_outbox WHERE charger_id = ? AND local_tx_id = ? LIMIT 1');
+    this.sessionStatusStmt = db.prepare(
+      'SELECT status, COUNT(*) AS n FROM ocpp_outbox WHERE session_id = ? GROUP BY status',
+    );
+    this.countsStmt = db.prepare('SELECT status, COUNT(*) AS n FROM ocpp_outbox GROUP BY status');
+    this.backlogStmt = db.prepare(
+      `SELECT charger_id AS chargerId,
+              SUM(status = 'pending') AS pending,
+              MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldestPendingAt,
+              SUM(status = 'poison') AS parked
+         FROM ocpp_outbox WHERE status IN ('pending', 'poison')
+        GROUP BY charger_id ORDER BY charger_id`,
+    );
+    this.cmsCapStmt = db.prepare('SELECT cap_a, payload FROM ocpp_cms_caps WHERE charger_id = ?');
   }
 
   /** Append (write-ahead). Returns the stored row and whether it already existed (a repeat). */
@@ -207,6 +232,15 @@ export class OcppOutbox {
     return r ? fromRaw(r) : undefined;
   }
 
+  /**
+   * Whether a charger call cannot be forwarded live: the charger has
+   * messages waiting for the CMS (order), or this message id is in the
+   * outbox already (a repeat). One query, no row read.
+   */
+  busy(chargerId: string, msgId: string): boolean {
+    return (this.busyStmt.get({ c: chargerId, m: msgId }) as { busy: number }).busy === 1;
+  }
+
   /** Whether a charger has anything waiting for the CMS (cheap: no rows are read). */
   hasPending(chargerId: string): boolean {
     return this.hasPendingStmt.get(chargerId) !== undefined;
@@ -265,18 +299,12 @@ export class OcppOutbox {
 
   /** Whether the gateway issued this transaction id to the charger (1.6, answered offline). */
   isLocalTx(chargerId: string, txId: number): boolean {
-    return (
-      this.db
-        .prepare('SELECT 1 FROM ocpp_outbox WHERE charger_id = ? AND local_tx_id = ? LIMIT 1')
-        .get(chargerId, txId) !== undefined
-    );
+    return this.isLocalTxStmt.get(chargerId, txId) !== undefined;
   }
 
   /** Counts by status of a session's rows (sync state of the session). */
   sessionStatus(sessionId: string): { pending: number; poison: number } {
-    const rows = this.db
-      .prepare('SELECT status, COUNT(*) AS n FROM ocpp_outbox WHERE session_id = ? GROUP BY status')
-      .all(sessionId) as Array<{ status: string; n: number }>;
+    const rows = this.sessionStatusStmt.all(sessionId) as Array<{ status: string; n: number }>;
     let pending = 0;
     let poison = 0;
     for (const r of rows) {
@@ -287,10 +315,7 @@ export class OcppOutbox {
   }
 
   counts(): { pending: number; poison: number; done: number } {
-    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM ocpp_outbox GROUP BY status').all() as Array<{
-      status: string;
-      n: number;
-    }>;
+    const rows = this.countsStmt.all() as Array<{ status: string; n: number }>;
     const out = { pending: 0, poison: 0, done: 0 };
     for (const r of rows) if (r.status in out) out[r.status as OutboxStatus] = r.n;
     return out;
@@ -314,16 +339,12 @@ export class OcppOutbox {
    */
   backlog(): OutboxBacklog[] {
     return (
-      this.db
-        .prepare(
-          `SELECT charger_id AS chargerId,
-                  SUM(status = 'pending') AS pending,
-                  MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldestPendingAt,
-                  SUM(status = 'poison') AS parked
-             FROM ocpp_outbox WHERE status IN ('pending', 'poison')
-            GROUP BY charger_id ORDER BY charger_id`,
-        )
-        .all() as Array<{ chargerId: string; pending: number; oldestPendingAt: number | null; parked: number }>
+      this.backlogStmt.all() as Array<{
+        chargerId: string;
+        pending: number;
+        oldestPendingAt: number | null;
+        parked: number;
+      }>
     ).map((r) => ({
       chargerId: r.chargerId,
       pending: r.pending,
@@ -347,9 +368,7 @@ export class OcppOutbox {
 
   /** The CMS's own max profile for a charger (merged into the gateway's), kept across restarts. */
   cmsCap(chargerId: string): { capA: number; payload: Record<string, unknown> } | undefined {
-    const r = this.db.prepare('SELECT cap_a, payload FROM ocpp_cms_caps WHERE charger_id = ?').get(chargerId) as
-      | { cap_a: number; payload: string }
-      | undefined;
+    const r = this.cmsCapStmt.get(chargerId) as { cap_a: number; payload: string } | undefined;
     return r ? { capA: r.cap_a, payload: JSON.parse(r.payload) as Record<string, unknown> } : undefined;
   }
 
