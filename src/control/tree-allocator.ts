@@ -1,6 +1,6 @@
 import type { Limit, PowerRequest, Reason, Setpoint } from '../model/decision.js';
 import { TIERS, tierRank } from '../model/decision.js';
-import { type EvseState, type PhaseValues, SESSION_STATUSES } from '../model/site.js';
+import { type EvseState, type PhaseRotation, type PhaseValues, SESSION_STATUSES } from '../model/site.js';
 import type { MergedLimit } from './arbiter.js';
 import { type CircuitTree, siteMask } from './circuit-tree.js';
 
@@ -147,6 +147,10 @@ const NO_R: Array<Reason | undefined> = [];
 
 interface Cand {
   readonly evse: EvseState;
+  /** Copied from the EVSE: the later steps read them for every session, whatever shape the EVSE objects have. */
+  readonly id: string;
+  readonly rotation: PhaseRotation;
+  readonly voltageV: number;
   readonly index: number;
   readonly key: string;
   readonly mem: SessionMemory | undefined;
@@ -191,6 +195,8 @@ interface Cand {
   holdNowA: number;
   pauseReasons?: readonly Reason[];
   measuredA: number | undefined;
+  /** Time of the reading `measuredA` comes from. */
+  readonly measuredTs: number;
 }
 
 const reason = (policy: string, text: string): Reason => ({ policy, tier: 'safety', text });
@@ -545,6 +551,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     if (req) for (let r = 0; r < DEFAULT_RANK; r++) if (req.w[r] !== undefined && rank === DEFAULT_RANK) rank = r;
     const c: Cand = {
       evse: e,
+      id: e.id,
+      rotation: e.phaseRotation,
+      voltageV: e.voltageV,
       index,
       key,
       mem,
@@ -582,6 +591,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       heldA: 0,
       holdNowA: 0,
       measuredA,
+      measuredTs: measuredA !== undefined && cr ? cr.ts : 0,
     };
     cands.push(c);
   }
@@ -685,8 +695,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     for (const ph of options) {
       if (c.canSwitch && ph !== c.phases && c.mem && now - c.mem.phasesAt < dwellMs && c.mem.phases === c.phases)
         continue;
-      const mask = siteMask(c.evse.phaseRotation, ph);
-      const wPerA = ph * c.evse.voltageV;
+      const mask = siteMask(c.rotation, ph);
+      const wPerA = ph * c.voltageV;
       // A session with a request (a deadline) reserves what it asked for, least laxity first:
       // with more sessions than minimums fit, the urgent ones must not all sit at their minimum.
       const reqW = c.rank < DEFAULT_RANK ? c.requestW[c.rank] : undefined;
@@ -703,7 +713,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       }
       const need = grant + c.overdrawA;
       if (ph !== c.phases) {
-        const own = ownLimits.get(c.evse.id);
+        const own = ownLimits.get(c.id);
         if (own?.maxImportW !== undefined)
           c.maxA = Math.min(
             c.maxA * (c.wPerA / wPerA),
@@ -814,8 +824,8 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       const effA = Math.max(c.a, c.holdNowA);
       if (effA <= 0) continue;
       const ph = c.a > 0 || !c.mem ? c.phases : c.mem.phases;
-      const mask = siteMask(c.evse.phaseRotation, ph);
-      const wPerA = ph * c.evse.voltageV;
+      const mask = siteMask(c.rotation, ph);
+      const wPerA = ph * c.voltageV;
       const load = effA + c.overdrawA;
       for (const k of c.cons) {
         const cf = k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0;
@@ -888,7 +898,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       prev.holdA === holdA &&
       prev.holdUntil === holdUntil;
     mems.set(
-      c.evse.id,
+      c.id,
       same
         ? prev
         : {
@@ -907,9 +917,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
           },
     );
     setpoints[c.index] = {
-      evseId: c.evse.id,
+      evseId: c.id,
       currentA: a,
-      powerW: a * c.phases * c.evse.voltageV,
+      powerW: a * c.phases * c.voltageV,
       phases,
       reasons: c.reasons,
     };
@@ -1031,12 +1041,7 @@ function byAdmission(a: Cand, b: Cand): number {
 function held(c: Cand, now: number, holdTol: number): number {
   const m = c.mem;
   if (!m || m.holdA <= 0 || now >= m.holdUntil) return 0;
-  if (
-    c.measuredA !== undefined &&
-    c.evse.currentsA &&
-    c.evse.currentsA.ts > m.setAt &&
-    c.measuredA <= m.currentA + holdTol + c.overdrawA
-  )
+  if (c.measuredA !== undefined && c.measuredTs > m.setAt && c.measuredA <= m.currentA + holdTol + c.overdrawA)
     return 0;
   return m.holdA;
 }
