@@ -251,6 +251,24 @@ function sessionKey(e: EvseState): string {
   return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
 }
 
+/** `key === sessionKey(e)`, without building the key (a string per EVSE and round) in the usual case. */
+function isSessionKey(key: string, e: EvseState): boolean {
+  const sid = e.sessionId ?? '';
+  const n = sid.length;
+  if (key.charCodeAt(n) !== 64 /* @ */ || !key.startsWith(sid)) return false;
+  let t = e.sessionStart;
+  if (t === undefined) return key.length === n + 1;
+  if (!Number.isSafeInteger(t) || t < 0) return key === sessionKey(e);
+  // The decimal digits of a non-negative integer, last first.
+  let i = key.length - 1;
+  do {
+    if (i <= n || key.charCodeAt(i) !== 48 + (t % 10)) return false;
+    t = Math.floor(t / 10);
+    i--;
+  } while (t > 0);
+  return i === n;
+}
+
 function fmtA(a: number): string {
   return `${Math.round(a * 10) / 10} A`;
 }
@@ -482,9 +500,9 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
       feeding.push({ e, index, q: req.lead, rank: req.leadRank, i: req.leadI });
       continue;
     }
-    const key = sessionKey(e);
     const prev = prevState.sessions.get(e.id);
-    const same = prev && prev.key === key ? prev : undefined;
+    const same = prev && isSessionKey(prev.key, e) ? prev : undefined;
+    const key = same ? same.key : sessionKey(e);
     // A session that fed in until now starts charging afresh (ramp, no min-off); until the vehicle has
     // followed, its feed-in current is held as still loading the cables.
     const mem: SessionMemory | undefined =
