@@ -129,6 +129,9 @@ interface Constraint {
   readonly reasons: readonly Reason[];
   rate: number;
   members: Cand[];
+  /** The reasons of sessions this constraint pauses at minimum `pausedMinA` (built once per round). */
+  paused: readonly Reason[] | undefined;
+  pausedMinA: number;
 }
 
 /** The requests of one EVSE: the most important one, and the largest positive one per tier rank. */
@@ -290,6 +293,44 @@ function treeReason(tree: CircuitTree, key: string, text: () => string): readonl
   return r;
 }
 
+interface TreeLimit {
+  readonly nodeId: string;
+  readonly capacity: number;
+  /** Phase index, or -1 for the node's power rating. */
+  readonly phase: number;
+  readonly reasons: readonly Reason[];
+}
+const treeLimitCache = new WeakMap<CircuitTree, readonly TreeLimit[]>();
+
+/** The static limits of every tree node (fuses, power ratings), in tree order, listed once per tree. */
+function treeLimits(tree: CircuitTree): readonly TreeLimit[] {
+  let list = treeLimitCache.get(tree);
+  if (list) return list;
+  const out: TreeLimit[] = [];
+  for (const n of tree.nodes.values()) {
+    const label = n.id === tree.root ? 'site connection' : `circuit ${n.id}`;
+    n.maxPhaseCurrentsA.forEach((cap, p) => {
+      out.push({
+        nodeId: n.id,
+        capacity: cap,
+        phase: p,
+        reasons: treeReason(tree, `${n.id}#${p}`, () => `${label} fuse ${cap} A on L${p + 1}`),
+      });
+    });
+    if (n.maxPowerW !== undefined) {
+      out.push({
+        nodeId: n.id,
+        capacity: n.maxPowerW,
+        phase: -1,
+        reasons: treeReason(tree, `${n.id}#W`, () => `${label} limit ${((n.maxPowerW ?? 0) / 1000).toFixed(1)} kW`),
+      });
+    }
+  }
+  list = out;
+  treeLimitCache.set(tree, list);
+  return list;
+}
+
 /** Build the constraints of every tree node and every dynamic limit, tiered. */
 function buildConstraints(
   input: TreeAllocationInput,
@@ -303,54 +344,38 @@ function buildConstraints(
 } {
   const byNode = new Map<string, Constraint[]>();
   const all: Constraint[] = [];
-  const add = (nodeId: string | undefined, k: Omit<Constraint, 'id' | 'rate' | 'members' | 'head'>) => {
-    if (!Number.isFinite(k.capacity)) return;
-    // Built explicitly, not spread: this runs for every node on every round.
+  const add = (
+    nodeId: string | undefined,
+    rank: number,
+    capacity: number,
+    phase: number,
+    importOnly: boolean,
+    reasons: readonly Reason[],
+  ) => {
+    if (!Number.isFinite(capacity)) return;
     const c: Constraint = {
       id: all.length,
-      rank: k.rank,
-      capacity: k.capacity,
-      phase: k.phase,
-      importOnly: k.importOnly,
-      reasons: k.reasons,
+      rank,
+      capacity,
+      phase,
+      importOnly,
+      reasons,
       // A small part of every limit is not handed out, so that a limit moving by less than that
       // (meter noise) leaves the set-points as they are: see the dead-band in step 3.
-      head: Math.max(0, k.capacity * (1 - reserve)),
+      head: Math.max(0, capacity * (1 - reserve)),
       rate: 0,
       members: [],
+      paused: undefined,
+      pausedMinA: 0,
     };
     all.push(c);
     if (nodeId === undefined) return c;
-    const list = byNode.get(nodeId) ?? [];
-    list.push(c);
-    byNode.set(nodeId, list);
+    const list = byNode.get(nodeId);
+    if (list) list.push(c);
+    else byNode.set(nodeId, [c]);
     return c;
   };
-  for (const n of input.tree.nodes.values()) {
-    const label = n.id === input.tree.root ? 'site connection' : `circuit ${n.id}`;
-    n.maxPhaseCurrentsA.forEach((cap, p) => {
-      add(n.id, {
-        rank: 0,
-        capacity: cap,
-        phase: p,
-        importOnly: false,
-        reasons: treeReason(input.tree, `${n.id}#${p}`, () => `${label} fuse ${cap} A on L${p + 1}`),
-      });
-    });
-    if (n.maxPowerW !== undefined) {
-      add(n.id, {
-        rank: 0,
-        capacity: n.maxPowerW,
-        phase: -1,
-        importOnly: false,
-        reasons: treeReason(
-          input.tree,
-          `${n.id}#W`,
-          () => `${label} limit ${((n.maxPowerW ?? 0) / 1000).toFixed(1)} kW`,
-        ),
-      });
-    }
-  }
+  for (const t of treeLimits(input.tree)) add(t.nodeId, 0, t.capacity, t.phase, false, t.reasons);
   const evses: Constraint[] = [];
   // Per scope and tier: the cumulative most-restrictive value, as its own constraint whenever it tightens.
   const raw: readonly Limit[] =
@@ -380,6 +405,8 @@ function buildConstraints(
         reasons: [l.reason],
         rate: 0,
         members: [],
+        paused: undefined,
+        pausedMinA: 0,
       });
     }
   }
@@ -400,7 +427,7 @@ function buildConstraints(
       const rank = tierRank(l.reason.tier);
       if (l.maxImportW !== undefined && l.maxImportW < powerW) {
         powerW = l.maxImportW;
-        const k = add(nodeId, { rank, capacity: powerW, phase: -1, importOnly: true, reasons: [l.reason] });
+        const k = add(nodeId, rank, powerW, -1, true, [l.reason]);
         if (k && nodeId === undefined) evses.push(k);
       }
       if (nodeId === undefined) continue;
@@ -411,7 +438,7 @@ function buildConstraints(
         );
         if (v < (phaseA[p] as number)) {
           phaseA[p] = v;
-          add(nodeId, { rank, capacity: v, phase: p, importOnly: false, reasons: [l.reason] });
+          add(nodeId, rank, v, p, false, [l.reason]);
         }
       }
     }
@@ -756,15 +783,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
             : minReasons(c.minA);
       break;
     }
-    if (!c.admitted) {
-      c.pauseReasons = [
-        ...(failed?.reasons ?? []),
-        reason(
-          'allocator',
-          `paused: minimum ${fmtA(c.minA)} does not fit; higher priority or more urgent sessions first`,
-        ),
-      ];
-    }
+    if (!c.admitted) c.pauseReasons = pausedBy(failed, c.minA);
   }
 
   // 2. Requests tier by tier, then everyone up to their maximum: water-filling.
@@ -1016,8 +1035,9 @@ function waterFill(stage: Cand[], all: readonly Constraint[], rank: number): voi
   for (const c of stage) c.active = false;
 }
 
-const byStartA = (a: Cand, b: Cand) => a.cur - b.cur;
-const byTargetA = (a: Cand, b: Cand) => a.target - b.target;
+// Comparators return -1/0/1, not a difference: a difference of two doubles is a heap number per comparison.
+const byStartA = (a: Cand, b: Cand) => (a.cur < b.cur ? -1 : a.cur > b.cur ? 1 : 0);
+const byTargetA = (a: Cand, b: Cand) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0);
 
 /** Add (sign 1) or remove (sign -1) a session's rate of use on every constraint on its path. */
 function addRate(c: Cand, sign: number): void {
@@ -1042,15 +1062,32 @@ function freeze(c: Cand, a: number, k: Constraint | undefined, rank: number): nu
   return 1;
 }
 
+/**
+ * Why a session whose minimum does not fit is paused. Sessions paused by the same constraint at the
+ * same minimum share one list (hundreds of them when a budget is short).
+ */
+function pausedBy(k: Constraint | undefined, minA: number): readonly Reason[] {
+  if (k?.paused && k.pausedMinA === minA) return k.paused;
+  const r = [
+    ...(k?.reasons ?? []),
+    reason('allocator', `paused: minimum ${fmtA(minA)} does not fit; higher priority or more urgent sessions first`),
+  ];
+  if (k) {
+    k.paused = r;
+    k.pausedMinA = minA;
+  }
+  return r;
+}
+
 /** Admission order: priority, a session switched on recently, tier, urgency, on at all, arrival, id. */
 function byAdmission(a: Cand, b: Cand): number {
   return (
     b.priority - a.priority ||
     b.fresh - a.fresh ||
     a.rank - b.rank ||
-    a.urgency - b.urgency ||
+    (a.urgency < b.urgency ? -1 : a.urgency > b.urgency ? 1 : 0) ||
     b.on - a.on ||
-    a.since - b.since ||
+    (a.since < b.since ? -1 : a.since > b.since ? 1 : 0) ||
     (a.evse.id < b.evse.id ? -1 : a.evse.id > b.evse.id ? 1 : 0)
   );
 }
