@@ -54,23 +54,34 @@ export function mergeAuthorisation(
   return { ...response, [key]: { ...(info ?? {}), status: answer.status } };
 }
 
-/** The authoriser's answer within `timeoutMs` on the injected clock, else undefined (errors too). */
+/**
+ * The authoriser's answer within `timeoutMs` on the injected clock, else
+ * undefined (errors too). `inFlight` holds a way to give up early (the
+ * link closing), so no timer outlives the proxy.
+ */
 export function askAuthoriser(
   hook: AuthoriseHook,
   req: AuthoriseRequest,
-  clock: Clock,
-  timeoutMs: number,
-  onError: (err: unknown) => void,
+  opts: {
+    clock: Clock;
+    timeoutMs: number;
+    onError: (err: unknown) => void;
+    inFlight: Set<() => void>;
+  },
 ): Promise<AuthoriserAnswer | undefined> {
+  const { clock, onError, inFlight } = opts;
   return new Promise((resolve) => {
     let done = false;
     const finish = (a: AuthoriserAnswer | undefined) => {
       if (done) return;
       done = true;
       clock.clearTimeout(timer);
+      inFlight.delete(giveUp);
       resolve(a);
     };
-    const timer = clock.setTimeout(() => finish(undefined), timeoutMs);
+    const giveUp = () => finish(undefined);
+    inFlight.add(giveUp);
+    const timer = clock.setTimeout(giveUp, opts.timeoutMs);
     let p: Promise<AuthoriserAnswer | undefined>;
     try {
       p = hook(req);

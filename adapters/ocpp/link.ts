@@ -102,6 +102,8 @@ export class ChargerLink {
    * before a gateway restart is unknown, so the first charging set-point clears it.
    */
   private readonly dischargeProfiles = new Set<number>();
+  /** Authoriser questions still open (answered with "no answer" when the link closes). */
+  private readonly authAsks = new Set<() => void>();
   private cmsCap?: number;
 
   constructor(
@@ -153,6 +155,7 @@ export class ChargerLink {
     this.ctx.clock.clearTimeout(this.retryTimer);
     for (const w of [...this.waiters.values()]) w(undefined);
     this.waiters.clear();
+    for (const giveUp of [...this.authAsks]) giveUp();
     const up = this.upstream;
     this.upstream = undefined;
     this.upOnline = false;
@@ -307,8 +310,16 @@ export class ChargerLink {
     if (!hook) return undefined;
     const tok = presentedToken(this.protocol, action, params);
     if (!tok) return undefined;
-    return askAuthoriser(hook, { ...tok, chargerId: this.id }, this.ctx.clock, this.ctx.authoriseTimeoutMs, (err) =>
-      this.ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'external authoriser failed'),
+    return askAuthoriser(
+      hook,
+      { ...tok, chargerId: this.id },
+      {
+        clock: this.ctx.clock,
+        timeoutMs: this.ctx.authoriseTimeoutMs,
+        onError: (err) =>
+          this.ctx.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'external authoriser failed'),
+        inFlight: this.authAsks,
+      },
     );
   }
 
@@ -1053,6 +1064,7 @@ export class ChargerLink {
 
   private onChargerClose(): void {
     this.chargerGone = true;
+    for (const giveUp of [...this.authAsks]) giveUp();
     for (const c of this.announced) this.status(c, 'Offline');
     this.ctx.bus.emit('device', {
       id: this.id,

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { askAuthoriser, mergeAuthorisation } from '../../../adapters/ocpp/auth.js';
 import type { AuthoriseRequest, AuthoriserAnswer, OcppProxyDeps } from '../../../adapters/ocpp/index.js';
 import type { AlertService } from '../../../src/integration/alerts.js';
 import type { ExternalAuthoriser } from '../../../src/integration/authoriser.js';
@@ -218,6 +219,66 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
       ['ERR2', 1, 'NoError', undefined],
     ]);
     expect(firmware).toEqual([['ERR2', 'Downloaded']]);
+  });
+
+  it('an open authoriser question leaves no timer behind when the link gives up on it', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    const inFlight = new Set<() => void>();
+    const errors: unknown[] = [];
+    const hung = askAuthoriser(
+      () => new Promise(() => {}),
+      { idTag: 'X', chargerId: 'C' },
+      {
+        clock,
+        timeoutMs: 2000,
+        onError: (e) => errors.push(e),
+        inFlight,
+      },
+    );
+    expect(clock.pending()).toBe(1);
+    for (const giveUp of [...inFlight]) giveUp();
+    expect(await hung).toBeUndefined();
+    expect(clock.pending()).toBe(0);
+    expect(inFlight.size).toBe(0);
+    // An invalid status counts as no answer; a rejection is reported.
+    const odd = askAuthoriser(
+      async () => ({ status: 'Maybe' }) as never,
+      { idTag: 'X', chargerId: 'C' },
+      {
+        clock,
+        timeoutMs: 2000,
+        onError: (e) => errors.push(e),
+        inFlight,
+      },
+    );
+    expect(await odd).toBeUndefined();
+    const failing = askAuthoriser(
+      async () => Promise.reject(new Error('down')),
+      { idTag: 'X', chargerId: 'C' },
+      {
+        clock,
+        timeoutMs: 2000,
+        onError: (e) => errors.push(e),
+        inFlight,
+      },
+    );
+    expect(await failing).toBeUndefined();
+    expect(errors).toHaveLength(1);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('merge rule: keeps the other idTagInfo fields and never turns a CMS refusal into an acceptance', () => {
+    const cms = { idTagInfo: { status: 'Accepted', expiryDate: '2026-02-01T00:00:00.000Z', parentIdTag: 'P' } };
+    expect(mergeAuthorisation('ocpp1.6', cms, remote('Blocked'), true)).toEqual({
+      idTagInfo: { status: 'Blocked', expiryDate: '2026-02-01T00:00:00.000Z', parentIdTag: 'P' },
+    });
+    const refused = { idTagInfo: { status: 'Invalid' } };
+    expect(mergeAuthorisation('ocpp1.6', refused, remote('Accepted'), true)).toBe(refused);
+    expect(mergeAuthorisation('ocpp1.6', refused, remote('Blocked'), true)).toBe(refused);
+    expect(mergeAuthorisation('ocpp2.1', { idTokenInfo: { status: 'Invalid' } }, remote('Accepted'), false)).toEqual({
+      idTokenInfo: { status: 'Accepted' },
+    });
+    expect(mergeAuthorisation('ocpp2.0.1', {}, undefined, false)).toEqual({});
   });
 
   it("the hooks take the integration layer's methods as they are (the lead's wiring compiles)", () => {
