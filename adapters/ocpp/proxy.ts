@@ -179,18 +179,25 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
         this.set({ status: 'done' }, c.done);
       },
     });
-    const backlogByCharger = new Map<string, OutboxChargerStatus>();
-    // One grouped query per scrape serves all three per-charger gauges (prom-client collects them in order).
+    // One grouped query serves the three per-charger gauges of a scrape (they collect in the same tick).
+    let backlogTick: OutboxChargerStatus[] | undefined;
+    const backlogNow = (): OutboxChargerStatus[] => {
+      if (!backlogTick) {
+        backlogTick = summary();
+        queueMicrotask(() => {
+          backlogTick = undefined;
+        });
+      }
+      return backlogTick;
+    };
     new Gauge({
       name: 'gridkeeper_ocpp_outbox_pending',
       help: 'Messages of a charger waiting for the CMS',
       labelNames: ['charger'],
       registers: [registry],
       collect() {
-        backlogByCharger.clear();
-        for (const c of summary()) backlogByCharger.set(c.chargerId, c);
         this.reset();
-        for (const c of backlogByCharger.values()) this.set({ charger: c.chargerId }, c.pending);
+        for (const c of backlogNow()) this.set({ charger: c.chargerId }, c.pending);
       },
     });
     new Gauge({
@@ -200,7 +207,7 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       registers: [registry],
       collect() {
         this.reset();
-        for (const c of backlogByCharger.values()) this.set({ charger: c.chargerId }, c.parked);
+        for (const c of backlogNow()) this.set({ charger: c.chargerId }, c.parked);
       },
     });
     new Gauge({
@@ -211,7 +218,7 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       collect() {
         this.reset();
         const now = clock.now();
-        for (const c of backlogByCharger.values()) {
+        for (const c of backlogNow()) {
           const age = c.oldestPendingAt !== undefined ? Math.max(0, (now - c.oldestPendingAt) / 1000) : 0;
           this.set({ charger: c.chargerId }, age);
         }

@@ -113,6 +113,10 @@ describe('OCPP outbox in the API and metrics', () => {
       }),
     ]);
     expect(await core.metrics.metrics()).toContain('gridkeeper_ocpp_outbox_parked{charger="OBX1"} 1');
+    // A single gauge read on its own is fresh too.
+    expect(await core.metrics.getSingleMetricAsString('gridkeeper_ocpp_outbox_pending')).toContain(
+      'gridkeeper_ocpp_outbox_pending{charger="OBX1"} 0',
+    );
     expect((await outbox('?chargerId=nope')).chargers).toEqual([]);
 
     // A read-only key may look but not retry.
