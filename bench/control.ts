@@ -171,10 +171,11 @@ export async function measureReaction(n: number, samples: number): Promise<numbe
 
 /**
  * Allocator time per decision (ms) at `n` EVSEs with a 2-level tree, tiered limits and fleet requests,
- * after `warmup` decisions (a gateway runs the allocator for days: the steady state is what counts,
- * not the JIT warming up or the first old-space collection as the heap grows).
+ * after `warmup` decisions. A gateway runs the allocator for days, so the steady state is what counts:
+ * at 1000 EVSEs the first 100-150 decisions after start take 1-5 ms while the JIT warms up and the
+ * heap grows (measured on the 2-core bench machine), then they settle.
  */
-export function measureAllocator(n: number, decisions: number, warmup = 100): { tree: number[]; simple: number[] } {
+export function measureAllocator(n: number, decisions: number, warmup = 200): { tree: number[]; simple: number[] } {
   const circuits: Array<{ id: string; parent: string; maxCurrentA: number }> = [];
   const feeders = Math.ceil(n / 100);
   for (let f = 0; f < feeders; f++) {
@@ -281,7 +282,7 @@ export async function run(): Promise<BenchResult[]> {
     baseline: mean(a.simple),
     target: '<= 2 ms',
     met: mean(a.tree) <= 2,
-    notes: `baseline: the flat allocator (no tree, no phases, no tiers); ${a.tree.length} decisions after 100 warm-up`,
+    notes: `baseline: the flat allocator (no tree, no phases, no tiers); ${a.tree.length} decisions after 200 warm-up`,
   });
   out.push({
     name: 'tree allocator per decision, 1000 EVSEs, p99',
