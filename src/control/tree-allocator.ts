@@ -99,9 +99,9 @@ export interface TreeAllocation {
 
 /** Tier ranks by name (`tierRank` is an `indexOf`, and this runs for every request of every round). */
 const RANK: Readonly<Record<string, number>> = Object.fromEntries(TIERS.map((t, i) => [t, i]));
-const DEFAULT_RANK = 5;
+const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
 /** `Cand.bindR` of a session admitted at its request (step 1) and not moved since. */
-const BY_REQUEST = -2; // below optimisation: capacity nobody asked for
+const BY_REQUEST = -2;
 const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
 const EPS = 1e-7;
 
