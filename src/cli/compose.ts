@@ -122,6 +122,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
 
   const components: Component[] = [];
+  const authoriser = integration.authoriser;
   const ocpp = createOcppProxy(
     { ocpp: config.ocpp, chargers: config.chargers, site: config.site },
     {
@@ -134,6 +135,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       metrics: core.metrics,
       env,
       onEvChargingNeeds: (chargerId, evseId, payload) => fleet.onEvChargingNeeds(chargerId, evseId, payload),
+      // The payment/fleet authoriser is asked beside the CMS (rule in adapters/ocpp/auth.ts).
+      ...(authoriser && config.integration.authoriser
+        ? {
+            authorise: (req) => authoriser.authorise(req),
+            // The authoriser's own fallback answers before the proxy stops waiting.
+            authoriseTimeoutMs: config.integration.authoriser.timeoutMs + 500,
+          }
+        : {}),
+      onChargerError: (chargerId, connectorId, errorCode, info) =>
+        integration.alerts.reportChargerError(chargerId, connectorId, errorCode, info),
+      onFirmwareStatus: (chargerId, status) => integration.alerts.reportFirmwareStatus(chargerId, status),
     },
   );
   components.push(ocpp);
@@ -264,6 +276,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           integration,
           providers: {
             ocpp: ocpp.commands,
+            ocppOutbox: ocpp,
             grid: {
               events: (o) => gridSvc.events(o),
               status: () => gridSvc.status(),
