@@ -108,6 +108,25 @@ chargers: [{id: CP1, circuit: zz, minCurrentA: 40, maxCurrentA: 16}, {id: CP1}]`
     if (!missing.ok) expect(missing.errors.filter((e) => e.message.includes('is not set'))).toHaveLength(4);
   });
 
+  it('listens on nothing beyond localhost unless configured: every listen address defaults to 127.0.0.1', () => {
+    const r = parseConfigText(VALID, { CP1_PASSWORD: 'x' });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const hosts: Array<[string, unknown]> = [];
+    const walk = (v: unknown, path: string) => {
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (/host$/i.test(k) && typeof x === 'string') hosts.push([`${path}.${k}`, x]);
+          walk(x, path ? `${path}.${k}` : k);
+        }
+      }
+    };
+    walk(r.config, '');
+    expect(hosts.length).toBeGreaterThanOrEqual(4);
+    for (const [path, host] of hosts) expect([path, host]).toEqual([path, '127.0.0.1']);
+  });
+
   it('reports an unreadable file', () => {
     const r = loadConfigFile('/nonexistent/site.yaml', {});
     expect(r.ok).toBe(false);

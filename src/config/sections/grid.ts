@@ -105,7 +105,12 @@ export const OpenAdrSchema = z
     callbackUrl: z.string().url().optional(),
     /** Port of the VEN's own callback listener (0 = any); no listener when omitted and no callbackUrl is set. */
     callbackPort: z.number().int().min(0).max(65535).optional(),
-    callbackHost: z.string().default('0.0.0.0'),
+    callbackHost: z
+      .string()
+      .default('127.0.0.1')
+      .describe(
+        'Listen address of the callback listener; 0.0.0.0 (behind TLS termination) to let a remote VTN call in.',
+      ),
     /** Largest tolerated difference between the VTN's clock (HTTP Date) and ours, ms. */
     maxClockSkewMs: z.number().int().nonnegative().default(30_000),
     resources: z
@@ -130,7 +135,10 @@ export const OscpSchema = z
     /** Address our endpoints are reachable at, sent in Register. */
     publicUrl: z.string().url().optional(),
     port: z.number().int().min(0).max(65535).default(0),
-    host: z.string().default('0.0.0.0'),
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe('Listen address of our OSCP endpoints; 0.0.0.0 (behind TLS termination) to let a remote DSO call in.'),
     groupId: z.string().min(1).default('site'),
     heartbeatIntervalS: z.number().int().positive().default(60),
     measurementIntervalMs: z.number().int().min(1000).default(60_000),
