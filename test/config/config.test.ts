@@ -114,8 +114,9 @@ chargers: [{id: CP1, circuit: zz, minCurrentA: 40, maxCurrentA: 16}, {id: CP1}]`
     if (!r.ok) return;
     const hosts: Array<[string, unknown]> = [];
     const walk = (v: unknown, path: string) => {
-      if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
-      else if (v && typeof v === 'object') {
+      if (Array.isArray(v)) {
+        for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
+      } else if (v && typeof v === 'object') {
         for (const [k, x] of Object.entries(v)) {
           if (/host$/i.test(k) && typeof x === 'string') hosts.push([`${path}.${k}`, x]);
           walk(x, path ? `${path}.${k}` : k);
