@@ -1,4 +1,4 @@
-import type { Reason, Setpoint } from '../model/decision.js';
+import type { Limit, Reason, Setpoint } from '../model/decision.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 import type { Arbitration, MergedLimit } from './arbiter.js';
 import type { CircuitTree } from './circuit-tree.js';
@@ -141,23 +141,74 @@ export function createTreeAllocator(
   // ended), they are set to 0 W instead of keeping the last set-point until the SoC floor.
   const batteries = new Set<string>();
   return (snapshot, arbitration) => {
+    // Battery first (VPP order): its discharge comes out of the export caps before V2G feed-in is shared.
+    const bats = batterySetpoints(arbitration);
+    const shared = lessBatteryExport(arbitration, bats);
     const out = allocateTree({
       tree,
       evses: snapshot.evses,
-      limits: arbitration.limits,
-      ...(arbitration.rawLimits ? { rawLimits: arbitration.rawLimits } : {}),
+      limits: shared.limits,
+      ...(shared.rawLimits ? { rawLimits: shared.rawLimits } : {}),
       requests: arbitration.requests,
       now: snapshot.ts,
       state,
       options,
     });
     state = out.state;
-    const bats = batterySetpoints(arbitration);
     const asked = new Set(bats.map((b) => b.evseId));
     for (const id of batteries) if (!asked.has(id)) bats.push(idleBattery(id));
     for (const id of asked) batteries.add(id);
     return [...out.setpoints, ...bats];
   };
+}
+
+/** Scopes whose export cap the tree allocator shares among discharging EVSEs. */
+const SHARED_EXPORT_SCOPES: ReadonlySet<string> = new Set(['site', 'evses']);
+
+/**
+ * The grid operator's export cap covers battery and V2G together (grid-signals gives `evses` and
+ * `battery:<id>` the same budget, net of the other loads): what the battery set-points discharge is
+ * taken off every `site`/`evses` export cap, so the feed-in left for V2G is only the rest. Charging
+ * batteries are not credited, like import caps are not credited with feed-in.
+ */
+function lessBatteryExport(
+  arbitration: Pick<Arbitration, 'limits' | 'rawLimits'>,
+  bats: readonly Setpoint[],
+): Pick<Arbitration, 'limits' | 'rawLimits'> {
+  let batteryW = 0;
+  const ids: string[] = [];
+  for (const b of bats) {
+    if (b.powerW >= 0) continue;
+    batteryW -= b.powerW;
+    ids.push(b.evseId.slice('battery:'.length));
+  }
+  if (batteryW <= 0) return arbitration;
+  const note = `, less ${(batteryW / 1000).toFixed(1)} kW discharged first by battery ${ids.join(', ')}`;
+  const less = (w: number) => Math.max(0, w - batteryW);
+  // A limit that also caps import (a fallback) is split, so the note does not land on its import reason.
+  const rawLimits = arbitration.rawLimits?.flatMap((l): Limit[] => {
+    if (!SHARED_EXPORT_SCOPES.has(l.scope) || l.maxExportW === undefined) return [l];
+    const { maxExportW, ...rest } = l;
+    const exportOnly: Limit = {
+      scope: l.scope,
+      maxExportW: less(maxExportW),
+      reason: { ...l.reason, text: `${l.reason.text}${note}` },
+    };
+    const other = rest.maxImportW !== undefined || rest.maxCurrentA !== undefined || rest.maxPhaseCurrentsA;
+    return other ? [rest, exportOnly] : [exportOnly];
+  });
+  const limits = new Map(arbitration.limits);
+  for (const scope of SHARED_EXPORT_SCOPES) {
+    const m = limits.get(scope);
+    if (m?.maxExportW === undefined) continue;
+    const [first, ...rest] = m.reasons;
+    limits.set(scope, {
+      ...m,
+      maxExportW: less(m.maxExportW),
+      reasons: first ? [{ ...first, text: `${first.text}${note}` }, ...rest] : m.reasons,
+    });
+  }
+  return { limits, ...(rawLimits ? { rawLimits } : {}) };
 }
 
 function idleBattery(id: string): Setpoint {
