@@ -5,6 +5,7 @@ import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../
 import type { Clock } from '../../src/model/clock.js';
 import type { EvseSpec } from '../../src/model/site.js';
 import { testCore } from '../helpers/core.js';
+import { evseSpec as baseSpec } from '../helpers/evse.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -59,17 +60,5 @@ export async function apiFixture(
 
 export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
-export const evseSpec = (chargerId: string, connectorId = 1): EvseSpec => ({
-  id: `${chargerId}/${connectorId}`,
-  chargerId,
-  connectorId,
-  protocol: 'ocpp',
-  circuitId: 'site',
-  phaseRotation: 'L1L2L3',
-  phases: 3,
-  minCurrentA: 6,
-  maxCurrentA: 32,
-  voltageV: 230,
-  bidirectional: false,
-  priority: 0,
-});
+export const evseSpec = (chargerId: string, connectorId = 1): EvseSpec =>
+  baseSpec(`${chargerId}/${connectorId}`, { connectorId });

@@ -1,23 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiServer } from '../../src/api/server.js';
 import { reading } from '../../src/model/reading.js';
-import type { EvseSpec } from '../../src/model/site.js';
 import { testCore } from '../helpers/core.js';
+import { evseSpec } from '../helpers/evse.js';
 
-const spec = (chargerId: string): EvseSpec => ({
-  id: `${chargerId}/1`,
-  chargerId,
-  connectorId: 1,
-  protocol: 'ocpp',
-  circuitId: 'site',
-  phaseRotation: 'L1L2L3',
-  phases: 3,
-  minCurrentA: 6,
-  maxCurrentA: 32,
-  voltageV: 230,
-  bidirectional: false,
-  priority: 0,
-});
+const spec = (chargerId: string) => evseSpec(`${chargerId}/1`);
 
 describe('API server', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -4,10 +4,10 @@ import { type MqttAdapter, type MqttCommand, createMqttAdapter } from '../../../
 import type { GatewayBus, GatewayEvents } from '../../../src/bus/events.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { reading } from '../../../src/model/reading.js';
-import type { EvseSpec } from '../../../src/model/site.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { startBuildingLoadSim } from '../../../sim/devices/mqtt/building-load.js';
 import { buildingLoadDeviceConfig } from '../../../sim/devices/mqtt/building-load.js';
+import { evseSpec } from '../../helpers/evse.js';
 import { busAndMetrics, captureLogger, counterValue, mqttConfig, waitFor } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -145,20 +145,7 @@ describe('MQTT adapter with the embedded broker', () => {
 
   it('publishes site state, set-points with reasons, availability and retained discovery', async () => {
     const { bus, port, clock } = await startAdapter();
-    const spec: EvseSpec = {
-      id: 'CP01/1',
-      chargerId: 'CP01',
-      connectorId: 1,
-      protocol: 'ocpp',
-      circuitId: 'site',
-      phaseRotation: 'L1L2L3',
-      phases: 3,
-      minCurrentA: 6,
-      maxCurrentA: 32,
-      voltageV: 230,
-      bidirectional: false,
-      priority: 0,
-    };
+    const spec = evseSpec('CP01/1');
     bus.emit('evse.spec', spec);
     bus.emit('grid', { powerW: reading(1234.56789, clock.now(), 'm') });
     bus.emit('evse.live', {
