@@ -2,17 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
-export type Db = Database.Database;
+import type { Db, Migration } from '../ports/store.js';
 
-/**
- * A named, append-only schema step. Each component owns its migrations
- * (ids prefixed with the component, e.g. `core-001-sessions`,
- * `ocpp-001-outbox`) and the composition root passes them all in.
- */
-export interface Migration {
-  readonly id: string;
-  readonly sql: string;
-}
+export type { Db, Migration } from '../ports/store.js';
 
 export interface OpenDatabaseOptions {
   readonly path: string;
