@@ -6,7 +6,7 @@
  * decision at 1000 EVSEs.
  */
 import { createGatewayBus } from '../src/bus/events.js';
-import { corePolicies } from '../src/cli/core.js';
+import { corePolicies } from '../src/cli/policies.js';
 import { validateConfig } from '../src/config/load.js';
 import type { GatewayConfig } from '../src/config/schema.js';
 import { allocate as simpleAllocate, createTreeAllocator } from '../src/control/allocator.js';

@@ -15,7 +15,7 @@ import { createOpenAdrVen } from '../adapters/openadr/ven.js';
 import { type Core, createCore } from '../src/cli/core.js';
 import { validateConfig } from '../src/config/load.js';
 import { OpenAdrSchema } from '../src/config/sections/grid.js';
-import { gridPolicies } from '../src/grid/index.js';
+import { gridPolicies } from '../src/cli/policies.js';
 import { createGridService, type GridService } from '../src/grid/service.js';
 import { SystemClock } from '../src/model/clock.js';
 import { reading } from '../src/model/reading.js';

@@ -1,25 +1,12 @@
 import type { Decision, Limit, PowerRequest } from '../src/model/decision.js';
+import type { OperatorCommandsInput } from '../src/model/operator-commands.js';
 import type { SiteSnapshot } from '../src/model/site.js';
 
-export interface OperatorEvseCap {
-  readonly evseId: string;
-  readonly maxCurrentA: number;
-  readonly by: string;
-  readonly since: number;
-}
-
-export interface OperatorBatterySetpoint {
-  readonly batteryId: string;
-  /** W, + charge, - discharge. */
-  readonly powerW: number;
-  readonly by: string;
-  readonly until: number;
-}
-
-export interface OperatorCommandsInput {
-  readonly caps: readonly OperatorEvseCap[];
-  readonly battery: readonly OperatorBatterySetpoint[];
-}
+export type {
+  OperatorBatterySetpoint,
+  OperatorCommandsInput,
+  OperatorEvseCap,
+} from '../src/model/operator-commands.js';
 
 /**
  * Manual commands of the operator (MQTT `/set`, Home Assistant): a current

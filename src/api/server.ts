@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
-import type { GatewayContext } from '../cli/context.js';
+import type { GatewayContext } from '../context.js';
 import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';

@@ -7,25 +7,15 @@ import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { decide as operatorDecide } from '../../policies/operator-commands.js';
-import { decide as siteOverrideDecide, type SiteOverrideInput } from '../../policies/site-override.js';
-import { controlPolicies } from '../control/policies.js';
-import {
-  createGridService,
-  GRID_MIGRATIONS,
-  type GridService,
-  gridPolicies,
-  siteDemandW,
-  siteMeasurements,
-} from '../grid/index.js';
+import { createGridService, GRID_MIGRATIONS, type GridService, siteDemandW, siteMeasurements } from '../grid/index.js';
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
 import { FleetInputs } from './fleet-inputs.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
-import { bindPolicy } from '../model/policy.js';
 import { OperatorCommands } from '../state/operator-commands.js';
 import type { Logger } from '../util/logger.js';
 import { type Core, createCore } from './core.js';
+import { gatewayPolicies } from './policies.js';
 
 export interface GatewayDeps {
   readonly clock: Clock;
@@ -65,24 +55,18 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   const fleet = new FleetInputs(clock);
   const operator = new OperatorCommands(clock, () => coreRef?.loop.notifyChange());
   const snapshot = () => coreRef?.state.snapshot();
-  const policies = [
-    ...controlPolicies(config, {
+  const policies = gatewayPolicies(
+    config,
+    {
       needs: (now) => fleet.apiNeeds(now),
       // Without a configured tariff there is no price, rather than a price of 0.
       priceEurPerKwh: (now) =>
         config.grid.tariff.components.length > 0 ? grid?.tariff.priceAt(now).importPerKwh : undefined,
-    }),
-    bindPolicy('operator', 'contract', operatorDecide, (now: number) => operator.input(now)),
-    bindPolicy('site-override', 'contract', siteOverrideDecide, (now: number): SiteOverrideInput => {
-      const o = integrationRef?.siteOverride.active(now);
-      return {
-        ...(o ? { override: o } : {}),
-        marginW: config.control.policies.loadManagement.marginW,
-        staleAfterMs: config.site.staleAfterMs,
-        gridStaleAfterMs: config.site.gridStaleAfterMs,
-      };
-    }),
-    ...gridPolicies(config, () => grid, {
+      operator: (now) => operator.input(now),
+      siteOverride: (now) => integrationRef?.siteOverride.active(now),
+    },
+    () => grid,
+    {
       vehicles: (now) => {
         const s = snapshot();
         return s ? fleet.v2g(s, now) : [];
@@ -91,8 +75,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         const s = snapshot();
         return s ? fleet.planned(s, now) : [];
       },
-    }),
-  ];
+    },
+  );
   const core = createCore(config, {
     clock,
     log,

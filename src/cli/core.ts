@@ -1,13 +1,11 @@
 import { Gauge, Histogram } from 'prom-client';
-import { decide as failsafeDecide } from '../../policies/failsafe.js';
-import { decide as loadManagementDecide } from '../../policies/load-management.js';
 import { createGatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { buildCircuitTree, createTreeAllocator } from '../control/allocator.js';
 import { ControlLoop, type ControlRound } from '../control/control-loop.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import type { Clock } from '../model/clock.js';
-import { type BoundPolicy, bindPolicy } from '../model/policy.js';
+import type { BoundPolicy } from '../model/policy.js';
 import { SiteState } from '../state/site-state.js';
 import { type Migration, openDatabase } from '../store/db.js';
 import { CORE_MIGRATIONS } from '../store/migrations.js';
@@ -16,7 +14,8 @@ import { SetpointAudit } from '../store/setpoint-audit.js';
 import { TelemetryStore } from '../store/telemetry-store.js';
 import type { Logger } from '../util/logger.js';
 import { createMetricsRegistry } from '../util/metrics.js';
-import type { GatewayContext } from './context.js';
+import type { GatewayContext } from '../context.js';
+import { corePolicies } from './policies.js';
 
 export interface CoreDeps {
   readonly clock: Clock;
@@ -26,8 +25,6 @@ export interface CoreDeps {
   readonly migrations?: readonly Migration[];
   /** Extra policies (beyond failsafe and load management), already bound. */
   readonly policies?: readonly BoundPolicy[];
-  /** Replaces the default allocator. */
-  readonly allocate?: ConstructorParameters<typeof ControlLoop>[0]['allocate'];
   readonly defaultMetrics?: boolean;
 }
 
@@ -35,26 +32,6 @@ export interface CoreDeps {
 export interface Core extends GatewayContext {
   start(): void;
   stop(): void;
-}
-
-/** The always-on policies: failsafe (safety tier) and load management (contract tier). */
-export function corePolicies(config: GatewayConfig): BoundPolicy[] {
-  const out: BoundPolicy[] = [
-    bindPolicy('failsafe', 'safety', failsafeDecide, { failsafeLimitW: config.site.failsafeLimitW }),
-  ];
-  const lm = config.control.policies.loadManagement;
-  if (lm.enabled) {
-    out.push(
-      bindPolicy('load-management', 'contract', loadManagementDecide, {
-        limitW: config.site.limitW,
-        marginW: lm.marginW,
-        staleAfterMs: config.site.staleAfterMs,
-        ...(config.site.fuseA !== undefined ? { fuseA: config.site.fuseA } : {}),
-        gridStaleAfterMs: config.site.gridStaleAfterMs,
-      }),
-    );
-  }
-  return out;
 }
 
 /**
@@ -124,18 +101,16 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     dispatcher,
     intervalMs: config.control.intervalMs,
     coalesceMs: config.control.coalesceMs,
-    allocate:
-      deps.allocate ??
-      createTreeAllocator(buildCircuitTree({ fuseA: config.site.fuseA, circuits: config.site.circuits }), {
-        phaseSwitchable: new Set(config.control.policies.allocator.phaseSwitching),
-        minOnMs: config.control.policies.allocator.minOnMs,
-        minOffMs: config.control.policies.allocator.minOffMs,
-        rampUpAPerS: config.control.policies.allocator.rampUpAPerS,
-        holdMaxMs: config.control.policies.allocator.holdMaxMs,
-        assumedOverdrawA: config.control.policies.allocator.assumedOverdrawA,
-        reservePct: config.control.policies.allocator.reservePct,
-        deadbandA: config.control.deadbandA,
-      }),
+    allocate: createTreeAllocator(buildCircuitTree({ fuseA: config.site.fuseA, circuits: config.site.circuits }), {
+      phaseSwitchable: new Set(config.control.policies.allocator.phaseSwitching),
+      minOnMs: config.control.policies.allocator.minOnMs,
+      minOffMs: config.control.policies.allocator.minOffMs,
+      rampUpAPerS: config.control.policies.allocator.rampUpAPerS,
+      holdMaxMs: config.control.policies.allocator.holdMaxMs,
+      assumedOverdrawA: config.control.policies.allocator.assumedOverdrawA,
+      reservePct: config.control.policies.allocator.reservePct,
+      deadbandA: config.control.deadbandA,
+    }),
     onRound,
   });
   loopRef = loop;

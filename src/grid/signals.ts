@@ -1,4 +1,4 @@
-import type { ActiveGridSignal, GridSignalsInput } from '../../policies/grid-signals.js';
+import type { ActiveGridSignal, GridSignalsInput } from '../model/grid-signals.js';
 import type { GridConfig } from '../config/sections/grid.js';
 import type { Clock } from '../model/clock.js';
 

@@ -1,4 +1,4 @@
-import type { GatewayContext } from '../cli/context.js';
+import type { GatewayContext } from '../context.js';
 import { AlertService } from './alerts.js';
 import { CommandAudit } from './audit.js';
 import { ExternalAuthoriser } from './authoriser.js';

@@ -2,7 +2,7 @@ import type {
   OperatorCommandsInput,
   OperatorBatterySetpoint,
   OperatorEvseCap,
-} from '../../policies/operator-commands.js';
+} from '../model/operator-commands.js';
 import type { Clock } from '../model/clock.js';
 
 /** Longest a manual battery set-point holds before the policies take over again. */

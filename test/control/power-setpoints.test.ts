@@ -5,7 +5,7 @@ import type { Decision, PowerRequest, Setpoint } from '../../src/model/decision.
 import { bindPolicy } from '../../src/model/policy.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseSpec } from '../../src/model/site.js';
-import { controlPolicies } from '../../src/control/policies.js';
+import { controlPolicies } from '../../src/cli/policies.js';
 import { testConfig, testCore } from '../helpers/core.js';
 
 /** Core + battery policy / a grid-tier V2G request -> the registered sinks; the dead-band in W. */

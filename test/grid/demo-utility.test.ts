@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
 import { OpenAdrSchema, OscpSchema } from '../../src/config/sections/grid.js';
-import { gridPolicies } from '../../src/grid/index.js';
+import { gridPolicies } from '../../src/cli/policies.js';
 import { siteMeasurements } from '../../src/grid/measurements.js';
 import { createGridService, type GridService } from '../../src/grid/service.js';
 import type { Setpoint } from '../../src/model/decision.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { gridPolicies } from '../../src/grid/index.js';
+import { gridPolicies } from '../../src/cli/policies.js';
 import { createGridService, type GridService, GridStatusSchema } from '../../src/grid/service.js';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { GatewayContext } from '../../cli/context.js';
+import type { GatewayContext } from '../../context.js';
 import type { Integration } from '../../integration/index.js';
 import type { ApiProviders } from '../providers.js';
 import { TimeParam } from '../schema.js';

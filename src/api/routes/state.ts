@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { GatewayContext } from '../../cli/context.js';
+import type { GatewayContext } from '../../context.js';
 import { summariseReasons } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
 import type { ZodTypeProvider } from '../schema.js';

@@ -1,15 +1,15 @@
 import type { Registry } from 'prom-client';
-import type { GatewayBus } from '../bus/events.js';
-import type { GatewayConfig } from '../config/schema.js';
-import type { ControlLoop } from '../control/control-loop.js';
-import type { Dispatcher } from '../control/dispatcher.js';
-import type { Clock } from '../model/clock.js';
-import type { SiteState } from '../state/site-state.js';
-import type { Db } from '../store/db.js';
-import type { SessionStore } from '../store/session-store.js';
-import type { SetpointAudit } from '../store/setpoint-audit.js';
-import type { TelemetryStore } from '../store/telemetry-store.js';
-import type { Logger } from '../util/logger.js';
+import type { GatewayBus } from './bus/events.js';
+import type { GatewayConfig } from './config/schema.js';
+import type { ControlLoop } from './control/control-loop.js';
+import type { Dispatcher } from './control/dispatcher.js';
+import type { Clock } from './model/clock.js';
+import type { SiteState } from './state/site-state.js';
+import type { Db } from './store/db.js';
+import type { SessionStore } from './store/session-store.js';
+import type { SetpointAudit } from './store/setpoint-audit.js';
+import type { TelemetryStore } from './store/telemetry-store.js';
+import type { Logger } from './util/logger.js';
 
 /**
  * Everything a component may be given by the composition root. Components
