@@ -1,6 +1,6 @@
 import type { Decision, Limit, Reason } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
-import type { ActiveGridSignal, GridSignalsInput } from '../src/model/grid-signals.js';
+import type { GridSignalsInput } from '../src/model/grid-signals.js';
 import { SESSION_STATUSES, type SiteSnapshot } from '../src/model/site.js';
 
 export type { ActiveGridSignal, GridSignalsInput } from '../src/model/grid-signals.js';

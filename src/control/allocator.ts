@@ -1,6 +1,6 @@
 import type { Limit, Reason, Setpoint } from '../model/decision.js';
-import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
-import type { Arbitration, MergedLimit } from './arbiter.js';
+import type { SiteSnapshot } from '../model/site.js';
+import type { Arbitration } from './arbiter.js';
 import type { CircuitTree } from './circuit-tree.js';
 import {
   type AllocatorState,
@@ -11,121 +11,6 @@ import {
 
 export { allocateTree, type TreeAllocatorOptions } from './tree-allocator.js';
 export { buildCircuitTree } from './circuit-tree.js';
-
-export interface AllocationInput {
-  readonly evses: readonly EvseState[];
-  /** Merged limits; `evses` caps the sum of all EVSE power, `evse:<id>` one EVSE. */
-  readonly limits: ReadonlyMap<string, MergedLimit>;
-}
-
-interface Candidate {
-  readonly evse: EvseState;
-  readonly phases: 1 | 3;
-  readonly minA: number;
-  readonly maxA: number;
-  readonly wPerA: number;
-  readonly capReasons: readonly Reason[];
-}
-
-const DEVICE_REASON = (text: string): Reason => ({ policy: 'device', tier: 'safety', text });
-
-/**
- * Share the EVSE budget among active sessions: every session gets at least
- * its minimum current or is paused (lowest priority, latest arrival first),
- * the rest is water-filled so equal sessions get equal current.
- */
-export function allocate(input: AllocationInput): Setpoint[] {
-  const budget = input.limits.get('evses');
-  const budgetW = budget?.maxImportW ?? Number.POSITIVE_INFINITY;
-  const setpoints: Setpoint[] = [];
-  const candidates: Candidate[] = [];
-
-  for (const evse of input.evses) {
-    const phases = evse.vehiclePhases ?? evse.phases;
-    if (!SESSION_STATUSES.has(evse.status)) {
-      setpoints.push({
-        evseId: evse.id,
-        currentA: 0,
-        powerW: 0,
-        phases,
-        reasons: [DEVICE_REASON(`no session (${evse.status})`)],
-      });
-      continue;
-    }
-    const own = input.limits.get(`evse:${evse.id}`);
-    let maxA = evse.maxCurrentA;
-    const capReasons: Reason[] = [DEVICE_REASON(`charger maximum ${evse.maxCurrentA} A`)];
-    if (own?.maxCurrentA !== undefined && own.maxCurrentA < maxA) {
-      maxA = own.maxCurrentA;
-      capReasons.unshift(...own.reasons);
-    }
-    const wPerA = phases * evse.voltageV;
-    if (own?.maxImportW !== undefined && own.maxImportW / wPerA < maxA) {
-      maxA = own.maxImportW / wPerA;
-      capReasons.unshift(...own.reasons);
-    }
-    candidates.push({ evse, phases, minA: evse.minCurrentA, maxA, wPerA, capReasons });
-  }
-
-  // Who fits with their minimum: highest priority, then earliest arrival.
-  const ordered = [...candidates].sort(
-    (a, b) =>
-      b.evse.priority - a.evse.priority ||
-      (a.evse.sessionStart ?? 0) - (b.evse.sessionStart ?? 0) ||
-      a.evse.id.localeCompare(b.evse.id),
-  );
-  const served: Candidate[] = [];
-  let minSum = 0;
-  for (const c of ordered) {
-    const need = c.minA * c.wPerA;
-    if (c.maxA >= c.minA && minSum + need <= budgetW) {
-      served.push(c);
-      minSum += need;
-    } else {
-      const why =
-        c.maxA < c.minA
-          ? [...c.capReasons, DEVICE_REASON(`limit below minimum ${c.minA} A: paused`)]
-          : [
-              {
-                policy: 'allocator',
-                tier: 'safety' as const,
-                text: `paused: minimum ${c.minA} A does not fit in the remaining budget`,
-              },
-              ...(budget?.reasons ?? []),
-            ];
-      setpoints.push({ evseId: c.evse.id, currentA: 0, powerW: 0, phases: c.phases, reasons: why });
-    }
-  }
-
-  const level = waterLevel(served, budgetW);
-  for (const c of served) {
-    const a = Math.max(c.minA, Math.min(c.maxA, level));
-    const capped = a >= c.maxA - 1e-9;
-    const reasons = capped
-      ? [...c.capReasons, ...(budget?.reasons ?? [])]
-      : [...(budget?.reasons ?? []), ...c.capReasons];
-    const currentA = Math.floor(a * 10) / 10; // chargers take 0.1 A steps; round down, never up
-    setpoints.push({ evseId: c.evse.id, currentA, powerW: currentA * c.wPerA, phases: c.phases, reasons });
-  }
-  const order = new Map(input.evses.map((e, i) => [e.id, i]));
-  return setpoints.sort((a, b) => (order.get(a.evseId) ?? 0) - (order.get(b.evseId) ?? 0));
-}
-
-/** Highest current level L with sum(clamp(L, min, max) * wPerA) <= budget. */
-function waterLevel(served: readonly Candidate[], budgetW: number): number {
-  if (served.length === 0) return 0;
-  const top = Math.max(...served.map((c) => c.maxA));
-  const used = (level: number) => served.reduce((s, c) => s + Math.max(c.minA, Math.min(c.maxA, level)) * c.wPerA, 0);
-  if (used(top) <= budgetW) return top;
-  let lo = 0;
-  let hi = top;
-  for (let i = 0; i < 40; i++) {
-    const mid = (lo + hi) / 2;
-    if (used(mid) <= budgetW) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * The loop's allocator over the circuit tree: keeps the hysteresis memory

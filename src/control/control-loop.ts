@@ -3,7 +3,6 @@ import type { Setpoint } from '../model/decision.js';
 import type { BoundPolicy } from '../model/policy.js';
 import type { SiteSnapshot } from '../model/site.js';
 import type { Logger } from '../util/logger.js';
-import { allocate } from './allocator.js';
 import { type Arbitration, arbitrate, type MergedLimit } from './arbiter.js';
 import type { Dispatcher } from './dispatcher.js';
 
@@ -17,8 +16,8 @@ export interface ControlLoopOptions {
   readonly intervalMs: number;
   /** A change is coalesced with others arriving within this window (ms). */
   readonly coalesceMs: number;
-  /** Replaceable allocator (the circuit-tree allocator plugs in here). */
-  readonly allocate?: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
+  /** Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`). */
+  readonly allocate: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
   /** Observers (metrics, failsafe events, API). */
   readonly onRound?: (round: ControlRound) => void;
 }
@@ -88,9 +87,7 @@ export class ControlLoop {
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
-    const setpoints = this.opts.allocate
-      ? this.opts.allocate(snapshot, arbitration)
-      : allocate({ evses: snapshot.evses, limits: arbitration.limits });
+    const setpoints = this.opts.allocate(snapshot, arbitration);
     this.opts.dispatcher.dispatch(setpoints);
     const round: ControlRound = {
       ts: now,

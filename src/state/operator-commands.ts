@@ -1,8 +1,4 @@
-import type {
-  OperatorCommandsInput,
-  OperatorBatterySetpoint,
-  OperatorEvseCap,
-} from '../model/operator-commands.js';
+import type { OperatorCommandsInput, OperatorBatterySetpoint, OperatorEvseCap } from '../model/operator-commands.js';
 import type { Clock } from '../model/clock.js';
 
 /** Longest a manual battery set-point holds before the policies take over again. */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../policies/operator-commands.js';
-import { allocate } from '../../src/control/allocator.js';
 import { mergeLimits } from '../../src/control/arbiter.js';
+import { buildCircuitTree } from '../../src/control/circuit-tree.js';
+import { allocateTree } from '../../src/control/tree-allocator.js';
 import { VirtualClock } from '../../src/model/clock.js';
 import { OperatorCommands } from '../../src/state/operator-commands.js';
 import { evseSpec } from '../helpers/evse.js';
@@ -14,10 +15,14 @@ describe('operator commands (MQTT /set)', () => {
     ops.setEvseCap('CP1/1', 10, 'mqtt');
     const evses = ['CP1/1', 'CP2/1'].map((id) => ({ ...evseSpec(id), status: 'Charging' as const }));
     const d = decide({} as never, ops.input(clock.now()), clock.now());
-    const sp = allocate({ evses, limits: mergeLimits(d.limits) });
+    const tree = buildCircuitTree({ circuits: [] });
+    const { setpoints: sp } = allocateTree({ tree, evses, limits: mergeLimits(d.limits), now: clock.now() });
     expect(sp.find((s) => s.evseId === 'CP1/1')?.currentA).toBe(10);
     expect(sp.find((s) => s.evseId === 'CP1/1')?.reasons[0]?.text).toContain('operator cap 10 A set by mqtt');
-    expect(sp.find((s) => s.evseId === 'CP2/1')?.currentA).toBe(32);
+    // The other EVSE is not capped by the operator (the allocator may still ramp it up in steps).
+    const other = sp.find((s) => s.evseId === 'CP2/1');
+    expect(other?.currentA).toBeGreaterThanOrEqual(6);
+    expect(other?.reasons.map((r) => r.policy)).not.toContain('operator');
     ops.setEvseCap('CP1/1', null, 'mqtt');
     expect(decide({} as never, ops.input(clock.now()), clock.now()).limits).toEqual([]);
     expect(changes).toBe(2);
