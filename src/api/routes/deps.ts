@@ -10,6 +10,8 @@ export interface RouteDeps {
   readonly providers: ApiProviders;
 }
 
+export const DAY_MS = 86_400_000;
+
 export const iso = (ms: number | undefined | null): string | null =>
   ms === undefined || ms === null ? null : new Date(ms).toISOString();
 

@@ -1,0 +1,147 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { summariseReasons } from '../../model/decision.js';
+import { notFound, unavailable } from '../problem.js';
+import type { ZodTypeProvider } from '../schema.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps } from './deps.js';
+import { buildState, ReasonSchema } from './state.js';
+
+const SetpointHistory = z.array(
+  z.object({
+    seq: z.number(),
+    ts: z.string(),
+    currentA: z.number(),
+    powerW: z.number(),
+    reason: z.string(),
+    result: z.string(),
+  }),
+);
+
+/** EVSEs, their set-points with reason chains and the audit log, and charger availability. */
+export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
+  const { ctx, integration, providers } = d;
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+    const EvseParams = z.object({ chargerId: z.string().min(1), connectorId: z.coerce.number().int().min(0) }).strict();
+    r.get(
+      '/api/v1/evses',
+      {
+        schema: {
+          tags: ['evses'],
+          summary: 'Every EVSE with status, power, set-point and the reason for it',
+          response: { 200: z.array(z.record(z.string(), z.unknown())) },
+        },
+      },
+      async () => buildState(ctx).evses,
+    );
+    r.get(
+      '/api/v1/evses/:chargerId/:connectorId',
+      {
+        schema: {
+          tags: ['evses'],
+          summary: 'One EVSE (`<chargerId>/<connectorId>`), its set-point chain and recent set-point history',
+          params: EvseParams,
+          response: { 200: z.record(z.string(), z.unknown()) },
+        },
+      },
+      async (req) => {
+        const id = `${req.params.chargerId}/${req.params.connectorId}`;
+        const e = buildState(ctx).evses.find((x) => x.id === id);
+        if (!e) throw notFound(`no EVSE ${id}`);
+        const history: z.infer<typeof SetpointHistory> = ctx.setpointAudit.recent(20, id).map((h) => ({
+          seq: h.seq,
+          ts: new Date(h.ts).toISOString(),
+          currentA: h.currentA,
+          powerW: h.powerW,
+          reason: h.reason,
+          result: h.result,
+        }));
+        const now = ctx.clock.now();
+        return {
+          ...e,
+          uptime24hPct: integration.alerts.uptime(id, now - DAY_MS, now).uptimePct,
+          uptime30dPct: integration.alerts.uptime(id, now - 30 * DAY_MS, now).uptimePct,
+          setpointHistory: history,
+        };
+      },
+    );
+    r.post(
+      '/api/v1/chargers/:id/availability',
+      {
+        config: { auth: 'control', command: 'charger.availability' },
+        schema: {
+          tags: ['evses', 'commands'],
+          summary: 'Make a charger (or one connector) available or unavailable (OCPP ChangeAvailability)',
+          params: IdParam,
+          body: z.object({ available: z.boolean(), connectorId: z.number().int().min(0).optional() }).strict(),
+          response: { 200: CommandResultSchema },
+        },
+      },
+      async (req) => {
+        if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
+        return providers.ocpp.setAvailability({
+          chargerId: req.params.id,
+          available: req.body.available,
+          ...(req.body.connectorId !== undefined ? { connectorId: req.body.connectorId } : {}),
+        });
+      },
+    );
+    r.get(
+      '/api/v1/setpoints',
+      {
+        schema: {
+          tags: ['evses'],
+          summary: 'Set-points the loop wants now with their reason chains, plus the audit log of written ones',
+          querystring: z
+            .object({ evseId: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) })
+            .strict(),
+          response: {
+            200: z.object({
+              current: z.array(
+                z.object({
+                  evseId: z.string(),
+                  currentA: z.number(),
+                  powerW: z.number(),
+                  phases: z.number(),
+                  reason: z.string(),
+                  reasons: z.array(ReasonSchema),
+                }),
+              ),
+              written: SetpointHistory,
+            }),
+          },
+        },
+      },
+      async (req) => {
+        const snap = ctx.state.snapshot();
+        const current = snap.evses
+          .filter((e) => !req.query.evseId || e.id === req.query.evseId)
+          .flatMap((e) => {
+            const sp = ctx.dispatcher.current(e.id);
+            return sp
+              ? [
+                  {
+                    evseId: e.id,
+                    currentA: sp.currentA,
+                    powerW: sp.powerW,
+                    phases: sp.phases,
+                    reason: summariseReasons(sp.reasons),
+                    reasons: [...sp.reasons],
+                  },
+                ]
+              : [];
+          });
+        const written = ctx.setpointAudit.recent(req.query.limit, req.query.evseId).map((h) => ({
+          seq: h.seq,
+          ts: new Date(h.ts).toISOString(),
+          evseId: h.evseId,
+          currentA: h.currentA,
+          powerW: h.powerW,
+          reason: h.reason,
+          result: h.result,
+        }));
+        return { current, written };
+      },
+    );
+  };
+}

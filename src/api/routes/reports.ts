@@ -1,0 +1,147 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { toCsv } from '../../integration/reports.js';
+import { badRequest } from '../problem.js';
+import type { ZodTypeProvider } from '../schema.js';
+import { DAY_MS, type RouteDeps, rangeQuery } from './deps.js';
+
+const n = z.number();
+const nn = z.number().nullable();
+const DailyRow = z.object({
+  day: z.string(),
+  evEnergyWh: n,
+  sessions: n,
+  sessionEnergyWh: n,
+  pvShare: n,
+  batteryShare: n,
+  gridShare: n,
+  evPvEnergyWh: n,
+  evBatteryEnergyWh: n,
+  evGridEnergyWh: n,
+  co2Kg: n,
+  peakImportW: nn,
+  gridImportWh: n,
+  gridExportWh: n,
+  pvEnergyWh: n,
+  cost: n,
+  currency: z.string(),
+});
+const SessionRow = z.object({
+  sessionId: z.string(),
+  chargerId: z.string(),
+  evseId: z.string(),
+  idTag: z.string().nullable(),
+  vehicleId: z.string().nullable(),
+  startedAt: z.string(),
+  stoppedAt: z.string().nullable(),
+  durationS: n,
+  energyWh: n,
+  pvShare: n,
+  batteryShare: n,
+  gridShare: n,
+  co2Kg: n,
+  cost: n,
+  currency: z.string(),
+});
+const FleetRow = z.object({
+  day: z.string(),
+  vehicleId: z.string(),
+  sessions: n,
+  energyWh: n,
+  cost: n,
+  currency: z.string(),
+  departureAt: z.string().nullable(),
+  energyNeededWh: nn,
+  deadlineMet: z.boolean().nullable(),
+});
+const csvOr = <T extends z.ZodType>(row: T) => z.union([z.array(row), z.string().describe('text/csv when format=csv')]);
+
+const Format = z.enum(['json', 'csv']).default('json').describe('json, or csv for a download');
+
+/** Energy/ESG, session and fleet reports, as JSON or CSV downloads. */
+export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
+  const { ctx, integration } = d;
+  return async (app) => {
+    const r = app.withTypeProvider<ZodTypeProvider>();
+
+    const reportQuery = rangeQuery({ format: Format }, 366 * DAY_MS);
+    const defaultRange = (q: { from?: number; to?: number }) => {
+      const now = ctx.clock.now();
+      const to = q.to ?? Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+      const from = q.from ?? to - 7 * DAY_MS;
+      if (to <= from) {
+        throw badRequest('1 invalid field', [
+          { in: 'querystring', path: 'querystring.to', pointer: '/to', message: 'must be after from' },
+        ]);
+      }
+      return { from, to };
+    };
+    const send = <T extends object>(
+      reply: { type(t: string): unknown; header(k: string, v: string): unknown },
+      format: 'json' | 'csv',
+      name: string,
+      rows: T[],
+      csv: (rows: T[]) => string,
+    ) => {
+      if (format === 'csv') {
+        reply.type('text/csv; charset=utf-8');
+        reply.header('content-disposition', `attachment; filename="${name}.csv"`);
+        return csv(rows);
+      }
+      return rows;
+    };
+
+    r.get(
+      '/api/v1/reports/daily',
+      {
+        schema: {
+          tags: ['reports'],
+          summary:
+            'Energy/ESG per day (UTC): EV energy, PV and battery share, CO2, peak import, cost (default last 7 days)',
+          querystring: reportQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: csvOr(DailyRow) },
+        },
+      },
+      async (req, reply) => {
+        const { from, to } = defaultRange(req.query);
+        const rows = integration.reports.daily(from, to);
+        return send(reply, req.query.format, 'daily-report', rows, toCsv);
+      },
+    );
+    r.get(
+      '/api/v1/reports/sessions',
+      {
+        schema: {
+          tags: ['reports'],
+          summary: 'Per-session report: energy, duration, PV/battery/grid share, CO2, cost',
+          querystring: reportQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: csvOr(SessionRow) },
+        },
+      },
+      async (req, reply) => {
+        const { from, to } = defaultRange(req.query);
+        const rows = integration.reports.sessions(from, to, ctx.clock.now());
+        return send(reply, req.query.format, 'session-report', rows, toCsv);
+      },
+    );
+    r.get(
+      '/api/v1/reports/fleet',
+      {
+        schema: {
+          tags: ['reports', 'vehicles'],
+          summary: 'Fleet report per day and vehicle: energy, cost, deadlines met',
+          querystring: reportQuery,
+          produces: ['application/json', 'text/csv'],
+          response: { 200: csvOr(FleetRow) },
+        },
+      },
+      async (req, reply) => {
+        const { from, to } = defaultRange(req.query);
+        const rows = integration.reports.fleet(from, to);
+        return send(reply, req.query.format, 'fleet-report', rows, toCsv);
+      },
+    );
+  };
+}
