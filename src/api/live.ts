@@ -19,6 +19,16 @@ interface Queued {
   readonly live: boolean;
 }
 
+interface ClientOptions {
+  readonly patterns: readonly string[] | undefined;
+  /** Unsent bytes the client may lag behind. */
+  readonly limit: number;
+  /** Id of the last event the client has. */
+  readonly startAfter: number;
+  readonly onCutoff: () => void;
+  readonly onClosed: (c: LiveClient) => void;
+}
+
 /**
  * One live client (SSE response or WebSocket). Frames go straight to the
  * socket while it keeps up; otherwise they queue, and once the queued live
@@ -34,14 +44,17 @@ abstract class LiveClient {
   lastWritten: number;
   closed = false;
 
-  constructor(
-    readonly patterns: readonly string[] | undefined,
-    protected readonly limit: number,
-    startAfter: number,
-    private readonly onCutoff: () => void,
-    private readonly onClosed: (c: LiveClient) => void,
-  ) {
-    this.lastWritten = startAfter;
+  readonly patterns: readonly string[] | undefined;
+  protected readonly limit: number;
+  private readonly onCutoff: () => void;
+  private readonly onClosed: (c: LiveClient) => void;
+
+  constructor(o: ClientOptions) {
+    this.patterns = o.patterns;
+    this.limit = o.limit;
+    this.onCutoff = o.onCutoff;
+    this.onClosed = o.onClosed;
+    this.lastWritten = o.startAfter;
   }
 
   protected abstract buffered(): number;
@@ -111,13 +124,9 @@ abstract class LiveClient {
 class SseClient extends LiveClient {
   constructor(
     private readonly res: ServerResponse,
-    patterns: readonly string[] | undefined,
-    limit: number,
-    startAfter: number,
-    onCutoff: () => void,
-    onClosed: (c: LiveClient) => void,
+    o: ClientOptions,
   ) {
-    super(patterns, limit, startAfter, onCutoff, onClosed);
+    super(o);
   }
   protected buffered(): number {
     return this.res.writableLength;
@@ -156,13 +165,9 @@ class SseClient extends LiveClient {
 class WsClient extends LiveClient {
   constructor(
     private readonly ws: WebSocket,
-    patterns: readonly string[] | undefined,
-    limit: number,
-    startAfter: number,
-    onCutoff: () => void,
-    onClosed: (c: LiveClient) => void,
+    o: ClientOptions,
   ) {
-    super(patterns, limit, startAfter, onCutoff, onClosed);
+    super(o);
   }
   protected buffered(): number {
     return this.ws.bufferedAmount;
@@ -255,30 +260,30 @@ export class LiveStreams {
 
   /** Start streaming to an SSE response whose headers are already written. */
   addSse(res: ServerResponse, patterns: readonly string[] | undefined, after: number | undefined): void {
-    const c = new SseClient(
-      res,
-      patterns,
-      this.opts.clientBufferBytes,
-      after ?? this.opts.hub.lastId(),
-      () => this.cutoffs.inc({ transport: 'sse' }),
-      (x) => this.remove(x, 'sse'),
-    );
+    const c = new SseClient(res, this.clientOptions('sse', patterns, after));
     this.attach(c, 'sse', after, (info) => res.write(`event: gap\ndata: ${JSON.stringify(info)}\n\n`));
     res.on('close', () => c.close());
   }
 
   addWs(ws: WebSocket, patterns: readonly string[] | undefined, after: number | undefined): void {
-    const c = new WsClient(
-      ws,
-      patterns,
-      this.opts.clientBufferBytes,
-      after ?? this.opts.hub.lastId(),
-      () => this.cutoffs.inc({ transport: 'ws' }),
-      (x) => this.remove(x, 'ws'),
-    );
+    const c = new WsClient(ws, this.clientOptions('ws', patterns, after));
     this.attach(c, 'ws', after, (info) => ws.send(JSON.stringify({ type: 'gap', ...info })));
     ws.on('close', () => c.close());
     ws.on('error', () => c.close());
+  }
+
+  private clientOptions(
+    transport: 'sse' | 'ws',
+    patterns: readonly string[] | undefined,
+    after: number | undefined,
+  ): ClientOptions {
+    return {
+      patterns,
+      limit: this.opts.clientBufferBytes,
+      startAfter: after ?? this.opts.hub.lastId(),
+      onCutoff: () => this.cutoffs.inc({ transport }),
+      onClosed: (x) => this.remove(x, transport),
+    };
   }
 
   stop(): void {

@@ -44,6 +44,14 @@ export function paged<T extends z.ZodType>(item: T) {
   });
 }
 
+/**
+ * Route options of an operator command: it needs the `control` scope, is written to the audit log
+ * under `name`, and is listed under `commands` beside its resource's tag in the OpenAPI document.
+ */
+export function command<S extends object>(name: string, tag: string, schema: S) {
+  return { config: { auth: 'control' as const, command: name }, schema: { tags: [tag, 'commands'], ...schema } };
+}
+
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
 
 export const CommandResultSchema = z.object({

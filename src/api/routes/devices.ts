@@ -3,16 +3,7 @@ import { z } from 'zod';
 import { notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
 import { IdParam, type RouteDeps } from './deps.js';
-import { buildState } from './state.js';
-
-const DeviceSchema = z.object({
-  id: z.string(),
-  protocol: z.string(),
-  kind: z.string(),
-  online: z.boolean(),
-  lastSeen: z.string().nullable(),
-  error: z.string().nullable(),
-});
+import { buildState, DeviceSchema } from './state.js';
 
 /** Field devices and their link state. */
 export function deviceRoutes(d: RouteDeps): FastifyPluginAsync {

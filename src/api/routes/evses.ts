@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { summariseReasons } from '../../model/decision.js';
 import { notFound, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps } from './deps.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command } from './deps.js';
 import { buildState, ReasonSchema } from './state.js';
 
 const SetpointHistory = z.array(
@@ -67,16 +67,12 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/chargers/:id/availability',
-      {
-        config: { auth: 'control', command: 'charger.availability' },
-        schema: {
-          tags: ['evses', 'commands'],
-          summary: 'Make a charger (or one connector) available or unavailable (OCPP ChangeAvailability)',
-          params: IdParam,
-          body: z.object({ available: z.boolean(), connectorId: z.number().int().min(0).optional() }).strict(),
-          response: { 200: CommandResultSchema },
-        },
-      },
+      command('charger.availability', 'evses', {
+        summary: 'Make a charger (or one connector) available or unavailable (OCPP ChangeAvailability)',
+        params: IdParam,
+        body: z.object({ available: z.boolean(), connectorId: z.number().int().min(0).optional() }).strict(),
+        response: { 200: CommandResultSchema },
+      }),
       async (req) => {
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
         return providers.ocpp.setAvailability({

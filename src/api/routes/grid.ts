@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GridStatusSchema, SimpleSignalSchema } from '../../grid/service.js';
 import { badRequest, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { iso, type RouteDeps, rangeQuery } from './deps.js';
+import { iso, type RouteDeps, rangeQuery, command } from './deps.js';
 
 /** Grid-operator signals: events, what is in force, and the simple DR signal for utilities without OpenADR. */
 export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
@@ -70,21 +70,17 @@ export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/grid/limit',
-      {
-        config: { auth: 'control', command: 'grid.limit' },
-        schema: {
-          tags: ['grid', 'commands'],
-          summary: 'Simple DR signal for utilities without OpenADR: an import/export limit or set-point with an expiry',
-          body: SimpleSignalSchema,
-          response: {
-            200: z.object({
-              ok: z.literal(true),
-              eventId: z.string(),
-              signals: z.array(z.record(z.string(), z.unknown())),
-            }),
-          },
+      command('grid.limit', 'grid', {
+        summary: 'Simple DR signal for utilities without OpenADR: an import/export limit or set-point with an expiry',
+        body: SimpleSignalSchema,
+        response: {
+          200: z.object({
+            ok: z.literal(true),
+            eventId: z.string(),
+            signals: z.array(z.record(z.string(), z.unknown())),
+          }),
         },
-      },
+      }),
       async (req) => {
         if (!providers.grid?.applySimpleSignal) throw unavailable('no grid service is running');
         const r = providers.grid.applySimpleSignal(req.body, 'http');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { unavailable } from '../problem.js';
 import type { OcppOutboxProvider } from '../providers.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso } from './deps.js';
+import { type RouteDeps, iso, command } from './deps.js';
 
 const ParkedView = z.object({
   seq: z.number().int().describe('Outbox sequence number; pass it to POST /api/v1/ocpp/outbox/retry'),
@@ -107,17 +107,13 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/ocpp/outbox/retry',
-      {
-        config: { auth: 'control', command: 'ocpp.outbox.retry' },
-        schema: {
-          tags: ['ocpp', 'commands'],
-          summary: 'Put parked OCPP messages back in line (after the cause was fixed at the CMS); replayed in order',
-          body: RetryBody,
-          response: {
-            200: z.object({ requeued: z.number().int().describe('Parked messages put back in line') }),
-          },
+      command('ocpp.outbox.retry', 'ocpp', {
+        summary: 'Put parked OCPP messages back in line (after the cause was fixed at the CMS); replayed in order',
+        body: RetryBody,
+        response: {
+          200: z.object({ requeued: z.number().int().describe('Parked messages put back in line') }),
         },
-      },
+      }),
       async (req) => {
         const o = outbox();
         const { seqs, chargerId } = req.body ?? {};

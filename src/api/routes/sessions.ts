@@ -4,7 +4,7 @@ import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
 import { conflict, notFound, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, IdParam, Paging, type RouteDeps, paged, rangeQuery } from './deps.js';
+import { CommandResultSchema, IdParam, Paging, type RouteDeps, paged, rangeQuery, command } from './deps.js';
 
 export const SessionSchema = z.object({
   sessionId: z.string(),
@@ -94,21 +94,17 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/sessions/remote-start',
-      {
-        config: { auth: 'control', command: 'session.remote-start' },
-        schema: {
-          tags: ['sessions', 'commands'],
-          summary: 'Start a session remotely (OCPP RemoteStartTransaction)',
-          body: z
-            .object({
-              chargerId: z.string().min(1),
-              connectorId: z.number().int().min(1).optional(),
-              idTag: z.string().min(1).max(36),
-            })
-            .strict(),
-          response: { 200: CommandResultSchema },
-        },
-      },
+      command('session.remote-start', 'sessions', {
+        summary: 'Start a session remotely (OCPP RemoteStartTransaction)',
+        body: z
+          .object({
+            chargerId: z.string().min(1),
+            connectorId: z.number().int().min(1).optional(),
+            idTag: z.string().min(1).max(36),
+          })
+          .strict(),
+        response: { 200: CommandResultSchema },
+      }),
       async (req) => {
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
         return providers.ocpp.remoteStart(req.body);
@@ -116,15 +112,11 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/sessions/:id/remote-stop',
-      {
-        config: { auth: 'control', command: 'session.remote-stop' },
-        schema: {
-          tags: ['sessions', 'commands'],
-          summary: 'Stop a session remotely (OCPP RemoteStopTransaction)',
-          params: IdParam,
-          response: { 200: CommandResultSchema },
-        },
-      },
+      command('session.remote-stop', 'sessions', {
+        summary: 'Stop a session remotely (OCPP RemoteStopTransaction)',
+        params: IdParam,
+        response: { 200: CommandResultSchema },
+      }),
       async (req) => {
         const s = ctx.sessions.get(req.params.id);
         if (!s) throw notFound(`no session ${req.params.id}`);

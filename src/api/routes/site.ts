@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso } from './deps.js';
+import { type RouteDeps, iso, command } from './deps.js';
 import { ReasonSchema, buildState } from './state.js';
 
 const OverrideSchema = z.object({
@@ -91,15 +91,11 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.put(
       '/api/v1/site/limit-override',
-      {
-        config: { auth: 'control', command: 'site.limit-override.set' },
-        schema: {
-          tags: ['site', 'commands'],
-          summary: 'Set a temporary site import limit with an expiry (can only tighten, never lift safety limits)',
-          body: OverrideBody,
-          response: { 200: OverrideSchema },
-        },
-      },
+      command('site.limit-override.set', 'site', {
+        summary: 'Set a temporary site import limit with an expiry (can only tighten, never lift safety limits)',
+        body: OverrideBody,
+        response: { 200: OverrideSchema },
+      }),
       async (req) => {
         const now = ctx.clock.now();
         const b = req.body;
@@ -121,10 +117,10 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.delete(
       '/api/v1/site/limit-override',
-      {
-        config: { auth: 'control', command: 'site.limit-override.clear' },
-        schema: { tags: ['site', 'commands'], summary: 'End the override now', response: { 200: OverrideSchema } },
-      },
+      command('site.limit-override.clear', 'site', {
+        summary: 'End the override now',
+        response: { 200: OverrideSchema },
+      }),
       async () => {
         integration.siteOverride.clear();
         ctx.loop.notifyChange();

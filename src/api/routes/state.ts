@@ -31,6 +31,15 @@ export const EvseViewSchema = z.object({
   lastSeen: z.string().nullable(),
 });
 
+export const DeviceSchema = z.object({
+  id: z.string(),
+  protocol: z.string(),
+  kind: z.string(),
+  online: z.boolean(),
+  lastSeen: z.string().nullable(),
+  error: z.string().nullable(),
+});
+
 export const StateSchema = z.object({
   ts: z.string().describe('ISO 8601 time of the snapshot'),
   siteId: z.string(),
@@ -48,16 +57,7 @@ export const StateSchema = z.object({
       .describe('Temporary site-limit override set through the API, if one is in force'),
   }),
   evses: z.array(EvseViewSchema),
-  devices: z.array(
-    z.object({
-      id: z.string(),
-      protocol: z.string(),
-      kind: z.string(),
-      online: z.boolean(),
-      lastSeen: z.string().nullable(),
-      error: z.string().nullable(),
-    }),
-  ),
+  devices: z.array(DeviceSchema),
   stale: z.array(z.string()),
   loop: z.object({ lastRound: z.string().nullable(), rounds: z.number().int() }),
 });

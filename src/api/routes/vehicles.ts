@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { VehicleSchema } from '../../integration/vehicles.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, iso } from './deps.js';
+import { IdParam, type RouteDeps, iso, command } from './deps.js';
 
 const NeedsView = z.object({
   departureAt: z.string(),
@@ -71,24 +71,17 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.put(
       '/api/v1/vehicles/:id',
-      {
-        config: { auth: 'control', command: 'vehicle.upsert' },
-        schema: {
-          tags: ['vehicles', 'commands'],
-          summary: 'Create or replace a vehicle (tokens, capacity); keeps its needs unless given',
-          params: IdParam,
-          body: VehicleSchema.omit({ id: true }),
-          response: { 200: VehicleView },
-        },
-      },
+      command('vehicle.upsert', 'vehicles', {
+        summary: 'Create or replace a vehicle (tokens, capacity); keeps its needs unless given',
+        params: IdParam,
+        body: VehicleSchema.omit({ id: true }),
+        response: { 200: VehicleView },
+      }),
       async (req) => view(integration.vehicles.upsert({ ...req.body, id: req.params.id })),
     );
     r.delete(
       '/api/v1/vehicles/:id',
-      {
-        config: { auth: 'control', command: 'vehicle.delete' },
-        schema: { tags: ['vehicles', 'commands'], summary: 'Remove a vehicle', params: IdParam },
-      },
+      command('vehicle.delete', 'vehicles', { summary: 'Remove a vehicle', params: IdParam }),
       async (req, reply) => {
         if (!integration.vehicles.remove(req.params.id)) throw notFound(`no vehicle ${req.params.id}`);
         return reply.code(204).send();
@@ -96,16 +89,12 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.put(
       '/api/v1/vehicles/:id/needs',
-      {
-        config: { auth: 'control', command: 'vehicle.needs.set' },
-        schema: {
-          tags: ['vehicles', 'commands'],
-          summary: "Set a vehicle's needs: departure time and energy (or target SoC); policies plan with them",
-          params: IdParam,
-          body: NeedsBody,
-          response: { 200: VehicleView },
-        },
-      },
+      command('vehicle.needs.set', 'vehicles', {
+        summary: "Set a vehicle's needs: departure time and energy (or target SoC); policies plan with them",
+        params: IdParam,
+        body: NeedsBody,
+        response: { 200: VehicleView },
+      }),
       async (req) => {
         const v = integration.vehicles.setNeeds(req.params.id, req.body);
         ctx.loop.notifyChange();
@@ -114,15 +103,11 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.delete(
       '/api/v1/vehicles/:id/needs',
-      {
-        config: { auth: 'control', command: 'vehicle.needs.clear' },
-        schema: {
-          tags: ['vehicles', 'commands'],
-          summary: "Clear a vehicle's needs",
-          params: IdParam,
-          response: { 200: VehicleView },
-        },
-      },
+      command('vehicle.needs.clear', 'vehicles', {
+        summary: "Clear a vehicle's needs",
+        params: IdParam,
+        response: { 200: VehicleView },
+      }),
       async (req) => {
         const v = integration.vehicles.clearNeeds(req.params.id);
         if (!v) throw notFound(`no vehicle ${req.params.id}`);
