@@ -1,3 +1,5 @@
+import type { GridEventView } from '../grid/service.js';
+
 /**
  * What the API needs from components other engineers own (OCPP proxy, grid
  * signals, fleet). The composition root passes implementations; every
@@ -23,20 +25,7 @@ export interface OcppCommands {
 }
 
 /** A demand-response or grid-operator signal, as the grid area sees it. */
-export interface GridEventInfo {
-  readonly id: string;
-  /** e.g. `openadr`, `mqtt`, `http`, `oscp`. */
-  readonly source: string;
-  /** e.g. `IMPORT_CAPACITY_LIMIT`, `EXPORT_CAPACITY_LIMIT`, `DISPATCH_SETPOINT`, `PRICE`. */
-  readonly kind: string;
-  /** Epoch ms. */
-  readonly start: number;
-  readonly end?: number;
-  readonly value?: number;
-  readonly unit?: string;
-  readonly status: 'pending' | 'active' | 'completed' | 'cancelled';
-  readonly detail?: Readonly<Record<string, unknown>>;
-}
+export type GridEventInfo = GridEventView;
 
 export type SimpleSignalOutcome =
   | { readonly ok: true; readonly eventId: string; readonly signals: readonly unknown[] }

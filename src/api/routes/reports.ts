@@ -91,57 +91,54 @@ export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
       return rows;
     };
 
-    r.get(
+    /** One report route: JSON rows, or a CSV download named `<name>.csv`. */
+    const report = <Row extends z.ZodType<object, object>>(
+      path: string,
+      name: string,
+      doc: { tags: string[]; summary: string },
+      row: Row,
+      rows: (from: number, to: number) => z.input<Row>[],
+    ) =>
+      r.get(
+        path,
+        {
+          schema: {
+            ...doc,
+            querystring: reportQuery,
+            produces: ['application/json', 'text/csv'],
+            response: { 200: csvOr(row) },
+          },
+        },
+        async (req, reply) => {
+          const { from, to } = defaultRange(req.query);
+          return send<z.input<Row>>(reply, req.query.format, name, rows(from, to), toCsv);
+        },
+      );
+
+    report(
       '/api/v1/reports/daily',
+      'daily-report',
       {
-        schema: {
-          tags: ['reports'],
-          summary:
-            'Energy/ESG per day (UTC): EV energy, PV and battery share, CO2, peak import, cost (default last 7 days)',
-          querystring: reportQuery,
-          produces: ['application/json', 'text/csv'],
-          response: { 200: csvOr(DailyRow) },
-        },
+        tags: ['reports'],
+        summary:
+          'Energy/ESG per day (UTC): EV energy, PV and battery share, CO2, peak import, cost (default last 7 days)',
       },
-      async (req, reply) => {
-        const { from, to } = defaultRange(req.query);
-        const rows = integration.reports.daily(from, to);
-        return send(reply, req.query.format, 'daily-report', rows, toCsv);
-      },
+      DailyRow,
+      (from, to) => integration.reports.daily(from, to),
     );
-    r.get(
+    report(
       '/api/v1/reports/sessions',
-      {
-        schema: {
-          tags: ['reports'],
-          summary: 'Per-session report: energy, duration, PV/battery/grid share, CO2, cost',
-          querystring: reportQuery,
-          produces: ['application/json', 'text/csv'],
-          response: { 200: csvOr(SessionRow) },
-        },
-      },
-      async (req, reply) => {
-        const { from, to } = defaultRange(req.query);
-        const rows = integration.reports.sessions(from, to, ctx.clock.now());
-        return send(reply, req.query.format, 'session-report', rows, toCsv);
-      },
+      'session-report',
+      { tags: ['reports'], summary: 'Per-session report: energy, duration, PV/battery/grid share, CO2, cost' },
+      SessionRow,
+      (from, to) => integration.reports.sessions(from, to, ctx.clock.now()),
     );
-    r.get(
+    report(
       '/api/v1/reports/fleet',
-      {
-        schema: {
-          tags: ['reports', 'vehicles'],
-          summary: 'Fleet report per day and vehicle: energy, cost, deadlines met',
-          querystring: reportQuery,
-          produces: ['application/json', 'text/csv'],
-          response: { 200: csvOr(FleetRow) },
-        },
-      },
-      async (req, reply) => {
-        const { from, to } = defaultRange(req.query);
-        const rows = integration.reports.fleet(from, to);
-        return send(reply, req.query.format, 'fleet-report', rows, toCsv);
-      },
+      'fleet-report',
+      { tags: ['reports', 'vehicles'], summary: 'Fleet report per day and vehicle: energy, cost, deadlines met' },
+      FleetRow,
+      (from, to) => integration.reports.fleet(from, to),
     );
   };
 }
