@@ -59,6 +59,17 @@ describe('dependency direction', () => {
     expect(bad).toEqual([]);
   });
 
+  it('the core imports no policy and nothing of the CLI: policies are bound in src/cli/policies.ts', () => {
+    const bad = files('src').flatMap((f) =>
+      f.startsWith('src/cli/')
+        ? []
+        : imports(f)
+            .filter((i) => i.startsWith('policies/') || i.startsWith('src/cli/'))
+            .map((i) => `${f} -> ${i}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it('production code never reads the wall clock directly', () => {
     const offenders = [...files('src'), ...files('adapters'), ...files('policies')].filter((f) => {
       if (f === 'src/model/clock.ts' || f === 'src/store/db.ts') return false;

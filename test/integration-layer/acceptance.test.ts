@@ -8,22 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { DEMO_ANY_PORTS, type Demo, startDemo } from '../../src/cli/demo.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { SseReader } from '../api/sse-client.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'acceptance-admin-key-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs: number,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /**
  * Issue 8's acceptance, against the whole demo (simulated chargers over

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEMO_ANY_PORTS, type Demo, startDemo } from '../../src/cli/demo.js';
 import { silentLogger } from '../../src/util/logger.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface StateEvse {
   id: string;
@@ -19,21 +20,6 @@ interface State {
   site: { limitW: number; contractLimitW?: number };
   evses: StateEvse[];
   devices: Array<{ id: string; protocol: string; online: boolean }>;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
 /**
@@ -87,7 +73,7 @@ describe('demo end to end', () => {
           });
           return active.length >= 3 ? { s, active } : undefined;
         },
-        15_000 - (Date.now() - t0),
+        { timeoutMs: 15_000 - (Date.now() - t0), intervalMs: 250 },
       );
       for (const e of charging.active) expect(e.reason.length).toBeGreaterThan(10);
       expect(new Set(cms.received('BootNotification').map((r) => r.identity)).size).toBe(4);
@@ -99,7 +85,7 @@ describe('demo end to end', () => {
           const s = (await (await fetch(`${api}/api/v1/state`)).json()) as State;
           return s.grid.powerW !== null && s.grid.powerW <= limitW ? s : undefined;
         },
-        10_000,
+        { timeoutMs: 10_000, intervalMs: 250 },
       );
       expect(settled.grid.powerW).toBeLessThanOrEqual(limitW);
 
@@ -109,7 +95,7 @@ describe('demo end to end', () => {
       await waitFor(
         'import back under the limit after the load step',
         async () => (demo!.physics.gridPowerW() <= limitW ? true : undefined),
-        12_000,
+        { timeoutMs: 12_000, intervalMs: 250 },
       );
       const recoveredMs = Date.now() - stepAt;
       expect(recoveredMs).toBeLessThan(12_000);

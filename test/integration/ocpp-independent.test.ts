@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy } from '../../adapters/ocpp/index.js';
 import { SystemClock } from '../../src/model/clock.js';
 import { testCore } from '../helpers/core.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Received {
   method: string;
@@ -43,16 +44,6 @@ async function startIndependentCms(port = 0) {
       await server.close({ force: true, awaitPending: false });
     },
   };
-}
-
-async function until<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The gateway's core and proxy with its upstream at the CMS port, and an independent 1.6 charger connected to it. */
@@ -143,7 +134,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     // Online, the charger gets the CMS's own id.
     expect(start.transactionId).toBe(5000);
     await charger.call('MeterValues', meter(start.transactionId, 2000));
-    await until('CMS sees boot, authorise, start and meter values', () =>
+    await waitFor('CMS sees boot, authorise, start and meter values', () =>
       ['BootNotification', 'Authorize', 'StartTransaction', 'MeterValues'].every((m) =>
         cms.received.some((r) => r.method === m),
       ),
@@ -151,7 +142,7 @@ describe('OCPP 1.6J between independent implementations', () => {
 
     // The CMS goes away in the middle of the session; the charger keeps sending.
     await cms.close();
-    await until('proxy sees the upstream down', () => !proxy.upstreamOnline('INDEP-1'));
+    await waitFor('proxy sees the upstream down', () => !proxy.upstreamOnline('INDEP-1'));
     for (const wh of [3000, 4000, 5000]) await charger.call('MeterValues', meter(start.transactionId, wh));
     const stop = await call<{ idTagInfo?: { status: string } }>(charger, 'StopTransaction', {
       transactionId: start.transactionId,
@@ -163,7 +154,7 @@ describe('OCPP 1.6J between independent implementations', () => {
 
     // The CMS comes back on the same port: everything of the outage arrives, in order, once.
     cms = await startIndependentCms(cmsPort);
-    const stops = await until(
+    const stops = await waitFor(
       'StopTransaction replayed',
       () => {
         const s = cms.received.filter((r) => r.method === 'StopTransaction');
@@ -181,7 +172,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     expect(replayedMeters).toEqual([3000, 4000, 5000]);
     for (const r of cms.received.filter((x) => x.method === 'MeterValues')) expect(r.params.transactionId).toBe(5000);
     // The proxy's session record ends synced with the CMS id and the energy of the session.
-    await until('session synced', () => {
+    await waitFor('session synced', () => {
       const s = core.sessions.list({ chargerId: 'INDEP-1' })[0];
       return s?.syncState === 'synced' && s.stoppedAt !== undefined ? s : undefined;
     });
@@ -197,10 +188,10 @@ describe('OCPP 1.6J between independent implementations', () => {
     cleanup.push(() => cms.close());
     const { core, proxy, charger } = await gateway(cmsPort, 'INDEP-2', cleanup);
     await charger.call('BootNotification', { chargePointVendor: 'Other', chargePointModel: 'X1' });
-    await until('upstream up', () => proxy.upstreamOnline('INDEP-2'));
+    await waitFor('upstream up', () => proxy.upstreamOnline('INDEP-2'));
 
     await cms.close();
-    await until('upstream down', () => !proxy.upstreamOnline('INDEP-2'));
+    await waitFor('upstream down', () => !proxy.upstreamOnline('INDEP-2'));
     // Offline: the gateway answers with its own transaction id.
     const start = await call<{ transactionId: number }>(charger, 'StartTransaction', {
       connectorId: 1,
@@ -217,7 +208,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     });
 
     cms = await startIndependentCms(cmsPort);
-    await until(
+    await waitFor(
       'the offline session replayed',
       () => cms.received.some((r) => r.method === 'StopTransaction') || undefined,
       15_000,
@@ -231,7 +222,7 @@ describe('OCPP 1.6J between independent implementations', () => {
     expect(stops[0]?.params).toMatchObject({ transactionId: 5000, meterStop: 3000 });
     expect(meters.map((m) => m.params.transactionId)).toEqual([5000]);
     expect(start.transactionId).not.toBe(5000);
-    await until('session synced', () => {
+    await waitFor('session synced', () => {
       const s = core.sessions.list({ chargerId: 'INDEP-2' })[0];
       return s?.syncState === 'synced' && s.stoppedAt !== undefined ? s : undefined;
     });
