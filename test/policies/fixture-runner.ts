@@ -1,35 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as battery from '../../policies/battery.js';
-import * as failsafe from '../../policies/failsafe.js';
-import * as fleet from '../../policies/fleet-deadlines.js';
-import * as loadManagement from '../../policies/load-management.js';
-import * as peakShaving from '../../policies/peak-shaving.js';
-import * as solar from '../../policies/solar.js';
 import type { Decision } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
 
-/**
- * Every `fixtures/<policy>/<case>.json` is one recorded situation: a compact
+/*
+ * Every `test/policies/<policy>/<case>.json` is one recorded situation: a compact
  * snapshot (numbers become fresh readings at `now` unless given as
  * `{value, ageMs}`), the policy config, and the expected limits / requests
  * (partial match, same count). A bug report becomes a fixture first.
  */
-// biome-ignore lint/suspicious/noExplicitAny: fixture configs are plain JSON checked by the policies' own types
-const POLICIES: Record<string, (s: SiteSnapshot, c: any, now: number) => Decision> = {
-  'load-management': loadManagement.decide,
-  failsafe: (s, c) => failsafe.decide(s, c),
-  solar: solar.decide,
-  battery: battery.decide,
-  'peak-shaving': peakShaving.decide,
-  'fleet-deadlines': fleet.decide,
-};
 
 type Raw = number | readonly number[] | { value: unknown; ageMs?: number; quality?: 'good' | 'stale' | 'bad' };
 
-interface Fixture {
+export interface Fixture {
   description: string;
   now: string;
   config: unknown;
@@ -96,32 +81,28 @@ function snapshotOf(f: Fixture, now: number): SiteSnapshot {
   };
 }
 
-const root = join(import.meta.dirname, 'fixtures');
+// biome-ignore lint/suspicious/noExplicitAny: fixture configs are plain JSON checked by the policies' own types
+type Decide = (s: SiteSnapshot, c: any, now: number) => Decision;
 
-describe('policy fixtures', () => {
-  const dirs = readdirSync(root);
-  it('has fixtures for every policy', () => {
-    for (const name of Object.keys(POLICIES)) expect(dirs, name).toContain(name);
+/** One test per JSON fixture in `dir` (the policy's test folder), run against `decide`. */
+export function policyFixtures(policy: string, decide: Decide, dir: string): void {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  describe(`${policy} fixtures`, () => {
+    it('has fixtures', () => expect(files.length).toBeGreaterThan(0));
+    for (const file of files) {
+      const f = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Fixture;
+      it(`${file}: ${f.description}`, () => {
+        const now = Date.parse(f.now);
+        const d = decide(snapshotOf(f, now), f.config, now);
+        if (f.expect.limits) {
+          expect(d.limits).toHaveLength(f.expect.limits.length);
+          expect(d.limits).toMatchObject(f.expect.limits);
+        }
+        if (f.expect.requests) {
+          expect(d.requests).toHaveLength(f.expect.requests.length);
+          expect(d.requests).toMatchObject(f.expect.requests);
+        }
+      });
+    }
   });
-  for (const dir of dirs) {
-    describe(dir, () => {
-      for (const file of readdirSync(join(root, dir)).filter((f) => f.endsWith('.json'))) {
-        const f = JSON.parse(readFileSync(join(root, dir, file), 'utf8')) as Fixture;
-        it(`${file}: ${f.description}`, () => {
-          const decide = POLICIES[dir];
-          expect(decide, `no policy for fixture dir ${dir}`).toBeDefined();
-          const now = Date.parse(f.now);
-          const d = decide!(snapshotOf(f, now), f.config, now);
-          if (f.expect.limits) {
-            expect(d.limits).toHaveLength(f.expect.limits.length);
-            expect(d.limits).toMatchObject(f.expect.limits);
-          }
-          if (f.expect.requests) {
-            expect(d.requests).toHaveLength(f.expect.requests.length);
-            expect(d.requests).toMatchObject(f.expect.requests);
-          }
-        });
-      }
-    });
-  }
-});
+}

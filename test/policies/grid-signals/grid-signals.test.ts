@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decide, EMPTY_GRID_INPUT, type GridSignalsInput } from '../../policies/grid-signals.js';
-import { mergeLimits } from '../../src/control/arbiter.js';
-import type { EvseStatus } from '../../src/model/site.js';
-import { evse, snapshot } from './helpers.js';
+import { decide, EMPTY_GRID_INPUT, type GridSignalsInput } from '../../../policies/grid-signals.js';
+import { mergeLimits } from '../../../src/control/arbiter.js';
+import type { EvseStatus } from '../../../src/model/site.js';
+import { evse, snapshot } from '../../grid/helpers.js';
 
 interface ExpectedLimit {
   scope: string;
@@ -21,7 +21,7 @@ interface Fixture {
   merged?: ExpectedLimit;
 }
 
-const dir = join(import.meta.dirname, 'fixtures/grid-signals');
+const dir = import.meta.dirname;
 const NOW = Date.UTC(2026, 0, 1, 18);
 
 describe('policies/grid-signals fixtures', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../policies/operator-commands.js';
-import { mergeLimits } from '../../src/control/arbiter.js';
-import { buildCircuitTree } from '../../src/control/circuit-tree.js';
-import { allocateTree } from '../../src/control/tree-allocator.js';
-import { VirtualClock } from '../../src/model/clock.js';
-import { OperatorCommands } from '../../src/state/operator-commands.js';
-import { evseSpec } from '../helpers/evse.js';
+import { decide } from '../../../policies/operator-commands.js';
+import { mergeLimits } from '../../../src/control/arbiter.js';
+import { buildCircuitTree } from '../../../src/control/circuit-tree.js';
+import { allocateTree } from '../../../src/control/tree-allocator.js';
+import { VirtualClock } from '../../../src/model/clock.js';
+import { OperatorCommands } from '../../../src/state/operator-commands.js';
+import { evseSpec } from '../../helpers/evse.js';
 
 describe('operator commands (MQTT /set)', () => {
   it('caps one EVSE until cleared and says who set it', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../policies/site-override.js';
-import { reading } from '../../src/model/reading.js';
-import type { SiteSnapshot } from '../../src/model/site.js';
+import { decide } from '../../../policies/site-override.js';
+import { reading } from '../../../src/model/reading.js';
+import type { SiteSnapshot } from '../../../src/model/site.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 
