@@ -5,6 +5,7 @@ import type { Decision, PowerRequest, Setpoint } from '../../src/model/decision.
 import { bindPolicy } from '../../src/model/policy.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseSpec } from '../../src/model/site.js';
+import { evseSpec } from '../helpers/evse.js';
 import { controlPolicies } from '../../src/cli/policies.js';
 import { testConfig, testCore } from '../helpers/core.js';
 
@@ -90,20 +91,7 @@ describe('battery set-points reach the battery sink', () => {
 });
 
 describe('V2G feed-in reaches the charger sink as a signed set-point', () => {
-  const spec: EvseSpec = {
-    id: 'CP1/1',
-    chargerId: 'CP1',
-    connectorId: 1,
-    protocol: 'ocpp',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 16,
-    voltageV: 230,
-    bidirectional: true,
-    priority: 0,
-  };
+  const spec: EvseSpec = evseSpec('CP1/1', { maxCurrentA: 16, bidirectional: true });
 
   it('negative power and current, the dispatch reason first; an identical round writes nothing, 50 W neither', async () => {
     let feedW = 7000;

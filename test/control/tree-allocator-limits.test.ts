@@ -6,28 +6,17 @@ import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '..
 import type { Limit, PowerRequest, Setpoint, Tier } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseValues } from '../../src/model/site.js';
+import { chargingEvse } from '../helpers/evse.js';
 
 const NOW = Date.UTC(2026, 0, 5, 19);
 
 function evse(id: string, measuredA?: number, ts = NOW): EvseState {
-  return {
-    id,
-    chargerId: id.split('/')[0] ?? id,
-    connectorId: 1,
+  return chargingEvse(id, {
     protocol: 'sim',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
     maxCurrentA: 16,
-    voltageV: 230,
-    bidirectional: false,
-    priority: 0,
-    status: 'Charging',
-    sessionId: `s-${id}`,
     sessionStart: NOW - 3_600_000,
     ...(measuredA !== undefined ? { currentsA: reading([measuredA, measuredA, measuredA] as const, ts, id) } : {}),
-  };
+  });
 }
 
 const evsesLimit = (w: number, tier: Tier = 'contract'): Limit => ({

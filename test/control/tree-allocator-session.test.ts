@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCircuitTree } from '../../src/control/circuit-tree.js';
 import { type AllocatorState, allocateTree } from '../../src/control/tree-allocator.js';
 import type { EvseState } from '../../src/model/site.js';
+import { chargingEvse } from '../helpers/evse.js';
 
 // The allocator recognises a session by its id and start time without building the key string
 // every round; a new session on the same EVSE must still start afresh (ramp from its minimum).
@@ -9,22 +10,7 @@ const NOW = Date.UTC(2026, 0, 2, 20);
 const tree = buildCircuitTree({ fuseA: 63, circuits: [] });
 
 function evse(session: Partial<Pick<EvseState, 'sessionId' | 'sessionStart'>>): EvseState {
-  return {
-    id: 'cp1/1',
-    chargerId: 'cp1',
-    connectorId: 1,
-    protocol: 'sim',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 32,
-    voltageV: 230,
-    bidirectional: false,
-    priority: 0,
-    status: 'Charging',
-    ...session,
-  };
+  return chargingEvse('cp1/1', { protocol: 'sim', sessionId: undefined, sessionStart: undefined, ...session });
 }
 
 /** Rounds one second apart; returns the last set-point and state. */

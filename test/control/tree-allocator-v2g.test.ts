@@ -4,29 +4,13 @@ import { buildCircuitTree, type CircuitTree } from '../../src/control/circuit-tr
 import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
 import type { Limit, PowerRequest, Setpoint, Tier } from '../../src/model/decision.js';
 import type { EvseState } from '../../src/model/site.js';
+import { chargingEvse } from '../helpers/evse.js';
 
 const NOW = Date.UTC(2026, 0, 5, 19, 15);
 const OPTS: TreeAllocatorOptions = { rampUpAPerS: 1000, assumedOverdrawA: 0, minOffMs: 0, minOnMs: 0 };
 
 function evse(id: string, over: Partial<EvseState> = {}): EvseState {
-  return {
-    id,
-    chargerId: id.split('/')[0] ?? id,
-    connectorId: 1,
-    protocol: 'ocpp',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 16,
-    voltageV: 230,
-    bidirectional: true,
-    priority: 0,
-    status: 'Charging',
-    sessionId: `s-${id}`,
-    sessionStart: NOW - 3_600_000,
-    ...over,
-  };
+  return chargingEvse(id, { maxCurrentA: 16, bidirectional: true, sessionStart: NOW - 3_600_000, ...over });
 }
 
 const feed = (id: string, w: number, tier: Tier = 'grid'): PowerRequest => ({

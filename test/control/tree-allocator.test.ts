@@ -6,6 +6,7 @@ import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '..
 import type { Limit, PowerRequest, Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseRotation } from '../../src/model/site.js';
+import { chargingEvse } from '../helpers/evse.js';
 
 const NOW = Date.UTC(2026, 0, 1, 20);
 // Hysteresis and the overdraw reserved for unknown vehicles off: these tests look at the sharing itself.
@@ -19,24 +20,7 @@ const FREE: TreeAllocatorOptions = {
 };
 
 function evse(id: string, over: Partial<EvseState> = {}): EvseState {
-  return {
-    id,
-    chargerId: id.split('/')[0] ?? id,
-    connectorId: 1,
-    protocol: 'sim',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 32,
-    voltageV: 230,
-    bidirectional: false,
-    priority: 0,
-    status: 'Charging',
-    sessionId: `s-${id}`,
-    sessionStart: NOW - 3_600_000,
-    ...over,
-  };
+  return chargingEvse(id, { protocol: 'sim', sessionStart: NOW - 3_600_000, ...over });
 }
 
 function run(

@@ -1,4 +1,4 @@
-import type { EvseSpec } from '../../src/model/site.js';
+import type { EvseSpec, EvseState } from '../../src/model/site.js';
 
 /** A 32 A three-phase OCPP EVSE on the site node; override what a test is about. */
 export function evseSpec(id: string, over: Partial<EvseSpec> = {}): EvseSpec {
@@ -17,4 +17,9 @@ export function evseSpec(id: string, over: Partial<EvseSpec> = {}): EvseSpec {
     priority: 0,
     ...over,
   };
+}
+
+/** The same EVSE with a charging session (`s-<id>`) as the process image holds it; override the rest. */
+export function chargingEvse(id: string, over: Partial<EvseState> = {}): EvseState {
+  return { ...evseSpec(id), status: 'Charging', sessionId: `s-${id}`, sessionStart: 0, ...over };
 }

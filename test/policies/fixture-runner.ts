@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
+import { evseSpec } from '../helpers/evse.js';
 
 /*
  * Every `test/policies/<policy>/<case>.json` is one recorded situation: a compact
@@ -43,21 +44,8 @@ function readings(obj: Record<string, Raw> | undefined, now: number) {
 function snapshotOf(f: Fixture, now: number): SiteSnapshot {
   const evses = (f.snapshot.evses ?? []).map((e, i) => {
     const id = (e.id as string | undefined) ?? `CP${i + 1}/1`;
-    const base: EvseState = {
-      id,
-      chargerId: id.split('/')[0] as string,
-      connectorId: 1,
-      protocol: 'sim',
-      circuitId: 'site',
-      phaseRotation: 'L1L2L3',
-      phases: 3,
-      minCurrentA: 6,
-      maxCurrentA: 32,
-      voltageV: 230,
-      bidirectional: false,
-      priority: 0,
-      status: 'Charging',
-    };
+    const base: EvseState = { ...evseSpec(id, { protocol: 'sim' }), status: 'Charging' };
+
     const out: Record<string, unknown> = { ...base };
     for (const [k, v] of Object.entries(e)) {
       out[k] =

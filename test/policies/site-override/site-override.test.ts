@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../../policies/site-override.js';
 import { reading } from '../../../src/model/reading.js';
 import type { SiteSnapshot } from '../../../src/model/site.js';
+import { evseSpec } from '../../helpers/evse.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 
@@ -14,18 +15,7 @@ function snapshot(gridW: number, evseW: number): SiteSnapshot {
     battery: {},
     evses: [
       {
-        id: 'CP1/1',
-        chargerId: 'CP1',
-        connectorId: 1,
-        protocol: 'ocpp',
-        circuitId: 'site',
-        phaseRotation: 'L1L2L3',
-        phases: 3,
-        minCurrentA: 6,
-        maxCurrentA: 32,
-        voltageV: 230,
-        bidirectional: false,
-        priority: 0,
+        ...evseSpec('CP1/1'),
         status: 'Charging',
         powerW: reading(evseW, NOW, 'CP1'),
       },
