@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeLimits } from '../../src/control/arbiter.js';
 import { buildCircuitTree } from '../../src/control/circuit-tree.js';
-import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import type { AllocatorState, TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import { allocateRound } from './allocate.js';
 import type { Limit, PowerRequest, Setpoint, Tier } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseValues } from '../../src/model/site.js';
@@ -39,15 +39,14 @@ function round(
   state?: AllocatorState,
   options: TreeAllocatorOptions = {},
 ) {
-  return allocateTree({
+  return allocateRound({
     tree: buildCircuitTree({ fuseA: 63, circuits: [] }),
     evses,
-    limits: mergeLimits(limits),
-    rawLimits: limits,
+    limits,
     requests,
-    now,
     options,
-    ...(state ? { state } : {}),
+    state,
+    now,
   });
 }
 

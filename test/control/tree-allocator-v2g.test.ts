@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { mergeLimits } from '../../src/control/arbiter.js';
 import { buildCircuitTree, type CircuitTree } from '../../src/control/circuit-tree.js';
-import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import type { AllocatorState, TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import { allocateRound } from './allocate.js';
 import type { Limit, PowerRequest, Setpoint, Tier } from '../../src/model/decision.js';
 import type { EvseState } from '../../src/model/site.js';
 import { chargingEvse } from '../helpers/evse.js';
@@ -27,16 +27,7 @@ function run(
   state?: AllocatorState,
   now = NOW,
 ) {
-  return allocateTree({
-    tree,
-    evses,
-    limits: mergeLimits(limits),
-    rawLimits: limits,
-    requests,
-    now,
-    options: OPTS,
-    ...(state ? { state } : {}),
-  });
+  return allocateRound({ tree, evses, limits, requests, options: OPTS, state, now });
 }
 
 const byId = (sps: readonly Setpoint[]) => new Map(sps.map((s) => [s.evseId, s]));

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeLimits } from '../../src/control/arbiter.js';
 import { buildCircuitTree, type CircuitTree, siteMask } from '../../src/control/circuit-tree.js';
-import { type AllocatorState, allocateTree, type TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import type { AllocatorState, TreeAllocatorOptions } from '../../src/control/tree-allocator.js';
+import { allocateRound } from './allocate.js';
 import type { Limit, PowerRequest, Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseRotation } from '../../src/model/site.js';
@@ -32,16 +32,7 @@ function run(
   state?: AllocatorState,
   now = NOW,
 ) {
-  return allocateTree({
-    tree,
-    evses,
-    limits: mergeLimits(limits),
-    rawLimits: limits,
-    requests,
-    now,
-    options,
-    ...(state ? { state } : {}),
-  });
+  return allocateRound({ tree, evses, limits, requests, options, state, now });
 }
 
 const byId = (sps: readonly Setpoint[]) => new Map(sps.map((s) => [s.evseId, s]));
