@@ -130,18 +130,3 @@ export function swaggerTransform({ schema, url }: { schema: Record<string, unkno
 export const TimeParam = z
   .union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
   .describe('Epoch milliseconds or ISO 8601 date-time');
-
-export const IsoTime = z.string().describe('ISO 8601 date-time (UTC)');
-
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-    errors: z
-      .array(z.object({ in: z.string(), path: z.string(), pointer: z.string(), message: z.string() }))
-      .optional(),
-  })
-  .describe('RFC 9457 problem details');

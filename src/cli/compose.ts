@@ -21,6 +21,8 @@ export interface GatewayDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Node's default process metrics on `/metrics` (default on); off where many gateways share a process. */
+  readonly defaultMetrics?: boolean;
 }
 
 export interface Gateway {
@@ -83,6 +85,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     env,
     migrations: [...OCPP_MIGRATIONS, ...INTEGRATION_MIGRATIONS, ...GRID_MIGRATIONS],
     policies,
+    ...(deps.defaultMetrics !== undefined ? { defaultMetrics: deps.defaultMetrics } : {}),
   });
   coreRef = core;
   grid = createGridService(config, {
