@@ -1,15 +1,15 @@
 import type { AddressInfo } from 'node:net';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
-import { Histogram, type Registry } from 'prom-client';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { GatewayContext } from '../context.js';
 import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { LiveStreams } from './live.js';
-import { PROBLEM_CONTENT_TYPE, PROBLEM_DESCRIPTIONS, PROBLEM_TYPES, ProblemError, problem } from './problem.js';
+import { installProblemHandlers } from './errors.js';
+import { publishGridEvents } from './grid-events.js';
+import { installCommandAudit, installRequestMetrics } from './hooks.js';
+import { registerOpenApi } from './openapi.js';
 import type { ApiProviders } from './providers.js';
 import type { RouteDeps } from './routes/deps.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -27,7 +27,7 @@ import { siteRoutes } from './routes/site.js';
 import { stateRoutes } from './routes/state.js';
 import { vehicleRoutes } from './routes/vehicles.js';
 import { webhookRoutes } from './routes/webhooks.js';
-import { installZodValidation, swaggerTransform } from './schema.js';
+import { installZodValidation } from './schema.js';
 
 /** Extra route plugins (the integration layer adds its resources through this). */
 export type ApiPlugin = (app: FastifyInstance) => Promise<void>;
@@ -64,33 +64,6 @@ export interface ApiServer {
   routes(): ReadonlyArray<{ method: string; url: string; documented: boolean }>;
 }
 
-/** The partner guide at the top of the OpenAPI document (and so of /docs). */
-const API_GUIDE = `Live site state, sessions, set-points with reasons, vehicles and their needs, grid events,
-alerts, reports, commands, webhooks and live events of a gridkeeper depot gateway.
-
-**Access.** Keys travel as \`Authorization: Bearer <key>\` (browsers' EventSource/WebSocket may use
-\`?access_token=\`). Scopes: \`read\` (GET), \`control\` (commands, webhooks, audit), \`admin\` (keys); each
-implies the ones before. Without a key only \`/healthz\`, this document and the docs answer, unless the
-site allows anonymous reads. Every command is written to the audit log (\`GET /api/v1/audit\`).
-
-**Errors** are RFC 9457 \`application/problem+json\`; bad input is 400 with \`errors\` listing every invalid
-field (\`path\`, JSON \`pointer\`, \`message\`). Types are explained at \`GET /api/v1/problems\`.
-
-**Live events** (\`GET /api/v1/events\` as SSE, \`/api/v1/ws\` as WebSocket) carry a monotonic \`id\`; reconnect
-with \`Last-Event-ID\` (or \`?lastEventId=\`) to receive every retained event you missed. A client that reads
-too slowly is told \`resumeAfter\` and disconnected; others are never slowed down.
-
-**Webhooks** (\`POST /api/v1/webhooks {url, events}\` → \`{id, secret}\`) follow Standard Webhooks: body
-\`{type, timestamp, data}\`, headers \`webhook-id\` (the event id), \`webhook-timestamp\`,
-\`webhook-signature: v1,<base64 HMAC-SHA256>\`; verify with any Standard Webhooks library and the
-\`whsec_\` secret. Delivery is at least once and in order per subscription, retried with exponential
-back-off for more than 24 h, then dead-lettered (\`GET /api/v1/webhooks/{id}/deliveries?state=dead\`,
-\`POST /api/v1/webhooks/{id}/redeliver\`). Deduplicate by \`webhook-id\`.`;
-
-function metric<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
-
 /**
  * The gateway's HTTP API (fastify 5). Routes are fastify plugins under
  * `routes/`, their zod schemas validate requests and feed the OpenAPI
@@ -125,178 +98,21 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
 
   // Why a command failed, for the audit log (set by the error handler).
   const failure = new WeakMap<object, string>();
-  if (integration) {
-    app.addHook('onResponse', async (req, reply) => {
-      const command = req.routeOptions.config?.command;
-      if (!command) return;
-      const p = req.principal ?? { id: 'anonymous', name: 'anonymous' };
-      const ok = reply.statusCode < 400;
-      const result = ok ? 'ok' : (failure.get(req) ?? `HTTP ${reply.statusCode}`);
-      const path = req.url.split('?')[0] ?? req.url;
-      integration.audit.record({
-        ts: ctx.clock.now(),
-        principalId: p.id,
-        principalName: p.name,
-        command,
-        method: req.method,
-        path,
-        params: { params: req.params ?? null, body: req.body ?? null },
-        status: reply.statusCode,
-        result,
-      });
-      // Who did it stays in the audit log (control scope), not in the stream every reader sees.
-      integration.hub.publish('command.executed', { command, path, status: reply.statusCode, result });
-    });
-  }
-
-  const requestSeconds = metric(
-    ctx.metrics,
-    'gridkeeper_api_request_seconds',
-    () =>
-      new Histogram({
-        name: 'gridkeeper_api_request_seconds',
-        help: 'HTTP API request duration by route and status',
-        labelNames: ['method', 'route', 'status'],
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
-        registers: [ctx.metrics],
-      }),
-  );
-  app.addHook('onResponse', async (req, reply) => {
-    requestSeconds.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
-
-  app.setErrorHandler((err: FastifyError | ProblemError, req, reply) => {
-    let body: ReturnType<typeof problem>;
-    if (err instanceof ProblemError) {
-      body = err.problem;
-    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      body = problem(err.statusCode, {
-        type: err.statusCode === 400 ? PROBLEM_TYPES.validation : 'about:blank',
-        detail: err.message,
-      });
-    } else {
-      req.log.error({ err, url: req.url }, 'request failed');
-      body = problem(500, { type: PROBLEM_TYPES.internal, detail: 'internal error; see the gateway log' });
-    }
-    if (body.status === 401) reply.header('www-authenticate', 'Bearer');
-    failure.set(req, body.detail ?? body.title);
-    return reply
-      .code(body.status)
-      .type(PROBLEM_CONTENT_TYPE)
-      .serializer((x) => JSON.stringify(x))
-      .send({ ...body, instance: req.url.split('?')[0] });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(
-        problem(404, {
-          type: PROBLEM_TYPES.notFound,
-          detail: `no route ${req.method} ${req.url.split('?')[0]}`,
-          instance: req.url.split('?')[0],
-        }),
-      ),
-  );
-
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'gridkeeper API',
-        version: '1.0.0',
-        description: API_GUIDE,
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key' } },
-      },
-      security: [{ bearer: [] }],
-    },
-    transform: swaggerTransform as never,
-    // @fastify/websocket hides upgrade routes from swagger; describe the live socket by hand.
-    transformObject: (doc) => {
-      if (!('openapiObject' in doc)) return doc.swaggerObject;
-      const openapiObject = doc.openapiObject as Record<string, unknown>;
-      if (!integration) return openapiObject;
-      const paths = (openapiObject.paths ?? {}) as Record<string, unknown>;
-      paths['/api/v1/ws'] = {
-        get: {
-          tags: ['events'],
-          summary: 'Live events over WebSocket (HTTP upgrade); messages are {id, type, timestamp, data}',
-          description:
-            'Same events and filters as /api/v1/events; resume with `?lastEventId=`. Browsers may pass the key ' +
-            'as `?access_token=`. Messages of type `ping` are flow control; ignore them. A slow client gets `{"type":"overflow","resumeAfter":n}` and close code 1013.',
-          parameters: [
-            { name: 'types', in: 'query', required: false, schema: { type: 'string' } },
-            { name: 'lastEventId', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
-          ],
-          responses: {
-            '101': { description: 'Switching Protocols: WebSocket established' },
-            '401': { description: 'Missing or unknown API key (problem+json)' },
-          },
-        },
-      };
-      return { ...openapiObject, paths };
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
-
-  app.get(
-    '/api/v1/problems',
-    {
-      config: { auth: 'public' },
-      schema: { tags: ['ops'], summary: 'The problem types (RFC 9457) this API answers with, and what they mean' },
-    },
-    async () =>
-      Object.fromEntries(
-        Object.entries(PROBLEM_TYPES).map(([k, uri]) => [
-          uri.split('#')[1],
-          { type: uri, description: PROBLEM_DESCRIPTIONS[k as keyof typeof PROBLEM_TYPES] },
-        ]),
-      ),
-  );
-  app.get(
-    '/api/v1/openapi.json',
-    {
-      config: { auth: 'public' },
-      schema: { tags: ['ops'], summary: 'This OpenAPI 3.1 document' },
-    },
-    async () => app.swagger(),
-  );
+  if (integration) installCommandAudit(app, { clock: ctx.clock, integration, failure });
+  installRequestMetrics(app, ctx.metrics);
+  installProblemHandlers(app, failure);
+  await registerOpenApi(app, { liveSocket: integration !== undefined });
 
   await app.register(healthRoutes(ctx, { ready: isReady }));
   await app.register(stateRoutes(ctx, integration ? { override: () => integration.siteOverride.active() } : {}));
   let live: LiveStreams | undefined;
-  let offGrid: (() => void) | undefined;
   const grid = opts.providers?.grid;
-  if (integration && grid?.onChange) {
-    // Grid signals change in the grid service; partners see each new or changed event once.
-    const seen = new Map<string, string>();
-    const publishChanges = () => {
-      const now = ctx.clock.now();
-      for (const e of grid.events({ from: now - 86_400_000 })) {
-        const key = `${e.status}|${e.value ?? ''}|${e.end ?? ''}`;
-        if (seen.get(e.id) === key) continue;
-        seen.set(e.id, key);
-        integration.hub.publish('grid.event', {
-          eventId: e.id,
-          source: e.source,
-          kind: e.kind,
-          status: e.status,
-          start: new Date(e.start).toISOString(),
-          end: e.end !== undefined ? new Date(e.end).toISOString() : null,
-          value: e.value ?? null,
-          unit: e.unit ?? null,
-        });
-      }
-    };
-    for (const e of grid.events({ from: ctx.clock.now() - 86_400_000 }))
-      seen.set(e.id, `${e.status}|${e.value ?? ''}|${e.end ?? ''}`);
-    offGrid = grid.onChange(publishChanges);
-  }
+  // Grid signals change in the grid service; partners see each new or changed event once.
+  const onGridChange = grid?.onChange;
+  const offGrid =
+    integration && grid && onGridChange
+      ? publishGridEvents(grid, (l) => onGridChange.call(grid, l), integration.hub, ctx.clock)
+      : undefined;
   if (integration) {
     live = new LiveStreams({
       hub: integration.hub,
