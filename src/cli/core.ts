@@ -1,7 +1,8 @@
 import { Gauge, Histogram } from 'prom-client';
 import { createGatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { buildCircuitTree, createTreeAllocator } from '../control/allocator.js';
+import { createTreeAllocator } from '../control/allocator.js';
+import { buildCircuitTree } from '../control/circuit-tree.js';
 import { ControlLoop, type ControlRound } from '../control/control-loop.js';
 import { Dispatcher } from '../control/dispatcher.js';
 import type { Clock } from '../model/clock.js';

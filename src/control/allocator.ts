@@ -9,9 +9,6 @@ import {
   type TreeAllocatorOptions,
 } from './tree-allocator.js';
 
-export { allocateTree, type TreeAllocatorOptions } from './tree-allocator.js';
-export { buildCircuitTree } from './circuit-tree.js';
-
 /**
  * The loop's allocator over the circuit tree: keeps the hysteresis memory
  * between rounds (the allocation itself stays a pure function) and turns
