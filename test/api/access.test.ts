@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OcppCommands } from '../../src/api/providers.js';
-import { ADMIN_KEY, type ApiFixture, apiFixture, auth } from './fixture.js';
+import { ADMIN_KEY, type ApiFixture, apiFixture, auth, errorPaths, createKey } from './fixture.js';
 
 describe('API keys, scopes, audit and problem details', () => {
   let f: ApiFixture | undefined;
@@ -68,14 +68,7 @@ describe('API keys, scopes, audit and problem details', () => {
   it('a control key runs commands through the provider; every command is audited with who and result', async () => {
     f = await apiFixture({ providers: { ocpp } });
     const { app } = f.api;
-    const { key } = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/keys',
-        headers: auth(ADMIN_KEY),
-        payload: { name: 'payment-app', scopes: ['control'] },
-      })
-    ).json();
+    const key = await createKey(app, 'payment-app', ['control']);
     const res = await app.inject({
       method: 'POST',
       url: '/api/v1/sessions/remote-start',
@@ -156,11 +149,7 @@ describe('API keys, scopes, audit and problem details', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const body = res.json();
     expect(body).toMatchObject({ status: 400, title: 'Bad Request' });
-    expect(body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
-      'body.colour',
-      'body.events[1]',
-      'body.url',
-    ]);
+    expect(errorPaths(res)).toEqual(['body.colour', 'body.events[1]', 'body.url']);
     expect(body.errors.find((e: { path: string }) => e.path === 'body.events[1]').pointer).toBe('/events/1');
 
     const q = await app.inject({
@@ -169,12 +158,7 @@ describe('API keys, scopes, audit and problem details', () => {
       headers: auth(ADMIN_KEY),
     });
     expect(q.statusCode).toBe(400);
-    expect(
-      q
-        .json()
-        .errors.map((e: { path: string }) => e.path)
-        .sort(),
-    ).toEqual(['querystring.bogus', 'querystring.limit', 'querystring.to']);
+    expect(errorPaths(q)).toEqual(['querystring.bogus', 'querystring.limit', 'querystring.to']);
 
     const bad = await app.inject({
       method: 'POST',

@@ -60,5 +60,20 @@ export async function apiFixture(
 
 export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
+/** The `path` of every field error of a 400 problem, sorted. */
+export const errorPaths = (res: { json(): unknown }): string[] =>
+  ((res.json() as { errors?: Array<{ path: string }> }).errors ?? []).map((e) => e.path).sort();
+
+/** A new API key with these scopes, made by the admin through the API. */
+export async function createKey(app: ApiServer['app'], name: string, scopes: string[]): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/keys',
+    headers: auth(ADMIN_KEY),
+    payload: { name, scopes },
+  });
+  return (res.json() as { key: string }).key;
+}
+
 export const evseSpec = (chargerId: string, connectorId = 1): EvseSpec =>
   baseSpec(`${chargerId}/${connectorId}`, { connectorId });

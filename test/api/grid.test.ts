@@ -4,7 +4,7 @@ import { createGridService } from '../../src/grid/service.js';
 import type { HubEvent } from '../../src/integration/events.js';
 import { VirtualClock } from '../../src/model/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
-import { ADMIN_KEY, type ApiFixture, apiFixture, auth } from './fixture.js';
+import { ADMIN_KEY, type ApiFixture, apiFixture, auth, errorPaths, createKey } from './fixture.js';
 
 describe('grid routes (simple DR signals, status, grid.event live events)', () => {
   let f: ApiFixture | undefined;
@@ -64,21 +64,9 @@ describe('grid routes (simple DR signals, status, grid.event live events)', () =
       payload: { importLimitW: -5, until: 'soon', extra: 1 },
     });
     expect(bad.statusCode).toBe(400);
-    expect(
-      bad
-        .json()
-        .errors.map((e: { path: string }) => e.path)
-        .sort(),
-    ).toEqual(['body.extra', 'body.importLimitW', 'body.until']);
+    expect(errorPaths(bad)).toEqual(['body.extra', 'body.importLimitW', 'body.until']);
 
-    const { key } = (
-      await app.inject({
-        method: 'POST',
-        url: '/api/v1/keys',
-        headers: auth(ADMIN_KEY),
-        payload: { name: 'ro', scopes: ['read'] },
-      })
-    ).json();
+    const key = await createKey(app, 'ro', ['read']);
     const refused = await app.inject({
       method: 'POST',
       url: '/api/v1/grid/limit',

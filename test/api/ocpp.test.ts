@@ -3,7 +3,7 @@ import { VirtualClock } from '../../src/model/clock.js';
 import { SimCharger } from '../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../sim/site/vehicle.js';
 import { type Stack, startStack, waitFor } from '../adapters/ocpp/helpers.js';
-import { ADMIN_KEY, type ApiFixture, apiFixture, auth } from './fixture.js';
+import { ADMIN_KEY, type ApiFixture, apiFixture, auth, createKey } from './fixture.js';
 
 interface OutboxBody {
   pending: number;
@@ -120,13 +120,7 @@ describe('OCPP outbox in the API and metrics', () => {
     expect((await outbox('?chargerId=nope')).chargers).toEqual([]);
 
     // A read-only key may look but not retry.
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/v1/keys',
-      headers: auth(ADMIN_KEY),
-      payload: { name: 'viewer', scopes: ['read'] },
-    });
-    const readKey = (created.json() as { key: string }).key;
+    const readKey = await createKey(app, 'viewer', ['read']);
     const view = await app.inject({ method: 'GET', url: '/api/v1/ocpp/outbox', headers: auth(readKey) });
     expect(view.statusCode).toBe(200);
     const refused = await app.inject({

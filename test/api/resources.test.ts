@@ -2,7 +2,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GridProvider } from '../../src/api/providers.js';
 import { reading } from '../../src/model/reading.js';
-import { ADMIN_KEY, type ApiFixture, apiFixture, auth, evseSpec } from './fixture.js';
+import { ADMIN_KEY, type ApiFixture, apiFixture, auth, evseSpec, errorPaths } from './fixture.js';
 
 const H = auth(ADMIN_KEY);
 const T0 = Date.UTC(2026, 0, 1);
@@ -48,12 +48,7 @@ describe('REST resources', () => {
       payload: { limitW: -1, durationS: 60, until: '2026-01-02T00:00:00Z' },
     });
     expect(bad.statusCode).toBe(400);
-    expect(
-      bad
-        .json()
-        .errors.map((e: { path: string }) => e.path)
-        .sort(),
-    ).toEqual(['body.durationS', 'body.limitW']);
+    expect(errorPaths(bad)).toEqual(['body.durationS', 'body.limitW']);
   });
 
   it('vehicles and needs: set through the API, read by policies via needs(now)', async () => {
@@ -100,14 +95,14 @@ describe('REST resources', () => {
     });
     expect(bad.statusCode).toBe(400);
     // Field errors first; the cross-field rule (energy or SoC) is checked once the fields are valid.
-    expect(bad.json().errors.map((e: { path: string }) => e.path)).toEqual(['body.departureAt']);
+    expect(errorPaths(bad)).toEqual(['body.departureAt']);
     const noEnergy = await app.inject({
       method: 'PUT',
       url: '/api/v1/vehicles/van-7/needs',
       headers: H,
       payload: { departureAt: T0 + 1000 },
     });
-    expect(noEnergy.json().errors.map((e: { path: string }) => e.path)).toEqual(['body.energyNeededWh']);
+    expect(errorPaths(noEnergy)).toEqual(['body.energyNeededWh']);
   });
 
   it('sessions: filters by time, charger, idTag and vehicle, paged', async () => {
@@ -191,13 +186,13 @@ describe('REST resources', () => {
     expect(hist.json().series['pv.powerW'][0]).toEqual([T0, 4000]);
     const badHist = await app.inject({ method: 'GET', url: `/api/v1/history?from=${T0 + 10}&to=${T0}`, headers: H });
     expect(badHist.statusCode).toBe(400);
-    expect(badHist.json().errors.map((e: { path: string }) => e.path)).toEqual(['querystring.series']);
+    expect(errorPaths(badHist)).toEqual(['querystring.series']);
     const backwards = await app.inject({
       method: 'GET',
       url: `/api/v1/history?series=pv.powerW&from=${T0 + 10}&to=${T0}`,
       headers: H,
     });
-    expect(backwards.json().errors.map((e: { path: string }) => e.path)).toEqual(['querystring.to']);
+    expect(errorPaths(backwards)).toEqual(['querystring.to']);
 
     const daily = await app.inject({
       method: 'GET',
