@@ -123,18 +123,22 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     });
     const deps: RouteDeps = { ctx, integration, providers: opts.providers ?? {} };
     await app.register(eventRoutes(live));
-    await app.register(siteRoutes(deps));
-    await app.register(deviceRoutes(deps));
-    await app.register(evseRoutes(deps));
-    await app.register(sessionRoutes(deps));
-    await app.register(vehicleRoutes(deps));
-    await app.register(gridRoutes(deps));
-    await app.register(alertRoutes(deps));
-    await app.register(reportRoutes(deps));
-    await app.register(historyRoutes(deps));
-    await app.register(keyRoutes(deps));
-    await app.register(webhookRoutes(deps));
-    await app.register(ocppRoutes(deps));
+    // One plugin per resource, in the order of the OpenAPI document.
+    const resources = [
+      siteRoutes,
+      deviceRoutes,
+      evseRoutes,
+      sessionRoutes,
+      vehicleRoutes,
+      gridRoutes,
+      alertRoutes,
+      reportRoutes,
+      historyRoutes,
+      keyRoutes,
+      webhookRoutes,
+      ocppRoutes,
+    ];
+    for (const routes of resources) await app.register(routes(deps));
   }
   if (ctx.config.api.dashboard) await app.register(dashboardRoutes());
   for (const p of opts.plugins ?? []) await app.register(async (sub) => p(sub));
