@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../../src/bus/events.js';
 import { VirtualClock } from '../../src/model/clock.js';
 import { ADMIN_KEY, type ApiFixture, apiFixture, auth } from './fixture.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -37,14 +38,6 @@ async function receiver(status: () => number = () => 204) {
   };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
-    await sleep(5);
-  }
-}
 /** Advance virtual time in steps, letting real I/O run in between, until `pred`. */
 async function drive(clock: VirtualClock, stepMs: number, pred: () => boolean, maxSteps = 2000): Promise<void> {
   for (let i = 0; i < maxSteps && !pred(); i++) {
@@ -98,7 +91,7 @@ describe('webhooks', () => {
     f.core.bus.emit('session.started', session('s1'));
     f.core.bus.emit('device', { id: 'm', protocol: 'modbus', kind: 'meter', online: true });
     f.core.bus.emit('session.stopped', session('s1', { energyWh: 5000, stoppedAt: Date.now() + 1000 }));
-    await until(() => rx.got.length >= 2, 'two deliveries');
+    await waitFor('two deliveries', () => rx.got.length >= 2);
 
     const wh = new Webhook(secret);
     expect(rx.got.map((g) => Number(g.headers['webhook-id']))).toEqual(ids);
@@ -113,7 +106,7 @@ describe('webhooks', () => {
     // A tampered body fails verification.
     expect(() => wh.verify(`${rx.got[0]!.body} `, rx.got[0]!.headers as Record<string, string>)).toThrow();
 
-    await until(() => f.integration.webhooks.stats(id).delivered === 2, 'outbox updated');
+    await waitFor('outbox updated', () => f.integration.webhooks.stats(id).delivered === 2);
     const get = await f.api.app.inject({ method: 'GET', url: `/api/v1/webhooks/${id}`, headers: auth(ADMIN_KEY) });
     expect(get.json()).toMatchObject({ id, stats: { delivered: 2, pending: 0, dead: 0 } });
     expect(
@@ -132,7 +125,7 @@ describe('webhooks', () => {
     const f = await fixture();
     const { id } = f.integration.webhooks.create({ url: rx.url, events: ['session.*'] });
     for (let i = 0; i < 5; i++) f.core.bus.emit('session.updated', session('s2', { energyWh: i * 100 }));
-    await until(() => rx.got.length >= 1, 'first attempt');
+    await waitFor('first attempt', () => rx.got.length >= 1);
     // Only the head is tried while the receiver is down: order is kept.
     await drive(f.clock, 1000, () => rx.got.length >= 4, 120);
     expect(new Set(rx.got.map((g) => JSON.parse(g.body).data.energyWh))).toEqual(new Set([0]));
@@ -143,7 +136,7 @@ describe('webhooks', () => {
     expect(delivered).toEqual([0, 100, 200, 300, 400]);
     const okIds = rx.ok().map((g) => g.headers['webhook-id']);
     expect(new Set(okIds).size).toBe(5);
-    await until(() => f.integration.webhooks.stats(id).delivered === 5, 'outbox updated');
+    await waitFor('outbox updated', () => f.integration.webhooks.stats(id).delivered === 5);
     expect(f.integration.webhooks.stats(id)).toMatchObject({ delivered: 5, pending: 0, dead: 0 });
   });
 
@@ -184,7 +177,7 @@ describe('webhooks', () => {
     });
     expect(re.statusCode).toBe(202);
     expect(re.json()).toEqual({ queued: 1 });
-    await until(() => rx.ok().length === 1 && f.integration.webhooks.stats(id).delivered === 1, 'redelivery');
+    await waitFor('redelivery', () => rx.ok().length === 1 && f.integration.webhooks.stats(id).delivered === 1);
     expect(rx.ok()[0]!.headers['webhook-id']).toBe(String(e.id));
     expect(f.integration.webhooks.stats(id)).toMatchObject({ dead: 0, delivered: 1 });
   });
@@ -197,7 +190,7 @@ describe('webhooks', () => {
     const first = await fixture({ storePath });
     const sub = first.integration.webhooks.create({ url: rx.url, events: ['session.*'] });
     const ids = [1, 2, 3].map((i) => first.integration.hub.publish('session.updated', { n: i }).id);
-    await until(() => rx.got.length >= 1, 'first attempt');
+    await waitFor('first attempt', () => rx.got.length >= 1);
     await first.close();
     await rx.close();
 
