@@ -1,5 +1,5 @@
-import type { GridSignal, SignalKind } from '../../src/grid/signals.js';
-import type { EventPayloadDescriptor, OadrEvent, Program } from './schemas.js';
+import type { GridSignal, SignalKind } from '../../src/model/grid.js';
+import { type EventPayloadDescriptor, EventSchema, type OadrEvent, type Program } from './schemas.js';
 
 /** A field-level reason to refuse an event or one of its payloads. */
 export interface EventIssue {
@@ -239,4 +239,29 @@ export function eventToSignals(
   }
   if (issues.length > 0) return { signals: [], issues, skipped, targeted: true };
   return { signals, issues, skipped, targeted: true };
+}
+
+/**
+ * Validate one event as the VTN listed it. A refused event still names its
+ * id when it has one, so the caller can keep that event's last good version.
+ */
+export function parseEvent(
+  raw: unknown,
+): { ok: true; event: OadrEvent } | { ok: false; id: string | undefined; issue: EventIssue } {
+  const parsed = EventSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const id =
+    raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string'
+      ? (raw as { id: string }).id
+      : undefined;
+  const issue = parsed.error.issues[0];
+  return {
+    ok: false,
+    id,
+    issue: {
+      eventId: id ?? '?',
+      field: issue?.path.map(String).join('.') || '(root)',
+      message: issue?.message ?? 'invalid',
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { type Clock, SystemClock } from '../../src/model/clock.js';
+import type { Clock } from '../../src/model/clock.js';
 
 /**
  * A small OpenADR 3.0.1 VTN for tests and the demo: OAuth2 client
@@ -20,7 +20,8 @@ export interface VtnClient {
 export interface VtnSimOptions {
   readonly port?: number;
   readonly host?: string;
-  readonly clock?: Clock;
+  /** Time of the simulated utility (the test's virtual clock, or a wall clock the caller owns). */
+  readonly clock: Clock;
   readonly clients?: readonly VtnClient[];
   readonly tokenTtlS?: number;
   /** Programs created at start (`programName` required). */
@@ -55,8 +56,8 @@ export interface VtnSim {
   readonly stats: { tokenRequests: number; requests: number; notifications: number; notificationErrors: number };
 }
 
-export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
-  const clock = opts.clock ?? new SystemClock();
+export function createVtnSim(opts: VtnSimOptions): VtnSim {
+  const { clock } = opts;
   const clients = opts.clients ?? [
     { clientId: 'ven-client', clientSecret: 'ven-secret', role: 'ven' },
     { clientId: 'bl-client', clientSecret: 'bl-secret', role: 'bl' },

@@ -5,7 +5,7 @@ import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
 import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
-import { createApiServer, type ApiServer } from '../api/server.js';
+import { type ApiPlugin, createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { decide as operatorDecide } from '../../policies/operator-commands.js';
 import { decide as siteOverrideDecide, type SiteOverrideInput } from '../../policies/site-override.js';
@@ -122,6 +122,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
 
   const components: Component[] = [];
+  // Endpoints that grid adapters serve to their peers (VTN callback, OSCP messages) live on the API server.
+  const routePlugins: ApiPlugin[] = [];
+  let api: ApiServer | undefined;
+  const apiUrl = () => api?.url();
   const authoriser = integration.authoriser;
   const ocpp = createOcppProxy(
     { ocpp: config.ocpp, chargers: config.chargers, site: config.site },
@@ -220,8 +224,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       metrics: core.metrics,
       store: grid.store,
       measurements,
+      baseUrl: apiUrl,
     });
     grid.attachStatus('openadr', () => ven.status());
+    routePlugins.push((app) => ven.routes(app));
     components.push(ven);
   }
   if (config.grid.oscp.enabled) {
@@ -233,8 +239,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       measurements,
       voltageV: config.site.voltageV,
       demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
+      baseUrl: apiUrl,
     });
     grid.attachStatus('oscp', () => fp.status());
+    routePlugins.push((app) => fp.routes(app));
     components.push(fp);
   }
 
@@ -252,9 +260,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     );
   }
 
-  let api: ApiServer | undefined;
   const started: Component[] = [];
   let coreStarted = false;
+  let componentsStarted = false;
 
   const gateway: Gateway = {
     core,
@@ -268,10 +276,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       try {
         grid?.start();
         await integration.start();
-        for (const c of components) {
-          await c.start();
-          started.push(c);
-        }
+        // The API server listens before the adapters start: the OSCP flexibility provider announces its
+        // endpoints on it in Register, and the VTN may call the VEN back as soon as it subscribes.
         api = await createApiServer(core, {
           integration,
           providers: {
@@ -284,8 +290,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
               onChange: (listener) => gridSvc.store.onChange(listener),
             },
           },
+          plugins: routePlugins,
+          ready: () => componentsStarted,
         });
         await api.start();
+        for (const c of components) {
+          await c.start();
+          started.push(c);
+        }
+        componentsStarted = true;
       } catch (err) {
         await gateway.stop();
         throw err;
@@ -299,6 +312,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           log.error({ component: what, err }, 'error while stopping');
         }
       };
+      componentsStarted = false;
       if (api) await safe('api', () => api?.stop());
       api = undefined;
       for (const c of started.splice(0).reverse()) await safe(c.id, () => c.stop());

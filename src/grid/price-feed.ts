@@ -1,8 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { TariffConfig } from '../config/sections/grid.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
+import { gridMetrics } from '../util/grid-metrics.js';
 import type { Logger } from '../util/logger.js';
-import { gridMetrics } from './metrics.js';
 import type { GridSignalStore } from './signals.js';
 import { type PricePoint, parsePriceSeries } from './tariff.js';
 

@@ -4,19 +4,13 @@ import type { GatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../model/clock.js';
 import type { Db } from '../store/db.js';
+import { type GridMetrics, gridMetrics } from '../util/grid-metrics.js';
 import type { Logger } from '../util/logger.js';
-import { type GridMetrics, gridMetrics } from './metrics.js';
+import { iso } from '../util/time.js';
 import { GridPersistence } from './persistence.js';
 import { createPriceFeed, type PriceFeed } from './price-feed.js';
 import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
-import {
-  type EventRecord,
-  type FallbackState,
-  type GridSignal,
-  GridSignalStore,
-  type SignalKind,
-  iso,
-} from './signals.js';
+import { type EventRecord, type FallbackState, type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
 
 /** Body of `POST /api/v1/grid/limit` and of the MQTT simple-signal topic. */
 export const SimpleSignalSchema = z

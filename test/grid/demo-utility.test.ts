@@ -9,6 +9,7 @@ import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import { createUtilityDemo } from '../../sim/utility/demo.js';
 import { testConfig, testCore } from '../helpers/core.js';
+import { routeHost } from './helpers.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -65,16 +66,18 @@ describe('demo utility side: VTN + OSCP sims driving the gateway (acceptance pat
         measurements,
       },
     );
-    const fp = createOscpAdapter(
-      OscpSchema.parse({ ...demo.gridConfig().oscp, host: '127.0.0.1', heartbeatIntervalS: 3600 }),
-      {
-        clock,
-        log: core.log,
-        metrics: core.metrics,
-        store: grid.store,
-        measurements,
-      },
-    );
+    let hostUrl: string | undefined;
+    const fp = createOscpAdapter(OscpSchema.parse({ ...demo.gridConfig().oscp, heartbeatIntervalS: 3600 }), {
+      clock,
+      log: core.log,
+      metrics: core.metrics,
+      store: grid.store,
+      measurements,
+      baseUrl: () => hostUrl,
+    });
+    const host = await routeHost((app) => fp.routes(app));
+    closers.push(() => host.close());
+    hostUrl = host.url;
     await ven.start();
     await fp.start();
     closers.push(
