@@ -1,3 +1,4 @@
+import { createHttpAuthoriserClient } from '../../adapters/authoriser/index.js';
 import { createInfluxAdapter } from '../../adapters/influx/index.js';
 import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
@@ -5,6 +6,8 @@ import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
 import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
+import { createHttpPriceFetcher } from '../../adapters/price-feed/index.js';
+import { createHttpWebhookSender } from '../../adapters/webhooks/index.js';
 import { type ApiPlugin, createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { decide as operatorDecide } from '../../policies/operator-commands.js';
@@ -101,17 +104,23 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     policies,
   });
   coreRef = core;
+  const priceUrl = config.grid.tariff.dynamic.url;
   grid = createGridService(config, {
     clock,
     log: log.child({ component: 'grid' }),
     metrics: core.metrics,
     bus: core.bus,
     db: core.db,
+    ...(priceUrl ? { priceFetcher: createHttpPriceFetcher({ url: priceUrl }) } : {}),
   });
   // A new grid signal applies at once, not at the next periodic round.
   grid.store.onChange(() => core.loop.notifyChange());
   const gridSvc = grid;
-  const integration = createIntegration(core);
+  const authoriserConfig = config.integration.authoriser;
+  const integration = createIntegration(core, {
+    webhookSender: createHttpWebhookSender({ timeoutMs: config.integration.webhookDelivery.timeoutMs }),
+    ...(authoriserConfig ? { authoriserClient: createHttpAuthoriserClient(authoriserConfig, { clock }) } : {}),
+  });
   integrationRef = integration;
   fleet.attach(integration);
   const vpp = config.grid.vpp;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../model/clock.js';
+import type { PriceSeriesFetcher } from '../ports/price-feed.js';
 import type { Db } from '../store/db.js';
 import { type GridMetrics, gridMetrics } from '../util/grid-metrics.js';
 import type { Logger } from '../util/logger.js';
@@ -157,6 +158,8 @@ export interface GridServiceDeps {
   readonly bus?: GatewayBus;
   /** With a database (GRID_MIGRATIONS applied) the event history and the last good prices survive restarts. */
   readonly db?: Db;
+  /** Fetches `grid.tariff.dynamic.url` (HTTP in production: adapters/price-feed); not fetched without one. */
+  readonly priceFetcher?: PriceSeriesFetcher;
 }
 
 export interface GridService {
@@ -205,6 +208,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     log,
     metrics: deps.metrics,
     store,
+    ...(deps.priceFetcher ? { fetcher: deps.priceFetcher } : {}),
     ...(persistence
       ? { cache: { load: (src) => persistence.loadPrices(src), save: (src, pts) => persistence.savePrices(src, pts) } }
       : {}),
