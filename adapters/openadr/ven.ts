@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Adapter } from '../../src/model/adapter.js';
-import type { Clock, TimerHandle } from '../../src/model/clock.js';
+import type { TimerHandle } from '../../src/model/clock.js';
 import type { GridSignal, VenMeasurements } from '../../src/model/grid.js';
 import type { OpenAdrConfig } from '../../src/ports/config.js';
-import type { GridSignalSink } from '../../src/ports/grid.js';
+import type { GridAdapterDeps } from '../../src/ports/grid.js';
 import type { PeerRoutes } from '../../src/ports/http.js';
 import { gridMetrics } from '../../src/util/grid-metrics.js';
-import type { Logger } from '../../src/util/logger.js';
 import { callbackRoutes } from './callback.js';
 import { OadrClient, OadrHttpError, errText } from './client.js';
 import { type EventIssue, eventToSignals, parseEvent } from './events.js';
@@ -28,19 +26,8 @@ import {
 export { buildReport };
 export type { VenMeasurements };
 
-export interface OpenAdrVenDeps {
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Registry;
-  readonly store: GridSignalSink;
-  readonly measurements: () => VenMeasurements;
-  /**
-   * Base URL of the gateway's HTTP server once it listens (e.g.
-   * `http://127.0.0.1:8080`): the callback route is served there, and a
-   * subscription without a configured `callbackUrl` points at it.
-   */
-  readonly baseUrl?: () => string | undefined;
-}
+/** `baseUrl`: the callback route is served there; a subscription without a configured `callbackUrl` points at it. */
+export type OpenAdrVenDeps = GridAdapterDeps;
 
 export interface VenStatus {
   readonly venId?: string;
@@ -371,8 +358,7 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
       running = false;
       clock.clearTimeout(pollTimer);
       clock.clearInterval(reportTimer);
-      pollTimer = undefined;
-      reportTimer = undefined;
+      pollTimer = reportTimer = undefined;
       await polling?.catch(() => {});
     },
     pollNow,

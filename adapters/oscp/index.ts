@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import type { Adapter } from '../../src/model/adapter.js';
-import type { Clock, TimerHandle } from '../../src/model/clock.js';
-import type { VenMeasurements } from '../../src/model/grid.js';
+import type { TimerHandle } from '../../src/model/clock.js';
 import type { OscpConfig } from '../../src/ports/config.js';
-import type { GridSignalSink } from '../../src/ports/grid.js';
+import type { GridAdapterDeps } from '../../src/ports/grid.js';
 import type { PeerRoutes } from '../../src/ports/http.js';
 import { gridMetrics } from '../../src/util/grid-metrics.js';
-import type { Logger } from '../../src/util/logger.js';
 import { type Forecasts, forecastSignals } from './forecasts.js';
 import { createInbound, type InboundState } from './inbound.js';
 import { blockToW, type ForecastType, type GroupCapacityForecast } from './messages.js';
@@ -15,18 +12,8 @@ import { oscpRoutes } from './routes.js';
 
 export * from './messages.js';
 
-export interface OscpDeps {
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Registry;
-  readonly store: GridSignalSink;
-  readonly measurements: () => VenMeasurements;
-  /**
-   * Base URL of the gateway's HTTP server once it listens: our endpoints are
-   * served there under `path`, and Register announces it unless `publicUrl`
-   * is configured.
-   */
-  readonly baseUrl?: () => string | undefined;
+/** `baseUrl`: our endpoints are served there under `path`, and Register announces it unless `publicUrl` is set. */
+export interface OscpDeps extends GridAdapterDeps {
   /** Site voltage for forecasts in A. */
   readonly voltageV?: number;
   /** What the site would take without a cap, W; drives AdjustGroupCapacityForecast. */

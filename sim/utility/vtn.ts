@@ -80,6 +80,15 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
   const vtnNow = () => clock.now() + skewMs;
   const stamp = () => new Date(vtnNow()).toISOString();
   const newId = (prefix: string) => `${prefix}-${++seq}`;
+  /** An object as the VTN stores it: its own id (`<type>-<n>`), type and times. */
+  const stored = (objectType: string, body: Record<string, unknown>, extra: Record<string, unknown> = {}): Obj => ({
+    ...body,
+    ...extra,
+    id: newId(objectType.toLowerCase()),
+    objectType,
+    createdDateTime: stamp(),
+    modificationDateTime: stamp(),
+  });
 
   const notify = (objectType: string, operation: string, object: Obj) => {
     const programID = (object['programID'] as string | undefined) ?? undefined;
@@ -107,24 +116,12 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
   };
 
   const createProgram = (p: Record<string, unknown> & { programName: string }): Obj => {
-    const o: Obj = {
-      ...p,
-      id: newId('program'),
-      objectType: 'PROGRAM',
-      createdDateTime: stamp(),
-      modificationDateTime: stamp(),
-    };
+    const o = stored('PROGRAM', p);
     programs.set(o.id, o);
     return o;
   };
   const createEvent = (e: Record<string, unknown>): Obj => {
-    const o: Obj = {
-      ...e,
-      id: newId('event'),
-      objectType: 'EVENT',
-      createdDateTime: stamp(),
-      modificationDateTime: stamp(),
-    };
+    const o = stored('EVENT', e);
     events.set(o.id, o);
     notify('EVENT', 'POST', o);
     return o;
@@ -262,13 +259,7 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
       if (typeof body?.['venName'] !== 'string') return problem(reply, 400, 'venName required');
       if ([...vens.values()].some((v) => v['venName'] === body['venName']))
         return problem(reply, 409, 'venName exists');
-      const o: Obj = {
-        ...body,
-        id: newId('ven'),
-        objectType: 'VEN',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('VEN', body);
       vens.set(o.id, o);
       return reply.code(201).send(o);
     });
@@ -284,14 +275,7 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
       if (!vens.has(venID)) return problem(reply, 404, 'no such ven');
       const body = req.body as Record<string, unknown>;
       if (typeof body?.['resourceName'] !== 'string') return problem(reply, 400, 'resourceName required');
-      const o: Obj = {
-        ...body,
-        id: newId('resource'),
-        venID,
-        objectType: 'RESOURCE',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('RESOURCE', body, { venID });
       resources.set(o.id, o);
       return reply.code(201).send(o);
     });
@@ -306,13 +290,7 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
       for (const k of ['programID', 'eventID', 'clientName', 'resources']) {
         if (body?.[k] === undefined) return problem(reply, 400, `${k} required`);
       }
-      const o: Obj = {
-        ...body,
-        id: newId('report'),
-        objectType: 'REPORT',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('REPORT', body);
       reports.push(o);
       return reply.code(201).send(o);
     });
@@ -325,13 +303,7 @@ export function createVtnSim(opts: VtnSimOptions): VtnSim {
       if (!auth(req, reply)) return reply;
       const body = req.body as Record<string, unknown>;
       if (!Array.isArray(body?.['objectOperations'])) return problem(reply, 400, 'objectOperations required');
-      const o: Obj = {
-        ...body,
-        id: newId('subscription'),
-        objectType: 'SUBSCRIPTION',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('SUBSCRIPTION', body);
       subscriptions.set(o.id, o);
       return reply.code(201).send(o);
     });

@@ -25,6 +25,8 @@ import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../
 import { FleetInputs } from './fleet-inputs.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
+import type { GridAdapterDeps } from '../ports/grid.js';
+import type { PeerRoutes } from '../ports/http.js';
 import { bindPolicy } from '../model/policy.js';
 import { OperatorCommands } from '../state/operator-commands.js';
 import type { Logger } from '../util/logger.js';
@@ -226,33 +228,32 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (priceTopic) mqtt.subscribe(priceTopic, (_topic, payload) => void gridSvc.prices.handleMqttMessage(payload));
     components.push(mqtt);
   }
+  // A grid adapter reports its status with the grid service and serves its peer's calls on the API server.
+  const gridDeps = (component: string): GridAdapterDeps => ({
+    clock,
+    log: log.child({ component }),
+    metrics: core.metrics,
+    store: gridSvc.store,
+    measurements,
+    baseUrl: apiUrl,
+  });
+  const attachGridAdapter = (name: string, a: Component & PeerRoutes & { status(): unknown }) => {
+    gridSvc.attachStatus(name, () => a.status());
+    routePlugins.push((app) => a.routes(app));
+    components.push(a);
+  };
   if (config.grid.openadr.enabled) {
-    const ven = createOpenAdrVen(config.grid.openadr, {
-      clock,
-      log: log.child({ component: 'openadr' }),
-      metrics: core.metrics,
-      store: grid.store,
-      measurements,
-      baseUrl: apiUrl,
-    });
-    grid.attachStatus('openadr', () => ven.status());
-    routePlugins.push((app) => ven.routes(app));
-    components.push(ven);
+    attachGridAdapter('openadr', createOpenAdrVen(config.grid.openadr, gridDeps('openadr')));
   }
   if (config.grid.oscp.enabled) {
-    const fp = createOscpAdapter(config.grid.oscp, {
-      clock,
-      log: log.child({ component: 'oscp' }),
-      metrics: core.metrics,
-      store: grid.store,
-      measurements,
-      voltageV: config.site.voltageV,
-      demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
-      baseUrl: apiUrl,
-    });
-    grid.attachStatus('oscp', () => fp.status());
-    routePlugins.push((app) => fp.routes(app));
-    components.push(fp);
+    attachGridAdapter(
+      'oscp',
+      createOscpAdapter(config.grid.oscp, {
+        ...gridDeps('oscp'),
+        voltageV: config.site.voltageV,
+        demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
+      }),
+    );
   }
 
   if (config.integration.influx) {

@@ -1,4 +1,7 @@
-import type { GridSignal, SourceHealth } from '../model/grid.js';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../model/clock.js';
+import type { GridSignal, SourceHealth, VenMeasurements } from '../model/grid.js';
+import type { Logger } from '../util/logger.js';
 
 /**
  * Where a grid adapter (OpenADR VEN, OSCP flexibility provider) puts what
@@ -16,4 +19,21 @@ export interface GridSignalSink {
   replace(source: string, signals: readonly GridSignal[], now?: number): void;
   /** Health of every known source at `now`. */
   sources(now: number): readonly SourceHealth[];
+}
+
+/** What every grid adapter (OpenADR VEN, OSCP flexibility provider) is given by the composition root. */
+export interface GridAdapterDeps {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** The gateway's registry (grid metrics are shared through it). */
+  readonly metrics: Registry;
+  readonly store: GridSignalSink;
+  /** The site's measured response, reported upstream. */
+  readonly measurements: () => VenMeasurements;
+  /**
+   * Base URL of the gateway's HTTP server once it listens (e.g.
+   * `http://127.0.0.1:8080`): the adapter's peer routes are served there,
+   * and it tells its peer to call back there unless configured otherwise.
+   */
+  readonly baseUrl?: () => string | undefined;
 }

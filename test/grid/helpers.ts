@@ -1,3 +1,5 @@
+import { GridSignalStore } from '../../src/grid/signals.js';
+import type { Clock } from '../../src/model/clock.js';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GridSchema, type GridConfig } from '../../src/config/sections/grid.js';
@@ -45,4 +47,15 @@ export async function routeHost(
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/** The signal store a grid adapter writes into: 100 kW site, 11 kW fallback import limit. */
+export function adapterTestStore(clock: Clock): GridSignalStore {
+  return new GridSignalStore({
+    clock,
+    config: gridConfig({ fallback: { importLimitW: 11_000 } }),
+    siteLimitW: 100_000,
+    failsafeLimitW: 4000,
+    staleAfterMs: 10_000,
+  });
 }

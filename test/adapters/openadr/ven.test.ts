@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAdrVen, type OpenAdrVen } from '../../../adapters/openadr/ven.js';
 import { OpenAdrSchema } from '../../../src/config/sections/grid.js';
-import { GridSignalStore } from '../../../src/grid/signals.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { createMetricsRegistry } from '../../../src/util/metrics.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { createVtnSim, type VtnSim } from '../../../sim/utility/vtn.js';
-import { gridConfig, routeHost } from '../../grid/helpers.js';
+import { adapterTestStore, routeHost } from '../../grid/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1, 17);
 const closers: Array<() => Promise<void>> = [];
@@ -27,13 +26,7 @@ async function setup(
   await vtn.start();
   closers.push(() => vtn.stop());
   const metrics = createMetricsRegistry({ defaultMetrics: false });
-  const store = new GridSignalStore({
-    clock,
-    config: gridConfig({ fallback: { importLimitW: 11_000 } }),
-    siteLimitW: 100_000,
-    failsafeLimitW: 4000,
-    staleAfterMs: 10_000,
-  });
+  const store = adapterTestStore(clock);
   const cfg = OpenAdrSchema.parse({
     enabled: true,
     vtnUrl: vtn.url,

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockToW, createOscpAdapter, type OscpAdapter } from '../../../adapters/oscp/index.js';
 import { OscpSchema } from '../../../src/config/sections/grid.js';
-import { GridSignalStore } from '../../../src/grid/signals.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { createMetricsRegistry } from '../../../src/util/metrics.js';
 import { createOscpCpSim, type OscpCpSim } from '../../../sim/utility/oscp-cp.js';
-import { gridConfig, routeHost } from '../../grid/helpers.js';
+import { adapterTestStore, routeHost } from '../../grid/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1, 17);
 const closers: Array<() => Promise<void>> = [];
@@ -28,13 +27,7 @@ async function setup(opts: { grantUpToKw?: number; demandW?: number } = {}) {
   await cp.start();
   closers.push(() => cp.stop());
   const metrics = createMetricsRegistry({ defaultMetrics: false });
-  const store = new GridSignalStore({
-    clock,
-    config: gridConfig({ fallback: { importLimitW: 11_000 } }),
-    siteLimitW: 100_000,
-    failsafeLimitW: 4000,
-    staleAfterMs: 10_000,
-  });
+  const store = adapterTestStore(clock);
   let hostUrl: string | undefined;
   const fp: OscpAdapter = createOscpAdapter(
     OscpSchema.parse({
