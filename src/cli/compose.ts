@@ -136,7 +136,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   // Endpoints that grid adapters serve to their peers (VTN callback, OSCP messages) live on the API server.
   const routePlugins: ApiPlugin[] = [];
   let api: ApiServer | undefined;
-  const apiUrl = () => api?.url();
+  // A wildcard listen address is no address for a peer: announce loopback, as the adapters' own listeners did
+  // (grid.oscp.publicUrl and grid.openadr.callbackUrl name the address a remote peer really uses).
+  const apiUrl = () => api?.url().replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
   const authoriser = integration.authoriser;
   const ocpp = createOcppProxy(
     { ocpp: config.ocpp, chargers: config.chargers, site: config.site },
