@@ -1,5 +1,4 @@
 import type { Registry } from 'prom-client';
-import type { GridEventInfo } from '../api/providers.js';
 import { z } from 'zod';
 import type { GatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
@@ -138,8 +137,18 @@ export interface SignalView {
   readonly end?: string;
 }
 
-/** A grid event with its compliance: the service is passed as the API's grid provider as it is. */
-export type GridEventView = GridEventInfo;
+/** Same shape as `GridEventInfo` in `src/api/providers.ts`, so the service can be passed as the API's grid provider. */
+export interface GridEventView {
+  readonly id: string;
+  readonly source: string;
+  readonly kind: string;
+  readonly start: number;
+  readonly end?: number;
+  readonly value?: number;
+  readonly unit?: string;
+  readonly status: 'pending' | 'active' | 'completed' | 'cancelled';
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
 
 export interface GridServiceDeps {
   readonly clock: Clock;
