@@ -228,7 +228,7 @@ async function openAdrEvents(o: Required<GridBenchOptions>): Promise<LatencyStat
       pollIntervalMs: 600_000,
       reportIntervalMs: 600_000,
       // Subscribe with the callback served where the VEN's routes are (the gateway's API server in production).
-      callbackPort: 0,
+      subscribe: true,
     }),
     {
       clock,

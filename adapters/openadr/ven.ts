@@ -107,7 +107,7 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
 
   // The deprecated callbackPort (the VEN's own listener before the callback moved onto the API server)
   // still asks for a subscription, now at the API server's address.
-  const subscribeLocally = cfg.callbackPort !== undefined;
+  const subscribeLocally = cfg.subscribe || cfg.callbackPort !== undefined;
   if (cfg.callbackPort !== undefined || cfg.callbackHost !== undefined) {
     log.warn(
       { callbackPort: cfg.callbackPort, callbackHost: cfg.callbackHost },

@@ -46,7 +46,7 @@ describe('grid adapter endpoints on the gateway API server', () => {
             venName: 'depot-1',
             programNames: ['depot-dr'],
             pollIntervalMs: 3_600_000,
-            callbackPort: 0,
+            subscribe: true,
           },
           oscp: {
             enabled: true,

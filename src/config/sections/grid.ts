@@ -103,6 +103,12 @@ export const OpenAdrSchema = z
     requestTimeoutMs: z.number().int().min(100).default(5000),
     /** Public URL of our callback endpoint; a subscription is created when set and the VTN offers them. */
     callbackUrl: z.string().url().optional(),
+    subscribe: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Ask the VTN for event subscriptions calling back at the HTTP API server (its address + callbackPath); a set callbackUrl subscribes at that URL instead.',
+      ),
     callbackPath: z
       .string()
       .regex(/^\/[A-Za-z0-9/_.-]*$/)
@@ -115,7 +121,7 @@ export const OpenAdrSchema = z
       .max(65535)
       .optional()
       .describe(
-        'Deprecated: the callback is served by the HTTP API at callbackPath. Still accepted; when set (and no callbackUrl), the VEN subscribes with the API server address.',
+        'Deprecated: the callback is served by the HTTP API at callbackPath; when set, it acts as subscribe: true.',
       ),
     callbackHost: z
       .string()
