@@ -1,3 +1,4 @@
+import { createHttpWebhookSender } from '../adapters/webhooks/index.js';
 /**
  * API and integration benchmarks (issue 8 targets):
  *  - GET /api/v1/state at 1000 EVSEs, p99 over a real socket;
@@ -44,7 +45,9 @@ function gateway(extra: Record<string, unknown> = {}) {
     defaultMetrics: false,
     migrations: INTEGRATION_MIGRATIONS,
   });
-  const integration = createIntegration(core);
+  const integration = createIntegration(core, {
+    webhookSender: createHttpWebhookSender({ timeoutMs: core.config.integration.webhookDelivery.timeoutMs }),
+  });
   return { core, integration };
 }
 

@@ -11,6 +11,7 @@
  * Baseline in the same run: one control round on its own.
  */
 import { performance } from 'node:perf_hooks';
+import Fastify from 'fastify';
 import { createOpenAdrVen } from '../adapters/openadr/ven.js';
 import { type Core, createCore } from '../src/cli/core.js';
 import { validateConfig } from '../src/config/load.js';
@@ -226,11 +227,21 @@ async function openAdrEvents(o: Required<GridBenchOptions>): Promise<LatencyStat
       programNames: ['bench'],
       pollIntervalMs: 600_000,
       reportIntervalMs: 600_000,
-      callbackPort: 0,
-      callbackHost: '127.0.0.1',
+      // Subscribe with the callback served where the VEN's routes are (the gateway's API server in production).
+      subscribe: true,
     }),
-    { clock, log: silentLogger(), metrics: rig.core.metrics, store: rig.grid.store, measurements: () => ({}) },
+    {
+      clock,
+      log: silentLogger(),
+      metrics: rig.core.metrics,
+      store: rig.grid.store,
+      measurements: () => ({}),
+      baseUrl: () => callbackBase,
+    },
   );
+  const callbackHost = Fastify();
+  await callbackHost.register(async (app) => ven.routes(app));
+  const callbackBase = await callbackHost.listen({ port: 0, host: '127.0.0.1' });
   try {
     await ven.start();
     await ven.pollNow();
@@ -259,6 +270,7 @@ async function openAdrEvents(o: Required<GridBenchOptions>): Promise<LatencyStat
     }
   } finally {
     await ven.stop();
+    await callbackHost.close();
     await rig.close();
     await vtn.stop();
   }

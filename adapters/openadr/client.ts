@@ -148,3 +148,12 @@ async function safeText(res: Response): Promise<string> {
     return '';
   }
 }
+
+/** An error's message with its cause (fetch wraps the network error in `cause`). */
+export function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+  }
+  return String(err);
+}

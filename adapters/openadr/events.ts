@@ -1,5 +1,5 @@
-import type { GridSignal, SignalKind } from '../../src/grid/signals.js';
-import type { EventPayloadDescriptor, OadrEvent, Program } from './schemas.js';
+import type { GridSignal, SignalKind } from '../../src/model/grid.js';
+import { type EventPayloadDescriptor, EventSchema, type OadrEvent, type Program } from './schemas.js';
 
 /** A field-level reason to refuse an event or one of its payloads. */
 export interface EventIssue {
@@ -52,6 +52,17 @@ const POWER_FACTOR: Record<string, number> = { W: 1, KW: 1000, MW: 1_000_000 };
 const GHG_FACTOR: Record<string, number> = { G_PER_KWH: 1, 'G/KWH': 1, KG_PER_MWH: 1, KG_PER_KWH: 1000 };
 /** Price units to "per kWh". */
 const PRICE_FACTOR: Record<string, number> = { KWH: 1, WH: 1000, MWH: 0.001 };
+
+/** How each scaled payload's value becomes site units, and the unit assumed when the descriptor names none. */
+const POWER = { quantity: 'power', defaultUnit: 'KW', factors: POWER_FACTOR };
+const SCALES: Partial<Record<SignalKind, { quantity: string; defaultUnit: string; factors: Record<string, number> }>> =
+  {
+    importLimit: POWER,
+    exportLimit: POWER,
+    setpoint: POWER,
+    price: { quantity: 'price', defaultUnit: 'KWH', factors: PRICE_FACTOR },
+    ghg: { quantity: 'GHG', defaultUnit: 'G_PER_KWH', factors: GHG_FACTOR },
+  };
 
 export interface ResolvedInterval {
   readonly id: number;
@@ -179,50 +190,33 @@ export function eventToSignals(
       }
       const desc = descriptorFor(p.type);
       let value = raw;
-      let currency: string | undefined;
-      if (kind === 'importLimit' || kind === 'exportLimit' || kind === 'setpoint') {
-        const units = (desc?.units ?? 'KW').toUpperCase();
-        const f = POWER_FACTOR[units];
+      const scale = SCALES[kind];
+      if (scale) {
+        const units = (desc?.units ?? scale.defaultUnit).toUpperCase();
+        const f = scale.factors[units];
         if (f === undefined) {
           issues.push({
             eventId: event.id,
             field: 'payloadDescriptors.units',
-            message: `unknown power unit ${units} for ${p.type}`,
+            message: `unknown ${scale.quantity} unit ${units} for ${p.type}`,
           });
           return;
         }
         value = raw * f;
-        if (kind !== 'setpoint' && value < 0) {
-          issues.push({ eventId: event.id, field: `${field}.values[0]`, message: `negative capacity limit ${raw}` });
-          return;
-        }
-      } else if (kind === 'price') {
-        const units = (desc?.units ?? 'KWH').toUpperCase();
-        const f = PRICE_FACTOR[units];
-        if (f === undefined) {
-          issues.push({ eventId: event.id, field: 'payloadDescriptors.units', message: `unknown price unit ${units}` });
-          return;
-        }
-        value = raw * f;
-        currency = desc?.currency ?? undefined;
-      } else if (kind === 'ghg') {
-        const units = (desc?.units ?? 'G_PER_KWH').toUpperCase();
-        const f = GHG_FACTOR[units];
-        if (f === undefined) {
-          issues.push({ eventId: event.id, field: 'payloadDescriptors.units', message: `unknown GHG unit ${units}` });
-          return;
-        }
-        value = raw * f;
-      } else if (kind === 'simple') {
-        if (!Number.isInteger(raw) || raw < 0 || raw > 3) {
-          issues.push({
-            eventId: event.id,
-            field: `${field}.values[0]`,
-            message: `SIMPLE level must be 0..3, got ${raw}`,
-          });
-          return;
-        }
       }
+      if ((kind === 'importLimit' || kind === 'exportLimit') && value < 0) {
+        issues.push({ eventId: event.id, field: `${field}.values[0]`, message: `negative capacity limit ${raw}` });
+        return;
+      }
+      if (kind === 'simple' && (!Number.isInteger(raw) || raw < 0 || raw > 3)) {
+        issues.push({
+          eventId: event.id,
+          field: `${field}.values[0]`,
+          message: `SIMPLE level must be 0..3, got ${raw}`,
+        });
+        return;
+      }
+      const currency = kind === 'price' ? (desc?.currency ?? undefined) : undefined;
       signals.push({
         kind,
         value,
@@ -239,4 +233,29 @@ export function eventToSignals(
   }
   if (issues.length > 0) return { signals: [], issues, skipped, targeted: true };
   return { signals, issues, skipped, targeted: true };
+}
+
+/**
+ * Validate one event as the VTN listed it. A refused event still names its
+ * id when it has one, so the caller can keep that event's last good version.
+ */
+export function parseEvent(
+  raw: unknown,
+): { ok: true; event: OadrEvent } | { ok: false; id: string | undefined; issue: EventIssue } {
+  const parsed = EventSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const id =
+    raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string'
+      ? (raw as { id: string }).id
+      : undefined;
+  const issue = parsed.error.issues[0];
+  return {
+    ok: false,
+    id,
+    issue: {
+      eventId: id ?? '?',
+      field: issue?.path.map(String).join('.') || '(root)',
+      message: issue?.message ?? 'invalid',
+    },
+  };
 }

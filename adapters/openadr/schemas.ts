@@ -83,11 +83,23 @@ export const ReportDescriptorSchema = z.looseObject({
   repeat: nullish(z.number().int()),
 });
 
+/** Header of an object we send (the VTN assigns the id). */
+function sent<T extends string>(objectType: T) {
+  return { id: ObjectIdSchema.optional(), objectType: z.literal(objectType).optional() };
+}
+
+/** Header of an object the VTN stores and lists: its id and times are always the VTN's. */
+function stored<T extends string>(objectType: T) {
+  return {
+    id: ObjectIdSchema,
+    createdDateTime: DateTimeSchema.optional(),
+    modificationDateTime: DateTimeSchema.optional(),
+    objectType: z.literal(objectType).optional(),
+  };
+}
+
 export const ProgramSchema = z.looseObject({
-  id: ObjectIdSchema,
-  createdDateTime: DateTimeSchema.optional(),
-  modificationDateTime: DateTimeSchema.optional(),
-  objectType: z.literal('PROGRAM').optional(),
+  ...stored('PROGRAM'),
   programName: z.string().min(1).max(128),
   programLongName: nullish(z.string()),
   retailerName: nullish(z.string()),
@@ -103,10 +115,7 @@ export const ProgramSchema = z.looseObject({
 export type Program = z.infer<typeof ProgramSchema>;
 
 export const EventSchema = z.looseObject({
-  id: ObjectIdSchema,
-  createdDateTime: DateTimeSchema.optional(),
-  modificationDateTime: DateTimeSchema.optional(),
-  objectType: z.literal('EVENT').optional(),
+  ...stored('EVENT'),
   programID: ObjectIdSchema,
   eventName: nullish(z.string()),
   priority: nullish(z.number().int().min(0)),
@@ -119,8 +128,7 @@ export const EventSchema = z.looseObject({
 export type OadrEvent = z.infer<typeof EventSchema>;
 
 export const ReportSchema = z.looseObject({
-  id: ObjectIdSchema.optional(),
-  objectType: z.literal('REPORT').optional(),
+  ...sent('REPORT'),
   programID: ObjectIdSchema,
   eventID: ObjectIdSchema,
   clientName: z.string().min(1).max(128),
@@ -137,8 +145,7 @@ export const ReportSchema = z.looseObject({
 export type OadrReport = z.infer<typeof ReportSchema>;
 
 export const ResourceSchema = z.looseObject({
-  id: ObjectIdSchema.optional(),
-  objectType: z.literal('RESOURCE').optional(),
+  ...sent('RESOURCE'),
   resourceName: z.string().min(1).max(128),
   venID: ObjectIdSchema.optional(),
   attributes: nullish(z.array(ValuesMapSchema)),
@@ -147,8 +154,7 @@ export const ResourceSchema = z.looseObject({
 export type OadrResource = z.infer<typeof ResourceSchema>;
 
 export const VenSchema = z.looseObject({
-  id: ObjectIdSchema.optional(),
-  objectType: z.literal('VEN').optional(),
+  ...sent('VEN'),
   venName: z.string().min(1).max(128),
   attributes: nullish(z.array(ValuesMapSchema)),
   targets: TargetsSchema,
@@ -159,8 +165,7 @@ export type OadrVen = z.infer<typeof VenSchema>;
 export const ObjectTypesSchema = z.enum(['PROGRAM', 'EVENT', 'REPORT', 'SUBSCRIPTION', 'VEN', 'RESOURCE']);
 
 export const SubscriptionSchema = z.looseObject({
-  id: ObjectIdSchema.optional(),
-  objectType: z.literal('SUBSCRIPTION').optional(),
+  ...sent('SUBSCRIPTION'),
   clientName: z.string().min(1).max(128),
   programID: ObjectIdSchema,
   objectOperations: z.array(

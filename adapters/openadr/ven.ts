@@ -1,22 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import type { OpenAdrConfig } from '../../src/config/sections/grid.js';
-import type { VenMeasurements } from '../../src/grid/measurements.js';
-import { gridMetrics } from '../../src/grid/metrics.js';
-import { type GridSignal, type GridSignalStore, iso } from '../../src/grid/signals.js';
 import type { Adapter } from '../../src/model/adapter.js';
-import type { Clock, TimerHandle } from '../../src/model/clock.js';
-import type { Logger } from '../../src/util/logger.js';
-import { OadrClient, OadrHttpError } from './client.js';
-import { type EventIssue, eventToSignals } from './events.js';
+import type { TimerHandle } from '../../src/model/clock.js';
+import type { GridSignal, VenMeasurements } from '../../src/model/grid.js';
+import type { OpenAdrConfig } from '../../src/ports/config.js';
+import type { GridAdapterDeps } from '../../src/ports/grid.js';
+import type { PeerRoutes } from '../../src/ports/http.js';
+import { gridMetrics } from '../../src/util/grid-metrics.js';
+import { callbackRoutes } from './callback.js';
+import { OadrClient, OadrHttpError, errText } from './client.js';
+import { type EventIssue, eventToSignals, parseEvent } from './events.js';
+import { buildReport } from './report.js';
+import { clockSkew } from './skew.js';
 import {
-  EventSchema,
   NotificationSchema,
   type OadrEvent,
-  type OadrReport,
   type OadrVen,
   type Program,
   ProgramSchema,
@@ -25,15 +23,11 @@ import {
   VenSchema,
 } from './schemas.js';
 
+export { buildReport };
 export type { VenMeasurements };
 
-export interface OpenAdrVenDeps {
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Registry;
-  readonly store: GridSignalStore;
-  readonly measurements: () => VenMeasurements;
-}
+/** `baseUrl`: the callback route is served there; a subscription without a configured `callbackUrl` points at it. */
+export type OpenAdrVenDeps = GridAdapterDeps;
 
 export interface VenStatus {
   readonly venId?: string;
@@ -47,7 +41,8 @@ export interface VenStatus {
   readonly rejected: readonly EventIssue[];
 }
 
-export interface OpenAdrVen extends Adapter {
+/** `routes()`: the subscription callback (the subscription's bearer token), on the gateway's HTTP server. */
+export interface OpenAdrVen extends Adapter, PeerRoutes {
   /** Poll programs/events once (tests, subscription callbacks). */
   pollNow(): Promise<void>;
   /** Send reports for the active events once. */
@@ -55,14 +50,12 @@ export interface OpenAdrVen extends Adapter {
   /** A VTN notification (subscription callback); returns the HTTP status to answer. */
   handleNotification(body: unknown, authorization?: string): number;
   status(): VenStatus;
-  /** URL of the callback listener once started (when configured). */
+  /** Where the VTN is asked to call back (configured URL, or the gateway's own server); none: no subscription. */
   callbackUrl(): string | undefined;
 }
 
 const SOURCE = 'openadr';
 const PAGE = 50;
-/** HTTP Date has one-second resolution: smaller differences are noise. */
-const SKEW_NOISE_MS = 1500;
 
 /**
  * OpenADR 3 VEN: OAuth2 client credentials, finds the configured programs,
@@ -75,8 +68,12 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   const { clock, log, store } = deps;
   const metrics = gridMetrics(deps.metrics);
   if (!cfg.vtnUrl) throw new Error('grid.openadr.vtnUrl is required when OpenADR is enabled');
-  let skewMs: number | undefined;
-  let skewExceeded = false;
+  const skew = clockSkew({
+    maxClockSkewMs: cfg.maxClockSkewMs,
+    log,
+    gauge: metrics.clockSkewSeconds,
+    source: SOURCE,
+  });
   const client = new OadrClient({
     baseUrl: cfg.vtnUrl,
     ...(cfg.tokenUrl ? { tokenUrl: cfg.tokenUrl } : {}),
@@ -85,21 +82,7 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
     timeoutMs: cfg.requestTimeoutMs,
     clock,
     log,
-    onServerDate: (server, local) => {
-      const skew = server - local;
-      skewMs = Math.abs(skew) < SKEW_NOISE_MS ? 0 : skew;
-      metrics.clockSkewSeconds.set({ source: SOURCE }, skewMs / 1000);
-      const exceeded = Math.abs(skewMs) > cfg.maxClockSkewMs;
-      if (exceeded !== skewExceeded) {
-        skewExceeded = exceeded;
-        if (exceeded)
-          log.error(
-            { skewMs, maxClockSkewMs: cfg.maxClockSkewMs },
-            'VTN clock differs from ours beyond the tolerated bound; event times are used as sent',
-          );
-        else log.info({ skewMs }, 'VTN clock back within the tolerated bound');
-      }
-    },
+    onServerDate: skew.observe,
   });
   const resourceNames = ['site', ...cfg.resources];
   let programs: Program[] = [];
@@ -108,8 +91,6 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   const registeredResources = new Set<string>();
   let subscribed = false;
   const callbackToken = randomBytes(18).toString('base64url');
-  let callbackServer: Server | undefined;
-  let listenUrl: string | undefined;
   let pollTimer: TimerHandle | undefined;
   let reportTimer: TimerHandle | undefined;
   let running = false;
@@ -124,7 +105,20 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   const finalReported = new Set<string>();
   let rejected: EventIssue[] = [];
 
-  const offsetMs = () => (skewMs !== undefined && !skewExceeded ? -skewMs : 0);
+  // The deprecated callbackPort (the VEN's own listener before the callback moved onto the API server)
+  // still asks for a subscription, now at the API server's address.
+  const subscribeLocally = cfg.subscribe || cfg.callbackPort !== undefined;
+  if (cfg.callbackPort !== undefined || cfg.callbackHost !== undefined) {
+    log.warn(
+      { callbackPort: cfg.callbackPort, callbackHost: cfg.callbackHost },
+      `grid.openadr.callbackPort/callbackHost are deprecated and no longer open a listener: the callback is served by the HTTP API at ${cfg.callbackPath}`,
+    );
+  }
+  const callbackUrl = (): string | undefined => {
+    if (cfg.callbackUrl) return cfg.callbackUrl;
+    const base = subscribeLocally ? deps.baseUrl?.() : undefined;
+    return base ? `${base.replace(/\/+$/, '')}${cfg.callbackPath}` : undefined;
+  };
 
   async function resolvePrograms(): Promise<void> {
     const list = await client.request('GET', '/programs', z.array(z.unknown()));
@@ -177,7 +171,7 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
   }
 
   async function subscribe(): Promise<void> {
-    const url = cfg.callbackUrl ?? listenUrl;
+    const url = callbackUrl();
     if (subscribed || !url || programs.length === 0) return;
     for (const p of programs) {
       await client.request('POST', '/subscriptions', SubscriptionSchema, {
@@ -227,24 +221,18 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
       for (const program of programs) {
         const raws = await fetchEvents(program.id);
         for (const raw of raws) {
-          const id = eventIdOf(raw);
-          const parsed = EventSchema.safeParse(raw);
-          if (!parsed.success) {
-            const issue = parsed.error.issues[0];
-            issues.push({
-              eventId: id ?? '?',
-              field: issue?.path.map(String).join('.') || '(root)',
-              message: issue?.message ?? 'invalid',
-            });
-            if (id) seen.add(id); // keep its previous accepted version
+          const parsed = parseEvent(raw);
+          if (!parsed.ok) {
+            issues.push(parsed.issue);
+            if (parsed.id) seen.add(parsed.id); // keep its previous accepted version
             continue;
           }
-          const ev = parsed.data;
+          const ev = parsed.event;
           seen.add(ev.id);
           const conv = eventToSignals(ev, program, {
             venName: cfg.venName,
             resourceNames,
-            clockOffsetMs: offsetMs(),
+            clockOffsetMs: skew.offsetMs(),
             now,
           });
           for (const s of conv.skipped) log.debug({ ...s }, 'OpenADR payload skipped');
@@ -357,42 +345,12 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
     return 200;
   }
 
-  async function startCallbackServer(): Promise<void> {
-    if (cfg.callbackPort === undefined) return;
-    callbackServer = createServer((req, res) => {
-      let data = '';
-      req.setEncoding('utf8');
-      req.on('data', (c: string) => {
-        data += c;
-        if (data.length > 1_000_000) req.destroy();
-      });
-      req.on('end', () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(data);
-        } catch {
-          body = undefined;
-        }
-        const code = req.method === 'POST' ? handleNotification(body, req.headers.authorization) : 405;
-        res.writeHead(code).end();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      callbackServer?.once('error', reject);
-      callbackServer?.listen(cfg.callbackPort, cfg.callbackHost, () => resolve());
-    });
-    const port = (callbackServer.address() as AddressInfo).port;
-    const host = cfg.callbackHost === '0.0.0.0' ? '127.0.0.1' : cfg.callbackHost;
-    listenUrl = `http://${host}:${port}/openadr/callback`;
-  }
-
   return {
     id: 'openadr-ven',
     async start() {
       if (running) return;
       running = true;
       store.monitor(SOURCE);
-      await startCallbackServer();
       void pollNow().finally(scheduleNext);
       reportTimer = clock.setInterval(() => void reportNow(), cfg.reportIntervalMs);
     },
@@ -400,109 +358,24 @@ export function createOpenAdrVen(cfg: OpenAdrConfig, deps: OpenAdrVenDeps): Open
       running = false;
       clock.clearTimeout(pollTimer);
       clock.clearInterval(reportTimer);
-      pollTimer = undefined;
-      reportTimer = undefined;
+      pollTimer = reportTimer = undefined;
       await polling?.catch(() => {});
-      if (callbackServer) {
-        const s = callbackServer;
-        callbackServer = undefined;
-        s.closeAllConnections();
-        await new Promise<void>((resolve) => s.close(() => resolve()));
-      }
     },
     pollNow,
     reportNow,
     handleNotification,
-    callbackUrl: () => cfg.callbackUrl ?? listenUrl,
+    callbackUrl,
+    routes: (app) => callbackRoutes(app, { path: cfg.callbackPath, handle: handleNotification }),
     status: () => ({
       ...(venId ? { venId } : {}),
       programs: programs.map((p) => ({ id: p.id, name: p.programName })),
       ...(lastPollAt !== undefined ? { lastPollAt } : {}),
       ...(lastError !== undefined ? { lastError } : {}),
-      ...(skewMs !== undefined ? { clockSkewMs: skewMs } : {}),
-      clockSkewExceeded: skewExceeded,
+      ...(skew.skewMs() !== undefined ? { clockSkewMs: skew.skewMs() } : {}),
+      clockSkewExceeded: skew.exceeded(),
       subscribed,
       reportsSent,
       rejected,
     }),
   };
-}
-
-/** Report payload types the VEN can measure, in kW (USAGE: kWh over the report period). */
-const REPORTABLE = new Set(['DEMAND', 'USAGE', 'UP_REGULATION_AVAILABLE']);
-
-/**
- * One report for an event: the payload types the event's reportDescriptors
- * ask for (those we can measure), or DEMAND and UP_REGULATION_AVAILABLE when
- * it asks for none; per resource unless every descriptor asks for an
- * aggregate.
- */
-export function buildReport(
-  event: OadrEvent,
-  eventId: string,
-  m: VenMeasurements,
-  o: { since: number; now: number; venName: string; resourceNames: readonly string[] },
-): OadrReport {
-  const asked = (event.reportDescriptors ?? []).map((d) => d.payloadType).filter((t) => REPORTABLE.has(t));
-  const types = asked.length > 0 ? [...new Set(asked)] : ['DEMAND', 'UP_REGULATION_AVAILABLE'];
-  const aggregate =
-    (event.reportDescriptors ?? []).length > 0 && (event.reportDescriptors ?? []).every((d) => d.aggregate);
-  const hours = Math.max(1, o.now - o.since) / 3_600_000;
-  const kw = (w: number) => Math.round(w / 10) / 100;
-  const value = (type: string, w: number | undefined): number | undefined => {
-    if (w === undefined) return undefined;
-    if (type === 'USAGE') return Math.round((w / 1000) * hours * 1000) / 1000;
-    return kw(w);
-  };
-  const payloads = (siteLike: boolean, w: number | undefined) =>
-    types.flatMap((t) => {
-      const v = t === 'UP_REGULATION_AVAILABLE' ? (siteLike ? value(t, m.flexibleW) : undefined) : value(t, w);
-      return v === undefined ? [] : [{ type: t, values: [v] }];
-    });
-  const period = { start: iso(o.since), duration: `PT${Math.max(1, Math.round((o.now - o.since) / 1000))}S` };
-  const resources = [
-    {
-      resourceName: aggregate ? 'AGGREGATED_REPORT' : 'site',
-      intervalPeriod: period,
-      intervals: [{ id: 0, payloads: payloads(true, m.siteW) }],
-    },
-    ...(aggregate
-      ? []
-      : Object.entries(m.resources ?? {})
-          .filter(([name]) => o.resourceNames.includes(name))
-          .map(([name, w]) => ({
-            resourceName: name,
-            intervalPeriod: period,
-            intervals: [{ id: 0, payloads: payloads(false, w) }],
-          }))),
-  ];
-  return {
-    objectType: 'REPORT',
-    programID: event.programID,
-    eventID: eventId,
-    clientName: o.venName,
-    reportName: `gridkeeper ${o.venName} ${eventId} ${iso(o.now)}`,
-    payloadDescriptors: types.map((t) => ({
-      objectType: 'REPORT_PAYLOAD_DESCRIPTOR',
-      payloadType: t,
-      readingType: 'DIRECT_READ',
-      units: t === 'USAGE' ? 'KWH' : 'KW',
-    })),
-    resources,
-  };
-}
-
-function eventIdOf(raw: unknown): string | undefined {
-  if (raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string') {
-    return (raw as { id: string }).id;
-  }
-  return undefined;
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
-  }
-  return String(err);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, SystemClock } from '../../src/model/clock.js';
+import type { Clock } from '../../src/model/clock.js';
 
 /**
  * OSCP 2.0 capacity provider (a DSO) for tests and the demo: accepts
@@ -13,7 +13,8 @@ import { type Clock, SystemClock } from '../../src/model/clock.js';
 export interface OscpCpSimOptions {
   readonly port?: number;
   readonly host?: string;
-  readonly clock?: Clock;
+  /** Time of the simulated utility (the test's virtual clock, or a wall clock the caller owns). */
+  readonly clock: Clock;
   /** Token the flexibility provider must present to us. */
   readonly cpToken?: string;
   /** Largest capacity an AdjustGroupCapacityForecast is granted, kW (0: never). */
@@ -41,8 +42,8 @@ export interface OscpCpSim {
   sendHeartbeat(offlineInMs: number): Promise<number>;
 }
 
-export function createOscpCpSim(opts: OscpCpSimOptions = {}): OscpCpSim {
-  const clock = opts.clock ?? new SystemClock();
+export function createOscpCpSim(opts: OscpCpSimOptions): OscpCpSim {
+  const { clock } = opts;
   const cpToken = opts.cpToken ?? randomUUID();
   const received: OscpMessage[] = [];
   let outage: 500 | 503 | null = null;

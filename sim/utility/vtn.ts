@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { type Clock, SystemClock } from '../../src/model/clock.js';
+import type { Clock } from '../../src/model/clock.js';
 
 /**
  * A small OpenADR 3.0.1 VTN for tests and the demo: OAuth2 client
@@ -20,7 +20,8 @@ export interface VtnClient {
 export interface VtnSimOptions {
   readonly port?: number;
   readonly host?: string;
-  readonly clock?: Clock;
+  /** Time of the simulated utility (the test's virtual clock, or a wall clock the caller owns). */
+  readonly clock: Clock;
   readonly clients?: readonly VtnClient[];
   readonly tokenTtlS?: number;
   /** Programs created at start (`programName` required). */
@@ -55,8 +56,8 @@ export interface VtnSim {
   readonly stats: { tokenRequests: number; requests: number; notifications: number; notificationErrors: number };
 }
 
-export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
-  const clock = opts.clock ?? new SystemClock();
+export function createVtnSim(opts: VtnSimOptions): VtnSim {
+  const { clock } = opts;
   const clients = opts.clients ?? [
     { clientId: 'ven-client', clientSecret: 'ven-secret', role: 'ven' },
     { clientId: 'bl-client', clientSecret: 'bl-secret', role: 'bl' },
@@ -79,6 +80,15 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
   const vtnNow = () => clock.now() + skewMs;
   const stamp = () => new Date(vtnNow()).toISOString();
   const newId = (prefix: string) => `${prefix}-${++seq}`;
+  /** An object as the VTN stores it: its own id (`<type>-<n>`), type and times. */
+  const stored = (objectType: string, body: Record<string, unknown>, extra: Record<string, unknown> = {}): Obj => ({
+    ...body,
+    ...extra,
+    id: newId(objectType.toLowerCase()),
+    objectType,
+    createdDateTime: stamp(),
+    modificationDateTime: stamp(),
+  });
 
   const notify = (objectType: string, operation: string, object: Obj) => {
     const programID = (object['programID'] as string | undefined) ?? undefined;
@@ -106,24 +116,12 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
   };
 
   const createProgram = (p: Record<string, unknown> & { programName: string }): Obj => {
-    const o: Obj = {
-      ...p,
-      id: newId('program'),
-      objectType: 'PROGRAM',
-      createdDateTime: stamp(),
-      modificationDateTime: stamp(),
-    };
+    const o = stored('PROGRAM', p);
     programs.set(o.id, o);
     return o;
   };
   const createEvent = (e: Record<string, unknown>): Obj => {
-    const o: Obj = {
-      ...e,
-      id: newId('event'),
-      objectType: 'EVENT',
-      createdDateTime: stamp(),
-      modificationDateTime: stamp(),
-    };
+    const o = stored('EVENT', e);
     events.set(o.id, o);
     notify('EVENT', 'POST', o);
     return o;
@@ -261,13 +259,7 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
       if (typeof body?.['venName'] !== 'string') return problem(reply, 400, 'venName required');
       if ([...vens.values()].some((v) => v['venName'] === body['venName']))
         return problem(reply, 409, 'venName exists');
-      const o: Obj = {
-        ...body,
-        id: newId('ven'),
-        objectType: 'VEN',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('VEN', body);
       vens.set(o.id, o);
       return reply.code(201).send(o);
     });
@@ -283,14 +275,7 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
       if (!vens.has(venID)) return problem(reply, 404, 'no such ven');
       const body = req.body as Record<string, unknown>;
       if (typeof body?.['resourceName'] !== 'string') return problem(reply, 400, 'resourceName required');
-      const o: Obj = {
-        ...body,
-        id: newId('resource'),
-        venID,
-        objectType: 'RESOURCE',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('RESOURCE', body, { venID });
       resources.set(o.id, o);
       return reply.code(201).send(o);
     });
@@ -305,13 +290,7 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
       for (const k of ['programID', 'eventID', 'clientName', 'resources']) {
         if (body?.[k] === undefined) return problem(reply, 400, `${k} required`);
       }
-      const o: Obj = {
-        ...body,
-        id: newId('report'),
-        objectType: 'REPORT',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('REPORT', body);
       reports.push(o);
       return reply.code(201).send(o);
     });
@@ -324,13 +303,7 @@ export function createVtnSim(opts: VtnSimOptions = {}): VtnSim {
       if (!auth(req, reply)) return reply;
       const body = req.body as Record<string, unknown>;
       if (!Array.isArray(body?.['objectOperations'])) return problem(reply, 400, 'objectOperations required');
-      const o: Obj = {
-        ...body,
-        id: newId('subscription'),
-        objectType: 'SUBSCRIPTION',
-        createdDateTime: stamp(),
-        modificationDateTime: stamp(),
-      };
+      const o = stored('SUBSCRIPTION', body);
       subscriptions.set(o.id, o);
       return reply.code(201).send(o);
     });

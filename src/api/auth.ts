@@ -16,11 +16,16 @@ export interface KeyVerifier {
   verify(key: string): Principal | undefined;
 }
 
-export type RouteAuth = Scope | 'public';
+/**
+ * `peer`: a protocol peer's endpoint mounted on the API server (OSCP, the
+ * OpenADR callback) that authenticates its caller itself; its
+ * `Authorization` header is the peer's token, not an API key.
+ */
+export type RouteAuth = Scope | 'public' | 'peer';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Scope a caller needs; `public` routes need no key. Default `read`. */
+    /** Scope a caller needs; `public` routes need no key, `peer` routes check their own token. Default `read`. */
     auth?: RouteAuth;
     /** Name of the command a route carries out; such requests are written to the audit log. */
     command?: string;
@@ -60,6 +65,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   app.addHook('onRequest', async (req) => {
     // The reference docs (swagger-ui and its assets) describe the public document: no key needed.
     const needed = req.routeOptions.url?.startsWith('/docs') ? 'public' : (req.routeOptions.config?.auth ?? 'read');
+    if (needed === 'peer') return;
     const key = presentedKey(req);
     if (key !== undefined) {
       const principal = key ? opts.verifier?.verify(key) : undefined;

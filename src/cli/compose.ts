@@ -1,3 +1,4 @@
+import { createHttpAuthoriserClient } from '../../adapters/authoriser/index.js';
 import { createInfluxAdapter } from '../../adapters/influx/index.js';
 import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
@@ -5,13 +6,17 @@ import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
 import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
-import { createApiServer, type ApiServer } from '../api/server.js';
+import { createHttpPriceFetcher } from '../../adapters/price-feed/index.js';
+import { createHttpWebhookSender } from '../../adapters/webhooks/index.js';
+import { type ApiPlugin, createApiServer, type ApiServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { createGridService, GRID_MIGRATIONS, type GridService, siteDemandW, siteMeasurements } from '../grid/index.js';
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
 import { FleetInputs } from './fleet-inputs.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
+import type { GridAdapterDeps } from '../ports/grid.js';
+import type { PeerRoutes } from '../ports/http.js';
 import { OperatorCommands } from '../state/operator-commands.js';
 import type { Logger } from '../util/logger.js';
 import { type Core, createCore } from './core.js';
@@ -88,17 +93,23 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     ...(deps.defaultMetrics !== undefined ? { defaultMetrics: deps.defaultMetrics } : {}),
   });
   coreRef = core;
+  const priceUrl = config.grid.tariff.dynamic.url;
   grid = createGridService(config, {
     clock,
     log: log.child({ component: 'grid' }),
     metrics: core.metrics,
     bus: core.bus,
     db: core.db,
+    ...(priceUrl ? { priceFetcher: createHttpPriceFetcher({ url: priceUrl }) } : {}),
   });
   // A new grid signal applies at once, not at the next periodic round.
   grid.store.onChange(() => core.loop.notifyChange());
   const gridSvc = grid;
-  const integration = createIntegration(core);
+  const authoriserConfig = config.integration.authoriser;
+  const integration = createIntegration(core, {
+    webhookSender: createHttpWebhookSender({ timeoutMs: config.integration.webhookDelivery.timeoutMs }),
+    ...(authoriserConfig ? { authoriserClient: createHttpAuthoriserClient(authoriserConfig, { clock }) } : {}),
+  });
   integrationRef = integration;
   fleet.attach(integration);
   const vpp = config.grid.vpp;
@@ -109,6 +120,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     });
 
   const components: Component[] = [];
+  // Endpoints that grid adapters serve to their peers (VTN callback, OSCP messages) live on the API server.
+  const routePlugins: ApiPlugin[] = [];
+  let api: ApiServer | undefined;
+  // A wildcard listen address is no address for a peer: announce loopback, as the adapters' own listeners did
+  // (grid.oscp.publicUrl and grid.openadr.callbackUrl name the address a remote peer really uses).
+  const apiUrl = () => api?.url().replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
   const authoriser = integration.authoriser;
   const ocpp = createOcppProxy(
     { ocpp: config.ocpp, chargers: config.chargers, site: config.site },
@@ -200,29 +217,32 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     if (priceTopic) mqtt.subscribe(priceTopic, (_topic, payload) => void gridSvc.prices.handleMqttMessage(payload));
     components.push(mqtt);
   }
+  // A grid adapter reports its status with the grid service and serves its peer's calls on the API server.
+  const gridDeps = (component: string): GridAdapterDeps => ({
+    clock,
+    log: log.child({ component }),
+    metrics: core.metrics,
+    store: gridSvc.store,
+    measurements,
+    baseUrl: apiUrl,
+  });
+  const attachGridAdapter = (name: string, a: Component & PeerRoutes & { status(): unknown }) => {
+    gridSvc.attachStatus(name, () => a.status());
+    routePlugins.push((app) => a.routes(app));
+    components.push(a);
+  };
   if (config.grid.openadr.enabled) {
-    const ven = createOpenAdrVen(config.grid.openadr, {
-      clock,
-      log: log.child({ component: 'openadr' }),
-      metrics: core.metrics,
-      store: grid.store,
-      measurements,
-    });
-    grid.attachStatus('openadr', () => ven.status());
-    components.push(ven);
+    attachGridAdapter('openadr', createOpenAdrVen(config.grid.openadr, gridDeps('openadr')));
   }
   if (config.grid.oscp.enabled) {
-    const fp = createOscpAdapter(config.grid.oscp, {
-      clock,
-      log: log.child({ component: 'oscp' }),
-      metrics: core.metrics,
-      store: grid.store,
-      measurements,
-      voltageV: config.site.voltageV,
-      demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
-    });
-    grid.attachStatus('oscp', () => fp.status());
-    components.push(fp);
+    attachGridAdapter(
+      'oscp',
+      createOscpAdapter(config.grid.oscp, {
+        ...gridDeps('oscp'),
+        voltageV: config.site.voltageV,
+        demandW: () => siteDemandW(core.state.snapshot(), { staleAfterMs: config.site.staleAfterMs }),
+      }),
+    );
   }
 
   if (config.integration.influx) {
@@ -239,9 +259,9 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     );
   }
 
-  let api: ApiServer | undefined;
   const started: Component[] = [];
   let coreStarted = false;
+  let componentsStarted = false;
 
   const gateway: Gateway = {
     core,
@@ -255,10 +275,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       try {
         grid?.start();
         await integration.start();
-        for (const c of components) {
-          await c.start();
-          started.push(c);
-        }
+        // The API server listens before the adapters start: the OSCP flexibility provider announces its
+        // endpoints on it in Register, and the VTN may call the VEN back as soon as it subscribes.
         api = await createApiServer(core, {
           integration,
           providers: {
@@ -271,8 +289,15 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
               onChange: (listener) => gridSvc.store.onChange(listener),
             },
           },
+          plugins: routePlugins,
+          ready: () => componentsStarted,
         });
         await api.start();
+        for (const c of components) {
+          await c.start();
+          started.push(c);
+        }
+        componentsStarted = true;
       } catch (err) {
         await gateway.stop();
         throw err;
@@ -286,6 +311,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
           log.error({ component: what, err }, 'error while stopping');
         }
       };
+      componentsStarted = false;
       if (api) await safe('api', () => api?.stop());
       api = undefined;
       for (const c of started.splice(0).reverse()) await safe(c.id, () => c.stop());

@@ -1,15 +1,8 @@
 import { isFresh } from '../model/reading.js';
+import type { VenMeasurements } from '../model/grid.js';
 import type { SiteSnapshot } from '../model/site.js';
 
-/** What the site measures, for reports upstream (W, + import / charging). */
-export interface VenMeasurements {
-  /** Net site power at the grid connection, W (+ import, - export). */
-  readonly siteW?: number;
-  /** Power the site could still shed or feed on request, W. */
-  readonly flexibleW?: number;
-  /** Per registered resource (battery, v2g group...), W. */
-  readonly resources?: Readonly<Record<string, number>>;
-}
+export type { VenMeasurements };
 
 /**
  * The measured response the site reports upstream (OpenADR reports, OSCP

@@ -1,8 +1,9 @@
 import type { Registry } from 'prom-client';
 import type { TariffConfig } from '../config/sections/grid.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
+import type { PriceSeriesFetcher } from '../ports/price-feed.js';
+import { gridMetrics } from '../util/grid-metrics.js';
 import type { Logger } from '../util/logger.js';
-import { gridMetrics } from './metrics.js';
 import type { GridSignalStore } from './signals.js';
 import { type PricePoint, parsePriceSeries } from './tariff.js';
 
@@ -10,6 +11,8 @@ export interface PriceFeedDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Registry;
+  /** Fetches the configured series (`cfg.url`; HTTP in production: adapters/price-feed). */
+  readonly fetcher?: PriceSeriesFetcher;
   /** OpenADR PRICE events arrive through the signal store. */
   readonly store?: GridSignalStore;
   /** Last good series of the URL and MQTT sources, kept across restarts. */
@@ -32,9 +35,10 @@ export interface PriceFeed {
 }
 
 /**
- * Dynamic prices from a JSON/CSV URL, MQTT and OpenADR PRICE events. The
- * last good series of each source is kept in memory, so a source that is
- * down leaves its last prices in force until they run out.
+ * Dynamic prices from a JSON/CSV URL (through the fetcher), MQTT and
+ * OpenADR PRICE events. The last good series of each source is kept in
+ * memory, so a source that is down leaves its last prices in force until
+ * they run out.
  */
 export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDeps): PriceFeed {
   const { clock, log } = deps;
@@ -45,11 +49,10 @@ export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDep
   let timer: TimerHandle | undefined;
 
   const refresh = async (): Promise<boolean> => {
-    if (!cfg.url) return false;
+    const fetcher = deps.fetcher;
+    if (!cfg.url || !fetcher) return false;
     try {
-      const res = await fetch(cfg.url, { signal: AbortSignal.timeout(10_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const { points, errors } = parsePriceSeries(await res.text(), cfg.format, {
+      const { points, errors } = parsePriceSeries(await fetcher.fetchText(), cfg.format, {
         source: 'url',
         perMwh: cfg.perMwh,
       });
@@ -99,6 +102,10 @@ export function createPriceFeed(cfg: TariffConfig['dynamic'], deps: PriceFeedDep
     lastRefreshAt: () => lastRefreshAt,
     async start() {
       if (!cfg.url) return;
+      if (!deps.fetcher) {
+        log.warn({ url: cfg.url }, 'no price fetcher wired for grid.tariff.dynamic.url; the series is not fetched');
+        return;
+      }
       void refresh();
       timer = clock.setInterval(() => void refresh(), cfg.refreshMs);
     },

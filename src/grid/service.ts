@@ -3,20 +3,15 @@ import { z } from 'zod';
 import type { GatewayBus } from '../bus/events.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../model/clock.js';
+import type { PriceSeriesFetcher } from '../ports/price-feed.js';
 import type { Db } from '../store/db.js';
+import { type GridMetrics, gridMetrics } from '../util/grid-metrics.js';
 import type { Logger } from '../util/logger.js';
-import { type GridMetrics, gridMetrics } from './metrics.js';
+import { iso } from '../util/time.js';
 import { GridPersistence } from './persistence.js';
 import { createPriceFeed, type PriceFeed } from './price-feed.js';
 import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
-import {
-  type EventRecord,
-  type FallbackState,
-  type GridSignal,
-  GridSignalStore,
-  type SignalKind,
-  iso,
-} from './signals.js';
+import { type EventRecord, type FallbackState, type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
 
 /** Body of `POST /api/v1/grid/limit` and of the MQTT simple-signal topic. */
 export const SimpleSignalSchema = z
@@ -163,6 +158,8 @@ export interface GridServiceDeps {
   readonly bus?: GatewayBus;
   /** With a database (GRID_MIGRATIONS applied) the event history and the last good prices survive restarts. */
   readonly db?: Db;
+  /** Fetches `grid.tariff.dynamic.url` (HTTP in production: adapters/price-feed); not fetched without one. */
+  readonly priceFetcher?: PriceSeriesFetcher;
 }
 
 export interface GridService {
@@ -211,6 +208,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     log,
     metrics: deps.metrics,
     store,
+    ...(deps.priceFetcher ? { fetcher: deps.priceFetcher } : {}),
     ...(persistence
       ? { cache: { load: (src) => persistence.loadPrices(src), save: (src, pts) => persistence.savePrices(src, pts) } }
       : {}),

@@ -1,42 +1,11 @@
 import type { ActiveGridSignal, GridSignalsInput } from '../model/grid-signals.js';
 import type { GridConfig } from '../config/sections/grid.js';
 import type { Clock } from '../model/clock.js';
+import type { GridSignal, SignalKind, SourceHealth } from '../model/grid.js';
+import type { GridSignalSink } from '../ports/grid.js';
+import { iso } from '../util/time.js';
 
-/** `ghg`: grid carbon intensity, g CO2 per kWh (OpenADR GHG), for planning into green hours. */
-export type SignalKind = 'importLimit' | 'exportLimit' | 'setpoint' | 'price' | 'simple' | 'ghg';
-
-/**
- * One grid signal from any source (OpenADR interval, OSCP forecast block,
- * HTTP/MQTT simple signal). Values are already in site units: W for limits
- * and set-points (+ import, - export), currency per kWh for prices, level
- * 0..3 for SIMPLE.
- */
-export interface GridSignal {
-  readonly kind: SignalKind;
-  readonly value: number;
-  /** `openadr`, `oscp`, `http`, `mqtt`, ... */
-  readonly source: string;
-  readonly eventId: string;
-  readonly eventName?: string;
-  /** Epoch ms, inclusive. */
-  readonly start: number;
-  /** Epoch ms, exclusive; `Infinity` for an open-ended signal. */
-  readonly end: number;
-  /** OpenADR priority (lower is more important); informational. */
-  readonly priority?: number;
-  readonly currency?: string;
-  readonly receivedAt: number;
-}
-
-export interface SourceHealth {
-  readonly source: string;
-  /** A monitored source that stays silent longer than `sourceTimeoutMs` engages the fallback. */
-  readonly monitored: boolean;
-  readonly reachable: boolean;
-  readonly lastHeardAt?: number;
-  readonly lastError?: string;
-  readonly unreachableSince?: number;
-}
+export type { GridSignal, SignalKind, SourceHealth };
 
 export interface FallbackState {
   readonly active: boolean;
@@ -85,7 +54,7 @@ const LIMIT_KINDS: ReadonlySet<SignalKind> = new Set(['importLimit', 'exportLimi
  * site complied with each event. Time is always an argument or the injected
  * clock, so a virtual clock drives it in tests.
  */
-export class GridSignalStore {
+export class GridSignalStore implements GridSignalSink {
   private readonly bySource = new Map<string, GridSignal[]>();
   private readonly health = new Map<string, SourceHealth>();
   private readonly records = new Map<string, EventRecord>();
@@ -210,7 +179,11 @@ export class GridSignalStore {
     return whys.length > 0 ? { active: true, ...base, why: whys.join('; ') } : { active: false, ...base };
   }
 
-  /** Plain data for `policies/grid-signals.ts` (bound with `bindPolicy(..., (now) => store.input(now))`). */
+  /**
+   * Plain data for the grid-signals policy (its `GridSignalsInput`, bound in
+   * the composition root). The type is the policy's and is checked where the
+   * two meet; the core does not import policies.
+   */
   input(now: number): GridSignalsInput {
     const cfg = this.opts.config;
     const act = this.active(now);
@@ -362,8 +335,4 @@ export function label(s: Pick<GridSignal, 'source' | 'eventId' | 'eventName' | '
   const name = s.eventName ? ` "${s.eventName}"` : '';
   const until = Number.isFinite(s.end) ? ` until ${iso(s.end)}` : '';
   return `${s.source} event${name} (${s.eventId})${until}`;
-}
-
-export function iso(ts: number): string {
-  return new Date(ts).toISOString().replace(/\.000Z$/, 'Z');
 }

@@ -1,36 +1,30 @@
 import { Counter, type Registry } from 'prom-client';
-import { Webhook } from 'standardwebhooks';
 import type { AuthorisationResult } from '../api/providers.js';
 import type { AuthoriserConfig } from '../config/sections/integration.js';
 import type { Clock } from '../model/clock.js';
+import type { AuthoriseRequest, AuthoriserClient } from '../ports/authoriser.js';
 import type { Db } from '../store/db.js';
 import type { Logger } from '../util/logger.js';
 import type { VehicleStore } from './vehicles.js';
 
-export interface AuthoriseRequest {
-  readonly idTag: string;
-  readonly chargerId: string;
-  readonly connectorId?: number;
-}
-
-const STATUSES = new Set(['Accepted', 'Blocked', 'Expired', 'Invalid']);
+export type { AuthoriseRequest };
 
 /**
  * Asks an external service (payment app, fleet tool) whether an idTag may
- * charge. The request is signed like a webhook. When the service does not
- * answer in time the configured fallback decides: a cached earlier answer,
- * then the local list and the fleet's vehicle tokens, or a fixed answer.
+ * charge, through its client (HTTP in production: adapters/authoriser).
+ * When the service does not answer in time the configured fallback
+ * decides: a cached earlier answer, then the local list and the fleet's
+ * vehicle tokens, or a fixed answer.
  * The OCPP proxy calls `authorise()` when a charger sends Authorize or
  * StartTransaction.
  */
 export class ExternalAuthoriser {
-  private readonly signer?: Webhook;
   private readonly results: Counter<'source' | 'status'>;
-  private seq = 0;
 
   constructor(
     private readonly opts: {
       config: AuthoriserConfig;
+      client: AuthoriserClient;
       db: Db;
       clock: Clock;
       log: Logger;
@@ -38,7 +32,6 @@ export class ExternalAuthoriser {
       vehicles?: VehicleStore;
     },
   ) {
-    if (opts.config.secret) this.signer = new Webhook(opts.config.secret);
     this.results =
       (opts.metrics.getSingleMetric('gridkeeper_authoriser_results_total') as Counter<'source' | 'status'>) ??
       new Counter({
@@ -56,35 +49,9 @@ export class ExternalAuthoriser {
   }
 
   private async ask(req: AuthoriseRequest): Promise<AuthorisationResult> {
-    const { config, clock } = this.opts;
-    const body = JSON.stringify({
-      type: 'authorise.request',
-      timestamp: new Date(clock.now()).toISOString(),
-      data: { idTag: req.idTag, chargerId: req.chargerId, connectorId: req.connectorId ?? null },
-    });
-    const msgId = `auth_${clock.now()}_${++this.seq}`;
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'webhook-id': msgId };
-    if (this.signer) {
-      const ts = clock.now();
-      headers['webhook-timestamp'] = String(Math.floor(ts / 1000));
-      headers['webhook-signature'] = this.signer.sign(msgId, new Date(ts), body);
-    }
     try {
-      const res = await fetch(config.url, {
-        method: 'POST',
-        headers,
-        body,
-        signal: AbortSignal.timeout(config.timeoutMs),
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const json = (await res.json()) as { status?: unknown; vehicleId?: unknown };
-      const status = typeof json.status === 'string' && STATUSES.has(json.status) ? json.status : undefined;
-      if (!status) throw new Error('answer without a valid status');
-      const result: AuthorisationResult = {
-        status: status as AuthorisationResult['status'],
-        source: 'remote',
-        ...(typeof json.vehicleId === 'string' ? { vehicleId: json.vehicleId } : {}),
-      };
+      const answer = await this.opts.client.ask(req);
+      const result: AuthorisationResult = { ...answer, source: 'remote' };
       this.remember(req.idTag, result);
       return result;
     } catch (err) {

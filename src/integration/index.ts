@@ -3,6 +3,8 @@ import { AlertService } from './alerts.js';
 import { CommandAudit } from './audit.js';
 import { ExternalAuthoriser } from './authoriser.js';
 import { EventHub, feedHubFromBus, type SessionEnrichment } from './events.js';
+import type { AuthoriserClient } from '../ports/authoriser.js';
+import type { WebhookSender } from '../ports/webhooks.js';
 import { KeyStore } from './keys.js';
 import { ReportService } from './reports.js';
 import { SiteOverrideStore } from './site-override.js';
@@ -29,11 +31,19 @@ export interface Integration {
   stop(): Promise<void>;
 }
 
+/** How the integration layer reaches the outside (HTTP adapters, chosen by the composition root). */
+export interface IntegrationTransports {
+  /** Delivers webhook outbox entries (adapters/webhooks). */
+  readonly webhookSender: WebhookSender;
+  /** Asks the external authoriser (adapters/authoriser); needed when `integration.authoriser` is configured. */
+  readonly authoriserClient?: AuthoriserClient;
+}
+
 /**
  * Build the integration layer on a gateway context. The database must have
  * been opened with `INTEGRATION_MIGRATIONS` (pass them to `createCore`).
  */
-export function createIntegration(ctx: GatewayContext): Integration {
+export function createIntegration(ctx: GatewayContext, transports: IntegrationTransports): Integration {
   const { config, clock, db, log, metrics, bus } = ctx;
   const ilog = log.child({ component: 'integration' });
   const hub = new EventHub({
@@ -65,6 +75,7 @@ export function createIntegration(ctx: GatewayContext): Integration {
     log: ilog,
     metrics,
     hub,
+    sender: transports.webhookSender,
     delivery: config.integration.webhookDelivery,
     config: config.integration.webhooks,
   });
@@ -80,9 +91,22 @@ export function createIntegration(ctx: GatewayContext): Integration {
     config: config.integration.reports,
     sampleIntervalMs: config.store.telemetryIntervalMs,
   });
-  const authoriser = config.integration.authoriser
-    ? new ExternalAuthoriser({ config: config.integration.authoriser, db, clock, log: ilog, metrics, vehicles })
-    : undefined;
+  const authoriserConfig = config.integration.authoriser;
+  if (authoriserConfig && !transports.authoriserClient) {
+    throw new Error('integration.authoriser is configured but no authoriser client was given');
+  }
+  const authoriser =
+    authoriserConfig && transports.authoriserClient
+      ? new ExternalAuthoriser({
+          config: authoriserConfig,
+          client: transports.authoriserClient,
+          db,
+          clock,
+          log: ilog,
+          metrics,
+          vehicles,
+        })
+      : undefined;
 
   const enrich: SessionEnrichment = {
     costOf: (wh) => reports.costOf(wh),

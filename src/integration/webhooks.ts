@@ -1,71 +1,29 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { Webhook } from 'standardwebhooks';
+import type { Registry } from 'prom-client';
 import type { WebhookConfig } from '../config/sections/integration.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
+import type { WebhookSender } from '../ports/webhooks.js';
 import type { Db } from '../store/db.js';
+import { delayFor } from '../util/backoff.js';
 import type { Logger } from '../util/logger.js';
 import { type EventHub, type HubEvent, eventBody, matchesAny } from './events.js';
+import { type WebhookMetrics, webhookMetrics } from './webhook-metrics.js';
+import {
+  type DeliveryRecord,
+  type OutboxRow,
+  type SubRow,
+  toRecord,
+  type WebhookStats,
+  type WebhookSubscription,
+} from './webhook-records.js';
+
+export type { DeliveryRecord, WebhookStats, WebhookSubscription };
 
 export interface WebhookDeliveryOptions {
-  readonly timeoutMs: number;
   readonly initialBackoffMs: number;
   readonly maxBackoffMs: number;
   readonly deadAfterMs: number;
   readonly keepDeliveredMs: number;
-}
-
-export interface WebhookSubscription {
-  readonly id: string;
-  readonly url: string;
-  readonly events: readonly string[];
-  readonly source: 'api' | 'config';
-  readonly createdAt: number;
-}
-
-export interface WebhookStats {
-  readonly pending: number;
-  readonly delivered: number;
-  readonly dead: number;
-  readonly lastError: string | null;
-  readonly lastDeliveredAt: number | null;
-}
-
-export interface DeliveryRecord {
-  readonly seq: number;
-  readonly eventId: number;
-  readonly type: string;
-  readonly state: 'pending' | 'delivered' | 'dead';
-  readonly attempts: number;
-  readonly createdAt: number;
-  readonly nextAt: number;
-  readonly lastStatus: number | null;
-  readonly lastError: string | null;
-  readonly doneAt: number | null;
-}
-
-interface SubRow {
-  id: string;
-  url: string;
-  events_json: string;
-  secret: string;
-  source: 'api' | 'config';
-  created_at: number;
-}
-
-interface OutboxRow {
-  seq: number;
-  sub_id: string;
-  event_id: number;
-  type: string;
-  body: string;
-  created_at: number;
-  attempts: number;
-  next_at: number;
-  state: DeliveryRecord['state'];
-  last_status: number | null;
-  last_error: string | null;
-  done_at: number | null;
 }
 
 interface Worker {
@@ -83,6 +41,8 @@ export interface WebhookServiceOptions {
   readonly log: Logger;
   readonly metrics: Registry;
   readonly hub: EventHub;
+  /** Carries one attempt to the subscriber (HTTP in production: adapters/webhooks). */
+  readonly sender: WebhookSender;
   readonly delivery: WebhookDeliveryOptions;
   readonly config?: readonly WebhookConfig[];
   /** Called when an event is dead-lettered (alerts). */
@@ -98,7 +58,7 @@ export interface WebhookServiceOptions {
  * Delivery runs on its own promises: it never blocks the hub or the loop.
  */
 export class WebhookService {
-  private readonly subs = new Map<string, WebhookSubscription & { signer: Webhook }>();
+  private readonly subs = new Map<string, WebhookSubscription & { secret: string }>();
   private readonly workers = new Map<string, Worker>();
   private readonly inFlight = new Set<Promise<void>>();
   private unsubscribe?: () => void;
@@ -106,9 +66,7 @@ export class WebhookService {
   private stopped = true;
   private abort = new AbortController();
   private readonly stmts;
-  private readonly deliveries: Counter<'result'>;
-  private readonly deadLetters: Counter;
-  private readonly latency: Histogram;
+  private readonly m: WebhookMetrics;
 
   constructor(private readonly opts: WebhookServiceOptions) {
     const { db } = opts;
@@ -127,51 +85,7 @@ export class WebhookService {
         "UPDATE webhook_outbox SET state = 'dead', attempts = attempts + 1, last_status = ?, last_error = ?, done_at = ? WHERE seq = ?",
       ),
     };
-    const m = opts.metrics;
-    const get = <T>(name: string, make: () => T): T => (m.getSingleMetric(name) as T | undefined) ?? make();
-    this.deliveries = get(
-      'gridkeeper_webhook_deliveries_total',
-      () =>
-        new Counter({
-          name: 'gridkeeper_webhook_deliveries_total',
-          help: 'Webhook delivery attempts by result',
-          labelNames: ['result'],
-          registers: [m],
-        }),
-    );
-    this.deadLetters = get(
-      'gridkeeper_webhook_dead_letters_total',
-      () =>
-        new Counter({
-          name: 'gridkeeper_webhook_dead_letters_total',
-          help: 'Webhook events dead-lettered after exhausting retries',
-          registers: [m],
-        }),
-    );
-    this.latency = get(
-      'gridkeeper_webhook_delivery_seconds',
-      () =>
-        new Histogram({
-          name: 'gridkeeper_webhook_delivery_seconds',
-          help: 'Duration of one webhook HTTP attempt',
-          buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-          registers: [m],
-        }),
-    );
-    if (!m.getSingleMetric('gridkeeper_webhook_outbox_events')) {
-      const countStmt = db.prepare('SELECT state, COUNT(*) AS n FROM webhook_outbox GROUP BY state');
-      new Gauge({
-        name: 'gridkeeper_webhook_outbox_events',
-        help: 'Webhook outbox entries by state (pending, delivered, dead)',
-        labelNames: ['state'],
-        registers: [m],
-        collect() {
-          this.reset();
-          for (const s of ['pending', 'delivered', 'dead']) this.set({ state: s }, 0);
-          for (const r of countStmt.all() as Array<{ state: string; n: number }>) this.set({ state: r.state }, r.n);
-        },
-      });
-    }
+    this.m = webhookMetrics(opts.metrics, db);
     this.load();
   }
 
@@ -195,13 +109,13 @@ export class WebhookService {
   }
 
   list(): WebhookSubscription[] {
-    return [...this.subs.values()].map(({ signer: _s, ...rest }) => rest);
+    return [...this.subs.values()].map(({ secret: _s, ...rest }) => rest);
   }
 
   get(id: string): WebhookSubscription | undefined {
     const s = this.subs.get(id);
     if (!s) return undefined;
-    const { signer: _s, ...rest } = s;
+    const { secret: _s, ...rest } = s;
     return rest;
   }
 
@@ -213,7 +127,7 @@ export class WebhookService {
       .prepare('INSERT INTO webhook_subs (id, url, events_json, secret, source, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(id, input.url, JSON.stringify(input.events), secret, 'api', createdAt);
     const sub: WebhookSubscription = { id, url: input.url, events: [...input.events], source: 'api', createdAt };
-    this.subs.set(id, { ...sub, signer: new Webhook(secret) });
+    this.subs.set(id, { ...sub, secret });
     return { ...sub, secret };
   }
 
@@ -343,7 +257,7 @@ export class WebhookService {
         events: JSON.parse(r.events_json) as string[],
         source: r.source,
         createdAt: r.created_at,
-        signer: new Webhook(r.secret),
+        secret: r.secret,
       });
     }
   }
@@ -397,53 +311,38 @@ export class WebhookService {
     }
   }
 
-  private async attempt(sub: WebhookSubscription & { signer: Webhook }, row: OutboxRow): Promise<void> {
-    const ts = this.opts.clock.now();
-    const msgId = String(row.event_id);
-    let status: number | null = null;
-    let error: string | null = null;
+  private async attempt(sub: WebhookSubscription & { secret: string }, row: OutboxRow): Promise<void> {
     const started = performance.now();
-    try {
-      const res = await fetch(sub.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'gridkeeper-webhooks/1',
-          'webhook-id': msgId,
-          'webhook-timestamp': String(Math.floor(ts / 1000)),
-          'webhook-signature': sub.signer.sign(msgId, new Date(ts), row.body),
-        },
+    const { status, error } = await this.opts.sender.send(
+      {
+        url: sub.url,
+        secret: sub.secret,
+        msgId: String(row.event_id),
+        timestamp: this.opts.clock.now(),
         body: row.body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.opts.delivery.timeoutMs), this.abort.signal]),
-      });
-      status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
-      if (status < 200 || status >= 300) error = `HTTP ${status}`;
-    } catch (err) {
-      error = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    }
-    this.latency.observe((performance.now() - started) / 1000);
+      },
+      this.abort.signal,
+    );
+    this.m.latency.observe((performance.now() - started) / 1000);
     if (this.stopped && error !== null) return; // aborted by stop(): stays pending, retried after restart
     const now = this.opts.clock.now();
     if (error === null) {
       this.stmts.delivered.run(status, now, row.seq);
-      this.deliveries.inc({ result: 'ok' });
+      this.m.deliveries.inc({ result: 'ok' });
       return;
     }
-    this.deliveries.inc({ result: 'error' });
+    this.m.deliveries.inc({ result: 'error' });
     const attempts = row.attempts + 1;
     if (now - row.created_at >= this.opts.delivery.deadAfterMs) {
       this.stmts.dead.run(status, error, now, row.seq);
-      this.deadLetters.inc();
+      this.m.deadLetters.inc();
       this.opts.log.warn({ webhook: sub.id, eventId: row.event_id, attempts, error }, 'webhook event dead-lettered');
       this.opts.onDead?.(sub, { ...toRecord(row), state: 'dead', attempts, lastStatus: status, lastError: error });
       return;
     }
-    const backoff = Math.min(
-      this.opts.delivery.maxBackoffMs,
-      this.opts.delivery.initialBackoffMs * 2 ** Math.min(attempts - 1, 30),
-    );
+    // The outbox row carries the attempt count, so the shared back-off is asked statelessly.
+    const { initialBackoffMs: initialMs, maxBackoffMs: maxMs } = this.opts.delivery;
+    const backoff = delayFor({ initialMs, maxMs }, attempts - 1);
     this.stmts.retry.run(now + backoff, status, error, row.seq);
     if (attempts === 1)
       this.opts.log.info({ webhook: sub.id, error }, 'webhook receiver failed; retrying with back-off');
@@ -454,19 +353,4 @@ export class WebhookService {
       .prepare("DELETE FROM webhook_outbox WHERE state = 'delivered' AND done_at < ?")
       .run(this.opts.clock.now() - this.opts.delivery.keepDeliveredMs);
   }
-}
-
-function toRecord(r: OutboxRow): DeliveryRecord {
-  return {
-    seq: r.seq,
-    eventId: r.event_id,
-    type: r.type,
-    state: r.state,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-    nextAt: r.next_at,
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    doneAt: r.done_at,
-  };
 }

@@ -1,3 +1,4 @@
+import { createHttpWebhookSender } from '../../adapters/webhooks/index.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { type ApiServer, createApiServer } from '../../src/api/server.js';
 import type { ApiProviders } from '../../src/api/providers.js';
@@ -39,7 +40,9 @@ export async function apiFixture(
       ...(opts.clock ? { clock: opts.clock } : {}),
     },
   );
-  const integration = createIntegration(core);
+  const integration = createIntegration(core, {
+    webhookSender: createHttpWebhookSender({ timeoutMs: core.config.integration.webhookDelivery.timeoutMs }),
+  });
   const api = await createApiServer(core, { integration, providers: opts.providers ?? {} });
   core.start();
   await integration.start();

@@ -8,7 +8,9 @@ import { createGridService, type GridService } from '../../src/grid/service.js';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import { createUtilityDemo } from '../../sim/utility/demo.js';
+import { evseSpec } from '../helpers/evse.js';
 import { testConfig, testCore } from '../helpers/core.js';
+import { routeHost } from './helpers.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -65,16 +67,18 @@ describe('demo utility side: VTN + OSCP sims driving the gateway (acceptance pat
         measurements,
       },
     );
-    const fp = createOscpAdapter(
-      OscpSchema.parse({ ...demo.gridConfig().oscp, host: '127.0.0.1', heartbeatIntervalS: 3600 }),
-      {
-        clock,
-        log: core.log,
-        metrics: core.metrics,
-        store: grid.store,
-        measurements,
-      },
-    );
+    let hostUrl: string | undefined;
+    const fp = createOscpAdapter(OscpSchema.parse({ ...demo.gridConfig().oscp, heartbeatIntervalS: 3600 }), {
+      clock,
+      log: core.log,
+      metrics: core.metrics,
+      store: grid.store,
+      measurements,
+      baseUrl: () => hostUrl,
+    });
+    const host = await routeHost((app) => fp.routes(app));
+    closers.push(() => host.close());
+    hostUrl = host.url;
     await ven.start();
     await fp.start();
     closers.push(
@@ -92,20 +96,7 @@ describe('demo utility side: VTN + OSCP sims driving the gateway (acceptance pat
       core.bus.emit('battery', { powerW: reading(0, now, 'bat'), socPct: reading(70, now, 'bat') });
     };
     for (const id of ['CP1', 'CP2', 'CP3', 'CP4']) {
-      core.bus.emit('evse.spec', {
-        id: `${id}/1`,
-        chargerId: id,
-        connectorId: 1,
-        protocol: 'sim',
-        circuitId: 'site',
-        phaseRotation: 'L1L2L3',
-        phases: 3,
-        minCurrentA: 6,
-        maxCurrentA: 32,
-        voltageV: 230,
-        bidirectional: false,
-        priority: 0,
-      });
+      core.bus.emit('evse.spec', evseSpec(`${id}/1`, { protocol: 'sim' }));
     }
     publish();
     await ven.pollNow();

@@ -3,6 +3,7 @@ import { gridPolicies } from '../../src/cli/policies.js';
 import { createGridService, type GridService, GridStatusSchema } from '../../src/grid/service.js';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
+import { evseSpec } from '../helpers/evse.js';
 import { testConfig, testCore } from '../helpers/core.js';
 
 const cleanup: Array<() => void> = [];
@@ -29,20 +30,7 @@ function setup() {
     core.stop();
   });
   for (const id of ['CP1', 'CP2']) {
-    core.bus.emit('evse.spec', {
-      id: `${id}/1`,
-      chargerId: id,
-      connectorId: 1,
-      protocol: 'sim',
-      circuitId: 'site',
-      phaseRotation: 'L1L2L3',
-      phases: 3,
-      minCurrentA: 6,
-      maxCurrentA: 32,
-      voltageV: 230,
-      bidirectional: false,
-      priority: 0,
-    });
+    core.bus.emit('evse.spec', evseSpec(`${id}/1`, { protocol: 'sim' }));
     core.bus.emit('evse.live', {
       id: `${id}/1`,
       patch: { status: 'Charging', powerW: reading(6_900, vclock.now(), id) },

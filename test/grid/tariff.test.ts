@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createHttpPriceFetcher } from '../../adapters/price-feed/index.js';
 import { decide as planningDecide, plan } from '../../policies/tariff-planning.js';
 import { TariffSchema } from '../../src/config/sections/grid.js';
 import { createPriceFeed } from '../../src/grid/price-feed.js';
@@ -153,6 +154,7 @@ describe('price feed', () => {
       log: silentLogger(),
       metrics: createMetricsRegistry({ defaultMetrics: false }),
       store,
+      fetcher: createHttpPriceFetcher({ url }),
     });
     expect(await feed.refresh()).toBe(true);
     mode = 'down';

@@ -1,3 +1,4 @@
+import { createHttpAuthoriserClient } from '../../adapters/authoriser/index.js';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -53,8 +54,10 @@ describe('external authoriser', () => {
       db.close();
     });
     const vehicles = new VehicleStore(db, clock, [{ id: 'van-1', idTags: ['FLEET1'] }]);
+    const config = AuthoriserSchema.parse({ url, secret: SECRET, timeoutMs: 200, localList: ['LOCAL1'], ...extra });
     const a = new ExternalAuthoriser({
-      config: AuthoriserSchema.parse({ url, secret: SECRET, timeoutMs: 200, localList: ['LOCAL1'], ...extra }),
+      config,
+      client: createHttpAuthoriserClient(config, { clock }),
       db,
       clock,
       log: silentLogger(),

@@ -103,14 +103,30 @@ export const OpenAdrSchema = z
     requestTimeoutMs: z.number().int().min(100).default(5000),
     /** Public URL of our callback endpoint; a subscription is created when set and the VTN offers them. */
     callbackUrl: z.string().url().optional(),
-    /** Port of the VEN's own callback listener (0 = any); no listener when omitted and no callbackUrl is set. */
-    callbackPort: z.number().int().min(0).max(65535).optional(),
+    subscribe: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Ask the VTN for event subscriptions calling back at the HTTP API server (its address + callbackPath); a set callbackUrl subscribes at that URL instead.',
+      ),
+    callbackPath: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]*$/)
+      .default('/openadr/callback')
+      .describe('Path of the subscription callback on the HTTP API server (api.host/api.port).'),
+    callbackPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'Deprecated: the callback is served by the HTTP API at callbackPath; when set, it acts as subscribe: true.',
+      ),
     callbackHost: z
       .string()
-      .default('127.0.0.1')
-      .describe(
-        'Listen address of the callback listener; 0.0.0.0 (behind TLS termination) to let a remote VTN call in.',
-      ),
+      .optional()
+      .describe('Deprecated and ignored: the callback listens where the HTTP API listens (api.host).'),
     /** Largest tolerated difference between the VTN's clock (HTTP Date) and ours, ms. */
     maxClockSkewMs: z.number().int().nonnegative().default(30_000),
     resources: z
@@ -132,13 +148,24 @@ export const OscpSchema = z
     cpToken: z.string().optional(),
     /** Token the capacity provider presents to us (ours). */
     fpToken: z.string().optional(),
-    /** Address our endpoints are reachable at, sent in Register. */
+    /** Address our endpoints are reachable at, sent in Register; the API server's address plus `path` when omitted. */
     publicUrl: z.string().url().optional(),
-    port: z.number().int().min(0).max(65535).default(0),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_.-]*[^/]$/)
+      .default('/oscp/fp/2.0')
+      .describe('Path prefix of our OSCP endpoints on the HTTP API server (api.host/api.port).'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Deprecated and ignored: the OSCP endpoints are served by the HTTP API (api.port) under `path`.'),
     host: z
       .string()
-      .default('127.0.0.1')
-      .describe('Listen address of our OSCP endpoints; 0.0.0.0 (behind TLS termination) to let a remote DSO call in.'),
+      .optional()
+      .describe('Deprecated and ignored: the OSCP endpoints listen where the HTTP API listens (api.host).'),
     groupId: z.string().min(1).default('site'),
     heartbeatIntervalS: z.number().int().positive().default(60),
     measurementIntervalMs: z.number().int().min(1000).default(60_000),

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOpenAdrVen, type OpenAdrVen } from '../../../adapters/openadr/ven.js';
 import { OpenAdrSchema } from '../../../src/config/sections/grid.js';
-import { GridSignalStore } from '../../../src/grid/signals.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { createMetricsRegistry } from '../../../src/util/metrics.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { createVtnSim, type VtnSim } from '../../../sim/utility/vtn.js';
-import { gridConfig } from '../../grid/helpers.js';
+import { adapterTestStore, routeHost } from '../../grid/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1, 17);
 const closers: Array<() => Promise<void>> = [];
@@ -27,13 +26,7 @@ async function setup(
   await vtn.start();
   closers.push(() => vtn.stop());
   const metrics = createMetricsRegistry({ defaultMetrics: false });
-  const store = new GridSignalStore({
-    clock,
-    config: gridConfig({ fallback: { importLimitW: 11_000 } }),
-    siteLimitW: 100_000,
-    failsafeLimitW: 4000,
-    staleAfterMs: 10_000,
-  });
+  const store = adapterTestStore(clock);
   const cfg = OpenAdrSchema.parse({
     enabled: true,
     vtnUrl: vtn.url,
@@ -47,18 +40,23 @@ async function setup(
     reportIntervalMs: 3_600_000,
     ...venOverrides,
   });
+  let hostUrl: string | undefined;
   const ven: OpenAdrVen = createOpenAdrVen(cfg, {
     clock,
     log: silentLogger(),
     metrics,
     store,
     measurements: () => ({ siteW: 28_400, flexibleW: 50_000, resources: { battery: -20_000 } }),
+    baseUrl: () => hostUrl,
   });
+  const host = await routeHost((app) => ven.routes(app));
+  closers.push(() => host.close());
+  hostUrl = host.url;
   await ven.start();
   closers.push(() => ven.stop());
   await ven.pollNow();
   const programID = [...vtn.programs.values()].find((p) => p['programName'] === 'depot-dr')!.id;
-  return { clock, vtn, ven, store, metrics, programID };
+  return { clock, vtn, ven, store, metrics, programID, host };
 }
 
 const at = (ms: number) => new Date(ms).toISOString();
@@ -219,10 +217,12 @@ describe('OpenADR 3 VEN against the VTN simulator (real HTTP)', () => {
     expect(ven.status().clockSkewExceeded).toBe(true);
   });
 
-  it('subscribes with a callback and polls when the VTN notifies a new event', async () => {
-    const { vtn, ven, store, programID, clock } = await setup({ callbackPort: 0, callbackHost: '127.0.0.1' });
+  it('subscribes with a callback on the gateway server and polls when the VTN notifies a new event', async () => {
+    // callbackPort is the deprecated own listener: it still asks for a subscription, at the server's address.
+    const { vtn, ven, store, programID, clock, host } = await setup({ callbackPort: 0 });
     expect(ven.status().subscribed).toBe(true);
     expect(vtn.subscriptions.size).toBe(1);
+    expect(ven.callbackUrl()).toBe(`${host.url}/openadr/callback`);
     const changed = new Promise<void>((resolve) =>
       store.onChange(() => store.active(clock.now(), 'importLimit').length > 0 && resolve()),
     );
@@ -230,6 +230,23 @@ describe('OpenADR 3 VEN against the VTN simulator (real HTTP)', () => {
     await changed;
     expect(store.input(clock.now()).importLimits[0]?.value).toBe(12_000);
     expect(ven.handleNotification({}, 'Bearer wrong')).toBe(403);
+    const post = (auth: string, body: string) =>
+      fetch(`${host.url}/openadr/callback`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body,
+      });
+    expect((await post('Bearer wrong', '{}')).status).toBe(403);
+  });
+
+  it('does not subscribe without a callback address, and serves the callback path it is configured with', async () => {
+    const { vtn, ven, host } = await setup({ callbackPath: '/grid/adr-callback' });
+    expect(ven.status().subscribed).toBe(false);
+    expect(vtn.subscriptions.size).toBe(0);
+    expect(ven.callbackUrl()).toBeUndefined();
+    const res = await fetch(`${host.url}/grid/adr-callback`, { method: 'POST', body: 'not json' });
+    expect(res.status).toBe(403);
+    expect((await fetch(`${host.url}/openadr/callback`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 
   it('polls on its own on the injected clock and leaves no timer or socket after stop', async () => {

@@ -1,12 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { blockToW, createOscpAdapter, type OscpAdapter } from '../../../adapters/oscp/index.js';
 import { OscpSchema } from '../../../src/config/sections/grid.js';
-import { GridSignalStore } from '../../../src/grid/signals.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { createMetricsRegistry } from '../../../src/util/metrics.js';
 import { createOscpCpSim, type OscpCpSim } from '../../../sim/utility/oscp-cp.js';
-import { gridConfig } from '../../grid/helpers.js';
+import { adapterTestStore, routeHost } from '../../grid/helpers.js';
 
 const T0 = Date.UTC(2026, 0, 1, 17);
 const closers: Array<() => Promise<void>> = [];
@@ -28,20 +27,14 @@ async function setup(opts: { grantUpToKw?: number; demandW?: number } = {}) {
   await cp.start();
   closers.push(() => cp.stop());
   const metrics = createMetricsRegistry({ defaultMetrics: false });
-  const store = new GridSignalStore({
-    clock,
-    config: gridConfig({ fallback: { importLimitW: 11_000 } }),
-    siteLimitW: 100_000,
-    failsafeLimitW: 4000,
-    staleAfterMs: 10_000,
-  });
+  const store = adapterTestStore(clock);
+  let hostUrl: string | undefined;
   const fp: OscpAdapter = createOscpAdapter(
     OscpSchema.parse({
       enabled: true,
       capacityProviderUrl: cp.url,
       cpToken: 'cp-token',
       fpToken: 'fp-token',
-      host: '127.0.0.1',
       groupId: 'depot-1',
       heartbeatIntervalS: 30,
       measurementIntervalMs: 3_600_000,
@@ -53,8 +46,12 @@ async function setup(opts: { grantUpToKw?: number; demandW?: number } = {}) {
       store,
       measurements: () => ({ siteW: 31_250, flexibleW: 22_000 }),
       ...(opts.demandW !== undefined ? { demandW: () => opts.demandW } : {}),
+      baseUrl: () => hostUrl,
     },
   );
+  const host = await routeHost((app) => fp.routes(app));
+  closers.push(() => host.close());
+  hostUrl = host.url;
   await fp.start();
   closers.push(() => fp.stop());
   await until(() => fp.status().handshakeAcknowledged);
@@ -116,14 +113,21 @@ describe('OSCP 2.0 flexibility provider against the capacity-provider simulator 
     expect(text).toMatch(/field="update_group_capacity_forecast.group_id"/);
   });
 
-  it('refuses a wrong token', async () => {
-    const { fp } = await setup();
-    const res = await fetch(`${fp.baseUrl()}/heartbeat`, {
-      method: 'POST',
-      headers: { authorization: 'Token nope', 'content-type': 'application/json' },
-      body: JSON.stringify({ offline_mode_at: new Date().toISOString() }),
-    });
-    expect(res.status).toBe(401);
+  it('serves its endpoints on the host server under the OSCP path, refusing a wrong token and non-JSON', async () => {
+    const { fp, metrics } = await setup();
+    expect(fp.baseUrl()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/oscp\/fp\/2\.0$/);
+    const post = (msg: string, auth: string, body: string) =>
+      fetch(`${fp.baseUrl()}/${msg}`, {
+        method: 'POST',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body,
+      });
+    expect((await post('heartbeat', 'Token nope', JSON.stringify({ offline_mode_at: T0 }))).status).toBe(401);
+    expect((await post('heartbeat', 'Token fp-token', '{not json')).status).toBe(400);
+    expect(await metrics.metrics()).toMatch(
+      /gridkeeper_grid_signals_rejected_total\{source="oscp",field="\(root\)"\} 1/,
+    );
+    expect((await post('no_such_message', 'Token fp-token', '{}')).status).toBe(404);
   });
 
   it('sends heartbeats and UpdateGroupMeasurements', async () => {
