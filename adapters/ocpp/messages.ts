@@ -1,6 +1,7 @@
-import type { EvChargingNeeds } from '../../src/bus/events.js';
+import type { EvChargingNeeds } from '../../src/model/events.js';
 import type { EvseStatus } from '../../src/model/site.js';
 import type { OcppProtocol } from './rpc/protocol.js';
+import type { V21 } from './types.js';
 
 /**
  * Charger → CMS actions the CMS must eventually see even if the cloud is
@@ -201,29 +202,34 @@ export function mapChargingState(state: string | undefined): EvseStatus | undefi
   }
 }
 
-/** OCPP 2.x NotifyEVChargingNeeds → the gateway's EV needs (W, Wh, A; epoch ms). */
+/**
+ * OCPP 2.x NotifyEVChargingNeeds → the gateway's EV needs (W, Wh, A; epoch
+ * ms): the one parser of it (the fleet inputs take its result). Energy is
+ * the AC or DC `energyAmount`, else the 2.1 V2X target; the vehicle allows
+ * discharge when it asks for a bidirectional (`*_BPT*`) transfer.
+ */
 export function parseChargingNeeds(
   chargerId: string,
   evseIdValue: string,
-  payload: Json,
+  payload: V21.NotifyEVChargingNeedsRequest,
   now: number,
 ): EvChargingNeeds {
-  const needs = (payload.chargingNeeds ?? {}) as Json;
-  const ac = needs.acChargingParameters as Json | undefined;
-  const dc = needs.dcChargingParameters as Json | undefined;
-  const v2x = needs.v2xChargingParameters as Json | undefined;
+  const needs: Partial<V21.ChargingNeedsType> = payload.chargingNeeds ?? {};
+  const ac = needs.acChargingParameters;
+  const dc = needs.dcChargingParameters;
+  const v2x = needs.v2xChargingParameters;
   const mode = String(needs.requestedEnergyTransfer ?? 'AC_three_phase');
   const departure = typeof needs.departureTime === 'string' ? Date.parse(needs.departureTime) : Number.NaN;
-  const energy = (ac?.energyAmount ?? dc?.energyAmount ?? v2x?.evTargetEnergyRequest) as number | undefined;
-  const maxDischarge = v2x?.maxDischargePower as number | undefined;
+  const energy = ac?.energyAmount ?? dc?.energyAmount ?? v2x?.evTargetEnergyRequest;
+  const maxDischarge = v2x?.maxDischargePower;
   return {
     chargerId,
     evseId: evseIdValue,
     ts: now,
     ...(Number.isFinite(departure) ? { departureAt: departure } : {}),
     ...(energy !== undefined ? { energyWh: energy } : {}),
-    ...(ac?.evMinCurrent !== undefined ? { minCurrentA: ac.evMinCurrent as number } : {}),
-    ...(ac?.evMaxCurrent !== undefined ? { maxCurrentA: ac.evMaxCurrent as number } : {}),
+    ...(ac?.evMinCurrent !== undefined ? { minCurrentA: ac.evMinCurrent } : {}),
+    ...(ac?.evMaxCurrent !== undefined ? { maxCurrentA: ac.evMaxCurrent } : {}),
     dischargeAllowed: mode.includes('BPT'),
     ...(maxDischarge !== undefined ? { maxDischargeW: Math.abs(maxDischarge) } : {}),
     transferMode: mode,

@@ -131,3 +131,11 @@ describe('ocpp config section', () => {
     expect(paths).toContain('ocpp.upstream.clientKey');
   });
 });
+
+describe('unknown chargers', () => {
+  it('get exactly the defaults the config schema gives a charger entry with only its id', async () => {
+    const { unknownChargerSpec } = await import('../../../adapters/ocpp/charger-spec.js');
+    const { ChargerSchema } = await import('../../../src/config/sections/site.js');
+    expect(unknownChargerSpec('CP-X')).toEqual(ChargerSchema.parse({ id: 'CP-X' }));
+  });
+});
