@@ -53,6 +53,9 @@ describe('OCPP proxy commands (for the API)', () => {
       expect(actions).not.toContain('ChangeAvailability');
       expect(actions).not.toContain('RemoteStopTransaction');
       expect(await proxy.commands.remoteStart({ chargerId: 'NOPE', idTag: 'x' })).toMatchObject({ status: 'Rejected' });
+      // The charger's answers to the gateway's own calls (sent with a chosen message id) are not bad frames.
+      const bad = await core.metrics.getSingleMetric('gridkeeper_ocpp_bad_frames_total')?.get();
+      expect(bad?.values[0]?.value ?? 0).toBe(0);
     });
   }
 });

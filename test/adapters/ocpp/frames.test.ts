@@ -2,30 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
-
-/** A raw WebSocket charger that can send anything, and collects what it gets back. */
-async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, [protocol], { headers });
-  const inbox: unknown[] = [];
-  ws.on('message', (m) => inbox.push(JSON.parse(m.toString())));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
-  return {
-    ws,
-    inbox,
-    /** Send a frame; resolves with the first three elements of the answer ([type, id, code-or-payload]). */
-    async send(frame: string): Promise<unknown[]> {
-      const n = inbox.length;
-      ws.send(frame);
-      await waitFor(() => inbox.length > n, { what: `answer to ${frame}` });
-      return (inbox[inbox.length - 1] as unknown[]).slice(0, 3);
-    },
-  };
-}
+import { type Stack, rawCharger, startStack, waitFor } from './helpers.js';
 
 describe('OCPP proxy: malformed and invalid frames', () => {
   let stack: Stack | undefined;

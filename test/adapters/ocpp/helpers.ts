@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy, type OcppProxyDeps } from '../../../adapters/ocpp/index.js';
 import type { GatewayConfigInput } from '../../../src/config/schema.js';
 import { type Clock, SystemClock, VirtualClock } from '../../../src/model/clock.js';
@@ -92,6 +93,29 @@ export async function waitFor(
     if (opts.clock instanceof VirtualClock && opts.advanceMs) opts.clock.advance(opts.advanceMs);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A raw WebSocket charger that can send anything, and collects what it gets back. */
+export async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, [protocol], { headers });
+  const inbox: unknown[] = [];
+  ws.on('message', (m) => inbox.push(JSON.parse(m.toString())));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  return {
+    ws,
+    inbox,
+    /** Send a frame; resolves with the first three elements of the answer ([type, id, code-or-payload]). */
+    async send(frame: string): Promise<unknown[]> {
+      const n = inbox.length;
+      ws.send(frame);
+      await waitFor(() => inbox.length > n, { what: `answer to ${frame}` });
+      return (inbox[inbox.length - 1] as unknown[]).slice(0, 3);
+    },
+  };
 }
 
 export { SystemClock, VirtualClock };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { type Stack, rawCharger, startStack, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock): SimVehicle {
   return new SimVehicle(
@@ -166,43 +166,45 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
   });
 
   it('answers a repeated message (same id) from the outbox without queuing it twice', async () => {
-    const { clock, cms, proxy, charger: cp } = await bootedCharger('REP1');
-    await cms.setOutage(true);
-    await waitFor(() => !proxy.upstreamOnline('REP1'), { what: 'upstream down' });
-    const start = {
-      connectorId: 1,
-      idTag: 'T',
-      meterStart: 100,
-      timestamp: new Date(clock.now()).toISOString(),
-    };
-    const { callWithId } = await import('../../../adapters/ocpp/rpc/call.js');
-    // biome-ignore lint/suspicious/noExplicitAny: reach the sim's socket to resend a frame verbatim
-    const sock = (cp as any).client;
-    const a = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
-    const b = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
-    expect(b.transactionId).toBe(a.transactionId);
-    const stop = {
-      transactionId: a.transactionId as number,
-      meterStop: 900,
-      timestamp: new Date(clock.now()).toISOString(),
-      reason: 'Local',
-    };
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
-    expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
-    expect(cms.received('StartTransaction')).toHaveLength(1);
-    expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
-    // No duplicated stop either.
-    expect(cms.received('StopTransaction')).toHaveLength(1);
-    expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'REP1' }] });
+    const { cms, proxy } = stack;
+    // A raw charger resends a frame verbatim, as a charger does that never saw the answer.
+    const cp = await rawCharger(`${proxy.url()}/REP1`);
+    try {
+      await waitFor(() => proxy.upstreamOnline('REP1'), { what: 'upstream up' });
+      await cms.setOutage(true);
+      await waitFor(() => !proxy.upstreamOnline('REP1'), { what: 'upstream down' });
+      const ts = new Date(clock.now()).toISOString();
+      const start = JSON.stringify([
+        2,
+        'same-id',
+        'StartTransaction',
+        { connectorId: 1, idTag: 'T', meterStart: 100, timestamp: ts },
+      ]);
+      const [, , a] = (await cp.send(start)) as [number, string, { transactionId: number }];
+      const [, , b] = (await cp.send(start)) as [number, string, { transactionId: number }];
+      expect(a.transactionId).toBeGreaterThan(0);
+      expect(b.transactionId).toBe(a.transactionId);
+      const stop = JSON.stringify([
+        2,
+        'stop-id',
+        'StopTransaction',
+        { transactionId: a.transactionId, meterStop: 900, timestamp: ts, reason: 'Local' },
+      ]);
+      expect((await cp.send(stop))[0]).toBe(3);
+      expect((await cp.send(stop))[0]).toBe(3);
+      expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
+      await cms.setOutage(false);
+      await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+      expect(cms.received('StartTransaction')).toHaveLength(1);
+      expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
+      // No duplicated stop either.
+      expect(cms.received('StopTransaction')).toHaveLength(1);
+      expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
+    } finally {
+      cp.ws.close();
+    }
   });
 
   it('parks a message the CMS keeps refusing (poison) and delivers the rest behind it', async () => {
