@@ -144,20 +144,19 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
   rpc.on('client', (client) => {
     const id = client.identity as string;
     const spec = known.get(id) ?? unknownChargerSpec(id);
-    const ownAnswers = new OwnAnswers();
+    const schemaViolation = ({ method, outbound, error }: { method: string; outbound: boolean; error: Error }) => {
+      if (!outbound) counters.badFrame();
+      log.warn({ chargerId: id, method, outbound, err: error.message }, 'OCPP schema violation');
+    };
+    // Answers to calls sent with a chosen message id are matched and validated in rpc/call.ts.
+    const ownAnswers = new OwnAnswers((method, error) => schemaViolation({ method, outbound: false, error }));
     client.on('badMessage', (event: { error: Error }) => {
-      // Answers to the gateway's own calls look like strays to ocpp-rpc (see rpc/call.ts): not bad frames.
+      // ocpp-rpc does not know those calls and reports their answers as strays: not bad frames.
       if (ownAnswers.isOwn(event)) return;
       counters.badFrame();
       log.warn({ chargerId: id, err: event.error.message }, 'bad frame from charger');
     });
-    client.on(
-      'strictValidationFailure',
-      ({ method, outbound, error }: { method: string; outbound: boolean; error: Error }) => {
-        if (!outbound) counters.badFrame();
-        log.warn({ chargerId: id, method, outbound, err: error.message }, 'OCPP schema violation');
-      },
-    );
+    client.on('strictValidationFailure', schemaViolation);
     if (client.protocol === 'ocpp1.6') speak16Errors(client);
     const previous = links.get(id);
     const link = new ChargerLink(id, client, spec, {

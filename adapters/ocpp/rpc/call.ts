@@ -41,6 +41,13 @@ export function toRpcError(info: CallErrorInfo): Error {
 export class OwnAnswers {
   private readonly ids = new Set<string>();
 
+  /** `onInvalid`: an answer that failed the strict schema (ocpp-rpc reports its own as `strictValidationFailure`). */
+  constructor(private readonly onInvalid?: (method: string, error: Error) => void) {}
+
+  invalid(method: string, error: Error): void {
+    this.onInvalid?.(method, error);
+  }
+
   answered(msgId: string): void {
     this.ids.add(msgId);
   }
@@ -116,6 +123,7 @@ export function callWithId(
         validator?.validate(`urn:${method}.conf`, rest[0]);
         resolve(rest[0]);
       } catch (err) {
+        opts.ownAnswers?.invalid(method, err as Error);
         reject(err);
       }
     };
