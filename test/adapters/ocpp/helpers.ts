@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy, type OcppProxyDeps } from '../../../adapters/ocpp/index.js';
 import type { GatewayConfigInput } from '../../../src/config/schema.js';
@@ -75,6 +76,30 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         core.db.close();
       }
       if (!opts.cms) await cms.stop();
+    },
+  };
+}
+
+/**
+ * What a test starts, closed after it in reverse order (so a charger stops
+ * before the proxy it is connected to), also when the test fails midway.
+ */
+export function perTest() {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return {
+    /** `startStack`, closed after the test. */
+    async start(opts: StackOptions = {}): Promise<Stack> {
+      const stack = await startStack(opts);
+      closers.push(() => stack.close());
+      return stack;
+    },
+    /** A charger, depot or socket, stopped after the test. */
+    add<C extends { stop(): Promise<unknown> }>(thing: C): C {
+      closers.push(() => thing.stop());
+      return thing;
     },
   };
 }

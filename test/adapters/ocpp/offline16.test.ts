@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, rawCharger, startStack, waitFor } from './helpers.js';
+import { perTest, rawCharger, type startStack, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock): SimVehicle {
   return new SimVehicle(
@@ -12,19 +12,14 @@ function vehicle(clock: VirtualClock): SimVehicle {
 }
 
 describe('OCPP 1.6J proxy, CMS unreachable', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   async function bootedCharger(id: string, extra: Parameters<typeof startStack>[0] = {}) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id }], ...extra });
-    charger = new SimCharger({ id, protocol: 'ocpp1.6', url: stack.proxy.url(), clock, meterIntervalMs: 60_000 });
+    const stack = await t.start({ clock, chargers: [{ id }], ...extra });
+    const charger = t.add(
+      new SimCharger({ id, protocol: 'ocpp1.6', url: stack.proxy.url(), clock, meterIntervalMs: 60_000 }),
+    );
     await charger.start();
     const s = stack;
     await waitFor(() => charger?.booted === true && s.proxy.upstreamOnline(id), { what: 'boot' });
@@ -167,7 +162,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
 
   it('answers a repeated message (same id) from the outbox without queuing it twice', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id: 'REP1' }] });
+    const stack = await t.start({ clock, chargers: [{ id: 'REP1' }] });
     const { cms, proxy } = stack;
     // A raw charger resends a frame verbatim, as a charger does that never saw the answer.
     const cp = await rawCharger(`${proxy.url()}/REP1`);

@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { EvChargingNeeds, SessionInfo } from '../../../src/model/events.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { perTest, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock, extra: Partial<ConstructorParameters<typeof SimVehicle>[0]> = {}): SimVehicle {
   return new SimVehicle(
@@ -14,14 +14,7 @@ function vehicle(clock: VirtualClock, extra: Partial<ConstructorParameters<typeo
 }
 
 describe('OCPP 2.0.1 / 2.1 proxy', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   /** What the proxy hands the fleet inputs (its `onEvChargingNeeds` dependency). */
   let needs: EvChargingNeeds[] = [];
@@ -29,21 +22,23 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
   async function boot(protocol: 'ocpp2.0.1' | 'ocpp2.1', id: string, opts: { bidirectional?: boolean } = {}) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     needs = [];
-    stack = await startStack({
+    const stack = await t.start({
       clock,
       chargers: [{ id, bidirectional: opts.bidirectional ?? false }],
       hooks: { onEvChargingNeeds: (n) => needs.push(n) },
     });
     const physics = new SitePhysics({ clock });
-    charger = new SimCharger({
-      id,
-      protocol,
-      url: stack.proxy.url(),
-      clock,
-      physics,
-      meterIntervalMs: 10_000,
-      bidirectional: opts.bidirectional ?? false,
-    });
+    const charger = t.add(
+      new SimCharger({
+        id,
+        protocol,
+        url: stack.proxy.url(),
+        clock,
+        physics,
+        meterIntervalMs: 10_000,
+        bidirectional: opts.bidirectional ?? false,
+      }),
+    );
     await charger.start();
     const s = stack;
     await waitFor(() => charger?.booted === true && s.proxy.upstreamOnline(id), { what: 'boot' });
