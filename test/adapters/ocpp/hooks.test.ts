@@ -175,6 +175,8 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
       onFirmwareStatus: (c: string, s: string) => firmware.push([c, s]),
     };
     const { cp, cms } = await boot('ERR1', 'ocpp1.6', { hooks });
+    // The charger reports its connector after boot, on its own schedule: let that pass first.
+    await waitFor(() => errors.some(([id]) => id === 'ERR1'), { what: 'status after boot' });
     errors.length = 0;
     await cp.request('StatusNotification', {
       connectorId: 1,
@@ -203,6 +205,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     stack = undefined;
 
     const v2 = await boot('ERR2', 'ocpp2.0.1', { hooks });
+    await waitFor(() => errors.some(([id]) => id === 'ERR2'), { what: 'status after boot' });
     errors.length = 0;
     firmware.length = 0;
     const at = ts(v2.clock);
@@ -225,43 +228,22 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const inFlight = new Set<() => void>();
     const errors: unknown[] = [];
-    const hung = askAuthoriser(
-      () => new Promise(() => {}),
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const ask = (hook: Parameters<typeof askAuthoriser>[0]) =>
+      askAuthoriser(
+        hook,
+        { idTag: 'X', chargerId: 'C' },
+        { clock, timeoutMs: 2000, onError: (e) => errors.push(e), inFlight },
+      );
+    const hung = ask(() => new Promise(() => {}));
     expect(clock.pending()).toBe(1);
     for (const giveUp of [...inFlight]) giveUp();
     expect(await hung).toBeUndefined();
     expect(clock.pending()).toBe(0);
     expect(inFlight.size).toBe(0);
     // An invalid status counts as no answer; a rejection is reported.
-    const odd = askAuthoriser(
-      async () => ({ status: 'Maybe' }) as never,
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const odd = ask(async () => ({ status: 'Maybe' }) as never);
     expect(await odd).toBeUndefined();
-    const failing = askAuthoriser(
-      async () => Promise.reject(new Error('down')),
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const failing = ask(async () => Promise.reject(new Error('down')));
     expect(await failing).toBeUndefined();
     expect(errors).toHaveLength(1);
     expect(clock.pending()).toBe(0);
