@@ -104,6 +104,21 @@ export function perTest() {
   };
 }
 
+/** End a CMS outage and wait until the proxy has delivered its whole outbox (virtual time moves meanwhile). */
+export async function endOutage(
+  stack: Pick<Stack, 'cms' | 'proxy'>,
+  clock: Clock,
+  opts: { advanceMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  await stack.cms.setOutage(false);
+  await waitFor(() => stack.proxy.outbox.counts().pending === 0, {
+    clock,
+    advanceMs: opts.advanceMs ?? 200,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    what: 'replay',
+  });
+}
+
 /**
  * Poll until `pred` holds, in real time (sockets), optionally moving a
  * virtual clock forward by `advanceMs` per poll so clock-driven timers fire.

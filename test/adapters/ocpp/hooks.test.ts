@@ -25,6 +25,12 @@ function scripted(script: Record<string, AuthoriserAnswer | undefined | 'hang' |
 
 const remote = (status: AuthoriserAnswer['status']): AuthoriserAnswer => ({ status, source: 'remote' });
 const ts = (clock: VirtualClock) => new Date(clock.now()).toISOString();
+const startTx = (clock: VirtualClock, idTag: string) => ({
+  connectorId: 1,
+  idTag,
+  meterStart: 1000,
+  timestamp: ts(clock),
+});
 
 describe('OCPP proxy hooks: external authoriser, charger errors, firmware status', () => {
   let stack: Stack | undefined;
@@ -77,12 +83,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     // Authorize still reached the CMS every time (the authoriser is asked beside it, not instead of it).
     expect(cms.received('Authorize').map((r) => r.payload.idTag)).toEqual(['PAY-BLOCK', 'CMS-NO', 'FALLBACK-NO', 'OK']);
 
-    const start = await cp.request('StartTransaction', {
-      connectorId: 1,
-      idTag: 'PAY-BLOCK',
-      meterStart: 1000,
-      timestamp: ts(clock),
-    });
+    const start = await cp.request('StartTransaction', startTx(clock, 'PAY-BLOCK'));
     expect(status16(start)).toBe('Blocked');
     expect(start?.transactionId).toBe([...cms.transactions.keys()][0]);
     expect(auth.calls.at(-1)).toEqual({ idTag: 'PAY-BLOCK', chargerId: 'AUT1', connectorId: 1 });
@@ -126,12 +127,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     await waitFor(() => answered, { clock, advanceMs: 500, what: 'timeout fallback' });
     expect(status16(slow)).toBe('Accepted');
 
-    const start = await cp.request('StartTransaction', {
-      connectorId: 1,
-      idTag: 'PAY-BLOCK',
-      meterStart: 1000,
-      timestamp: ts(clock),
-    });
+    const start = await cp.request('StartTransaction', startTx(clock, 'PAY-BLOCK'));
     expect(status16(start)).toBe('Blocked');
     expect(start?.transactionId as number).toBeGreaterThan(1_000_000_000);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { perTest, rawCharger, type startStack, waitFor } from './helpers.js';
+import { endOutage, perTest, rawCharger, type startStack, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock): SimVehicle {
   return new SimVehicle(
@@ -49,13 +49,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(cms.received('StartTransaction')).toHaveLength(0);
     expect(proxy.outbox.counts().pending).toBeGreaterThanOrEqual(6);
 
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, {
-      clock,
-      advanceMs: 200,
-      timeoutMs: 10_000,
-      what: 'replay',
-    });
+    await endOutage({ cms, proxy }, clock, { timeoutMs: 10_000 });
 
     const cmsTx = [...cms.transactions.values()];
     expect(cmsTx).toHaveLength(1);
@@ -110,13 +104,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     const tx = cp.connectors[0]?.txId as number;
     expect(tx).toBeGreaterThan(1_000_000_000);
     expect(proxy.outbox.counts().poison).toBe(0);
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, {
-      clock,
-      advanceMs: 500,
-      timeoutMs: 15_000,
-      what: 'replay',
-    });
+    await endOutage({ cms, proxy }, clock, { advanceMs: 500, timeoutMs: 15_000 });
     expect(proxy.outbox.counts().poison).toBe(0);
     expect(cms.transactions.size).toBe(1);
     expect(cms.received('MeterValues').every((r) => r.payload.transactionId === [...cms.transactions.keys()][0])).toBe(
@@ -137,8 +125,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     await cp.plugIn(vehicle(clock), 'TAG-B');
     const until = clock.now() + 240_000;
     await waitFor(() => clock.now() >= until && cp.backlog === 0, { clock, advanceMs: 1000, what: 'backlog' });
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+    await endOutage({ cms, proxy }, clock);
     const mv = cms.received('MeterValues');
     expect(mv).toHaveLength(1);
     expect(mv[0]?.payload.meterValue as unknown[]).toHaveLength(4);
@@ -190,8 +177,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
       expect((await cp.send(stop))[0]).toBe(3);
       expect((await cp.send(stop))[0]).toBe(3);
       expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
-      await cms.setOutage(false);
-      await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+      await endOutage({ cms, proxy }, clock);
       expect(cms.received('StartTransaction')).toHaveLength(1);
       expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
       // No duplicated stop either.
