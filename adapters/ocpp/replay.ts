@@ -7,8 +7,8 @@ import type { SessionTracker } from './sessions.js';
 import type { Payload, V16 } from './types.js';
 import type { Upstream } from './upstream.js';
 
-/** 1.6 transaction ids the gateway issues itself start here (never -1 or 0). */
-export const FIRST_LOCAL_TX_ID = 1_000_000_001;
+/** 1.6 transaction ids the gateway issues itself start here (never -1 or 0; seeded by `ocpp-002-tx-map`). */
+const FIRST_LOCAL_TX_ID = 1_000_000_001;
 
 type Ctx = Pick<LinkContext, 'cfg' | 'clock' | 'log' | 'outbox' | 'stats'>;
 
