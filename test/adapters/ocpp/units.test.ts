@@ -91,7 +91,7 @@ describe('OCPP helpers', () => {
     expect(cmsCapA('ocpp2.0.1', payload, Date.UTC(2026, 0, 1, 2), 3, 230)).toBeCloseTo(10);
   });
 
-  it('turns NotifyEVChargingNeeds into bus needs', () => {
+  it('turns NotifyEVChargingNeeds into the needs the fleet inputs get', () => {
     const n = parseChargingNeeds(
       'C',
       'C/1',
@@ -112,6 +112,32 @@ describe('OCPP helpers', () => {
       maxDischargeW: 11_000,
       departureAt: Date.UTC(2026, 0, 1, 16),
     });
+  });
+});
+
+describe('NotifyEVChargingNeeds, the one parser', () => {
+  it('allows discharge only for a bidirectional transfer mode, and takes a V2X energy target', () => {
+    // V2X parameters alone (scheduled charging, no BPT mode) do not mean the vehicle may feed in.
+    const scheduled = parseChargingNeeds(
+      'C',
+      'C/1',
+      {
+        evseId: 1,
+        chargingNeeds: {
+          requestedEnergyTransfer: 'AC_three_phase',
+          v2xChargingParameters: { evTargetEnergyRequest: 12_000 },
+        },
+      },
+      0,
+    );
+    expect(scheduled).toMatchObject({ dischargeAllowed: false, energyWh: 12_000 });
+    const der = parseChargingNeeds(
+      'C',
+      'C/1',
+      { evseId: 1, chargingNeeds: { requestedEnergyTransfer: 'AC_BPT_DER' } },
+      0,
+    );
+    expect(der.dischargeAllowed).toBe(true);
   });
 });
 
