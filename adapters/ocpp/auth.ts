@@ -1,5 +1,6 @@
 import type { Clock } from '../../src/model/clock.js';
 import type { OcppProtocol } from './rpc/protocol.js';
+import type { V16, V201 } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -109,14 +110,15 @@ export function presentedToken(
   p: Json,
 ): { idTag: string; connectorId?: number } | undefined {
   if (protocol === 'ocpp1.6') {
-    if ((action === 'Authorize' || action === 'StartTransaction') && typeof p.idTag === 'string') {
-      return { idTag: p.idTag, ...(typeof p.connectorId === 'number' ? { connectorId: p.connectorId } : {}) };
-    }
-    return undefined;
+    if (action !== 'Authorize' && action !== 'StartTransaction') return undefined;
+    const req = p as Partial<V16.AuthorizeRequest & V16.StartTransactionRequest>;
+    if (typeof req.idTag !== 'string') return undefined;
+    return { idTag: req.idTag, ...(typeof req.connectorId === 'number' ? { connectorId: req.connectorId } : {}) };
   }
   if (action !== 'Authorize' && action !== 'TransactionEvent') return undefined;
-  const tok = (p.idToken as { idToken?: unknown } | undefined)?.idToken;
+  const req = p as Partial<V201.AuthorizeRequest & V201.TransactionEventRequest>;
+  const tok = req.idToken?.idToken;
   if (typeof tok !== 'string' || tok === '') return undefined;
-  const evse = (p.evse as { id?: unknown } | undefined)?.id;
+  const evse = req.evse?.id;
   return { idTag: tok, ...(typeof evse === 'number' ? { connectorId: evse } : {}) };
 }

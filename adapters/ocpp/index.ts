@@ -9,3 +9,5 @@ export {
 } from './proxy.js';
 export { OCPP_PROTOCOLS, type OcppProtocol } from './rpc/protocol.js';
 export type { AuthoriseHook, AuthoriseRequest, AuthoriserAnswer } from './auth.js';
+export type { CommandResult, OcppCommands } from './commands.js';
+export type { LinkStats } from './context.js';

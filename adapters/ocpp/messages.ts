@@ -1,6 +1,7 @@
-import type { EvChargingNeeds } from '../../src/bus/events.js';
+import type { EvChargingNeeds } from '../../src/model/events.js';
 import type { EvseStatus } from '../../src/model/site.js';
 import type { OcppProtocol } from './rpc/protocol.js';
+import type { V16, V21, V201 } from './types.js';
 
 /**
  * Charger → CMS actions the CMS must eventually see even if the cloud is
@@ -27,10 +28,16 @@ export interface LocalContext {
 }
 
 type Json = Record<string, unknown>;
+type Status16 = V16.AuthorizeResponse['idTagInfo']['status'];
+type Status2 = V201.IdTokenInfoType['status'];
 
+/** The idTag (1.6) or idToken (2.x) a charger call presents, if any. */
 function idTagOf(protocol: OcppProtocol, payload: Json): string | undefined {
-  if (protocol === 'ocpp1.6') return typeof payload.idTag === 'string' ? payload.idTag : undefined;
-  const tok = payload.idToken as { idToken?: unknown } | undefined;
+  if (protocol === 'ocpp1.6') {
+    const tag = (payload as { idTag?: V16.AuthorizeRequest['idTag'] }).idTag;
+    return typeof tag === 'string' ? tag : undefined;
+  }
+  const tok = (payload as { idToken?: V201.IdTokenType }).idToken;
   return typeof tok?.idToken === 'string' ? tok.idToken : undefined;
 }
 
@@ -38,7 +45,8 @@ function idTagOf(protocol: OcppProtocol, payload: Json): string | undefined {
  * The gateway's own answer to a charger call while the CMS is unreachable,
  * or undefined when there is no sensible local answer (the charger then gets
  * a CALLERROR). 1.6 StartTransaction is answered by the proxy itself, which
- * also issues the transaction id; it is not built here.
+ * also issues the transaction id; it is not built here. Each answer is
+ * checked against its typed-ocpp response type.
  */
 export function localAnswer(
   protocol: OcppProtocol,
@@ -48,25 +56,28 @@ export function localAnswer(
 ): Json | undefined {
   const iso = new Date(ctx.now).toISOString();
   const v16 = protocol === 'ocpp1.6';
+  const info16 = (tag: string) => ({ status: ctx.authorise(tag) as Status16 });
+  const info2 = (tag: string) => ({ status: ctx.authorise(tag) as Status2 });
   switch (action) {
     case 'BootNotification':
-      return { status: 'Accepted', currentTime: iso, interval: ctx.heartbeatIntervalS };
+      return { status: 'Accepted', currentTime: iso, interval: ctx.heartbeatIntervalS } satisfies
+        | V16.BootNotificationResponse
+        | V201.BootNotificationResponse;
     case 'Heartbeat':
-      return { currentTime: iso };
+      return { currentTime: iso } satisfies V16.HeartbeatResponse | V201.HeartbeatResponse;
     case 'Authorize': {
       const tag = idTagOf(protocol, payload) ?? '';
-      const status = ctx.authorise(tag);
       return v16
-        ? { idTagInfo: { status } }
-        : { idTokenInfo: { status: status === 'ConcurrentTx' ? 'ConcurrentTx' : status } };
+        ? ({ idTagInfo: info16(tag) } satisfies V16.AuthorizeResponse)
+        : ({ idTokenInfo: info2(tag) } satisfies V201.AuthorizeResponse);
     }
     case 'StopTransaction': {
       const tag = idTagOf(protocol, payload);
-      return tag ? { idTagInfo: { status: ctx.authorise(tag) } } : {};
+      return (tag ? { idTagInfo: info16(tag) } : {}) satisfies V16.StopTransactionResponse;
     }
     case 'TransactionEvent': {
       const tag = idTagOf(protocol, payload);
-      return tag ? { idTokenInfo: { status: ctx.authorise(tag) } } : {};
+      return (tag ? { idTokenInfo: info2(tag) } : {}) satisfies V201.TransactionEventResponse;
     }
     case 'MeterValues':
     case 'StatusNotification':
@@ -79,9 +90,9 @@ export function localAnswer(
     case 'NotifyMonitoringReport':
       return {};
     case 'NotifyEVChargingNeeds':
-      return { status: 'Accepted' };
+      return { status: 'Accepted' } satisfies V201.NotifyEVChargingNeedsResponse;
     case 'DataTransfer':
-      return { status: 'UnknownVendorId' };
+      return { status: 'UnknownVendorId' } satisfies V16.DataTransferResponse | V201.DataTransferResponse;
     default:
       return undefined;
   }
@@ -93,33 +104,24 @@ export interface MeterSample {
   energyWh?: number;
 }
 
-interface SampledValue16 {
-  value: string;
-  measurand?: string;
-  phase?: string;
-  unit?: string;
-  context?: string;
-}
-
-interface SampledValue2 {
-  value: number;
-  measurand?: string;
-  phase?: string;
-  context?: string;
-  unitOfMeasure?: { unit?: string; multiplier?: number };
-}
+type MeterValue16 = V16.MeterValuesRequest['meterValue'][number];
+type SampledValue16 = MeterValue16['sampledValue'][number];
+type SampledValue2 = V201.SampledValueType;
 
 const PHASE_INDEX: Record<string, 0 | 1 | 2> = { L1: 0, L2: 1, L3: 2, 'L1-N': 0, 'L2-N': 1, 'L3-N': 2 };
 
 /** Latest power, phase currents and energy register from OCPP meter values (any version), in W, A, Wh. */
-export function parseMeterValues(protocol: OcppProtocol, meterValue: unknown): MeterSample {
+export function parseMeterValues(
+  protocol: OcppProtocol,
+  meterValue: readonly (MeterValue16 | V201.MeterValueType)[] | undefined,
+): MeterSample {
   const out: MeterSample = {};
   if (!Array.isArray(meterValue)) return out;
   const currents: [number, number, number] = [0, 0, 0];
   let sawCurrent = false;
   let powerImport: number | undefined;
   let powerExport: number | undefined;
-  for (const mv of meterValue as Array<{ sampledValue?: unknown[] }>) {
+  for (const mv of meterValue) {
     for (const raw of mv.sampledValue ?? []) {
       let value: number;
       let unit: string | undefined;
@@ -201,29 +203,34 @@ export function mapChargingState(state: string | undefined): EvseStatus | undefi
   }
 }
 
-/** OCPP 2.x NotifyEVChargingNeeds → the gateway's EV needs (W, Wh, A; epoch ms). */
+/**
+ * OCPP 2.x NotifyEVChargingNeeds → the gateway's EV needs (W, Wh, A; epoch
+ * ms): the one parser of it (the fleet inputs take its result). Energy is
+ * the AC or DC `energyAmount`, else the 2.1 V2X target; the vehicle allows
+ * discharge when it asks for a bidirectional (`*_BPT*`) transfer.
+ */
 export function parseChargingNeeds(
   chargerId: string,
   evseIdValue: string,
-  payload: Json,
+  payload: V21.NotifyEVChargingNeedsRequest,
   now: number,
 ): EvChargingNeeds {
-  const needs = (payload.chargingNeeds ?? {}) as Json;
-  const ac = needs.acChargingParameters as Json | undefined;
-  const dc = needs.dcChargingParameters as Json | undefined;
-  const v2x = needs.v2xChargingParameters as Json | undefined;
+  const needs: Partial<V21.ChargingNeedsType> = payload.chargingNeeds ?? {};
+  const ac = needs.acChargingParameters;
+  const dc = needs.dcChargingParameters;
+  const v2x = needs.v2xChargingParameters;
   const mode = String(needs.requestedEnergyTransfer ?? 'AC_three_phase');
   const departure = typeof needs.departureTime === 'string' ? Date.parse(needs.departureTime) : Number.NaN;
-  const energy = (ac?.energyAmount ?? dc?.energyAmount ?? v2x?.evTargetEnergyRequest) as number | undefined;
-  const maxDischarge = v2x?.maxDischargePower as number | undefined;
+  const energy = ac?.energyAmount ?? dc?.energyAmount ?? v2x?.evTargetEnergyRequest;
+  const maxDischarge = v2x?.maxDischargePower;
   return {
     chargerId,
     evseId: evseIdValue,
     ts: now,
     ...(Number.isFinite(departure) ? { departureAt: departure } : {}),
     ...(energy !== undefined ? { energyWh: energy } : {}),
-    ...(ac?.evMinCurrent !== undefined ? { minCurrentA: ac.evMinCurrent as number } : {}),
-    ...(ac?.evMaxCurrent !== undefined ? { maxCurrentA: ac.evMaxCurrent as number } : {}),
+    ...(ac?.evMinCurrent !== undefined ? { minCurrentA: ac.evMinCurrent } : {}),
+    ...(ac?.evMaxCurrent !== undefined ? { maxCurrentA: ac.evMaxCurrent } : {}),
     dischargeAllowed: mode.includes('BPT'),
     ...(maxDischarge !== undefined ? { maxDischargeW: Math.abs(maxDischarge) } : {}),
     transferMode: mode,

@@ -1,4 +1,4 @@
-import type { Migration } from '../../src/store/db.js';
+import type { Migration } from '../../src/ports/store.js';
 
 /** Schema of the OCPP proxy: durable outbox, 1.6 transaction-id map, authorisation cache. */
 export const OCPP_MIGRATIONS: readonly Migration[] = [

@@ -1,4 +1,4 @@
-import type { Db } from '../../src/store/db.js';
+import type { Db } from '../../src/ports/store.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 
 export type OutboxStatus = 'pending' | 'done' | 'poison';

@@ -1,27 +1,34 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
 import { RPCServer } from 'ocpp-rpc';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { OcppConfig } from '../../src/config/sections/ocpp.js';
-import { ChargerSchema, type ChargerConfig, type SiteConfig } from '../../src/config/sections/site.js';
+import type { Registry } from 'prom-client';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { Setpoint } from '../../src/model/decision.js';
-import type { Db } from '../../src/store/db.js';
-import type { SessionStore } from '../../src/store/session-store.js';
+import type { EvChargingNeeds } from '../../src/model/events.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { ChargerConfig, OcppConfig, SiteConfig } from '../../src/ports/config.js';
+import type { SessionStorePort } from '../../src/ports/sessions.js';
+import type { Db } from '../../src/ports/store.js';
 import type { Logger } from '../../src/util/logger.js';
-import { ChargerLink, type LinkStats } from './link.js';
-import { OcppOutbox, type OutboxRow } from './outbox.js';
 import type { AuthoriseHook } from './auth.js';
-import { OCPP_PROTOCOLS, isOcppProtocol } from './rpc/protocol.js';
+import { unknownChargerSpec } from './charger-spec.js';
+import { type CommandResult, type OcppCommands, createCommands } from './commands.js';
+import type { LinkStats } from './context.js';
+import { type Handshake, checkHandshake, readPem, speak16Errors } from './handshake.js';
+import { ChargerLink } from './link.js';
+import { type OutboxChargerStatus, registerProxyMetrics } from './metrics.js';
+import { OcppOutbox, type OutboxRow } from './outbox.js';
+import { OwnAnswers } from './rpc/call.js';
+import { OCPP_PROTOCOLS } from './rpc/protocol.js';
 import { strictValidators } from './rpc/validators.js';
+
+export type { CommandResult, OutboxChargerStatus };
 
 export interface OcppProxyConfig {
   readonly ocpp: OcppConfig;
+  /** Validated `chargers[]` entries (the OCPP ones are served; unknown chargers get the schema's defaults). */
   readonly chargers: readonly ChargerConfig[];
   readonly site: SiteConfig;
 }
@@ -29,17 +36,17 @@ export interface OcppProxyConfig {
 export interface OcppProxyDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly dispatcher: {
     registerSink(key: string, sink: SetpointSink): () => void;
     invalidate(prefix: string): void;
   };
-  readonly sessions: SessionStore;
+  readonly sessions: SessionStorePort;
   readonly db: Db;
   readonly metrics?: Registry;
   readonly env?: Readonly<Record<string, string | undefined>>;
-  /** OCPP 2.1 NotifyEVChargingNeeds (departure, energy, V2X) for the fleet / policies. */
-  readonly onEvChargingNeeds?: (chargerId: string, evseId: string, payload: Record<string, unknown>) => void;
+  /** OCPP 2.x NotifyEVChargingNeeds (departure, energy, V2X), parsed, for the fleet inputs. */
+  readonly onEvChargingNeeds?: (needs: EvChargingNeeds) => void;
   /**
    * External authoriser (payment app, fleet tool), asked whenever a charger
    * presents an idTag / idToken (1.6 Authorize, StartTransaction; 2.x
@@ -61,23 +68,6 @@ export interface OcppProxyDeps {
   readonly onFirmwareStatus?: (chargerId: string, status: string) => void;
 }
 
-/** One charger's outbox for the API and metrics. */
-export interface OutboxChargerStatus {
-  readonly chargerId: string;
-  readonly connected: boolean;
-  readonly upstreamOnline: boolean;
-  readonly pending: number;
-  /** `createdAt` of the oldest message still waiting for the CMS, epoch ms. */
-  readonly oldestPendingAt?: number;
-  readonly parked: number;
-}
-
-export interface CommandResult {
-  readonly status: 'Accepted' | 'Rejected' | 'Unknown';
-  readonly detail?: string;
-  readonly data?: Readonly<Record<string, unknown>>;
-}
-
 export interface OcppProxy extends Adapter {
   /** Bound port (after start). */
   port(): number;
@@ -96,24 +86,7 @@ export interface OcppProxy extends Adapter {
   /** Put parked messages back in line and retry them; returns how many were requeued. */
   retryParked(seqs: readonly number[]): number;
   /** Commands for the API (RemoteStart/Stop, availability) sent by the gateway. */
-  readonly commands: {
-    remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
-    remoteStop(req: { sessionId: string; chargerId: string }): Promise<CommandResult>;
-    setAvailability(req: { chargerId: string; connectorId?: number; available: boolean }): Promise<CommandResult>;
-  };
-}
-
-/** Read a PEM given inline or as a file path. */
-function readPem(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (value.includes('-----BEGIN')) return value;
-  return existsSync(value) ? readFileSync(value, 'utf8') : value;
-}
-
-function samePassword(given: Buffer | undefined, expected: string): boolean {
-  if (!given) return false;
-  const want = Buffer.from(expected, 'utf8');
-  return given.length === want.length && timingSafeEqual(given, want);
+  readonly commands: OcppCommands;
 }
 
 /**
@@ -134,120 +107,15 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
   let boundPort = 0;
   let pruneTimer: TimerHandle | undefined;
 
-  const registry = deps.metrics;
-  const badFrames = registry
-    ? new Counter({
-        name: 'gridkeeper_ocpp_bad_frames_total',
-        help: 'Charger frames answered with a CALLERROR (malformed or schema-invalid)',
-        registers: [registry],
-      })
-    : undefined;
-  const refused = registry
-    ? new Counter({
-        name: 'gridkeeper_ocpp_refused_connections_total',
-        help: 'Charger connections refused (unknown charger, wrong password, bad path)',
-        labelNames: ['reason'],
-        registers: [registry],
-      })
-    : undefined;
-  if (registry) {
-    new Gauge({
-      name: 'gridkeeper_ocpp_chargers_connected',
-      help: 'Chargers connected to the OCPP proxy',
-      registers: [registry],
-      collect() {
-        this.set([...links.values()].filter((l) => !l.disconnected).length);
-      },
-    });
-    new Gauge({
-      name: 'gridkeeper_ocpp_upstream_connected',
-      help: 'Charger links whose CMS connection is up',
-      registers: [registry],
-      collect() {
-        this.set([...links.values()].filter((l) => l.online).length);
-      },
-    });
-    new Gauge({
-      name: 'gridkeeper_ocpp_outbox_messages',
-      help: 'Outbox rows by status (pending = not yet delivered to the CMS, poison = parked)',
-      labelNames: ['status'],
-      registers: [registry],
-      collect() {
-        const c = outbox.counts();
-        this.set({ status: 'pending' }, c.pending);
-        this.set({ status: 'poison' }, c.poison);
-        this.set({ status: 'done' }, c.done);
-      },
-    });
-    // One grouped query serves the three per-charger gauges of a scrape (they collect in the same tick).
-    let backlogTick: OutboxChargerStatus[] | undefined;
-    const backlogNow = (): OutboxChargerStatus[] => {
-      if (!backlogTick) {
-        backlogTick = summary();
-        queueMicrotask(() => {
-          backlogTick = undefined;
-        });
-      }
-      return backlogTick;
-    };
-    new Gauge({
-      name: 'gridkeeper_ocpp_outbox_pending',
-      help: 'Messages of a charger waiting for the CMS',
-      labelNames: ['charger'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const c of backlogNow()) this.set({ charger: c.chargerId }, c.pending);
-      },
-    });
-    new Gauge({
-      name: 'gridkeeper_ocpp_outbox_parked',
-      help: 'Messages of a charger the CMS refused for good (poison), kept for an operator to retry',
-      labelNames: ['charger'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const c of backlogNow()) this.set({ charger: c.chargerId }, c.parked);
-      },
-    });
-    new Gauge({
-      name: 'gridkeeper_ocpp_outbox_oldest_pending_seconds',
-      help: 'Age of the oldest message of a charger still waiting for the CMS (0 = none)',
-      labelNames: ['charger'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const now = clock.now();
-        for (const c of backlogNow()) {
-          const age = c.oldestPendingAt !== undefined ? Math.max(0, (now - c.oldestPendingAt) / 1000) : 0;
-          this.set({ charger: c.chargerId }, age);
-        }
-      },
-    });
-    new Counter({
-      name: 'gridkeeper_ocpp_messages_total',
-      help: 'Charger calls by outcome (forwarded live, answered locally, replayed from the outbox, parked)',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        // The link keeps plain counts; mirror them at scrape time.
-        this.reset();
-        this.inc({ outcome: 'forwarded' }, stats.forwarded);
-        this.inc({ outcome: 'local' }, stats.answeredLocally);
-        this.inc({ outcome: 'replayed' }, stats.replayed);
-        this.inc({ outcome: 'poisoned' }, stats.poisoned);
-      },
-    });
-    new Counter({
-      name: 'gridkeeper_ocpp_upstream_connects_total',
-      help: 'CMS connections opened (first connect and every reconnect)',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(stats.upstreamConnects);
-      },
-    });
-  }
+  const live = () => [...links.values()].filter((l) => !l.disconnected);
+  const counters = registerProxyMetrics(deps.metrics, {
+    clock,
+    outbox,
+    stats,
+    chargersConnected: () => live().length,
+    upstreamsConnected: () => [...links.values()].filter((l) => l.online).length,
+    summary,
+  });
 
   const rpc = new RPCServer({
     protocols: [...OCPP_PROTOCOLS],
@@ -259,42 +127,36 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
   });
 
   rpc.auth((accept, reject, handshake) => {
-    const { identity } = handshake;
-    const fail = (code: number, message: string, reason: string) => {
-      refused?.inc({ reason });
-      log.warn({ chargerId: identity, remote: handshake.remoteAddress, reason }, 'charger connection refused');
-      reject(code, message);
-    };
-    if (handshake.endpoint !== (path || '/')) return fail(404, 'Not found', 'path');
-    if (!identity) return fail(404, 'Not found', 'identity');
-    const offered = [...handshake.protocols];
-    if (!offered.some((p) => isOcppProtocol(p))) return fail(400, 'No supported OCPP subprotocol', 'subprotocol');
-    const charger = known.get(identity);
-    if (!charger && o.unknownChargers === 'reject') return fail(404, 'Unknown charger', 'unknown');
-    if (o.securityProfile >= 1) {
-      const expected = charger ? charger.password : o.unknownChargerPassword;
-      if (expected === undefined || !samePassword(handshake.password as Buffer | undefined, expected)) {
-        return fail(401, 'Unauthorized', 'password');
-      }
+    const verdict = checkHandshake(handshake as unknown as Handshake, o, path, known);
+    if (!verdict.ok) {
+      counters.refused(verdict.reason);
+      log.warn(
+        { chargerId: handshake.identity, remote: handshake.remoteAddress, reason: verdict.reason },
+        'charger connection refused',
+      );
+      return reject(verdict.code, verdict.message);
     }
-    if (!charger) log.info({ chargerId: identity }, 'accepting unknown charger with default settings');
-    accept({ known: charger !== undefined });
+    if (!verdict.charger)
+      log.info({ chargerId: handshake.identity }, 'accepting unknown charger with default settings');
+    accept({ known: verdict.charger !== undefined });
   });
 
   rpc.on('client', (client) => {
     const id = client.identity as string;
-    const spec = known.get(id) ?? ChargerSchema.parse({ id });
-    client.on('badMessage', ({ error }: { error: Error }) => {
-      badFrames?.inc();
-      log.warn({ chargerId: id, err: error.message }, 'bad frame from charger');
+    const spec = known.get(id) ?? unknownChargerSpec(id);
+    const schemaViolation = ({ method, outbound, error }: { method: string; outbound: boolean; error: Error }) => {
+      if (!outbound) counters.badFrame();
+      log.warn({ chargerId: id, method, outbound, err: error.message }, 'OCPP schema violation');
+    };
+    // Answers to calls sent with a chosen message id are matched and validated in rpc/call.ts.
+    const ownAnswers = new OwnAnswers((method, error) => schemaViolation({ method, outbound: false, error }));
+    client.on('badMessage', (event: { error: Error }) => {
+      // ocpp-rpc does not know those calls and reports their answers as strays: not bad frames.
+      if (ownAnswers.isOwn(event)) return;
+      counters.badFrame();
+      log.warn({ chargerId: id, err: event.error.message }, 'bad frame from charger');
     });
-    client.on(
-      'strictValidationFailure',
-      ({ method, outbound, error }: { method: string; outbound: boolean; error: Error }) => {
-        if (!outbound) badFrames?.inc();
-        log.warn({ chargerId: id, method, outbound, err: error.message }, 'OCPP schema violation');
-      },
-    );
+    client.on('strictValidationFailure', schemaViolation);
     if (client.protocol === 'ocpp1.6') speak16Errors(client);
     const previous = links.get(id);
     const link = new ChargerLink(id, client, spec, {
@@ -305,7 +167,6 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       sessions: deps.sessions,
       outbox,
       voltageV: cfg.site.voltageV,
-      env: deps.env ?? {},
       readPem,
       ...(deps.onEvChargingNeeds ? { onEvChargingNeeds: deps.onEvChargingNeeds } : {}),
       ...(deps.authorise ? { authorise: deps.authorise } : {}),
@@ -313,6 +174,7 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       ...(deps.onChargerError ? { onChargerError: deps.onChargerError } : {}),
       ...(deps.onFirmwareStatus ? { onFirmwareStatus: deps.onFirmwareStatus } : {}),
       stats,
+      ownAnswers,
     });
     links.set(id, link);
     log.info({ chargerId: id, protocol: client.protocol }, 'charger connected');
@@ -362,14 +224,33 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     return l;
   }
 
-  async function command(chargerId: string, action: string, payload: Record<string, unknown>): Promise<CommandResult> {
-    try {
-      const res = await linkFor(chargerId).command(action, payload);
-      const status = res.status === 'Accepted' ? 'Accepted' : res.status === 'Rejected' ? 'Rejected' : 'Unknown';
-      return { status, data: res };
-    } catch (err) {
-      return { status: 'Rejected', detail: (err as Error).message };
+  async function listen(): Promise<void> {
+    if (o.securityProfile === 2) {
+      if (!o.tls) throw new Error('ocpp.securityProfile 2 needs ocpp.tls (cert, key)');
+      http = createHttpsServer({
+        cert: readPem(o.tls.cert),
+        key: readPem(o.tls.key),
+        ...(o.tls.ca ? { ca: readPem(o.tls.ca) } : {}),
+      });
+    } else {
+      http = createHttpServer();
     }
+    http.on('request', (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      void rpc.handleUpgrade(req, socket, head);
+    });
+    const server = http;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    boundPort = (server.address() as AddressInfo).port;
   }
 
   return {
@@ -388,32 +269,7 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       return n;
     },
     async start() {
-      if (o.securityProfile === 2) {
-        if (!o.tls) throw new Error('ocpp.securityProfile 2 needs ocpp.tls (cert, key)');
-        http = createHttpsServer({
-          cert: readPem(o.tls.cert),
-          key: readPem(o.tls.key),
-          ...(o.tls.ca ? { ca: readPem(o.tls.ca) } : {}),
-        });
-      } else {
-        http = createHttpServer();
-      }
-      http.on('request', (_req, res) => {
-        res.statusCode = 404;
-        res.end();
-      });
-      http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-        void rpc.handleUpgrade(req, socket, head);
-      });
-      const server = http;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(o.port, o.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      boundPort = (server.address() as AddressInfo).port;
+      await listen();
       // Delivered rows only serve repeat detection; keep them a day.
       pruneTimer = clock.setInterval(() => outbox.prune(clock.now() - 86_400_000), 3_600_000);
       log.info({ url: `${o.host}:${boundPort}${path}`, upstream: o.upstream?.url ?? null }, 'OCPP proxy listening');
@@ -432,61 +288,12 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     },
-    commands: {
-      remoteStart: ({ chargerId, connectorId, idTag }) => {
-        const l = links.get(chargerId);
-        if (l?.protocol === 'ocpp1.6') {
-          return command(chargerId, 'RemoteStartTransaction', { idTag, ...(connectorId ? { connectorId } : {}) });
-        }
-        return command(chargerId, 'RequestStartTransaction', {
-          idToken: { idToken: idTag, type: 'Central' },
-          remoteStartId: Math.floor(clock.now() / 1000) % 2_000_000_000,
-          ...(connectorId ? { evseId: connectorId } : {}),
-        });
+    commands: createCommands(
+      {
+        protocolOf: (chargerId) => links.get(chargerId)?.protocol,
+        send: (chargerId, action, payload) => linkFor(chargerId).command(action, payload),
       },
-      remoteStop: ({ sessionId, chargerId }) => {
-        const l = links.get(chargerId);
-        const tx = sessionId.startsWith(`${chargerId}-`) ? sessionId.slice(chargerId.length + 1) : sessionId;
-        if (l?.protocol === 'ocpp1.6')
-          return command(chargerId, 'RemoteStopTransaction', { transactionId: Number(tx) });
-        return command(chargerId, 'RequestStopTransaction', { transactionId: tx });
-      },
-      setAvailability: ({ chargerId, connectorId, available }) => {
-        const l = links.get(chargerId);
-        if (l?.protocol === 'ocpp1.6') {
-          return command(chargerId, 'ChangeAvailability', {
-            connectorId: connectorId ?? 0,
-            type: available ? 'Operative' : 'Inoperative',
-          });
-        }
-        return command(chargerId, 'ChangeAvailability', {
-          operationalStatus: available ? 'Operative' : 'Inoperative',
-          ...(connectorId ? { evse: { id: connectorId } } : {}),
-        });
-      },
-    },
-  };
-}
-
-/**
- * ocpp-rpc answers unparsable frames with the 2.0.1 codes `RpcFrameworkError`
- * and `MessageTypeNotSupported`, which OCPP 1.6J does not define; a 1.6
- * charger gets the 1.6 equivalents (`FormationViolation`, `NotSupported`).
- */
-function speak16Errors(client: { sendRaw(message: string): void }): void {
-  const send = client.sendRaw.bind(client);
-  client.sendRaw = (message: string) => {
-    if (typeof message === 'string' && message.startsWith('[4,')) {
-      try {
-        const frame = JSON.parse(message) as [number, string, string, string, unknown];
-        if (frame[2] === 'RpcFrameworkError') frame[2] = 'FormationViolation';
-        else if (frame[2] === 'MessageTypeNotSupported') frame[2] = 'NotSupported';
-        else return send(message);
-        return send(JSON.stringify(frame));
-      } catch {
-        // not ours to fix
-      }
-    }
-    send(message);
+      clock,
+    ),
   };
 }

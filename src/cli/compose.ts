@@ -138,7 +138,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       db: core.db,
       metrics: core.metrics,
       env,
-      onEvChargingNeeds: (chargerId, evseId, payload) => fleet.onEvChargingNeeds(chargerId, evseId, payload),
+      onEvChargingNeeds: (needs) => fleet.onEvChargingNeeds(needs),
       // The payment/fleet authoriser is asked beside the CMS (rule in adapters/ocpp/auth.ts).
       ...(authoriser && config.integration.authoriser
         ? {

@@ -3,6 +3,7 @@ import type { PlannedVehicle } from '../../policies/tariff-planning.js';
 import type { VppVehicle } from '../../policies/vpp-dispatch.js';
 import type { Integration } from '../integration/index.js';
 import type { Clock } from '../model/clock.js';
+import type { EvChargingNeeds } from '../model/events.js';
 import { SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 
 /** What a vehicle told its charger over OCPP 2.1 NotifyEVChargingNeeds. */
@@ -29,19 +30,14 @@ export class FleetInputs {
     this.integration = integration;
   }
 
-  /** `onEvChargingNeeds` of the OCPP proxy. */
-  onEvChargingNeeds(chargerId: string, evseId: string, payload: Record<string, unknown>): void {
-    const needs = (payload.chargingNeeds ?? {}) as Record<string, unknown>;
-    const transfer = String(needs.requestedEnergyTransfer ?? '');
-    const params = (needs.acChargingParameters ?? needs.dcChargingParameters ?? {}) as Record<string, unknown>;
-    const departure = typeof needs.departureTime === 'string' ? Date.parse(needs.departureTime) : Number.NaN;
-    const energy = Number(params.energyAmount);
-    const id = evseId.includes('/') ? evseId : `${chargerId}/${evseId}`;
-    this.ocpp.set(id, {
+  /** `onEvChargingNeeds` of the OCPP proxy: needs parsed once, by the adapter. */
+  onEvChargingNeeds(needs: EvChargingNeeds): void {
+    this.ocpp.set(needs.evseId, {
       at: this.clock.now(),
-      ...(Number.isFinite(departure) ? { departureAt: departure } : {}),
-      ...(Number.isFinite(energy) && energy > 0 ? { energyWh: energy } : {}),
-      dischargeAllowed: transfer.endsWith('_BPT') || needs.v2xChargingParameters !== undefined,
+      ...(needs.departureAt !== undefined ? { departureAt: needs.departureAt } : {}),
+      // A vehicle asking for no energy sets no deadline.
+      ...(needs.energyWh !== undefined && needs.energyWh > 0 ? { energyWh: needs.energyWh } : {}),
+      dischargeAllowed: needs.dischargeAllowed,
     });
   }
 

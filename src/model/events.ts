@@ -62,8 +62,6 @@ export interface GatewayEvents {
   'session.started': SessionInfo;
   'session.updated': SessionInfo;
   'session.stopped': SessionInfo;
-  /** A vehicle told its charging needs (OCPP 2.x NotifyEVChargingNeeds, ISO 15118). */
-  'ev.needs': EvChargingNeeds;
   /** The dispatcher wrote a set-point to a device. */
   'setpoint.changed': SetpointChange;
   /** The failsafe engaged or released. */

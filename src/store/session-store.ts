@@ -1,4 +1,5 @@
 import type { SessionInfo } from '../bus/events.js';
+import type { SessionStorePort } from '../ports/sessions.js';
 import type { Db } from './db.js';
 
 interface SessionRow {
@@ -43,7 +44,7 @@ export interface SessionQuery {
 }
 
 /** Durable record of charging sessions. */
-export class SessionStore {
+export class SessionStore implements SessionStorePort {
   private readonly upsertStmt;
   private readonly getStmt;
 

@@ -1,5 +1,7 @@
 import { type RPCClient, createRPCError } from 'ocpp-rpc';
 import type { Clock } from '../../../src/model/clock.js';
+import { type OcppProtocol, isOcppProtocol } from './protocol.js';
+import { validatorFor } from './validators.js';
 
 /** A CALLERROR as received or to be sent. */
 export interface CallErrorInfo {
@@ -29,70 +31,118 @@ export function toRpcError(info: CallErrorInfo): Error {
   return createRPCError(info.code, info.description, (info.details ?? {}) as object) as unknown as Error;
 }
 
-interface PendingCall {
-  msgId: string;
-  method: string;
-  params: unknown;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  abort: (reason: string) => void;
-  promise: Promise<unknown>;
+/**
+ * Answers to calls sent by `callWithId` that ocpp-rpc itself does not know:
+ * it reports each as a `badMessage` ("CALLRESULT for unrecognised message
+ * ID") right after the `response` event that settled our call. A socket's
+ * bad-frame accounting asks `isOwn` so the gateway's own answers are not
+ * counted as a misbehaving peer.
+ */
+export class OwnAnswers {
+  private readonly ids = new Set<string>();
+
+  /** `onInvalid`: an answer that failed the strict schema (ocpp-rpc reports its own as `strictValidationFailure`). */
+  constructor(private readonly onInvalid?: (method: string, error: Error) => void) {}
+
+  invalid(method: string, error: Error): void {
+    this.onInvalid?.(method, error);
+  }
+
+  answered(msgId: string): void {
+    this.ids.add(msgId);
+  }
+
+  /** Whether a `badMessage` event is the echo of an answer `callWithId` already took (consumed once). */
+  isOwn(event: { error?: unknown }): boolean {
+    const id = (event.error as { details?: { msgId?: unknown } } | undefined)?.details?.msgId;
+    return typeof id === 'string' && this.ids.delete(id);
+  }
 }
 
-/** The parts of ocpp-rpc's client this module relies on (pinned ocpp-rpc 2.2). */
-interface RpcInternals {
-  _state: number;
-  _protocol?: string;
-  _strictProtocols: string[];
-  _strictValidators: Map<string, { validate(id: string, params: unknown): void }>;
-  _pendingCalls: Map<string, PendingCall>;
-  sendRaw(message: string): void;
+export interface CallWithIdOptions {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+  /** Where to note answers taken here, for the socket's bad-frame accounting. */
+  readonly ownAnswers?: OwnAnswers;
 }
 
 const OPEN = 1;
+const CALL_RESULT = 3;
+const CALL_ERROR = 4;
+
+interface ResponseEvent {
+  readonly outbound: boolean;
+  readonly payload: readonly unknown[];
+}
 
 /**
  * Send a CALL with a message id chosen by the caller. ocpp-rpc's `call()`
- * always draws a fresh UUID; the proxy needs to keep the charger's (and
- * the CMS's) message ids so that a frame forwarded or replayed after a crash
- * carries the same id and a receiver can drop a repeat. Validation, answer
- * matching and strict checks of the answer stay ocpp-rpc's.
+ * always draws a fresh UUID; the proxy keeps the charger's (and the CMS's)
+ * message ids so that a frame forwarded or replayed after a crash carries
+ * the same id and a receiver can drop a repeat. Only ocpp-rpc's public API
+ * is used: the frame goes out through `sendRaw`, the answer is taken from
+ * the documented `response` event, and both are checked against the same
+ * strict schemas ocpp-rpc validates with. The caller serialises its calls
+ * per socket (OCPP-J allows one outstanding CALL per direction), so one
+ * message id is never in flight twice.
  */
 export function callWithId(
   client: RPCClient,
   msgId: string,
   method: string,
   params: unknown,
-  opts: { clock: Clock; timeoutMs: number },
+  opts: CallWithIdOptions,
 ): Promise<unknown> {
-  const c = client as unknown as RpcInternals;
-  if (c._state !== OPEN) return Promise.reject(new Error('socket not open'));
-  if (c._pendingCalls.has(msgId)) return Promise.reject(new Error(`message id ${msgId} already in flight`));
-  if (c._protocol !== undefined && c._strictProtocols.includes(c._protocol)) {
-    // Throws the matching RPC error (FormationViolation, TypeConstraintViolation, ...).
-    c._strictValidators.get(c._protocol)?.validate(`urn:${method}.req`, params);
-  }
-  let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const pending = { msgId, method, params } as PendingCall;
-  pending.promise = new Promise((resolve, reject) => {
-    pending.resolve = (v) => {
-      opts.clock.clearTimeout(timer);
-      c._pendingCalls.delete(msgId);
-      resolve(v);
-    };
-    pending.reject = (e) => {
-      opts.clock.clearTimeout(timer);
-      c._pendingCalls.delete(msgId);
-      reject(e);
-    };
-  });
-  pending.abort = (reason) => pending.reject(new Error(reason));
-  timer = opts.clock.setTimeout(() => pending.reject(new CallTimeoutError(method)), opts.timeoutMs);
-  c._pendingCalls.set(msgId, pending);
+  if (client.state !== OPEN) return Promise.reject(new Error('socket not open'));
+  const protocol = client.protocol;
+  const validator = isOcppProtocol(protocol) ? validatorFor(protocol as OcppProtocol) : undefined;
   try {
-    c.sendRaw(JSON.stringify([2, msgId, method, params]));
+    // Throws the matching RPC error (FormationViolation, TypeConstraintViolation, ...).
+    validator?.validate(`urn:${method}.req`, params);
   } catch (err) {
-    pending.reject(err);
+    return Promise.reject(err);
   }
-  return pending.promise;
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      opts.clock.clearTimeout(timer);
+      client.off('response', onResponse);
+      client.off('disconnect', onGone);
+      client.off('closing', onGone);
+    };
+    const onResponse = (ev: ResponseEvent): void => {
+      const [type, id, ...rest] = ev.payload;
+      if (ev.outbound || id !== msgId || (type !== CALL_RESULT && type !== CALL_ERROR)) return;
+      done();
+      opts.ownAnswers?.answered(msgId);
+      if (type === CALL_ERROR) {
+        const [code, description, details] = rest as [string, string, object | undefined];
+        reject(createRPCError(code, description, details ?? {}));
+        return;
+      }
+      try {
+        validator?.validate(`urn:${method}.conf`, rest[0]);
+        resolve(rest[0]);
+      } catch (err) {
+        opts.ownAnswers?.invalid(method, err as Error);
+        reject(err);
+      }
+    };
+    const onGone = (): void => {
+      done();
+      reject(new Error('socket closed'));
+    };
+    const timer = opts.clock.setTimeout(() => {
+      done();
+      reject(new CallTimeoutError(method));
+    }, opts.timeoutMs);
+    client.on('response', onResponse);
+    client.on('disconnect', onGone);
+    client.on('closing', onGone);
+    try {
+      client.sendRaw(JSON.stringify([2, msgId, method, params]));
+    } catch (err) {
+      done();
+      reject(err);
+    }
+  });
 }

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { createValidator } from 'ocpp-rpc';
+import type { OcppProtocol } from './protocol.js';
 
-type Validator = ReturnType<typeof createValidator>;
+export type Validator = ReturnType<typeof createValidator>;
 
 interface SchemaDoc {
   $id: string;
@@ -43,7 +44,9 @@ function tidy(node: unknown): unknown {
   return out;
 }
 
+// Compiled once per process: the schemas are static and ajv compilation is the expensive part.
 let cached: Validator[] | undefined;
+let byProtocol: Map<string, Validator> | undefined;
 
 /**
  * Strict validators for every subprotocol the gateway speaks. 1.6 and 2.0.1
@@ -56,4 +59,22 @@ export function strictValidators(): Validator[] {
     cached = [createValidator('ocpp2.1', rekey21(docs21))];
   }
   return cached;
+}
+
+/**
+ * The validator ocpp-rpc's strict mode uses for a subprotocol (its own 1.6
+ * and 2.0.1 schema files, the re-keyed 2.1 set), for frames the gateway
+ * sends and matches itself (`rpc/call.ts`).
+ */
+export function validatorFor(protocol: OcppProtocol): Validator {
+  if (!byProtocol) {
+    byProtocol = new Map([
+      ['ocpp1.6', createValidator('ocpp1.6', require('ocpp-rpc/lib/schemas/ocpp1_6.json') as SchemaDoc[])],
+      ['ocpp2.0.1', createValidator('ocpp2.0.1', require('ocpp-rpc/lib/schemas/ocpp2_0_1.json') as SchemaDoc[])],
+      ...strictValidators().map((v) => [v.subprotocol, v] as const),
+    ]);
+  }
+  const v = byProtocol.get(protocol);
+  if (!v) throw new Error(`no validator for ${protocol}`);
+  return v;
 }

@@ -1,25 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { perTest, waitFor } from './helpers.js';
 
 describe('OCPP proxy commands (for the API)', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   for (const protocol of ['ocpp1.6', 'ocpp2.0.1'] as const) {
     it(`${protocol}: availability and remote stop go to the charger, never to the CMS`, async () => {
       const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-      stack = await startStack({ clock, chargers: [{ id: 'CMD' }] });
+      const stack = await t.start({ clock, chargers: [{ id: 'CMD' }] });
       const { proxy, cms, core } = stack;
-      charger = new SimCharger({ id: 'CMD', protocol, url: proxy.url(), clock });
+      const charger = t.add(new SimCharger({ id: 'CMD', protocol, url: proxy.url(), clock }));
       await charger.start();
       await waitFor(() => charger?.booted === true && proxy.upstreamOnline('CMD'), { what: 'boot' });
       expect(await proxy.commands.setAvailability({ chargerId: 'CMD', available: false })).toMatchObject({
@@ -53,6 +46,9 @@ describe('OCPP proxy commands (for the API)', () => {
       expect(actions).not.toContain('ChangeAvailability');
       expect(actions).not.toContain('RemoteStopTransaction');
       expect(await proxy.commands.remoteStart({ chargerId: 'NOPE', idTag: 'x' })).toMatchObject({ status: 'Rejected' });
+      // The charger's answers to the gateway's own calls (sent with a chosen message id) are not bad frames.
+      const bad = await core.metrics.getSingleMetric('gridkeeper_ocpp_bad_frames_total')?.get();
+      expect(bad?.values[0]?.value ?? 0).toBe(0);
     });
   }
 });

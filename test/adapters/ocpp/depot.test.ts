@@ -1,23 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { reading } from '../../../src/model/reading.js';
 import { SimDepot } from '../../../sim/devices/ocpp/depot.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { perTest, waitFor } from './helpers.js';
 
 describe('simulated depot through the proxy', () => {
-  let stack: Stack | undefined;
-  let depot: SimDepot | undefined;
-  afterEach(async () => {
-    await depot?.stop();
-    await stack?.close();
-    depot = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   it('1.6J, 2.0.1 and a 2.1 V2G charger charge vehicles; the control loop limits them through the proxy', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({
+    const stack = await t.start({
       clock,
       loop: true,
       chargers: [
@@ -34,17 +27,19 @@ describe('simulated depot through the proxy', () => {
       () => core.bus.emit('grid', { powerW: reading(physics.gridPowerW(), clock.now(), 'meter') }),
       1000,
     );
-    depot = new SimDepot({
-      url: proxy.url(),
-      clock,
-      physics,
-      meterIntervalMs: 2000,
-      chargers: [
-        { id: 'D16', protocol: 'ocpp1.6' },
-        { id: 'D201', protocol: 'ocpp2.0.1', phaseRotation: 'L2L3L1' },
-        { id: 'D21', protocol: 'ocpp2.1', phaseRotation: 'L3L1L2', bidirectional: true },
-      ],
-    });
+    const depot = t.add(
+      new SimDepot({
+        url: proxy.url(),
+        clock,
+        physics,
+        meterIntervalMs: 2000,
+        chargers: [
+          { id: 'D16', protocol: 'ocpp1.6' },
+          { id: 'D201', protocol: 'ocpp2.0.1', phaseRotation: 'L2L3L1' },
+          { id: 'D21', protocol: 'ocpp2.1', phaseRotation: 'L3L1L2', bidirectional: true },
+        ],
+      }),
+    );
     try {
       await depot.start();
       const charging = () => core.state.snapshot().evses.filter((e) => (e.powerW?.value ?? 0) > 1000).length;

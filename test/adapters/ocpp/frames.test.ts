@@ -2,30 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
-
-/** A raw WebSocket charger that can send anything, and collects what it gets back. */
-async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, [protocol], { headers });
-  const inbox: unknown[] = [];
-  ws.on('message', (m) => inbox.push(JSON.parse(m.toString())));
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
-  return {
-    ws,
-    inbox,
-    /** Send a frame; resolves with the first three elements of the answer ([type, id, code-or-payload]). */
-    async send(frame: string): Promise<unknown[]> {
-      const n = inbox.length;
-      ws.send(frame);
-      await waitFor(() => inbox.length > n, { what: `answer to ${frame}` });
-      return (inbox[inbox.length - 1] as unknown[]).slice(0, 3);
-    },
-  };
-}
+import { type Stack, rawCharger, startStack, waitFor } from './helpers.js';
 
 describe('OCPP proxy: malformed and invalid frames', () => {
   let stack: Stack | undefined;
@@ -77,6 +54,32 @@ describe('OCPP proxy: malformed and invalid frames', () => {
     // The other charger kept working.
     const hb = await good.request('Heartbeat', {});
     expect(hb?.currentTime).toBeTypeOf('string');
+  });
+
+  it("checks a charger's answers to the gateway's own calls against the schema and counts bad ones", async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'RAW2' }] });
+    const { proxy, core } = stack;
+    const raw = await rawCharger(`${proxy.url()}/RAW2`);
+    closers.push(() => raw.ws.close());
+    await waitFor(() => proxy.connected().includes('RAW2'), { what: 'connected' });
+    const badFrames = async () =>
+      (await core.metrics.getSingleMetric('gridkeeper_ocpp_bad_frames_total')?.get())?.values[0]?.value ?? 0;
+
+    /** Answer the next call the gateway sends with `result`, and return what the command resolved to. */
+    const answerNextCall = async (result: unknown) => {
+      const n = raw.inbox.length;
+      const pending = proxy.commands.setAvailability({ chargerId: 'RAW2', available: false });
+      await waitFor(() => raw.inbox.length > n, { what: 'gateway call' });
+      const call = raw.inbox.at(-1) as [number, string, string];
+      expect(call.slice(0, 1).concat(call.slice(2, 3))).toEqual([2, 'ChangeAvailability']);
+      raw.ws.send(JSON.stringify([3, call[1], result]));
+      return pending;
+    };
+    expect(await answerNextCall({ status: 'Accepted' })).toMatchObject({ status: 'Accepted' });
+    expect(await badFrames()).toBe(0);
+    expect(await answerNextCall({ status: 'Maybe' })).toMatchObject({ status: 'Rejected' });
+    expect(await badFrames()).toBe(1);
   });
 
   it('refuses unknown chargers when configured to, and accepts them with default specs otherwise', async () => {

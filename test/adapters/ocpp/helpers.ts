@@ -1,3 +1,5 @@
+import { afterEach } from 'vitest';
+import WebSocket from 'ws';
 import { OCPP_MIGRATIONS, createOcppProxy, type OcppProxy, type OcppProxyDeps } from '../../../adapters/ocpp/index.js';
 import type { GatewayConfigInput } from '../../../src/config/schema.js';
 import { type Clock, SystemClock, VirtualClock } from '../../../src/model/clock.js';
@@ -79,6 +81,45 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 }
 
 /**
+ * What a test starts, closed after it in reverse order (so a charger stops
+ * before the proxy it is connected to), also when the test fails midway.
+ */
+export function perTest() {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return {
+    /** `startStack`, closed after the test. */
+    async start(opts: StackOptions = {}): Promise<Stack> {
+      const stack = await startStack(opts);
+      closers.push(() => stack.close());
+      return stack;
+    },
+    /** A charger, depot or socket, stopped after the test. */
+    add<C extends { stop(): Promise<unknown> }>(thing: C): C {
+      closers.push(() => thing.stop());
+      return thing;
+    },
+  };
+}
+
+/** End a CMS outage and wait until the proxy has delivered its whole outbox (virtual time moves meanwhile). */
+export async function endOutage(
+  stack: Pick<Stack, 'cms' | 'proxy'>,
+  clock: Clock,
+  opts: { advanceMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  await stack.cms.setOutage(false);
+  await waitFor(() => stack.proxy.outbox.counts().pending === 0, {
+    clock,
+    advanceMs: opts.advanceMs ?? 200,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    what: 'replay',
+  });
+}
+
+/**
  * Poll until `pred` holds, in real time (sockets), optionally moving a
  * virtual clock forward by `advanceMs` per poll so clock-driven timers fire.
  */
@@ -92,6 +133,29 @@ export async function waitFor(
     if (opts.clock instanceof VirtualClock && opts.advanceMs) opts.clock.advance(opts.advanceMs);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A raw WebSocket charger that can send anything, and collects what it gets back. */
+export async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, [protocol], { headers });
+  const inbox: unknown[] = [];
+  ws.on('message', (m) => inbox.push(JSON.parse(m.toString())));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  return {
+    ws,
+    inbox,
+    /** Send a frame; resolves with the first three elements of the answer ([type, id, code-or-payload]). */
+    async send(frame: string): Promise<unknown[]> {
+      const n = inbox.length;
+      ws.send(frame);
+      await waitFor(() => inbox.length > n, { what: `answer to ${frame}` });
+      return (inbox[inbox.length - 1] as unknown[]).slice(0, 3);
+    },
+  };
 }
 
 export { SystemClock, VirtualClock };

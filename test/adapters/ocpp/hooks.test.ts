@@ -25,6 +25,12 @@ function scripted(script: Record<string, AuthoriserAnswer | undefined | 'hang' |
 
 const remote = (status: AuthoriserAnswer['status']): AuthoriserAnswer => ({ status, source: 'remote' });
 const ts = (clock: VirtualClock) => new Date(clock.now()).toISOString();
+const startTx = (clock: VirtualClock, idTag: string) => ({
+  connectorId: 1,
+  idTag,
+  meterStart: 1000,
+  timestamp: ts(clock),
+});
 
 describe('OCPP proxy hooks: external authoriser, charger errors, firmware status', () => {
   let stack: Stack | undefined;
@@ -77,12 +83,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     // Authorize still reached the CMS every time (the authoriser is asked beside it, not instead of it).
     expect(cms.received('Authorize').map((r) => r.payload.idTag)).toEqual(['PAY-BLOCK', 'CMS-NO', 'FALLBACK-NO', 'OK']);
 
-    const start = await cp.request('StartTransaction', {
-      connectorId: 1,
-      idTag: 'PAY-BLOCK',
-      meterStart: 1000,
-      timestamp: ts(clock),
-    });
+    const start = await cp.request('StartTransaction', startTx(clock, 'PAY-BLOCK'));
     expect(status16(start)).toBe('Blocked');
     expect(start?.transactionId).toBe([...cms.transactions.keys()][0]);
     expect(auth.calls.at(-1)).toEqual({ idTag: 'PAY-BLOCK', chargerId: 'AUT1', connectorId: 1 });
@@ -126,12 +127,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     await waitFor(() => answered, { clock, advanceMs: 500, what: 'timeout fallback' });
     expect(status16(slow)).toBe('Accepted');
 
-    const start = await cp.request('StartTransaction', {
-      connectorId: 1,
-      idTag: 'PAY-BLOCK',
-      meterStart: 1000,
-      timestamp: ts(clock),
-    });
+    const start = await cp.request('StartTransaction', startTx(clock, 'PAY-BLOCK'));
     expect(status16(start)).toBe('Blocked');
     expect(start?.transactionId as number).toBeGreaterThan(1_000_000_000);
   });
@@ -175,6 +171,8 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
       onFirmwareStatus: (c: string, s: string) => firmware.push([c, s]),
     };
     const { cp, cms } = await boot('ERR1', 'ocpp1.6', { hooks });
+    // The charger reports its connector after boot, on its own schedule: let that pass first.
+    await waitFor(() => errors.some(([id]) => id === 'ERR1'), { what: 'status after boot' });
     errors.length = 0;
     await cp.request('StatusNotification', {
       connectorId: 1,
@@ -203,6 +201,7 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     stack = undefined;
 
     const v2 = await boot('ERR2', 'ocpp2.0.1', { hooks });
+    await waitFor(() => errors.some(([id]) => id === 'ERR2'), { what: 'status after boot' });
     errors.length = 0;
     firmware.length = 0;
     const at = ts(v2.clock);
@@ -225,43 +224,22 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const inFlight = new Set<() => void>();
     const errors: unknown[] = [];
-    const hung = askAuthoriser(
-      () => new Promise(() => {}),
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const ask = (hook: Parameters<typeof askAuthoriser>[0]) =>
+      askAuthoriser(
+        hook,
+        { idTag: 'X', chargerId: 'C' },
+        { clock, timeoutMs: 2000, onError: (e) => errors.push(e), inFlight },
+      );
+    const hung = ask(() => new Promise(() => {}));
     expect(clock.pending()).toBe(1);
     for (const giveUp of [...inFlight]) giveUp();
     expect(await hung).toBeUndefined();
     expect(clock.pending()).toBe(0);
     expect(inFlight.size).toBe(0);
     // An invalid status counts as no answer; a rejection is reported.
-    const odd = askAuthoriser(
-      async () => ({ status: 'Maybe' }) as never,
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const odd = ask(async () => ({ status: 'Maybe' }) as never);
     expect(await odd).toBeUndefined();
-    const failing = askAuthoriser(
-      async () => Promise.reject(new Error('down')),
-      { idTag: 'X', chargerId: 'C' },
-      {
-        clock,
-        timeoutMs: 2000,
-        onError: (e) => errors.push(e),
-        inFlight,
-      },
-    );
+    const failing = ask(async () => Promise.reject(new Error('down')));
     expect(await failing).toBeUndefined();
     expect(errors).toHaveLength(1);
     expect(clock.pending()).toBe(0);

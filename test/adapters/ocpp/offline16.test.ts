@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { endOutage, perTest, rawCharger, type startStack, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock): SimVehicle {
   return new SimVehicle(
@@ -12,19 +12,14 @@ function vehicle(clock: VirtualClock): SimVehicle {
 }
 
 describe('OCPP 1.6J proxy, CMS unreachable', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   async function bootedCharger(id: string, extra: Parameters<typeof startStack>[0] = {}) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id }], ...extra });
-    charger = new SimCharger({ id, protocol: 'ocpp1.6', url: stack.proxy.url(), clock, meterIntervalMs: 60_000 });
+    const stack = await t.start({ clock, chargers: [{ id }], ...extra });
+    const charger = t.add(
+      new SimCharger({ id, protocol: 'ocpp1.6', url: stack.proxy.url(), clock, meterIntervalMs: 60_000 }),
+    );
     await charger.start();
     const s = stack;
     await waitFor(() => charger?.booted === true && s.proxy.upstreamOnline(id), { what: 'boot' });
@@ -54,13 +49,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(cms.received('StartTransaction')).toHaveLength(0);
     expect(proxy.outbox.counts().pending).toBeGreaterThanOrEqual(6);
 
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, {
-      clock,
-      advanceMs: 200,
-      timeoutMs: 10_000,
-      what: 'replay',
-    });
+    await endOutage({ cms, proxy }, clock, { timeoutMs: 10_000 });
 
     const cmsTx = [...cms.transactions.values()];
     expect(cmsTx).toHaveLength(1);
@@ -115,13 +104,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     const tx = cp.connectors[0]?.txId as number;
     expect(tx).toBeGreaterThan(1_000_000_000);
     expect(proxy.outbox.counts().poison).toBe(0);
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, {
-      clock,
-      advanceMs: 500,
-      timeoutMs: 15_000,
-      what: 'replay',
-    });
+    await endOutage({ cms, proxy }, clock, { advanceMs: 500, timeoutMs: 15_000 });
     expect(proxy.outbox.counts().poison).toBe(0);
     expect(cms.transactions.size).toBe(1);
     expect(cms.received('MeterValues').every((r) => r.payload.transactionId === [...cms.transactions.keys()][0])).toBe(
@@ -142,8 +125,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     await cp.plugIn(vehicle(clock), 'TAG-B');
     const until = clock.now() + 240_000;
     await waitFor(() => clock.now() >= until && cp.backlog === 0, { clock, advanceMs: 1000, what: 'backlog' });
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
+    await endOutage({ cms, proxy }, clock);
     const mv = cms.received('MeterValues');
     expect(mv).toHaveLength(1);
     expect(mv[0]?.payload.meterValue as unknown[]).toHaveLength(4);
@@ -166,43 +148,44 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
   });
 
   it('answers a repeated message (same id) from the outbox without queuing it twice', async () => {
-    const { clock, cms, proxy, charger: cp } = await bootedCharger('REP1');
-    await cms.setOutage(true);
-    await waitFor(() => !proxy.upstreamOnline('REP1'), { what: 'upstream down' });
-    const start = {
-      connectorId: 1,
-      idTag: 'T',
-      meterStart: 100,
-      timestamp: new Date(clock.now()).toISOString(),
-    };
-    const { callWithId } = await import('../../../adapters/ocpp/rpc/call.js');
-    // biome-ignore lint/suspicious/noExplicitAny: reach the sim's socket to resend a frame verbatim
-    const sock = (cp as any).client;
-    const a = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
-    const b = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
-    expect(b.transactionId).toBe(a.transactionId);
-    const stop = {
-      transactionId: a.transactionId as number,
-      meterStop: 900,
-      timestamp: new Date(clock.now()).toISOString(),
-      reason: 'Local',
-    };
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
-    expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
-    await cms.setOutage(false);
-    await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });
-    expect(cms.received('StartTransaction')).toHaveLength(1);
-    expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
-    // No duplicated stop either.
-    expect(cms.received('StopTransaction')).toHaveLength(1);
-    expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    const stack = await t.start({ clock, chargers: [{ id: 'REP1' }] });
+    const { cms, proxy } = stack;
+    // A raw charger resends a frame verbatim, as a charger does that never saw the answer.
+    const cp = await rawCharger(`${proxy.url()}/REP1`);
+    try {
+      await waitFor(() => proxy.upstreamOnline('REP1'), { what: 'upstream up' });
+      await cms.setOutage(true);
+      await waitFor(() => !proxy.upstreamOnline('REP1'), { what: 'upstream down' });
+      const ts = new Date(clock.now()).toISOString();
+      const start = JSON.stringify([
+        2,
+        'same-id',
+        'StartTransaction',
+        { connectorId: 1, idTag: 'T', meterStart: 100, timestamp: ts },
+      ]);
+      const [, , a] = (await cp.send(start)) as [number, string, { transactionId: number }];
+      const [, , b] = (await cp.send(start)) as [number, string, { transactionId: number }];
+      expect(a.transactionId).toBeGreaterThan(0);
+      expect(b.transactionId).toBe(a.transactionId);
+      const stop = JSON.stringify([
+        2,
+        'stop-id',
+        'StopTransaction',
+        { transactionId: a.transactionId, meterStop: 900, timestamp: ts, reason: 'Local' },
+      ]);
+      expect((await cp.send(stop))[0]).toBe(3);
+      expect((await cp.send(stop))[0]).toBe(3);
+      expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
+      await endOutage({ cms, proxy }, clock);
+      expect(cms.received('StartTransaction')).toHaveLength(1);
+      expect(cms.received('StartTransaction')[0]?.messageId).toBe('same-id');
+      // No duplicated stop either.
+      expect(cms.received('StopTransaction')).toHaveLength(1);
+      expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
+    } finally {
+      cp.ws.close();
+    }
   });
 
   it('parks a message the CMS keeps refusing (poison) and delivers the rest behind it', async () => {

@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SessionInfo } from '../../../src/bus/events.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { perTest, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock, id = 'EV1'): SimVehicle {
   return new SimVehicle(
@@ -14,18 +14,11 @@ function vehicle(clock: VirtualClock, id = 'EV1'): SimVehicle {
 }
 
 describe('OCPP 1.6J proxy, CMS reachable', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   it('forwards boot, authorisation, transaction and meter values both ways and tracks the session', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id: 'CP1', phaseRotation: 'L2L3L1' }] });
+    const stack = await t.start({ clock, chargers: [{ id: 'CP1', phaseRotation: 'L2L3L1' }] });
     const { core, proxy, cms } = stack;
     const physics = new SitePhysics({ clock });
     const events: string[] = [];
@@ -34,14 +27,16 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
     core.bus.on('device', (d) => events.push(`device:${d.id}:${d.online}`));
     core.bus.on('session.started', (s) => started.push(s));
 
-    charger = new SimCharger({
-      id: 'CP1',
-      protocol: 'ocpp1.6',
-      url: proxy.url(),
-      clock,
-      physics,
-      meterIntervalMs: 10_000,
-    });
+    const charger = t.add(
+      new SimCharger({
+        id: 'CP1',
+        protocol: 'ocpp1.6',
+        url: proxy.url(),
+        clock,
+        physics,
+        meterIntervalMs: 10_000,
+      }),
+    );
     await charger.start();
     await waitFor(() => charger?.booted === true, { what: 'boot' });
     expect(cms.received('BootNotification', 'CP1')).toHaveLength(1);
@@ -92,9 +87,9 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
 
   it('writes the gateway max profile via the dispatcher sink, merges a CMS max profile and passes TxProfiles through', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id: 'CP2' }] });
+    const stack = await t.start({ clock, chargers: [{ id: 'CP2' }] });
     const { core, proxy, cms } = stack;
-    charger = new SimCharger({ id: 'CP2', protocol: 'ocpp1.6', url: proxy.url(), clock });
+    const charger = t.add(new SimCharger({ id: 'CP2', protocol: 'ocpp1.6', url: proxy.url(), clock }));
     await charger.start();
     await waitFor(() => charger?.booted === true && cms.connectedIds().includes('CP2'), { what: 'boot' });
 
@@ -156,9 +151,9 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
 
   it('the simulated charger ends the session when the vehicle is full', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id: 'FULL' }] });
+    const stack = await t.start({ clock, chargers: [{ id: 'FULL' }] });
     const { cms, proxy, core } = stack;
-    charger = new SimCharger({ id: 'FULL', protocol: 'ocpp1.6', url: proxy.url(), clock });
+    const charger = t.add(new SimCharger({ id: 'FULL', protocol: 'ocpp1.6', url: proxy.url(), clock }));
     await charger.start();
     await waitFor(() => charger?.booted === true && proxy.upstreamOnline('FULL'), { what: 'boot' });
     const ev = new SimVehicle(
@@ -178,9 +173,9 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
 
   it('passes CMS calls through with their message id and relays the charger answer', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id: 'CP3' }] });
+    const stack = await t.start({ clock, chargers: [{ id: 'CP3' }] });
     const { proxy, cms } = stack;
-    charger = new SimCharger({ id: 'CP3', protocol: 'ocpp1.6', url: proxy.url(), clock });
+    const charger = t.add(new SimCharger({ id: 'CP3', protocol: 'ocpp1.6', url: proxy.url(), clock }));
     await charger.start();
     await waitFor(() => charger?.booted === true && cms.connectedIds().includes('CP3'), { what: 'boot' });
     const res = await cms.call(

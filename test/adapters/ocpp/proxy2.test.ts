@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { EvChargingNeeds, SessionInfo } from '../../../src/bus/events.js';
+import { describe, expect, it } from 'vitest';
+import type { EvChargingNeeds, SessionInfo } from '../../../src/model/events.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { perTest, waitFor } from './helpers.js';
 
 function vehicle(clock: VirtualClock, extra: Partial<ConstructorParameters<typeof SimVehicle>[0]> = {}): SimVehicle {
   return new SimVehicle(
@@ -14,28 +14,31 @@ function vehicle(clock: VirtualClock, extra: Partial<ConstructorParameters<typeo
 }
 
 describe('OCPP 2.0.1 / 2.1 proxy', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
+
+  /** What the proxy hands the fleet inputs (its `onEvChargingNeeds` dependency). */
+  let needs: EvChargingNeeds[] = [];
 
   async function boot(protocol: 'ocpp2.0.1' | 'ocpp2.1', id: string, opts: { bidirectional?: boolean } = {}) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id, bidirectional: opts.bidirectional ?? false }] });
-    const physics = new SitePhysics({ clock });
-    charger = new SimCharger({
-      id,
-      protocol,
-      url: stack.proxy.url(),
+    needs = [];
+    const stack = await t.start({
       clock,
-      physics,
-      meterIntervalMs: 10_000,
-      bidirectional: opts.bidirectional ?? false,
+      chargers: [{ id, bidirectional: opts.bidirectional ?? false }],
+      hooks: { onEvChargingNeeds: (n) => needs.push(n) },
     });
+    const physics = new SitePhysics({ clock });
+    const charger = t.add(
+      new SimCharger({
+        id,
+        protocol,
+        url: stack.proxy.url(),
+        clock,
+        physics,
+        meterIntervalMs: 10_000,
+        bidirectional: opts.bidirectional ?? false,
+      }),
+    );
     await charger.start();
     const s = stack;
     await waitFor(() => charger?.booted === true && s.proxy.upstreamOnline(id), { what: 'boot' });
@@ -44,9 +47,7 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
 
   it('2.0.1: forwards TransactionEvents and charging needs, tracks the session, writes a ChargingStationMaxProfile', async () => {
     const { clock, core, cms, charger: cp } = await boot('ocpp2.0.1', 'V2A');
-    const needs: EvChargingNeeds[] = [];
     const stopped: SessionInfo[] = [];
-    core.bus.on('ev.needs', (n) => needs.push(n));
     core.bus.on('session.stopped', (s) => stopped.push(s));
     const departureAt = clock.now() + 4 * 3_600_000;
     await cp.plugIn(vehicle(clock, { neededWh: 20_000, departureAt }), 'TOKEN-1');
@@ -116,10 +117,8 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
   });
 
-  it('2.1 V2G: needs with discharge allowed reach the bus; a negative set-point becomes a discharge setpoint', async () => {
+  it('2.1 V2G: needs with discharge allowed reach the fleet inputs; a negative set-point becomes a discharge setpoint', async () => {
     const { clock, core, cms, charger: cp, physics } = await boot('ocpp2.1', 'V21', { bidirectional: true });
-    const needs: EvChargingNeeds[] = [];
-    core.bus.on('ev.needs', (n) => needs.push(n));
     await cp.plugIn(vehicle(clock, { bidirectional: true, neededWh: 10_000 }), 'TOKEN-3');
     await waitFor(() => needs.length === 1 && cms.received('TransactionEvent').length >= 1, { what: 'needs' });
     expect(needs[0]).toMatchObject({ dischargeAllowed: true, transferMode: 'AC_BPT' });

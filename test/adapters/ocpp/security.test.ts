@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { jittered } from '../../../adapters/ocpp/link.js';
 import { VirtualClock } from '../../../src/model/clock.js';
+import { Backoff } from '../../../src/util/backoff.js';
 import { CmsSim } from '../../../sim/cloud/cms.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { type Stack, startStack, waitFor } from './helpers.js';
@@ -169,15 +169,22 @@ describe('OCPP proxy security and robustness', () => {
   });
 
   it('reconnect delays grow exponentially with jitter from 1 s to 5 min', () => {
+    // The upstream link's back-off, as it builds it from reconnectMinMs / reconnectMaxMs.
+    const backoff = () => new Backoff({ initialMs: 1000, maxMs: 300_000, jitter: 0.5 });
+    const delayAfter = (failures: number) => {
+      const b = backoff();
+      for (let i = 0; i < failures; i++) b.next();
+      return b.next();
+    };
     for (let i = 0; i < 50; i++) {
-      const first = jittered(1000, 300_000, 0);
+      const first = delayAfter(0);
       expect(first).toBeGreaterThanOrEqual(500);
       expect(first).toBeLessThanOrEqual(1000);
-      const late = jittered(1000, 300_000, 40);
+      const late = delayAfter(40);
       expect(late).toBeGreaterThanOrEqual(150_000);
       expect(late).toBeLessThanOrEqual(300_000);
     }
-    const sixth = Array.from({ length: 200 }, () => jittered(1000, 300_000, 5));
+    const sixth = Array.from({ length: 200 }, () => delayAfter(5));
     expect(Math.min(...sixth)).toBeGreaterThanOrEqual(16_000);
     expect(new Set(sixth).size).toBeGreaterThan(50);
   });

@@ -91,7 +91,7 @@ describe('OCPP helpers', () => {
     expect(cmsCapA('ocpp2.0.1', payload, Date.UTC(2026, 0, 1, 2), 3, 230)).toBeCloseTo(10);
   });
 
-  it('turns NotifyEVChargingNeeds into bus needs', () => {
+  it('turns NotifyEVChargingNeeds into the needs the fleet inputs get', () => {
     const n = parseChargingNeeds(
       'C',
       'C/1',
@@ -115,6 +115,32 @@ describe('OCPP helpers', () => {
   });
 });
 
+describe('NotifyEVChargingNeeds, the one parser', () => {
+  it('allows discharge only for a bidirectional transfer mode, and takes a V2X energy target', () => {
+    // V2X parameters alone (scheduled charging, no BPT mode) do not mean the vehicle may feed in.
+    const scheduled = parseChargingNeeds(
+      'C',
+      'C/1',
+      {
+        evseId: 1,
+        chargingNeeds: {
+          requestedEnergyTransfer: 'AC_three_phase',
+          v2xChargingParameters: { evTargetEnergyRequest: 12_000 },
+        },
+      },
+      0,
+    );
+    expect(scheduled).toMatchObject({ dischargeAllowed: false, energyWh: 12_000 });
+    const der = parseChargingNeeds(
+      'C',
+      'C/1',
+      { evseId: 1, chargingNeeds: { requestedEnergyTransfer: 'AC_BPT_DER' } },
+      0,
+    );
+    expect(der.dischargeAllowed).toBe(true);
+  });
+});
+
 describe('ocpp config section', () => {
   it('reports security settings that cannot work, with their path', async () => {
     const { validateConfig } = await import('../../../src/config/load.js');
@@ -129,5 +155,13 @@ describe('ocpp config section', () => {
     const paths = r.ok ? [] : r.errors.map((e) => e.path);
     expect(paths).toContain('ocpp.tls');
     expect(paths).toContain('ocpp.upstream.clientKey');
+  });
+});
+
+describe('unknown chargers', () => {
+  it('get exactly the defaults the config schema gives a charger entry with only its id', async () => {
+    const { unknownChargerSpec } = await import('../../../adapters/ocpp/charger-spec.js');
+    const { ChargerSchema } = await import('../../../src/config/sections/site.js');
+    expect(unknownChargerSpec('CP-X')).toEqual(ChargerSchema.parse({ id: 'CP-X' }));
   });
 });

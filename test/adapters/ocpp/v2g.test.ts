@@ -1,34 +1,29 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { type Stack, startStack, waitFor } from './helpers.js';
+import { type Stack, perTest, waitFor } from './helpers.js';
 
 describe('OCPP 2.1 V2G: feed-in ends, charging resumes', () => {
-  let stack: Stack | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await stack?.close();
-    charger = undefined;
-    stack = undefined;
-  });
+  const t = perTest();
 
   async function boot(id: string, connectors: number) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
-    stack = await startStack({ clock, chargers: [{ id, bidirectional: true, connectors }] });
+    const stack = await t.start({ clock, chargers: [{ id, bidirectional: true, connectors }] });
     const physics = new SitePhysics({ clock });
-    charger = new SimCharger({
-      id,
-      protocol: 'ocpp2.1',
-      url: stack.proxy.url(),
-      clock,
-      physics,
-      connectors,
-      meterIntervalMs: 10_000,
-      bidirectional: true,
-    });
+    const charger = t.add(
+      new SimCharger({
+        id,
+        protocol: 'ocpp2.1',
+        url: stack.proxy.url(),
+        clock,
+        physics,
+        connectors,
+        meterIntervalMs: 10_000,
+        bidirectional: true,
+      }),
+    );
     await charger.start();
     const s = stack;
     const cp = charger;
@@ -47,7 +42,7 @@ describe('OCPP 2.1 V2G: feed-in ends, charging resumes', () => {
     );
     await cp.plugIn(vehicle, 'V2G-TAG');
     await waitFor(() => s.cms.received('TransactionEvent').length >= 1, { what: 'session started' });
-    return { ...s, clock, cp, physics };
+    return { ...s, stack: s, clock, cp, physics };
   }
 
   async function send(s: Stack, evseId: string, currentA: number, powerW: number, n: number) {
@@ -56,8 +51,7 @@ describe('OCPP 2.1 V2G: feed-in ends, charging resumes', () => {
   }
 
   it('single EVSE: a charging set-point clears the discharge profile, so the vehicle charges at the new limit', async () => {
-    const { clock, core, cp, physics } = await boot('V2S', 1);
-    const s = stack as Stack;
+    const { clock, core, cp, physics, stack: s } = await boot('V2S', 1);
     // The first charging set-point of a bidirectional charger clears a discharge profile a previous gateway
     // run may have left (the charger answers Unknown: there is none) and still succeeds.
     await send(s, 'V2S/1', 16, 11_040, 1);
@@ -91,8 +85,7 @@ describe('OCPP 2.1 V2G: feed-in ends, charging resumes', () => {
   });
 
   it('several EVSEs: charge and discharge share the per-EVSE profile id, so a charging write replaces the discharge', async () => {
-    const { cp } = await boot('V2M', 2);
-    const s = stack as Stack;
+    const { cp, stack: s } = await boot('V2M', 2);
     await send(s, 'V2M/1', 7.2, -5000, 1);
     expect(cp.dischargeSetpointW(1)).toBe(-5000);
     await send(s, 'V2M/1', 10, 6900, 2);

@@ -1,0 +1,242 @@
+import type { TimerHandle } from '../../src/model/clock.js';
+import { Backoff } from '../../src/util/backoff.js';
+import type { ChargerRef, LinkContext } from './context.js';
+import type { OutboxRow } from './outbox.js';
+import { callErrorOf } from './rpc/call.js';
+import type { SessionTracker } from './sessions.js';
+import type { Payload, V16 } from './types.js';
+import type { Upstream } from './upstream.js';
+
+/** 1.6 transaction ids the gateway issues itself start here (never -1 or 0; seeded by `ocpp-002-tx-map`). */
+const FIRST_LOCAL_TX_ID = 1_000_000_001;
+
+type Ctx = Pick<LinkContext, 'cfg' | 'clock' | 'log' | 'outbox' | 'stats'>;
+
+/**
+ * Delivery of one charger's outbox to the CMS: oldest first, one call at a
+ * time, with the charger's message ids; 1.6 transaction ids remapped, 2.x
+ * `offline` flags set. A CALLERROR is retried with back-off and parked as
+ * poison after `replay.maxAttempts`; a timeout reopens the CMS connection
+ * and counts against the message only if the CMS answered other calls
+ * meanwhile (`replay.maxTimeouts`).
+ */
+export class OutboxReplay {
+  private draining = false;
+  private stopped = false;
+  private retryTimer?: TimerHandle;
+  private readonly retry: Backoff;
+  /** Chargers waiting for the CMS's answer to their queued message, by outbox seq. */
+  private readonly waiters = new Map<number, (response: Payload | undefined) => void>();
+
+  constructor(
+    private readonly charger: ChargerRef,
+    private readonly upstream: Upstream,
+    private readonly sessions: SessionTracker,
+    private readonly ctx: Ctx,
+    /** The outbox of this charger is empty (the link may let its CMS connection go). */
+    private readonly onEmpty: () => void,
+  ) {
+    const { retryMinMs, retryMaxMs } = ctx.cfg.replay;
+    this.retry = new Backoff({ initialMs: retryMinMs, maxMs: Math.max(retryMinMs, retryMaxMs), jitter: 0.5 });
+  }
+
+  /** Stop sending; chargers still waiting get their local answer. */
+  stop(): void {
+    this.stopped = true;
+    this.ctx.clock.clearTimeout(this.retryTimer);
+    this.release();
+  }
+
+  /** Everyone waiting for a CMS answer gets the local one now (the CMS connection is gone). */
+  release(): void {
+    for (const w of [...this.waiters.values()]) w(undefined);
+    this.waiters.clear();
+  }
+
+  /** Wait for the replay to deliver this row, at most `forwardTimeoutMs`; undefined = answer locally. */
+  awaitCms(row: OutboxRow): Promise<Payload | undefined> {
+    if (!this.upstream.online) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = this.ctx.clock.setTimeout(() => {
+        this.waiters.delete(row.seq);
+        resolve(undefined);
+      }, this.ctx.cfg.forwardTimeoutMs);
+      this.waiters.set(row.seq, (res) => {
+        this.ctx.clock.clearTimeout(timer);
+        resolve(res);
+      });
+      void this.drain();
+    });
+  }
+
+  /** Send pending outbox rows upstream, oldest first, one at a time. */
+  async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (;;) {
+        const up = this.upstream.current;
+        if (!up || this.stopped) return;
+        const rows = this.ctx.outbox.pending(this.charger.id, 64);
+        if (rows.length === 0) break;
+        for (let i = 0; i < rows.length; i++) {
+          if (this.upstream.current !== up) return;
+          const row = rows[i] as OutboxRow;
+          const prepared = this.prepare(row);
+          if ('poison' in prepared) {
+            this.poison(row, prepared.poison);
+            continue;
+          }
+          const { group, payload } = this.coalesce(rows, i, prepared.payload);
+          i += group.length - 1;
+          const outcome = await this.send(up, group, payload);
+          if (outcome === 'stop') return;
+        }
+      }
+      this.onEmpty();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Coalesce a backlog of meter values of one connector and transaction into one frame (optional). */
+  private coalesce(rows: readonly OutboxRow[], at: number, first: Payload): { group: OutboxRow[]; payload: Payload } {
+    const row = rows[at] as OutboxRow;
+    const group = [row];
+    let payload = first;
+    const max = this.ctx.cfg.replay.batchMeterValues;
+    while (row.action === 'MeterValues' && group.length < max && at + group.length < rows.length) {
+      const next = rows[at + group.length] as OutboxRow;
+      const np = next.action === 'MeterValues' ? this.prepare(next) : undefined;
+      if (!np || 'poison' in np || !sameMeterTarget(payload, np.payload)) break;
+      payload = {
+        ...payload,
+        meterValue: [...(payload.meterValue as unknown[]), ...(np.payload.meterValue as unknown[])],
+      };
+      group.push(next);
+    }
+    return { group, payload };
+  }
+
+  /** One frame to the CMS; 'stop' ends this drain (socket gone, or a retry is scheduled). */
+  private async send(
+    up: NonNullable<Upstream['current']>,
+    group: readonly OutboxRow[],
+    payload: Payload,
+  ): Promise<'next' | 'stop'> {
+    const { outbox, clock, cfg } = this.ctx;
+    const row = group[0] as OutboxRow;
+    const answersBefore = this.upstream.answers;
+    try {
+      const res = (await this.upstream.call(
+        up,
+        row.msgId,
+        row.action,
+        payload,
+        cfg.upstream?.callTimeoutMs ?? 30_000,
+      )) as Payload;
+      this.upstream.answered();
+      this.retry.reset();
+      outbox.markDoneMany(
+        group.map((g) => g.seq),
+        res,
+        clock.now(),
+      );
+      for (const g of group) {
+        this.ctx.stats.replayed++;
+        this.delivered(g, res);
+      }
+      return 'next';
+    } catch (err) {
+      const ce = callErrorOf(err);
+      const stillOpen = this.upstream.current === up;
+      if (!ce && !stillOpen) return 'stop'; // socket dropped: resume after reconnect
+      const why = ce ? `${ce.code}: ${ce.description}` : err instanceof Error ? err.message : String(err);
+      // A refusal (CALLERROR) is about this message; a timeout is more likely a stuck link, so it
+      // gets more tries and the connection is reopened. Either way the queue cannot block forever.
+      // A timeout counts against the message only if the CMS answered other calls meanwhile
+      // (it is alive and stuck on this one); a silent CMS is an outage, not a poison message.
+      const counts = ce !== undefined || this.upstream.answers > answersBefore;
+      const limit = ce ? cfg.replay.maxAttempts : cfg.replay.maxTimeouts;
+      if (counts && row.attempts + 1 >= limit) {
+        for (const g of group) this.poison(g, why);
+        return 'next';
+      }
+      if (counts) outbox.markAttempt(row.seq, why);
+      this.ctx.log.warn({ action: row.action, err: why }, 'CMS did not take a queued message');
+      if (!ce) {
+        this.upstream.reopen(up);
+        return 'stop';
+      }
+      this.scheduleRetry();
+      return 'stop';
+    }
+  }
+
+  private scheduleRetry(): void {
+    this.ctx.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = this.ctx.clock.setTimeout(() => void this.drain(), this.retry.next());
+  }
+
+  /**
+   * Park a message the CMS will never take, so the queue behind it moves on.
+   * It stays in the outbox (status `poison`) for the API and metrics.
+   */
+  private poison(row: OutboxRow, why: string): void {
+    this.ctx.outbox.markPoison(row.seq, why, this.ctx.clock.now());
+    this.retry.reset();
+    this.ctx.stats.poisoned++;
+    this.ctx.log.error(
+      { chargerId: this.charger.id, action: row.action, msgId: row.msgId, err: why },
+      'outbox message parked',
+    );
+    this.waiters.get(row.seq)?.(undefined);
+    this.waiters.delete(row.seq);
+    if (row.sessionId) this.sessions.refreshSync(row.sessionId);
+  }
+
+  /** Payload as the CMS must see it: 1.6 transaction ids remapped, 2.x `offline` flags set. */
+  private prepare(row: OutboxRow): { payload: Payload } | { poison: string } {
+    const payload = { ...row.payload };
+    if (row.protocol === 'ocpp1.6') {
+      if (
+        (row.action === 'StopTransaction' || row.action === 'MeterValues') &&
+        typeof payload.transactionId === 'number'
+      ) {
+        const tx = payload.transactionId;
+        const up = this.ctx.outbox.upstreamTx(this.charger.id, tx);
+        if (up !== undefined) payload.transactionId = up;
+        else if (tx >= FIRST_LOCAL_TX_ID && this.ctx.outbox.isLocalTx(this.charger.id, tx)) {
+          if (row.action === 'MeterValues') delete payload.transactionId;
+          else return { poison: `transaction ${tx} was never accepted by the CMS` };
+        }
+      }
+    } else if (row.action === 'TransactionEvent' && row.offline) {
+      payload.offline = true;
+    }
+    return { payload };
+  }
+
+  private delivered(row: OutboxRow, res: Payload): void {
+    const waiter = this.waiters.get(row.seq);
+    this.waiters.delete(row.seq);
+    if (row.protocol === 'ocpp1.6' && row.action === 'StartTransaction') {
+      const answer = res as unknown as V16.StartTransactionResponse;
+      const idTag = (row.payload as unknown as V16.StartTransactionRequest).idTag;
+      const status = answer.idTagInfo?.status;
+      if (typeof idTag === 'string' && status) this.ctx.outbox.cacheAuth(idTag, status, this.ctx.clock.now());
+      const localTxId = this.ctx.outbox.byMessage(this.charger.id, row.msgId)?.localTxId;
+      if (localTxId !== undefined) {
+        this.ctx.outbox.mapTx(this.charger.id, localTxId, answer.transactionId);
+        this.sessions.upstreamAccepted(localTxId, answer.transactionId);
+      }
+    }
+    if (row.sessionId) this.sessions.refreshSync(row.sessionId);
+    waiter?.(res);
+  }
+}
+
+/** Two MeterValues frames for the same connector / EVSE and transaction (their samples can share one frame). */
+function sameMeterTarget(a: Payload, b: Payload): boolean {
+  return a.connectorId === b.connectorId && a.evseId === b.evseId && a.transactionId === b.transactionId;
+}
