@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { ModbusConfig, ModbusDeviceConfig, ModbusLinkConfig } from '../../src/config/sections/modbus.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { ModbusConfig, ModbusDeviceConfig, ModbusLinkConfig } from '../../src/ports/config.js';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
 import type { Clock } from '../../src/model/clock.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -19,7 +19,7 @@ export interface SinkRegistry {
 export interface ModbusAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly dispatcher: SinkRegistry;
   readonly metrics: Registry;
   /** Profiles by name; defaults to the catalogue in `profiles/` plus `cfg.profileDirs`. */

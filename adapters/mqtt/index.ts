@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { type IClientOptions, type MqttClient, connect } from 'mqtt';
 import { Counter, type Registry } from 'prom-client';
-import type { GatewayBus, GatewayEvents } from '../../src/bus/events.js';
-import type { MqttConfig, MqttDeviceConfig, MqttPointConfig } from '../../src/config/sections/mqtt.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { GatewayEvents } from '../../src/model/events.js';
+import type { MqttConfig, MqttDeviceConfig, MqttPointConfig } from '../../src/ports/config.js';
 import type { Adapter } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import { summariseReasons } from '../../src/model/decision.js';
@@ -19,7 +20,7 @@ export type { MqttCommand, MqttCommandHandler } from './commands.js';
 export interface MqttAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly metrics: Registry;
   readonly siteId: string;
   /** Receives validated `/set` commands; without it commands are answered "not supported". */

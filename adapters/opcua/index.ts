@@ -12,8 +12,8 @@ import {
   setWarningLogger,
 } from 'node-opcua';
 import { format } from 'node:util';
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { OpcuaConfig, OpcuaDeviceConfig, OpcuaNodeRef } from '../../src/config/sections/opcua.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { OpcuaConfig, OpcuaDeviceConfig, OpcuaNodeRef } from '../../src/ports/config.js';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { Setpoint } from '../../src/model/decision.js';
@@ -27,7 +27,7 @@ export { type BrowseEntry, type BrowseOptions, browse } from './browse.js';
 export interface OpcuaAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
 }
 
 /** One OPC UA device (a BMS): readings on the bus, battery power set-points written back. */
