@@ -1,11 +1,24 @@
-import { loadProfiles } from '../../../adapters/modbus/profiles.js';
-import type { ModbusDeviceSchema } from '../../../src/config/sections/modbus.js';
 import type { Clock } from '../../../src/model/clock.js';
 import type { SitePhysics } from '../../site/physics.js';
-import { ModbusChargerSim } from './profile-sim.js';
+import { ModbusChargerSim } from './charger-sim.js';
 import { SunSpecBatterySim, SunSpecInverterSim, SunSpecMeterSim } from './sunspec-devices.js';
 
-type DeviceInput = import('zod').input<typeof ModbusDeviceSchema>;
+/**
+ * One `modbus.devices` entry of the gateway's config, as plain data: the
+ * simulator only says where it listens and which profile name fits it; the
+ * gateway's own schema validates the entry.
+ */
+export interface ModbusDeviceEntry {
+  readonly id: string;
+  readonly role: 'grid' | 'pv' | 'battery' | 'charger';
+  readonly host: string;
+  readonly port: number;
+  readonly pollMs: number;
+  readonly timeoutMs: number;
+  /** Name of the gateway profile for this device (SunSpec devices are discovered). */
+  readonly profile?: string;
+  readonly evse?: { readonly phases: 1 | 3 };
+}
 
 export interface ModbusDemoOptions {
   readonly clock: Clock;
@@ -37,7 +50,7 @@ export interface ModbusDemo {
    * `modbus.devices` entries pointing at them (merge into the config before
    * validation). Call after the parts started when a port was 0.
    */
-  devices(): DeviceInput[];
+  devices(): ModbusDeviceEntry[];
 }
 
 /**
@@ -49,7 +62,7 @@ export function createModbusDemo(o: ModbusDemoOptions): ModbusDemo {
   const host = o.host ?? '127.0.0.1';
   const { clock, physics } = o;
   const parts: ModbusDemoPart[] = [];
-  const devices: Array<() => DeviceInput> = [];
+  const devices: Array<() => ModbusDeviceEntry> = [];
   type Sim = { start(): Promise<void>; stop(): Promise<void>; readonly port: number };
   const part = (name: string, sim: Sim, what: string) => {
     parts.push({
@@ -77,20 +90,18 @@ export function createModbusDemo(o: ModbusDemoOptions): ModbusDemo {
   }
   if (o.chargerPorts !== null) {
     const [pa, pk, pq] = o.chargerPorts ?? [5023, 5024, 5025];
-    const profiles = loadProfiles();
+    // The simulated device and the gateway profile that reads it share a name.
     const defs: Array<[string, string, number, 1 | 3]> = [
       ['mb-alfen', 'alfen-eve', pa, 3],
       ['mb-keba', 'keba-p30', pk, 3],
       ['mb-quasar', 'wallbox-quasar', pq, 1],
     ];
     for (const [id, profileName, port, phases] of defs) {
-      const profile = profiles.get(profileName);
-      if (!profile) throw new Error(`profile ${profileName} missing`);
-      const sim = new ModbusChargerSim({ profile, physics, clock, host, port, id });
+      const sim = new ModbusChargerSim({ device: profileName, physics, clock, host, port, id });
       parts.push({
         name: `charger ${id}`,
         get where() {
-          return `modbus tcp://${host}:${sim.port} unit 1 (${profile.vendor} ${profile.model})`;
+          return `modbus tcp://${host}:${sim.port} unit 1 (${sim.map.vendor} ${sim.map.model})`;
         },
         start: async () => {
           await sim.start();
@@ -102,7 +113,7 @@ export function createModbusDemo(o: ModbusDemoOptions): ModbusDemo {
               maxCurrentA: phases === 3 ? 16 : 32,
               phases,
               responseDelayMs: phases === 3 ? 3000 : 500,
-              bidirectional: profile.charger?.bidirectional ?? false,
+              bidirectional: sim.bidirectional,
             });
           }
         },

@@ -1,14 +1,18 @@
 import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 import type { SitePhysics } from '../../site/physics.js';
-import { ModbusSimServer, ModbusSimException } from './server.js';
+import { ModbusSimException, ModbusSimServer, type ModbusSimServerOptions } from './server.js';
 import { SunSpecMapBuilder, type SunSpecBlock } from './sunspec-map.js';
 
-export interface SunSpecSimOptions {
+/** Device habits (one client only, response time) are the server's options. */
+export interface SunSpecSimOptions
+  extends Pick<ModbusSimServerOptions, 'maxConnections' | 'whenFull' | 'responseDelayMs'> {
   readonly physics: SitePhysics;
   readonly host?: string;
   /** 0 = any free port; read back from `port`. */
   readonly port?: number;
   readonly unitId?: number;
+  /** Needed for `responseDelayMs`. */
+  readonly clock?: Clock;
   /** Base of the SunSpec map (40000, 0 or 50000). */
   readonly base?: number;
   readonly serial?: string;
@@ -27,7 +31,15 @@ abstract class SunSpecSim {
     protected readonly o: SunSpecSimOptions,
     model: string,
   ) {
-    this.server = new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0, framing: o.framing ?? 'tcp' });
+    this.server = new ModbusSimServer({
+      host: o.host ?? '127.0.0.1',
+      port: o.port ?? 0,
+      framing: o.framing ?? 'tcp',
+      ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+      ...(o.whenFull ? { whenFull: o.whenFull } : {}),
+      ...(o.responseDelayMs !== undefined ? { responseDelayMs: o.responseDelayMs } : {}),
+      ...(o.clock ? { clock: o.clock } : {}),
+    });
     this.unitId = o.unitId ?? 1;
     const unit = this.server.unit(this.unitId);
     this.map = new SunSpecMapBuilder(unit, o.base ?? 40000);
