@@ -5,6 +5,7 @@ import { SimVehicle, type VehicleSpec } from '../../site/vehicle.js';
 import type { SimQuantity } from './device-map.js';
 import { MappedDeviceSim, type MappedSimOptions } from './mapped-device.js';
 import { ModbusSimException } from './server.js';
+import { Stepper } from './stepper.js';
 
 export interface ChargerSimOptions extends MappedSimOptions {
   readonly clock: Clock;
@@ -24,7 +25,7 @@ export interface ChargerSimOptions extends MappedSimOptions {
  */
 export class ModbusChargerSim extends MappedDeviceSim {
   vehicle?: SimVehicle;
-  private timer?: TimerHandle;
+  private readonly stepper: Stepper;
   private revertTimer?: TimerHandle;
   private revertAt?: number;
   private readonly id: string;
@@ -32,7 +33,6 @@ export class ModbusChargerSim extends MappedDeviceSim {
   private powerSetW?: number;
   private v2gWh = 0;
   private totalWh = 0;
-  private last: number;
   /** Set-point writes accepted (tests). */
   setpointWrites = 0;
   reverted = 0;
@@ -41,19 +41,18 @@ export class ModbusChargerSim extends MappedDeviceSim {
     super(c);
     if (!this.map.charger) throw new Error(`${this.map.vendor} ${this.map.model} is not a charger`);
     this.id = c.id ?? `modbus-charger-${this.unitId}`;
-    this.last = c.clock.now();
+    this.stepper = new Stepper(c.clock, c.stepMs ?? 1000, (dtH, now) => this.step(dtH, now));
     this.provide = (q) => this.value(q);
     this.onSet = (q, v) => this.set(q, v);
   }
 
   override async start(): Promise<void> {
-    this.last = this.c.clock.now();
-    this.timer = this.c.clock.setInterval(() => this.step(), this.c.stepMs ?? 1000);
+    this.stepper.start();
     await super.start();
   }
 
   override async stop(): Promise<void> {
-    this.c.clock.clearInterval(this.timer);
+    this.stepper.stop();
     this.c.clock.clearTimeout(this.revertTimer);
     this.c.physics.removeLoad(this.id);
     await super.stop();
@@ -199,10 +198,7 @@ export class ModbusChargerSim extends MappedDeviceSim {
     }, s * 1000);
   }
 
-  private step(): void {
-    const now = this.c.clock.now();
-    const dtH = Math.max(0, now - this.last) / 3_600_000;
-    this.last = now;
+  private step(dtH: number, now: number): void {
     const v = this.vehicle;
     if (!v) return;
     v.step(now, this.c.physics.voltageV);

@@ -4,40 +4,42 @@ import type { Table } from './server.js';
 
 /**
  * What a simulated register-mapped device (meter or charger) has in its
- * memory, as the simulator's own data. Written from the vendors' register
- * tables, never loaded from the gateway's profiles: if the two disagree, a
- * test fails, which is the point.
+ * memory, as the simulator's own data (maps/*.json). Written from the
+ * vendors' register tables, never loaded from the gateway's profiles: if the
+ * two disagree, a test fails, which is the point.
  */
-export type SimQuantity =
-  | 'status'
-  | 'power'
-  | 'powerL1'
-  | 'powerL2'
-  | 'powerL3'
-  | 'currentL1'
-  | 'currentL2'
-  | 'currentL3'
-  | 'voltageL1'
-  | 'voltageL2'
-  | 'voltageL3'
-  | 'frequency'
-  | 'energy'
-  | 'sessionEnergy'
-  | 'importEnergy'
-  | 'exportEnergy'
-  | 'soc'
-  | 'cableState'
-  | 'errorCode'
-  /** Current limit in force now (after validity, failsafe, hardware maximum). */
-  | 'appliedCurrent'
-  /** Seconds until the set-point reverts. */
-  | 'validTimeRemaining'
-  | 'currentLimit'
-  | 'powerSetpoint'
-  | 'fallbackCurrent'
-  | 'revertTimeout'
-  | 'controlMode'
-  | 'setpointType';
+export const SIM_QUANTITIES = [
+  'status',
+  'power',
+  'powerL1',
+  'powerL2',
+  'powerL3',
+  'currentL1',
+  'currentL2',
+  'currentL3',
+  'voltageL1',
+  'voltageL2',
+  'voltageL3',
+  'frequency',
+  'energy',
+  'sessionEnergy',
+  'importEnergy',
+  'exportEnergy',
+  'soc',
+  'cableState',
+  'errorCode',
+  // Current limit in force now (after validity, failsafe, hardware maximum).
+  'appliedCurrent',
+  // Seconds until the set-point reverts.
+  'validTimeRemaining',
+  'currentLimit',
+  'powerSetpoint',
+  'fallbackCurrent',
+  'revertTimeout',
+  'controlMode',
+  'setpointType',
+] as const;
+export type SimQuantity = (typeof SIM_QUANTITIES)[number];
 
 export interface SimPoint {
   readonly name: string;
@@ -57,6 +59,8 @@ export interface SimPoint {
 }
 
 export interface SimDeviceMap {
+  /** What the device is and where its map comes from. */
+  readonly about?: string;
   readonly vendor: string;
   readonly model: string;
   /** Table of points that do not name theirs. */

@@ -3,10 +3,10 @@ import type { SitePhysics } from '../../site/physics.js';
 import { type SimDeviceMap, type SimPoint, type SimQuantity, pointTable } from './device-map.js';
 import { simDeviceMap } from './device-maps.js';
 import { decodeRaw, encodeRaw, notImplemented, wordsOf } from './registers.js';
-import { ModbusSimException, ModbusSimServer, type ModbusSimServerOptions, type UnitMemory } from './server.js';
+import { type DeviceHabits, ModbusSimException, ModbusSimServer, type UnitMemory, habitsOf } from './server.js';
 
-export interface MappedSimOptions
-  extends Pick<ModbusSimServerOptions, 'maxConnections' | 'whenFull' | 'responseDelayMs'> {
+/** Device habits (one client only, response time) are the server's options. */
+export interface MappedSimOptions extends DeviceHabits {
   /** A map of sim/devices/modbus/device-maps.ts by name (e.g. `eastron-sdm630`), or a map of one's own. */
   readonly device: string | SimDeviceMap;
   readonly host?: string;
@@ -39,16 +39,7 @@ export class MappedDeviceSim {
   constructor(o: MappedSimOptions) {
     this.map = simDeviceMap(o.device);
     this.ownServer = o.server === undefined;
-    this.server =
-      o.server ??
-      new ModbusSimServer({
-        host: o.host ?? '127.0.0.1',
-        port: o.port ?? 0,
-        ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
-        ...(o.whenFull ? { whenFull: o.whenFull } : {}),
-        ...(o.responseDelayMs !== undefined ? { responseDelayMs: o.responseDelayMs } : {}),
-        ...(o.clock ? { clock: o.clock } : {}),
-      });
+    this.server = o.server ?? new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0, ...habitsOf(o) });
     this.unitId = o.unitId ?? 1;
     this.unit = this.server.unit(this.unitId);
     // Reserved registers inside a documented block read 0, like a real device.

@@ -6,19 +6,21 @@
  * word (Modbus); multi-word values are high word first unless the device
  * swaps them (`wordOrder: 'low-first'`, as many meters and PLCs do).
  */
-export type SimRegisterType =
-  | 'uint16'
-  | 'int16'
-  | 'enum16'
-  | 'bitfield16'
-  | 'sunssf'
-  | 'acc16'
-  | 'uint32'
-  | 'int32'
-  | 'acc32'
-  | 'bitfield32'
-  | 'float32'
-  | 'string';
+export const SIM_REGISTER_TYPES = [
+  'uint16',
+  'int16',
+  'enum16',
+  'bitfield16',
+  'sunssf',
+  'acc16',
+  'uint32',
+  'int32',
+  'acc32',
+  'bitfield32',
+  'float32',
+  'string',
+] as const;
+export type SimRegisterType = (typeof SIM_REGISTER_TYPES)[number];
 
 export type WordOrder = 'high-first' | 'low-first';
 

@@ -315,6 +315,18 @@ export class ModbusSimServer {
   }
 }
 
+/** The device habits of a simulator's options, for its server. */
+export type DeviceHabits = Pick<ModbusSimServerOptions, 'maxConnections' | 'whenFull' | 'responseDelayMs' | 'clock'>;
+
+export function habitsOf(o: DeviceHabits): DeviceHabits {
+  return {
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.whenFull ? { whenFull: o.whenFull } : {}),
+    ...(o.responseDelayMs !== undefined ? { responseDelayMs: o.responseDelayMs } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+  };
+}
+
 function exception(fc: number, code: number): Buffer {
   return Buffer.from([(fc | 0x80) & 0xff, code]);
 }
