@@ -43,18 +43,7 @@ export interface OpcuaAdapter extends Adapter, SetpointSink {
 
 type Quantity = keyof OpcuaDeviceConfig['nodes'];
 
-const NUMERIC_TYPES = new Set<DataType>([
-  DataType.SByte,
-  DataType.Byte,
-  DataType.Int16,
-  DataType.UInt16,
-  DataType.Int32,
-  DataType.UInt32,
-  DataType.Int64,
-  DataType.UInt64,
-  DataType.Float,
-  DataType.Double,
-]);
+/** Integer types a JS number holds exactly (64-bit ones arrive as [high, low]). */
 const INTEGER_TYPES = new Set<DataType>([
   DataType.SByte,
   DataType.Byte,
@@ -62,6 +51,13 @@ const INTEGER_TYPES = new Set<DataType>([
   DataType.UInt16,
   DataType.Int32,
   DataType.UInt32,
+]);
+const NUMERIC_TYPES = new Set<DataType>([
+  ...INTEGER_TYPES,
+  DataType.Int64,
+  DataType.UInt64,
+  DataType.Float,
+  DataType.Double,
 ]);
 
 function toNumber(v: unknown): number | undefined {
