@@ -362,10 +362,10 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
 
     async stop() {
       stopping = true;
+      // Neither the staleness check nor a pending reconnect may fire after stop().
       clock.clearInterval(watchdog);
       clock.clearTimeout(retry);
-      watchdog = undefined;
-      retry = undefined;
+      watchdog = retry = undefined;
       const sub = subscription;
       if (sub && online) await sub.terminate().catch(() => {});
       await teardownClient();
