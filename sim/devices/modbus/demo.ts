@@ -34,6 +34,11 @@ export interface ModbusDemoOptions {
   readonly chargerPorts?: readonly [number, number, number] | null;
   /** Plug a vehicle into each Modbus charger at start. Default true. */
   readonly plugIn?: boolean;
+  /**
+   * Time every device takes to answer a request, ms, on `clock` (a meter's
+   * processor, a wallbox controller: tens of ms on a depot LAN). Default 0.
+   */
+  readonly responseDelayMs?: number;
 }
 
 export interface ModbusDemoPart {
@@ -74,17 +79,19 @@ export function createModbusDemo(o: ModbusDemoOptions): ModbusDemo {
       stop: () => sim.stop(),
     });
   };
+  const habits = o.responseDelayMs ? { clock, responseDelayMs: o.responseDelayMs } : {};
   const meterPort = o.meterPort ?? 5020;
-  const meter = new SunSpecMeterSim({ physics, host, port: meterPort });
+  const meter = new SunSpecMeterSim({ physics, host, port: meterPort, ...habits });
   part('grid meter', meter, 'SunSpec 1+203');
   devices.push(() => ({ id: 'grid-meter', role: 'grid', host, port: meter.port, pollMs: 500, timeoutMs: 1000 }));
   const pvPort = o.pvPort ?? 5021;
-  const inverter = new SunSpecInverterSim({ physics, host, port: pvPort });
+  // Like many inverters, it serves one TCP client at a time.
+  const inverter = new SunSpecInverterSim({ physics, host, port: pvPort, maxConnections: 1, ...habits });
   part('pv inverter', inverter, 'SunSpec 1+103');
   devices.push(() => ({ id: 'pv-inverter', role: 'pv', host, port: inverter.port, pollMs: 1000, timeoutMs: 1000 }));
   if (o.batteryPort !== null) {
     const port = o.batteryPort ?? 5022;
-    const battery = new SunSpecBatterySim({ physics, clock, host, port, id: 'sunspec-battery', socPct: 60 });
+    const battery = new SunSpecBatterySim({ physics, host, port, id: 'sunspec-battery', socPct: 60, ...habits, clock });
     part('battery', battery, 'SunSpec 1+124+802');
     devices.push(() => ({ id: 'battery', role: 'battery', host, port: battery.port, pollMs: 1000, timeoutMs: 1000 }));
   }
@@ -97,7 +104,7 @@ export function createModbusDemo(o: ModbusDemoOptions): ModbusDemo {
       ['mb-quasar', 'wallbox-quasar', pq, 1],
     ];
     for (const [id, profileName, port, phases] of defs) {
-      const sim = new ModbusChargerSim({ device: profileName, physics, clock, host, port, id });
+      const sim = new ModbusChargerSim({ device: profileName, physics, host, port, id, ...habits, clock });
       parts.push({
         name: `charger ${id}`,
         get where() {
