@@ -86,9 +86,11 @@ export interface ModbusSimServerOptions {
    * Time a real device takes to answer, ms (a meter's processor, an RTU
    * gateway's serial round trip): a number, or a function for jitter.
    * Needs `clock`, so the delay runs on the same (virtual) time as the test.
+   * Requests on one connection are worked off one after another, as a
+   * device's single processor does, so answers never overtake each other.
    */
   readonly responseDelayMs?: number | (() => number);
-  readonly clock?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  readonly clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 }
 
 export class ModbusSimServer {
@@ -99,6 +101,8 @@ export class ModbusSimServer {
   requests = 0;
 
   private readonly pending = new Set<TimerHandle>();
+  /** When each connection's device is free again (with a response time). */
+  private readonly busyUntil = new WeakMap<Socket, number>();
 
   constructor(private readonly opts: ModbusSimServerOptions = {}) {
     if (opts.responseDelayMs !== undefined && !opts.clock) {
@@ -238,10 +242,13 @@ export class ModbusSimServer {
       socket.write(frame);
       return;
     }
+    const now = clock.now();
+    const at = Math.max(now, this.busyUntil.get(socket) ?? now) + ms;
+    this.busyUntil.set(socket, at);
     const t = clock.setTimeout(() => {
       this.pending.delete(t);
       if (!socket.destroyed) socket.write(frame);
-    }, ms);
+    }, at - now);
     this.pending.add(t);
   }
 

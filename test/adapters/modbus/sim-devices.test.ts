@@ -97,6 +97,27 @@ describe('simulated device habits', () => {
     expect(await late).toBeInstanceOf(ModbusTimeoutError);
   });
 
+  it('works off pipelined requests one after another, so answers keep their order', async () => {
+    const clock = new VirtualClock();
+    const s = await server({ clock, responseDelayMs: 300 });
+    const sock = await open(s.port);
+    const answers: number[] = [];
+    sock.on('data', (b: Buffer) => {
+      for (let i = 0; i + 9 <= b.length; i += 11) answers.push(b.readUInt16BE(i));
+    });
+    // Two FC03 requests (transaction ids 1 and 2) in one write, as a pipelining client sends them.
+    const req = (tid: number) => Buffer.from([0, tid, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1]);
+    sock.write(Buffer.concat([req(1), req(2)]));
+    const settle = () => new Promise((r) => setTimeout(r, 30));
+    await settle();
+    clock.advance(300);
+    await settle();
+    expect(answers).toEqual([1]);
+    clock.advance(300);
+    await settle();
+    expect(answers).toEqual([1, 2]);
+  });
+
   it('a response time without a clock is a configuration error', () => {
     expect(() => new ModbusSimServer({ responseDelayMs: 10 })).toThrow(/needs a clock/);
   });
