@@ -1,10 +1,10 @@
 import { type IPoint, InfluxDB } from 'influx';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { InfluxConfig } from '../../src/config/sections/integration.js';
+import type { InfluxConfig } from '../../src/ports/config.js';
 import type { Adapter } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { SiteSnapshot } from '../../src/model/site.js';
-import type { Db } from '../../src/store/db.js';
+import type { Db } from '../../src/ports/store.js';
 import type { Logger } from '../../src/util/logger.js';
 
 /** A point as buffered: timestamp in epoch ms. */

@@ -132,40 +132,38 @@ export function decodeNumber(
   }
 }
 
-/** Encode a numeric value into registers (rounded for integer types). */
+/** Integer types of one or two registers: their range and writer. */
+interface IntCodec {
+  readonly lo: number;
+  readonly hi: number;
+  write(buf: Buffer, n: number): void;
+}
+const I16: IntCodec = { lo: -0x8000, hi: 0x7fff, write: (b, n) => void b.writeInt16BE(n, 0) };
+const U16: IntCodec = { lo: 0, hi: 0xffff, write: (b, n) => void b.writeUInt16BE(n, 0) };
+const I32: IntCodec = { lo: -0x80000000, hi: 0x7fffffff, write: (b, n) => void b.writeInt32BE(n, 0) };
+const U32: IntCodec = { lo: 0, hi: 0xffffffff, write: (b, n) => void b.writeUInt32BE(n, 0) };
+const INT_CODECS: Partial<Record<RegisterType, IntCodec>> = {
+  int16: I16,
+  sunssf: I16,
+  uint16: U16,
+  enum16: U16,
+  bitfield16: U16,
+  int32: I32,
+  uint32: U32,
+  acc32: U32,
+  bitfield32: U32,
+};
+
+/** Encode a numeric value into registers (rounded and clamped for integer types). */
 export function encodeNumber(value: number, type: RegisterType, enc: Encoding = {}): number[] {
   if (type === 'string') throw new Error('encodeNumber: strings are not numbers');
   const buf = Buffer.alloc(WIDTH[type] * 2);
   const n = Math.round(value);
-  switch (type) {
-    case 'int16':
-    case 'sunssf':
-      buf.writeInt16BE(clamp(n, -0x8000, 0x7fff), 0);
-      break;
-    case 'uint16':
-    case 'enum16':
-    case 'bitfield16':
-      buf.writeUInt16BE(clamp(n, 0, 0xffff), 0);
-      break;
-    case 'int32':
-      buf.writeInt32BE(clamp(n, -0x80000000, 0x7fffffff), 0);
-      break;
-    case 'uint32':
-    case 'acc32':
-    case 'bitfield32':
-      buf.writeUInt32BE(clamp(n, 0, 0xffffffff), 0);
-      break;
-    case 'float32':
-      buf.writeFloatBE(value, 0);
-      break;
-    case 'int64':
-      buf.writeBigInt64BE(BigInt(n), 0);
-      break;
-    case 'uint64':
-    case 'acc64':
-      buf.writeBigUInt64BE(BigInt(Math.max(0, n)), 0);
-      break;
-  }
+  const int = INT_CODECS[type];
+  if (int) int.write(buf, clamp(n, int.lo, int.hi));
+  else if (type === 'float32') buf.writeFloatBE(value, 0);
+  else if (type === 'int64') buf.writeBigInt64BE(BigInt(n), 0);
+  else buf.writeBigUInt64BE(BigInt(Math.max(0, n)), 0);
   return fromBytes(buf, enc);
 }
 

@@ -1,6 +1,7 @@
-import type { GatewayBus } from '../../src/bus/events.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { DeviceStatus } from '../../src/model/site.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import { Backoff } from '../../src/util/backoff.js';
 import type { Logger } from '../../src/util/logger.js';
 import { errorMessage } from './errors.js';
 import type { ModbusMetrics } from './metrics.js';
@@ -37,7 +38,7 @@ export interface DeviceRunnerOptions {
 export interface DeviceRunnerDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly metrics: ModbusMetrics;
 }
 
@@ -53,7 +54,9 @@ export class DeviceRunner {
   private initialised = false;
   private failures = 0;
   private online: boolean | undefined;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
+  /** Wait before the next probe of an offline device. */
+  private probeMs: number;
   private lastSeen?: number;
   private lastError?: string;
   private inFlight?: Promise<void>;
@@ -65,7 +68,8 @@ export class DeviceRunner {
     private readonly driver: DeviceDriver,
     private readonly deps: DeviceRunnerDeps,
   ) {
-    this.backoffMs = opts.pollMs;
+    this.backoff = new Backoff({ initialMs: opts.pollMs, maxMs: Math.max(opts.pollMs, opts.maxBackoffMs) });
+    this.probeMs = opts.pollMs;
   }
 
   get isOnline(): boolean {
@@ -101,7 +105,7 @@ export class DeviceRunner {
       this.timer = undefined;
       this.inFlight = this.cycle().finally(() => {
         this.inFlight = undefined;
-        this.schedule(this.online === false ? this.backoffMs : this.opts.pollMs);
+        this.schedule(this.online === false ? this.probeMs : this.opts.pollMs);
       });
     }, ms);
   }
@@ -122,7 +126,7 @@ export class DeviceRunner {
 
   private succeeded(): void {
     this.failures = 0;
-    this.backoffMs = this.opts.pollMs;
+    this.backoff.reset();
     this.lastSeen = this.deps.clock.now();
     this.lastError = undefined;
     if (this.online !== true) {
@@ -139,7 +143,7 @@ export class DeviceRunner {
     const msg = errorMessage(err);
     this.lastError = msg;
     if (this.online === false) {
-      this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs * 2);
+      this.probeMs = this.backoff.next();
       return;
     }
     if (this.failures < this.opts.offlineAfterFailures && this.online === true) {
@@ -148,6 +152,7 @@ export class DeviceRunner {
     }
     this.online = false;
     this.initialised = false;
+    this.probeMs = this.backoff.next();
     this.deps.log.warn({ device: this.opts.id, err: msg }, 'modbus device offline');
     this.deps.metrics.online.set({ device: this.opts.id }, 0);
     this.driver.markBad(msg);

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { ModbusConfig, ModbusDeviceConfig, ModbusLinkConfig } from '../../src/config/sections/modbus.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { ModbusConfig, ModbusDeviceConfig, ModbusLinkConfig } from '../../src/ports/config.js';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
 import type { Clock } from '../../src/model/clock.js';
 import type { Logger } from '../../src/util/logger.js';
@@ -19,7 +19,7 @@ export interface SinkRegistry {
 export interface ModbusAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly dispatcher: SinkRegistry;
   readonly metrics: Registry;
   /** Profiles by name; defaults to the catalogue in `profiles/` plus `cfg.profileDirs`. */
@@ -81,7 +81,7 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
   const sinks: Array<[string, SetpointSink]> = [];
   let profiles = deps.profiles;
 
-  const linkOptions = (l: ModbusLinkConfig) => ({
+  const linkOptions = <L extends Pick<ModbusLinkConfig, 'id' | 'transport' | 'timeoutMs'>>(l: L) => ({
     ...l,
     reconnectMinMs: cfg.reconnect.minMs,
     reconnectMaxMs: cfg.reconnect.maxMs,
@@ -100,19 +100,15 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
     const id = `tcp://${d.host}:${d.port}`;
     const existing = links.get(id);
     if (existing) return existing;
-    const link = new ModbusLink(
-      {
-        id,
-        transport: 'tcp',
-        host: d.host,
-        port: d.port,
-        timeoutMs: d.timeoutMs,
-        connectTimeoutMs: 3000,
-        reconnectMinMs: cfg.reconnect.minMs,
-        reconnectMaxMs: cfg.reconnect.maxMs,
-      },
-      { clock: deps.clock, log, metrics },
-    );
+    const tcp = {
+      id,
+      transport: 'tcp' as const,
+      host: d.host,
+      port: d.port,
+      timeoutMs: d.timeoutMs,
+      connectTimeoutMs: 3000,
+    };
+    const link = new ModbusLink(linkOptions(tcp), { clock: deps.clock, log, metrics });
     links.set(id, link);
     return link;
   };
@@ -121,6 +117,16 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
     for (const d of cfg.devices) {
       const link = linkFor(d);
       linkOf.set(d.id, link);
+      // What every driver takes from its config entry, whatever speaks to the device.
+      const common = {
+        id: d.id,
+        role: d.role,
+        unitId: d.unitId,
+        timeoutMs: d.timeoutMs,
+        invertPower: d.invertPower,
+        revertTimeoutS: d.revertTimeoutS,
+      };
+      const driverDeps = { link, clock: deps.clock, log, bus: deps.bus };
       let driver: DeviceDriver;
       if (d.profile !== undefined) {
         profiles ??= loadProfiles(cfg.profileDirs);
@@ -130,33 +136,13 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
             `modbus device ${d.id}: unknown profile "${d.profile}" (known: ${[...profiles.keys()].join(', ')})`,
           );
         }
-        const pd = new ProfileDevice(
-          {
-            id: d.id,
-            role: d.role,
-            unitId: d.unitId,
-            timeoutMs: d.timeoutMs,
-            invertPower: d.invertPower,
-            revertTimeoutS: d.revertTimeoutS,
-            ...(d.evse ? { evse: d.evse } : {}),
-          },
-          profile,
-          { link, clock: deps.clock, log, bus: deps.bus },
-        );
+        const pd = new ProfileDevice({ ...common, ...(d.evse ? { evse: d.evse } : {}) }, profile, driverDeps);
         driver = pd;
         if (d.role === 'charger') sinks.push([pd.evseId, pd.sink()]);
       } else {
         const sd = new SunSpecDevice(
-          {
-            id: d.id,
-            role: d.role,
-            unitId: d.unitId,
-            timeoutMs: d.timeoutMs,
-            invertPower: d.invertPower,
-            revertTimeoutS: d.revertTimeoutS,
-            ...(d.sunspecBase !== undefined ? { base: d.sunspecBase } : {}),
-          },
-          { link, clock: deps.clock, log, bus: deps.bus },
+          { ...common, ...(d.sunspecBase !== undefined ? { base: d.sunspecBase } : {}) },
+          driverDeps,
         );
         driver = sd;
         // One key for every battery, whatever its protocol: the policies address `battery:<id>`.

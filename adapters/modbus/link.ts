@@ -1,5 +1,6 @@
 import ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
+import { Backoff } from '../../src/util/backoff.js';
 import type { Logger } from '../../src/util/logger.js';
 import {
   ModbusConnectionError,
@@ -69,7 +70,7 @@ export class ModbusLink {
   private busy = false;
   private reconnectTimer?: TimerHandle;
   private gapTimer?: TimerHandle;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private readonly listeners = new Set<(connected: boolean) => void>();
   private lastError?: string;
 
@@ -77,7 +78,10 @@ export class ModbusLink {
     readonly opts: LinkOptions,
     private readonly deps: LinkDeps,
   ) {
-    this.backoffMs = opts.reconnectMinMs;
+    this.backoff = new Backoff({
+      initialMs: opts.reconnectMinMs,
+      maxMs: Math.max(opts.reconnectMinMs, opts.reconnectMaxMs),
+    });
   }
 
   get id(): string {
@@ -262,7 +266,7 @@ export class ModbusLink {
       this.client = client;
       this.connected = true;
       this.lastError = undefined;
-      this.backoffMs = this.opts.reconnectMinMs;
+      this.backoff.reset();
       client.on('close', () => {
         if (this.client === client) this.lost('connection closed by peer');
       });
@@ -317,8 +321,7 @@ export class ModbusLink {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.opts.reconnectMaxMs, this.backoffMs * 2);
+    const delay = this.backoff.next();
     this.reconnectTimer = this.deps.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();

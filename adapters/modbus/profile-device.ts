@@ -1,5 +1,5 @@
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { ModbusEvseConfig } from '../../src/config/sections/modbus.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { ModbusEvseConfig } from '../../src/ports/config.js';
 import type { SetpointSink } from '../../src/model/adapter.js';
 import type { Clock } from '../../src/model/clock.js';
 import type { Setpoint } from '../../src/model/decision.js';
@@ -26,7 +26,7 @@ export interface ProfileDeviceDeps {
   readonly link: ModbusLink;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
 }
 
 interface Block {

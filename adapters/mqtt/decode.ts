@@ -1,4 +1,4 @@
-import type { MqttPointConfig } from '../../src/config/sections/mqtt.js';
+import type { MqttPointConfig } from '../../src/ports/config.js';
 import type { PhaseValues } from '../../src/model/site.js';
 import { compilePath, getPath } from './json-path.js';
 

@@ -1,25 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { type IClientOptions, type MqttClient, connect } from 'mqtt';
 import { Counter, type Registry } from 'prom-client';
-import type { GatewayBus, GatewayEvents } from '../../src/bus/events.js';
-import type { MqttConfig, MqttDeviceConfig, MqttPointConfig } from '../../src/config/sections/mqtt.js';
 import type { Adapter } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
-import { summariseReasons } from '../../src/model/decision.js';
-import { type Reading, reading } from '../../src/model/reading.js';
-import type { EvseSpec, PhaseValues } from '../../src/model/site.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { MqttConfig } from '../../src/ports/config.js';
 import type { Logger } from '../../src/util/logger.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker.js';
 import { type CommandTarget, type MqttCommand, type MqttCommandHandler, parseCommand } from './commands.js';
-import { type DecodeResult, pointDecoder } from './decode.js';
-import { type DiscoveryContext, numberDiscovery, sensorDiscovery } from './discovery.js';
+import type { DiscoveryContext } from './discovery.js';
+import { DeviceInbound } from './inbound.js';
+import { StatePublisher } from './publisher.js';
+import { topicMatches } from './topics.js';
 
 export type { MqttCommand, MqttCommandHandler } from './commands.js';
+export { topicMatches, topicSegment } from './topics.js';
 
 export interface MqttAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
   readonly metrics: Registry;
   readonly siteId: string;
   /** Receives validated `/set` commands; without it commands are answered "not supported". */
@@ -44,47 +44,12 @@ export interface MqttAdapter extends Adapter {
 
 export type MqttMessageHandler = (topic: string, payload: Buffer) => void;
 
-/** MQTT topic filter matching (`+` one level, `#` the rest). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
-
-/** A topic segment for an id: MQTT separators and wildcards are replaced (`CP01/1` -> `CP01_1`). */
-export function topicSegment(id: string): string {
-  return id.replace(/[/+#\s]/g, '_');
-}
-
-interface BoundPoint {
-  readonly device: DeviceRuntime;
-  readonly point: MqttPointConfig;
-  readonly decode: (payload: Buffer) => DecodeResult;
-}
-
-interface DeviceRuntime {
-  readonly cfg: MqttDeviceConfig;
-  online: boolean;
-  lastSeen?: number;
-  /** Latest values by quantity, re-published as stale when the device goes quiet. */
-  readonly values: Map<MqttPointConfig['quantity'], number | PhaseValues>;
-}
-
 const LOG_EVERY_MS = 60_000;
 
 function counter(registry: Registry, name: string, help: string, labelNames: string[]): Counter<string> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<string>;
   return new Counter({ name, help, labelNames, registers: [registry] });
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }
 
 /**
@@ -112,20 +77,6 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     'result',
   ]);
 
-  const devices = cfg.devices.map<DeviceRuntime>((d) => ({ cfg: d, online: false, values: new Map() }));
-  const byTopic = new Map<string, BoundPoint[]>();
-  for (const device of devices) {
-    for (const point of device.cfg.points) {
-      const list = byTopic.get(point.topic) ?? [];
-      list.push({ device, point, decode: pointDecoder(point) });
-      byTopic.set(point.topic, list);
-    }
-  }
-
-  const evses = new Map<string, EvseSpec>();
-  /** Last payload per state topic: deduplicates and is re-sent after a reconnect. */
-  const stateCache = new Map<string, string>();
-  const discoveryCache = new Map<string, string>();
   const lastLogAt = new Map<string, number>();
   const unsubscribe: Array<() => void> = [];
   let client: MqttClient | undefined;
@@ -144,122 +95,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     });
   }
 
-  function publishDiscovery(topic: string, config: Record<string, unknown>): void {
-    if (!cfg.discovery.enabled || discoveryCache.has(topic)) return;
-    const payload = JSON.stringify(config);
-    discoveryCache.set(topic, payload);
-    send(topic, payload, true);
-  }
-
-  function publishState(device: string, quantity: string, value: unknown): void {
-    const topic = `${base}/${device}/${quantity}`;
-    const payload = typeof value === 'string' ? value : JSON.stringify(value);
-    if (stateCache.get(topic) === payload) return;
-    stateCache.set(topic, payload);
-    const disc = sensorDiscovery(discoveryCtx, device, quantity, topic);
-    if (disc) publishDiscovery(disc.topic, disc.config);
-    send(topic, payload, cfg.retain);
-  }
-
-  function publishReading(device: string, quantity: string, r: Reading<number> | Reading<PhaseValues> | undefined) {
-    if (r?.quality !== 'good') return;
-    const v = r.value;
-    publishState(device, quantity, typeof v === 'number' ? String(round(v)) : v.map(round));
-  }
-
-  function announceCommands(): void {
-    if (!cfg.commands) return;
-    const d = numberDiscovery(discoveryCtx, 'site', 'limit', `${base}/site/limit/set`, {
-      name: 'Site limit override',
-      unit: 'W',
-      min: 0,
-      max: 10_000_000,
-      step: 100,
-    });
-    publishDiscovery(d.topic, d.config);
-  }
-
-  function onEvseSpec(spec: EvseSpec): void {
-    const seg = topicSegment(spec.id);
-    evses.set(seg, spec);
-    if (!cfg.commands) return;
-    const d = numberDiscovery(discoveryCtx, seg, 'maxCurrent', `${base}/${seg}/maxCurrent/set`, {
-      name: 'Max current',
-      unit: 'A',
-      min: 0,
-      max: spec.maxCurrentA,
-      step: 1,
-    });
-    publishDiscovery(d.topic, d.config);
-  }
-
-  function subscribeBus(): void {
-    const on = <K extends keyof GatewayEvents>(event: K, h: (p: GatewayEvents[K]) => void) =>
-      unsubscribe.push(bus.on(event, h));
-    on('grid', (p) => {
-      publishReading('grid', 'powerW', p.powerW);
-      publishReading('grid', 'currentsA', p.currentsA);
-      publishReading('grid', 'importEnergyWh', p.importEnergyWh);
-      publishReading('grid', 'exportEnergyWh', p.exportEnergyWh);
-    });
-    on('pv', (p) => {
-      publishReading('pv', 'powerW', p.powerW);
-      publishReading('pv', 'energyWh', p.energyWh);
-    });
-    on('battery', (p) => {
-      publishReading('battery', 'powerW', p.powerW);
-      publishReading('battery', 'socPct', p.socPct);
-      publishReading('battery', 'sohPct', p.sohPct);
-      publishReading('battery', 'cellTempMinC', p.cellTempMinC);
-      publishReading('battery', 'cellTempMaxC', p.cellTempMaxC);
-      publishReading('battery', 'maxChargePowerW', p.maxChargePowerW);
-      publishReading('battery', 'maxDischargePowerW', p.maxDischargePowerW);
-      publishReading('battery', 'alarms', p.alarms);
-    });
-    on('load', (p) => {
-      const seg = topicSegment(p.id);
-      publishReading(seg, 'powerW', p.powerW);
-      publishReading(seg, 'energyWh', p.energyWh);
-    });
-    on('evse.spec', onEvseSpec);
-    on('evse.live', ({ id, patch }) => {
-      const seg = topicSegment(id);
-      if (patch.status !== undefined) publishState(seg, 'status', patch.status);
-      publishReading(seg, 'powerW', patch.powerW);
-      publishReading(seg, 'currentsA', patch.currentsA);
-      if (patch.sessionEnergyWh !== undefined)
-        publishState(seg, 'sessionEnergyWh', String(round(patch.sessionEnergyWh)));
-    });
-    on('setpoint.changed', ({ setpoint, ts }) => {
-      publishState(topicSegment(setpoint.evseId), 'setpoint', {
-        currentA: round(setpoint.currentA),
-        powerW: round(setpoint.powerW),
-        phases: setpoint.phases,
-        reason: summariseReasons(setpoint.reasons),
-        reasons: setpoint.reasons,
-        ts,
-      });
-    });
-    on('device', (d) => {
-      const seg = topicSegment(d.id);
-      publishState(seg, 'online', d.online ? 'ON' : 'OFF');
-      publishState(seg, 'device', {
-        protocol: d.protocol,
-        kind: d.kind,
-        online: d.online,
-        lastSeen: d.lastSeen,
-        error: d.error,
-      });
-    });
-    on('failsafe', (f) => publishState('site', 'failsafe', { active: f.active, reason: f.reason, ts: f.ts }));
-  }
-
-  /** After every (re)connect the broker may have lost everything: send availability, discovery and state again. */
-  function republishAll(): void {
-    send(availabilityTopic, 'online', true);
-    for (const [topic, payload] of discoveryCache) send(topic, payload, true);
-    for (const [topic, payload] of stateCache) send(topic, payload, cfg.retain);
-  }
+  const publisher = new StatePublisher({ cfg, base, discovery: discoveryCtx, send });
 
   // ---------- inbound ----------
 
@@ -273,83 +109,12 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     log.warn({ topic, source, error }, 'malformed MQTT message');
   }
 
-  function emitDevice(device: DeviceRuntime, error?: string): void {
-    bus.emit('device', {
-      id: device.cfg.id,
-      protocol: 'mqtt',
-      kind: device.cfg.role === 'grid' ? 'meter' : device.cfg.role,
-      online: device.online,
-      lastSeen: device.lastSeen,
-      error,
-    });
-  }
-
-  function emitValues(device: DeviceRuntime, quantities: Iterable<MqttPointConfig['quantity']>, ts: number): void {
-    const { id, role } = device.cfg;
-    const quality = device.online ? 'good' : 'stale';
-    const num = (q: MqttPointConfig['quantity']) => {
-      const v = device.values.get(q);
-      return typeof v === 'number' ? reading(v, ts, id, quality) : undefined;
-    };
-    const qs = new Set(quantities);
-    const pick = <T>(q: MqttPointConfig['quantity'], r: T | undefined) =>
-      qs.has(q) && r !== undefined ? r : undefined;
-    const strip = <T extends object>(o: T) =>
-      Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-    switch (role) {
-      case 'grid': {
-        const cur = device.values.get('currents');
-        bus.emit(
-          'grid',
-          strip({
-            powerW: pick('power', num('power')),
-            importEnergyWh: pick('energy', num('energy')),
-            exportEnergyWh: pick('exportEnergy', num('exportEnergy')),
-            currentsA: pick('currents', Array.isArray(cur) ? reading(cur as PhaseValues, ts, id, quality) : undefined),
-          }),
-        );
-        break;
-      }
-      case 'pv':
-        bus.emit('pv', strip({ powerW: pick('power', num('power')), energyWh: pick('energy', num('energy')) }));
-        break;
-      case 'battery':
-        bus.emit('battery', strip({ powerW: pick('power', num('power')), socPct: pick('soc', num('soc')) }));
-        break;
-      case 'load':
-        bus.emit('load', strip({ id, powerW: pick('power', num('power')), energyWh: pick('energy', num('energy')) }));
-        break;
-    }
-  }
-
-  function onDeviceMessage(topic: string, payload: Buffer, points: BoundPoint[]): void {
-    const now = clock.now();
-    const touched = new Map<DeviceRuntime, Array<MqttPointConfig['quantity']>>();
-    for (const bp of points) {
-      const r = bp.decode(payload);
-      if (!r.ok) {
-        complain(bp.device.cfg.id, topic, r.error);
-        continue;
-      }
-      bp.device.values.set(bp.point.quantity, r.value);
-      const list = touched.get(bp.device) ?? [];
-      list.push(bp.point.quantity);
-      touched.set(bp.device, list);
-    }
-    for (const [device, quantities] of touched) {
-      received.inc({ device: device.cfg.id });
-      device.lastSeen = now;
-      const cameBack = !device.online;
-      device.online = true;
-      if (cameBack) emitDevice(device);
-      emitValues(device, quantities, now);
-    }
-  }
+  const inbound = new DeviceInbound(cfg.devices, { clock, log, bus, received, complain });
 
   async function onCommandMessage(device: string, quantity: string, payload: Buffer, topic: string): Promise<void> {
     const resultTopic = `${topic}/result`;
     const parsed = parseCommand(device, quantity, payload, (seg): CommandTarget | undefined => {
-      const spec = evses.get(seg);
+      const spec = publisher.evses.get(seg);
       return spec ? { evseId: spec.id, maxCurrentA: spec.maxCurrentA } : undefined;
     });
     if (!parsed.ok) {
@@ -379,11 +144,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
 
   function onMessage(topic: string, payload: Buffer): void {
     try {
-      const points = byTopic.get(topic);
-      if (points) {
-        onDeviceMessage(topic, payload, points);
-        return;
-      }
+      if (inbound.handle(topic, payload)) return;
       const handlers = extra.filter((e) => topicMatches(e.filter, topic));
       if (handlers.length > 0) {
         for (const h of handlers) {
@@ -406,18 +167,6 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
     } catch (err) {
       // Whatever a device sends, the gateway keeps running.
       complain('unknown', topic, (err as Error).message);
-    }
-  }
-
-  function checkStale(): void {
-    const now = clock.now();
-    for (const device of devices) {
-      if (!device.online || device.lastSeen === undefined) continue;
-      if (now - device.lastSeen <= device.cfg.staleAfterMs) continue;
-      device.online = false;
-      log.warn({ device: device.cfg.id, lastSeen: device.lastSeen }, 'MQTT device went quiet; readings stale');
-      emitDevice(device, `no message for ${now - device.lastSeen} ms`);
-      emitValues(device, device.values.keys(), device.lastSeen);
     }
   }
 
@@ -467,7 +216,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
       return () => {
         const i = extra.indexOf(entry);
         if (i >= 0) extra.splice(i, 1);
-        if (client?.connected && !extra.some((e) => e.filter === filter) && !byTopic.has(filter)) {
+        if (client?.connected && !extra.some((e) => e.filter === filter) && !inbound.topics().includes(filter)) {
           client.unsubscribe(filter);
         }
       };
@@ -484,9 +233,9 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
         broker = await startEmbeddedBroker(cfg.host, cfg.port);
         log.info({ host: broker.host, port: broker.port }, 'embedded MQTT broker listening');
       }
-      subscribeBus();
-      for (const d of devices) emitDevice(d, 'no message yet');
-      announceCommands();
+      unsubscribe.push(...publisher.follow(bus));
+      inbound.announce();
+      publisher.announceCommands();
 
       const { url, opts } = clientOptions();
       const c = connect(url, opts);
@@ -494,14 +243,14 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
       c.on('connect', () => {
         log.info({ url }, 'MQTT connected');
         // Computed per connect: subscriptions added after start() must survive a reconnect too.
-        const topics = [...new Set([...byTopic.keys(), ...extra.map((e) => e.filter)])];
+        const topics = [...new Set([...inbound.topics(), ...extra.map((e) => e.filter)])];
         if (cfg.commands) topics.push(`${base}/+/+/set`);
         if (topics.length > 0) {
           c.subscribe(topics, { qos: 0 }, (err) => {
             if (err) log.error({ err }, 'MQTT subscribe failed');
           });
         }
-        republishAll();
+        publisher.republishAll();
       });
       c.on('message', onMessage);
       c.on('error', (err) => log.warn({ err: err.message, url }, 'MQTT client error'));
@@ -509,8 +258,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
         if (!stopping) log.warn({ url }, 'MQTT broker unreachable; retrying');
       });
 
-      const interval = Math.max(100, Math.min(...devices.map((d) => d.cfg.staleAfterMs), 10_000) / 4);
-      watchdog = clock.setInterval(checkStale, interval);
+      watchdog = clock.setInterval(() => inbound.checkStale(), inbound.checkIntervalMs);
 
       // Wait for the first connection attempt so a demo is live when start() returns;
       // a broker that is down does not block the gateway (the client keeps retrying).
@@ -546,8 +294,7 @@ export function createMqttAdapter(cfg: MqttConfig, deps: MqttAdapterDeps): MqttA
         await broker.close();
         broker = undefined;
       }
-      stateCache.clear();
-      discoveryCache.clear();
+      publisher.clear();
     },
   };
 }

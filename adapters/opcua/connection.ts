@@ -9,11 +9,11 @@ import {
   type UserIdentityInfo,
   UserTokenType,
 } from 'node-opcua';
-import type { OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES } from '../../src/config/sections/opcua.js';
+import type { OpcuaDeviceConfig } from '../../src/ports/config.js';
 
 export interface OpcuaConnectionOptions {
-  readonly securityMode?: (typeof OPCUA_SECURITY_MODES)[number];
-  readonly securityPolicy?: (typeof OPCUA_SECURITY_POLICIES)[number];
+  readonly securityMode?: OpcuaDeviceConfig['securityMode'];
+  readonly securityPolicy?: OpcuaDeviceConfig['securityPolicy'];
   readonly username?: string;
   readonly password?: string;
   readonly pkiDir?: string;

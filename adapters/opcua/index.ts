@@ -12,8 +12,8 @@ import {
   setWarningLogger,
 } from 'node-opcua';
 import { format } from 'node:util';
-import type { GatewayBus } from '../../src/bus/events.js';
-import type { OpcuaConfig, OpcuaDeviceConfig, OpcuaNodeRef } from '../../src/config/sections/opcua.js';
+import type { GatewayBusPort } from '../../src/ports/bus.js';
+import type { OpcuaConfig, OpcuaDeviceConfig, OpcuaNodeRef } from '../../src/ports/config.js';
 import type { Adapter, SetpointSink } from '../../src/model/adapter.js';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { Setpoint } from '../../src/model/decision.js';
@@ -27,7 +27,7 @@ export { type BrowseEntry, type BrowseOptions, browse } from './browse.js';
 export interface OpcuaAdapterDeps {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
 }
 
 /** One OPC UA device (a BMS): readings on the bus, battery power set-points written back. */
@@ -43,18 +43,7 @@ export interface OpcuaAdapter extends Adapter, SetpointSink {
 
 type Quantity = keyof OpcuaDeviceConfig['nodes'];
 
-const NUMERIC_TYPES = new Set<DataType>([
-  DataType.SByte,
-  DataType.Byte,
-  DataType.Int16,
-  DataType.UInt16,
-  DataType.Int32,
-  DataType.UInt32,
-  DataType.Int64,
-  DataType.UInt64,
-  DataType.Float,
-  DataType.Double,
-]);
+/** Integer types a JS number holds exactly (64-bit ones arrive as [high, low]). */
 const INTEGER_TYPES = new Set<DataType>([
   DataType.SByte,
   DataType.Byte,
@@ -62,6 +51,13 @@ const INTEGER_TYPES = new Set<DataType>([
   DataType.UInt16,
   DataType.Int32,
   DataType.UInt32,
+]);
+const NUMERIC_TYPES = new Set<DataType>([
+  ...INTEGER_TYPES,
+  DataType.Int64,
+  DataType.UInt64,
+  DataType.Float,
+  DataType.Double,
 ]);
 
 function toNumber(v: unknown): number | undefined {
@@ -366,10 +362,10 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
 
     async stop() {
       stopping = true;
+      // Neither the staleness check nor a pending reconnect may fire after stop().
       clock.clearInterval(watchdog);
       clock.clearTimeout(retry);
-      watchdog = undefined;
-      retry = undefined;
+      watchdog = retry = undefined;
       const sub = subscription;
       if (sub && online) await sub.terminate().catch(() => {});
       await teardownClient();

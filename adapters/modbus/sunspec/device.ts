@@ -1,4 +1,4 @@
-import type { GatewayBus } from '../../../src/bus/events.js';
+import type { GatewayBusPort } from '../../../src/ports/bus.js';
 import type { SetpointSink } from '../../../src/model/adapter.js';
 import type { Clock } from '../../../src/model/clock.js';
 import type { Setpoint } from '../../../src/model/decision.js';
@@ -34,7 +34,7 @@ export interface SunSpecDeviceDeps {
   readonly link: ModbusLink;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly bus: GatewayBus;
+  readonly bus: GatewayBusPort;
 }
 
 /**

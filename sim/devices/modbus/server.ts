@@ -1,4 +1,5 @@
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 
 /**
  * A small Modbus server for the simulators: holding and input registers,
@@ -8,7 +9,7 @@ import { type AddressInfo, type Server, type Socket, createServer } from 'node:n
  *
  * Written by hand rather than on modbus-serial's ServerTCP so that tests can
  * control exactly what goes on the wire: exception codes per request, units
- * that stay silent, response delays.
+ * that stay silent, response delays, a device that takes one client only.
  */
 
 /** Thrown from a hook to answer with a Modbus exception. */
@@ -75,6 +76,21 @@ export interface ModbusSimServerOptions {
   readonly unknownUnit?: 'exception' | 'ignore';
   /** Refuse connections beyond this many (many inverters accept one TCP client only). */
   readonly maxConnections?: number;
+  /**
+   * What a full device does with one more client: `refuse` closes the new
+   * socket (default), `replace` drops the oldest client and serves the new
+   * one, as some inverters do. Either way one of the two clients loses.
+   */
+  readonly whenFull?: 'refuse' | 'replace';
+  /**
+   * Time a real device takes to answer, ms (a meter's processor, an RTU
+   * gateway's serial round trip): a number, or a function for jitter.
+   * Needs `clock`, so the delay runs on the same (virtual) time as the test.
+   * Requests on one connection are worked off one after another, as a
+   * device's single processor does, so answers never overtake each other.
+   */
+  readonly responseDelayMs?: number | (() => number);
+  readonly clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 }
 
 export class ModbusSimServer {
@@ -84,7 +100,15 @@ export class ModbusSimServer {
   /** Requests served (tests and benchmarks). */
   requests = 0;
 
-  constructor(private readonly opts: ModbusSimServerOptions = {}) {}
+  private readonly pending = new Set<TimerHandle>();
+  /** When each connection's device is free again (with a response time). */
+  private readonly busyUntil = new WeakMap<Socket, number>();
+
+  constructor(private readonly opts: ModbusSimServerOptions = {}) {
+    if (opts.responseDelayMs !== undefined && !opts.clock) {
+      throw new Error('modbus sim server: responseDelayMs needs a clock');
+    }
+  }
 
   unit(id: number): UnitMemory {
     let u = this.units.get(id);
@@ -121,6 +145,8 @@ export class ModbusSimServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    for (const t of this.pending) this.opts.clock?.clearTimeout(t);
+    this.pending.clear();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -132,14 +158,19 @@ export class ModbusSimServer {
     this.sockets.clear();
   }
 
-  /** Connections refused because of `maxConnections` (tests). */
+  /** Clients refused (or displaced, with `whenFull: replace`) because of `maxConnections` (tests). */
   refused = 0;
 
   private accept(socket: Socket): void {
     if (this.opts.maxConnections !== undefined && this.sockets.size >= this.opts.maxConnections) {
       this.refused++;
-      socket.destroy();
-      return;
+      if (this.opts.whenFull !== 'replace') {
+        socket.destroy();
+        return;
+      }
+      const oldest = this.sockets.values().next().value;
+      oldest?.destroy();
+      if (oldest) this.sockets.delete(oldest);
     }
     this.sockets.add(socket);
     socket.setNoDelay(true);
@@ -173,7 +204,7 @@ export class ModbusSimServer {
       head.writeUInt16BE(0, 2);
       head.writeUInt16BE(resp.length + 1, 4);
       head.writeUInt8(unitId, 6);
-      socket.write(Buffer.concat([head, resp]));
+      this.reply(socket, Buffer.concat([head, resp]));
     }
     return buf;
   }
@@ -197,9 +228,28 @@ export class ModbusSimServer {
       const body = Buffer.concat([Buffer.from([unitId]), resp]);
       const crc = Buffer.alloc(2);
       crc.writeUInt16LE(crc16(body), 0);
-      socket.write(Buffer.concat([body, crc]));
+      this.reply(socket, Buffer.concat([body, crc]));
     }
     return buf;
+  }
+
+  /** Send an answer, after the device's response time when it has one. */
+  private reply(socket: Socket, frame: Buffer): void {
+    const d = this.opts.responseDelayMs;
+    const ms = typeof d === 'function' ? d() : (d ?? 0);
+    const clock = this.opts.clock;
+    if (ms <= 0 || !clock) {
+      socket.write(frame);
+      return;
+    }
+    const now = clock.now();
+    const at = Math.max(now, this.busyUntil.get(socket) ?? now) + ms;
+    this.busyUntil.set(socket, at);
+    const t = clock.setTimeout(() => {
+      this.pending.delete(t);
+      if (!socket.destroyed) socket.write(frame);
+    }, at - now);
+    this.pending.add(t);
   }
 
   /** Serve one PDU; undefined = no answer. */
@@ -270,6 +320,18 @@ export class ModbusSimServer {
       throw err;
     }
   }
+}
+
+/** The device habits of a simulator's options, for its server. */
+export type DeviceHabits = Pick<ModbusSimServerOptions, 'maxConnections' | 'whenFull' | 'responseDelayMs' | 'clock'>;
+
+export function habitsOf(o: DeviceHabits): DeviceHabits {
+  return {
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.whenFull ? { whenFull: o.whenFull } : {}),
+    ...(o.responseDelayMs !== undefined ? { responseDelayMs: o.responseDelayMs } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+  };
 }
 
 function exception(fc: number, code: number): Buffer {

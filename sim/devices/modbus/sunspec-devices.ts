@@ -1,14 +1,18 @@
 import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 import type { SitePhysics } from '../../site/physics.js';
-import { ModbusSimServer, ModbusSimException } from './server.js';
+import { type DeviceHabits, ModbusSimException, ModbusSimServer, habitsOf } from './server.js';
+import { Stepper } from './stepper.js';
 import { SunSpecMapBuilder, type SunSpecBlock } from './sunspec-map.js';
 
-export interface SunSpecSimOptions {
+/** Device habits (one client only, response time) are the server's options. */
+export interface SunSpecSimOptions extends DeviceHabits {
   readonly physics: SitePhysics;
   readonly host?: string;
   /** 0 = any free port; read back from `port`. */
   readonly port?: number;
   readonly unitId?: number;
+  /** Needed for `responseDelayMs`. */
+  readonly clock?: Clock;
   /** Base of the SunSpec map (40000, 0 or 50000). */
   readonly base?: number;
   readonly serial?: string;
@@ -20,24 +24,40 @@ export interface SunSpecSimOptions {
 abstract class SunSpecSim {
   readonly server: ModbusSimServer;
   readonly unitId: number;
-  protected readonly map: SunSpecMapBuilder;
   readonly common: SunSpecBlock;
+  private readonly blocks = new Map<number, SunSpecBlock>();
 
+  /** `models`: the SunSpec models after the common model, in map order. */
   constructor(
     protected readonly o: SunSpecSimOptions,
     model: string,
+    models: readonly number[],
   ) {
-    this.server = new ModbusSimServer({ host: o.host ?? '127.0.0.1', port: o.port ?? 0, framing: o.framing ?? 'tcp' });
+    this.server = new ModbusSimServer({
+      host: o.host ?? '127.0.0.1',
+      port: o.port ?? 0,
+      framing: o.framing ?? 'tcp',
+      ...habitsOf(o),
+    });
     this.unitId = o.unitId ?? 1;
     const unit = this.server.unit(this.unitId);
-    this.map = new SunSpecMapBuilder(unit, o.base ?? 40000);
-    this.common = this.map.add(1);
+    const map = new SunSpecMapBuilder(unit, o.base ?? 40000);
+    this.common = map.add(1);
+    for (const id of models) this.blocks.set(id, map.add(id));
+    map.end();
     this.common.setString('Mn', 'gridkeeper-sim');
     this.common.setString('Md', model);
     this.common.setString('Vr', '1.0.0');
     this.common.setString('SN', o.serial ?? `${model}-${this.unitId}`);
     this.common.setRaw('DA', this.unitId);
     unit.hooks.beforeRead = () => this.refresh();
+  }
+
+  /** The block of one of this device's models. */
+  protected model(id: number): SunSpecBlock {
+    const b = this.blocks.get(id);
+    if (!b) throw new Error(`model ${id} not in this device`);
+    return b;
   }
 
   get port(): number {
@@ -71,9 +91,8 @@ export class SunSpecMeterSim extends SunSpecSim {
   frozen = false;
 
   constructor(o: SunSpecSimOptions) {
-    super(o, 'meter-203');
-    this.meter = this.map.add(203);
-    this.map.end();
+    super(o, 'meter-203', [203]);
+    this.meter = this.model(203);
     this.refresh();
   }
 
@@ -95,9 +114,8 @@ export class SunSpecInverterSim extends SunSpecSim {
   readonly inverter: SunSpecBlock;
 
   constructor(o: SunSpecSimOptions) {
-    super(o, 'inverter-103');
-    this.inverter = this.map.add(103);
-    this.map.end();
+    super(o, 'inverter-103', [103]);
+    this.inverter = this.model(103);
     this.refresh();
   }
 
@@ -137,22 +155,20 @@ export class SunSpecBatterySim extends SunSpecSim {
   private readonly maxW: number;
   private energyWh: number;
   private powerW = 0;
-  private timer?: TimerHandle;
+  private readonly stepper: Stepper;
   private revertTimer?: TimerHandle;
-  private last: number;
   /** Writes accepted (tests). */
   writes = 0;
 
   constructor(private readonly b: SunSpecBatterySimOptions) {
-    super(b, 'battery-802');
+    super(b, 'battery-802', [124, 802]);
     this.id = b.id ?? 'battery';
     this.capacityWh = b.capacityWh ?? 100_000;
     this.maxW = b.maxChargeW ?? 50_000;
     this.energyWh = (this.capacityWh * (b.socPct ?? 50)) / 100;
-    this.last = b.clock.now();
-    this.storage = this.map.add(124);
-    this.battery = this.map.add(802);
-    this.map.end();
+    this.stepper = new Stepper(b.clock, b.stepMs ?? 1000, (dtH) => this.step(dtH));
+    this.storage = this.model(124);
+    this.battery = this.model(802);
     this.storage.setScaled('WChaMax', this.maxW, 1);
     this.storage.setRaw('InOutWRte_SF', -1);
     this.storage.setRaw('StorCtl_Mod', 0);
@@ -169,13 +185,12 @@ export class SunSpecBatterySim extends SunSpecSim {
   }
 
   override async start(): Promise<void> {
-    this.last = this.b.clock.now();
-    this.timer = this.b.clock.setInterval(() => this.step(), this.b.stepMs ?? 1000);
+    this.stepper.start();
     await super.start();
   }
 
   override async stop(): Promise<void> {
-    this.b.clock.clearInterval(this.timer);
+    this.stepper.stop();
     this.b.clock.clearTimeout(this.revertTimer);
     this.b.physics.removeLoad(this.id);
     await super.stop();
@@ -231,10 +246,7 @@ export class SunSpecBatterySim extends SunSpecSim {
     this.o.physics.setLoad(this.id, w, [a, a, a]);
   }
 
-  private step(): void {
-    const now = this.b.clock.now();
-    const dtH = Math.max(0, now - this.last) / 3_600_000;
-    this.last = now;
+  private step(dtH: number): void {
     this.energyWh = Math.min(this.capacityWh, Math.max(0, this.energyWh + this.powerW * dtH));
     this.applyControl();
   }

@@ -1,6 +1,6 @@
-import { encodeNumber, encodeString, registerCount, sunspecSentinel } from '../../../adapters/modbus/codec.js';
-import { SUNSPEC_MODELS, type SunSpecModel, type SunSpecPoint } from '../../../adapters/modbus/sunspec/models.js';
+import { decodeRaw, encodeRaw, encodeText, isNotImplemented, notImplemented, wordsOf } from './registers.js';
 import type { UnitMemory } from './server.js';
+import { SIM_SUNSPEC_MODELS, type SimSunSpecModel, type SimSunSpecPoint } from './sunspec-models.js';
 
 /**
  * Lays out a SunSpec register map in a simulated unit: `SunS`, the models in
@@ -21,7 +21,7 @@ export class SunSpecMapBuilder {
 
   add(modelId: number): SunSpecBlock {
     if (this.closed) throw new Error('SunSpec map already closed');
-    const model = SUNSPEC_MODELS.get(modelId);
+    const model = SIM_SUNSPEC_MODELS.get(modelId);
     if (!model) throw new Error(`unknown SunSpec model ${modelId}`);
     const block = new SunSpecBlock(this.unit, model, this.next);
     this.next += 2 + model.length;
@@ -35,23 +35,23 @@ export class SunSpecMapBuilder {
 }
 
 export class SunSpecBlock {
-  private readonly points = new Map<string, SunSpecPoint>();
+  private readonly points = new Map<string, SimSunSpecPoint>();
 
   constructor(
     private readonly unit: UnitMemory,
-    readonly model: SunSpecModel,
+    readonly model: SimSunSpecModel,
     /** Register of the model's ID. */
     readonly address: number,
   ) {
     unit.set('holding', address, [model.id, model.length, ...new Array<number>(model.length).fill(0)]);
     for (const pt of model.points) {
       this.points.set(pt.name, pt);
-      unit.set('holding', address + pt.offset, sunspecSentinel(pt.type, pt.length));
-      if (pt.writable) unit.allowWrite(address + pt.offset, registerCount(pt.type, pt.length));
+      unit.set('holding', address + pt.offset, notImplemented(pt.type, pt.length));
+      if (pt.writable) unit.allowWrite(address + pt.offset, wordsOf(pt.type, pt.length));
     }
   }
 
-  point(name: string): SunSpecPoint {
+  point(name: string): SimSunSpecPoint {
     const pt = this.points.get(name);
     if (!pt) throw new Error(`model ${this.model.id} has no point ${name}`);
     return pt;
@@ -63,23 +63,23 @@ export class SunSpecBlock {
 
   setRaw(name: string, raw: number): void {
     const pt = this.point(name);
-    this.unit.set('holding', this.address + pt.offset, encodeNumber(raw, pt.type));
+    this.unit.set('holding', this.address + pt.offset, encodeRaw(pt.type, raw));
   }
 
   getRaw(name: string): number[] {
     const pt = this.point(name);
-    return this.unit.get('holding', this.address + pt.offset, registerCount(pt.type, pt.length)) ?? [];
+    return this.unit.get('holding', this.address + pt.offset, wordsOf(pt.type, pt.length)) ?? [];
   }
 
   /** Mark a point "not implemented". */
   clear(name: string): void {
     const pt = this.point(name);
-    this.unit.set('holding', this.address + pt.offset, sunspecSentinel(pt.type, pt.length));
+    this.unit.set('holding', this.address + pt.offset, notImplemented(pt.type, pt.length));
   }
 
   setString(name: string, text: string): void {
     const pt = this.point(name);
-    this.unit.set('holding', this.address + pt.offset, encodeString(text, pt.length ?? 1));
+    this.unit.set('holding', this.address + pt.offset, encodeText(text, pt.length ?? 1));
   }
 
   /** Write an engineering value with the given scale factor (and the scale factor itself). */
@@ -109,17 +109,8 @@ export class SunSpecBlock {
   value(name: string): number | undefined {
     const pt = this.point(name);
     const regs = this.getRaw(name);
-    const sentinel = sunspecSentinel(pt.type, pt.length);
-    if (pt.type !== 'acc32' && regs.every((r, i) => r === sentinel[i])) return undefined;
-    const buf = Buffer.alloc(regs.length * 2);
-    regs.forEach((r, i) => {
-      buf.writeUInt16BE(r, i * 2);
-    });
-    let raw: number;
-    if (pt.type === 'int16' || pt.type === 'sunssf') raw = buf.readInt16BE(0);
-    else if (pt.type === 'int32') raw = buf.readInt32BE(0);
-    else if (registerCount(pt.type) === 2) raw = buf.readUInt32BE(0);
-    else raw = buf.readUInt16BE(0);
+    if (isNotImplemented(pt.type, regs)) return undefined;
+    const raw = decodeRaw(pt.type, regs);
     if (!pt.sf) return raw;
     const sf = this.value(pt.sf);
     return sf === undefined ? undefined : raw * 10 ** sf;

@@ -11,7 +11,6 @@ import {
   Variant,
   nodesets,
 } from 'node-opcua';
-import type { OpcuaDeviceConfigInput } from '../../../src/config/sections/opcua.js';
 import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 import type { SitePhysics } from '../../site/physics.js';
 
@@ -264,8 +263,19 @@ export async function startBmsServer(opts: BmsServerOptions): Promise<BmsServer>
   return bms;
 }
 
+/**
+ * An `opcua.devices` entry of the gateway's config for this simulator, as
+ * plain data: the node ids the BMS serves; the gateway's schema validates it.
+ */
+export interface BmsDeviceEntry {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly nodes: Readonly<Record<Exclude<keyof typeof BMS_NODES, 'setpointW'>, string>>;
+  readonly setpoint: { readonly powerW: string };
+}
+
 /** The gateway's OPC UA device config for this simulator (demo and tests). */
-export function bmsDeviceConfig(endpoint: string, id = 'bms'): OpcuaDeviceConfigInput {
+export function bmsDeviceConfig(endpoint: string, id = 'bms'): BmsDeviceEntry {
   return {
     id,
     endpoint,

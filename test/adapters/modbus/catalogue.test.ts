@@ -25,7 +25,7 @@ describe('device profile catalogue', () => {
   });
 
   it.each(files.map((f) => [basename(f, '.yaml')]))(
-    '%s is read end to end in every usage against a simulator built from the same file',
+    '%s is read end to end in every usage against the independently written simulator of that device',
     async (name) => {
       const profile = loadProfiles().get(name);
       if (!profile) throw new Error(`profile ${name} not loaded`);
@@ -34,8 +34,8 @@ describe('device profile catalogue', () => {
         const physics = new SitePhysics({ clock: deps.clock });
         const sim =
           profile.kind === 'charger'
-            ? new ModbusChargerSim({ profile, physics, clock: deps.clock })
-            : new ProfileMeterSim({ profile, physics });
+            ? new ModbusChargerSim({ device: name, physics, clock: deps.clock })
+            : new ProfileMeterSim({ device: name, physics });
         await sim.start();
         const a = createModbusAdapter(
           ModbusSchema.parse({ devices: [{ id: 'd', role: usage, port: sim.port, profile: name }] }),

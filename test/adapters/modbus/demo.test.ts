@@ -11,7 +11,10 @@ afterEach(async () => {
 });
 
 describe('Modbus demo set (what `gridkeeper demo` starts)', () => {
-  it('starts every simulator, and the adapter sees all devices online; stop leaves no timers', async () => {
+  it.each([
+    ['answering at once', 0],
+    ['answering after 80 ms like devices on a real LAN', 80],
+  ])('starts every simulator %s, the adapter sees all devices online; stop leaves no timers', async (_n, delay) => {
     const deps = testDeps();
     const physics = new SitePhysics({ clock: deps.clock, pvPeakW: 0 });
     physics.setPvOverride(5000);
@@ -22,6 +25,7 @@ describe('Modbus demo set (what `gridkeeper demo` starts)', () => {
       pvPort: 0,
       batteryPort: 0,
       chargerPorts: [0, 0, 0],
+      responseDelayMs: delay,
     });
     for (const p of demo.parts) {
       await p.start();

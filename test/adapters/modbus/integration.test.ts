@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createModbusAdapter } from '../../../adapters/modbus/index.js';
-import { loadProfiles } from '../../../adapters/modbus/profiles.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
 import { ModbusChargerSim } from '../../../sim/devices/modbus/profile-sim.js';
 import { SunSpecMeterSim } from '../../../sim/devices/modbus/sunspec-devices.js';
@@ -27,10 +26,9 @@ describe('Modbus adapter in the gateway core (control loop -> dispatcher -> Modb
     const physics = new SitePhysics({ clock, baseLoadW: 6000, baseLoadNoiseW: 0, pvPeakW: 0 });
     physics.start();
     cleanup.push(() => physics.stop());
-    const profiles = loadProfiles();
     const meter = new SunSpecMeterSim({ physics });
-    const alfen = new ModbusChargerSim({ profile: profiles.get('alfen-eve') as never, physics, clock, id: 'cp-a' });
-    const keba = new ModbusChargerSim({ profile: profiles.get('keba-p30') as never, physics, clock, id: 'cp-k' });
+    const alfen = new ModbusChargerSim({ device: 'alfen-eve', physics, clock, id: 'cp-a' });
+    const keba = new ModbusChargerSim({ device: 'keba-p30', physics, clock, id: 'cp-k' });
     for (const s of [meter, alfen, keba]) {
       await s.start();
       cleanup.push(() => s.stop());

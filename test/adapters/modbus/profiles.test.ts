@@ -2,20 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusConfirmError } from '../../../adapters/modbus/errors.js';
 import { type ModbusAdapter, createModbusAdapter } from '../../../adapters/modbus/index.js';
 import type { ProfileDevice } from '../../../adapters/modbus/profile-device.js';
-import { loadProfiles } from '../../../adapters/modbus/profiles.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
 import type { Setpoint } from '../../../src/model/decision.js';
 import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import type { VehicleSpec } from '../../../sim/site/vehicle.js';
 import { advanceUntil, recorder, testDeps } from './helpers.js';
-
-const profiles = loadProfiles();
-const profile = (name: string) => {
-  const p = profiles.get(name);
-  if (!p) throw new Error(`profile ${name} missing`);
-  return p;
-};
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -52,7 +44,7 @@ async function setup(devices: unknown[]) {
 describe('Eastron SDM630 profile (FC04 float32)', () => {
   it('reads power, currents and kWh counters as a grid meter', async () => {
     const ctx = await setup([]);
-    const sim = new ProfileMeterSim({ profile: profile('eastron-sdm630'), physics: ctx.physics });
+    const sim = new ProfileMeterSim({ device: 'eastron-sdm630', physics: ctx.physics });
     await sim.start();
     cleanup.push(() => sim.stop());
     ctx.physics.importWh = 1_234_500;
@@ -76,7 +68,7 @@ describe('Eastron SDM630 profile (FC04 float32)', () => {
 
   it('as a PV meter the sign flips in data: production is PV >= 0', async () => {
     const ctx = await setup([]);
-    const sim = new ProfileMeterSim({ profile: profile('eastron-sdm630'), physics: ctx.physics, usage: 'pv' });
+    const sim = new ProfileMeterSim({ device: 'eastron-sdm630', physics: ctx.physics, usage: 'pv' });
     await sim.start();
     cleanup.push(() => sim.stop());
     const a = createModbusAdapter(
@@ -93,7 +85,7 @@ describe('Eastron SDM630 profile (FC04 float32)', () => {
 describe('Modbus chargers from profiles', () => {
   async function charger(name: string, extra: Record<string, unknown> = {}) {
     const ctx = await setup([]);
-    const sim = new ModbusChargerSim({ profile: profile(name), physics: ctx.physics, clock: ctx.deps.clock, id: 'cp' });
+    const sim = new ModbusChargerSim({ device: name, physics: ctx.physics, clock: ctx.deps.clock, id: 'cp' });
     await sim.start();
     cleanup.push(() => sim.stop());
     ctx.physics.start();

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createModbusAdapter } from '../../../adapters/modbus/index.js';
-import { loadProfiles } from '../../../adapters/modbus/profiles.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
 import { ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
 import { SunSpecMeterSim } from '../../../sim/devices/modbus/sunspec-devices.js';
@@ -20,10 +19,8 @@ async function rtuSite() {
   const deps = testDeps();
   const physics = new SitePhysics({ clock: deps.clock, baseLoadW: 6000, baseLoadNoiseW: 0 });
   const meter = new SunSpecMeterSim({ physics, framing: 'rtu' });
-  const profile = loadProfiles().get('eastron-sdm630');
-  if (!profile) throw new Error('eastron profile missing');
   // A second meter on the same bus, unit 2, like two devices on one RS-485 line.
-  const sub = new ProfileMeterSim({ profile, physics, server: meter.server, unitId: 2 });
+  const sub = new ProfileMeterSim({ device: 'eastron-sdm630', physics, server: meter.server, unitId: 2 });
   await meter.start();
   cleanup.push(() => meter.stop());
   return { deps, physics, meter, sub };
