@@ -76,18 +76,20 @@ export function stepConnector(c: Connector, now: number, voltageV: number, v2gSe
 }
 
 /**
- * What a real charger reports while a vehicle is connected: SuspendedEVSE
- * when its own limit pauses the pilot, SuspendedEV when the vehicle does
- * not draw although offered enough (full, or below its own minimum) once
- * it had time to follow, else Charging.
+ * What a real charger reports while a vehicle is connected, from the
+ * IEC 61851 states it sees: no pilot (its own limit under 6 A) is
+ * SuspendedEVSE; a vehicle drawing, or ramping up to an offer it accepts
+ * (within its response delay), is Charging; a vehicle that does not ask
+ * for power although offered some (full, or the offer is below its own
+ * minimum) is SuspendedEV.
  */
 export function chargingState(c: Connector, now: number, discharging: boolean): string {
   const v = c.vehicle;
   if (!v) return 'Idle';
   if (c.offeredA < MIN_PILOT_A && !discharging) return 'SuspendedEVSE';
-  const settled = now - c.offeredAt > v.spec.responseDelayMs;
-  if (c.powerW === 0 && (v.full || settled)) return 'SuspendedEV';
-  return 'Charging';
+  if (c.powerW !== 0) return 'Charging';
+  const accepts = !v.full && c.offeredA >= (v.spec.minCurrentA ?? MIN_PILOT_A);
+  return accepts && now - c.offeredAt <= v.spec.responseDelayMs ? 'Charging' : 'SuspendedEV';
 }
 
 export function readingOf(c: Connector, voltageV: number): MeterReading {
