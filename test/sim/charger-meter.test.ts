@@ -98,6 +98,24 @@ describe('SimCharger seen from a bare central system', () => {
     ]);
   });
 
+  it('1.6 clock-aligned meter values at whole multiples of ClockAlignedDataInterval, beside the sampled ones', async () => {
+    const { clock, end } = await boot('ocpp1.6');
+    expect((await end.result('ChangeConfiguration', { key: 'ClockAlignedDataInterval', value: '900' })).status).toBe(
+      'Accepted',
+    );
+    await drive(clock, 31 * 60_000, 5000);
+    const ctx = (c: SeenCall) =>
+      (c.payload.meterValue as Array<{ sampledValue: Array<{ context: string }> }>)[0]?.sampledValue[0]?.context;
+    await until(() => end.of('MeterValues').filter((c) => ctx(c) === 'Sample.Clock').length === 2, 'aligned values');
+    const aligned = end.of('MeterValues').filter((c) => ctx(c) === 'Sample.Clock');
+    expect(aligned.map((c) => new Date(stamp(c)).toISOString())).toEqual([
+      '2026-01-05T08:15:00.000Z',
+      '2026-01-05T08:30:00.000Z',
+    ]);
+    expect(samples(aligned[0]).map(([k]) => k)).toEqual(['Energy.Active.Import.Register']);
+    expect(end.of('MeterValues').filter((c) => ctx(c) === 'Sample.Periodic')).toHaveLength(31);
+  });
+
   it('2.0.1: factory TxUpdatedInterval 60 s; SetVariables on SampledDataCtrlr changes interval and measurands', async () => {
     const { clock, end } = await boot('ocpp2.0.1');
     const updates = () => end.of('TransactionEvent').filter((c) => c.payload.triggerReason === 'MeterValuePeriodic');

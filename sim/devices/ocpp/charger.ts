@@ -1,49 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock, TimerHandle } from '../../../src/model/clock.js';
-import type { PhaseRotation } from '../../../src/model/site.js';
-import type { SitePhysics } from '../../site/physics.js';
+import type { TimerHandle } from '../../../src/model/clock.js';
 import type { SimVehicle } from '../../site/vehicle.js';
 import { handleCall } from './commands.js';
 import { ChargerConfig, FACTORY_MEASURANDS } from './config.js';
 import { type Connector, chargingState, newConnector, offer, readingOf, stepConnector } from './connector.js';
 import { ChargerLink } from './link.js';
 import { bootPayload, idToken, needsPayload, statusPayload, txEvent } from './messages.js';
-import { meterValue } from './meter.js';
+import { type MeasurandSpec, meterValue } from './meter.js';
 import { type Profile, ProfileStore } from './profiles.js';
 import { type AckedCall, CallQueue } from './queue.js';
-import type { Json, OcppVersion } from './wire.js';
+import type { SimChargerOptions } from './options.js';
+import { MeterSampler } from './sampler.js';
+import type { Json } from './wire.js';
 
-export interface SimChargerOptions {
-  readonly id: string;
-  readonly protocol: OcppVersion;
-  /** Base URL of the gateway (or a CMS); the id is appended. */
-  readonly url: string;
-  readonly clock: Clock;
-  readonly password?: string;
-  readonly physics?: SitePhysics;
-  readonly connectors?: number;
-  readonly phaseRotation?: PhaseRotation;
-  readonly maxCurrentA?: number;
-  readonly voltageV?: number;
-  /** Overrides the factory MeterValueSampleInterval / TxUpdatedInterval (60 s), ms. */
-  readonly meterIntervalMs?: number;
-  /** Overrides the factory sampled measurands (1.6 notation, e.g. `Current.Import`, `Power.Active.Import.L1`). */
-  readonly sampledData?: readonly string[];
-  /** Physics step, ms. */
-  readonly stepMs?: number;
-  /** 2.1 only: accepts negative set-points (V2G discharge). */
-  readonly bidirectional?: boolean;
-  /** Trusted CA for wss:// (PEM). */
-  readonly ca?: string;
-  readonly vendor?: string;
-  readonly model?: string;
-  /** End the session (and unplug) when the vehicle is full (default), else stay SuspendedEV until departure. */
-  readonly stopWhenFull?: boolean;
-  /** Wait for an answer before a queued message is resent, ms. */
-  readonly callTimeoutMs?: number;
-}
+export type { Connector, SimChargerOptions };
 
-export type { Connector };
+/** 2.x TransactionEvent triggerReason of a meter value by its context. */
+const REASONS: Readonly<Record<string, string>> = { Trigger: 'Trigger', 'Sample.Clock': 'MeterValueClock' };
 
 /**
  * A charger speaking OCPP-J (1.6J, 2.0.1, 2.1) with its own codec, on the
@@ -62,8 +35,7 @@ export class SimCharger {
   private readonly store = new ProfileStore();
   private readonly link: ChargerLink;
   private readonly queue: CallQueue;
-  private meterTimer?: TimerHandle;
-  private meterEveryMs = 0;
+  private readonly sampler: MeterSampler;
   private stepTimer?: TimerHandle;
   booted = false;
 
@@ -80,6 +52,9 @@ export class SimCharger {
       measurands: opts.sampledData ?? [...factory, ...bidi],
       ...(opts.meterIntervalMs !== undefined ? { intervalMs: opts.meterIntervalMs } : {}),
     });
+    this.sampler = new MeterSampler(opts.clock, this.config, (kind, measurands) =>
+      this.sendMeterValues(kind === 'clock' ? 'Sample.Clock' : 'Sample.Periodic', undefined, measurands),
+    );
     this.link = new ChargerLink({
       url: opts.url,
       id: opts.id,
@@ -137,9 +112,8 @@ export class SimCharger {
 
   async stop(): Promise<void> {
     this.queue.stop();
-    this.opts.clock.clearInterval(this.meterTimer);
+    this.sampler.stop();
     this.opts.clock.clearInterval(this.stepTimer);
-    this.meterEveryMs = 0;
     for (const c of this.connectors) this.opts.physics?.removeLoad(this.loadId(c));
     await this.link.stop();
   }
@@ -160,14 +134,9 @@ export class SimCharger {
     return peer.call(action, params, messageId, this.opts.callTimeoutMs);
   }
 
-  /** (Re)arm the sampled meter values after the configuration changed. */
+  /** (Re)arm the sampled and clock-aligned meter values after the configuration changed. */
   applySampling(): void {
-    const { intervalMs } = this.config.sampled();
-    if (intervalMs === this.meterEveryMs && this.meterTimer) return;
-    this.opts.clock.clearInterval(this.meterTimer);
-    this.meterTimer = undefined;
-    this.meterEveryMs = intervalMs;
-    if (intervalMs > 0) this.meterTimer = this.opts.clock.setInterval(() => this.sendMeterValues(), intervalMs);
+    this.sampler.apply();
   }
 
   private async onOpen(): Promise<void> {
@@ -344,19 +313,23 @@ export class SimCharger {
 
   // ------------------------------------------------------------ meter values and status
 
-  private reading(c: Connector, context: string, only?: string): Json {
-    const specs = only ? [{ measurand: only }] : this.config.sampled().measurands;
+  private reading(c: Connector, context: string, only?: string, measurands?: readonly MeasurandSpec[]): Json {
+    const specs = only ? [{ measurand: only }] : (measurands ?? this.config.sampled().measurands);
     return meterValue(this.opts.protocol, specs, readingOf(c, this.opts.voltageV ?? 230), context, this.iso());
   }
 
-  /** Periodic MeterValues (1.6) or TransactionEvent Updated (2.x) for connectors in a transaction. */
-  sendMeterValues(context = 'Sample.Periodic', connectorId?: number): void {
+  /**
+   * MeterValues (1.6, 2.x outside a transaction) or TransactionEvent
+   * Updated (2.x). Periodic samples cover connectors in a transaction;
+   * clock-aligned and triggered ones every connector.
+   */
+  sendMeterValues(context = 'Sample.Periodic', connectorId?: number, measurands?: readonly MeasurandSpec[]): void {
     if (!this.booted) return;
-    const trigger = context === 'Trigger';
+    const reason = REASONS[context] ?? 'MeterValuePeriodic';
     for (const c of this.connectors) {
       if (connectorId !== undefined && connectorId !== 0 && c.id !== connectorId) continue;
-      if (c.txId === undefined && !trigger) continue;
-      const mv = this.reading(c, context);
+      if (c.txId === undefined && context === 'Sample.Periodic') continue;
+      const mv = this.reading(c, context, undefined, measurands);
       const values = (mv.sampledValue as unknown[]).length > 0 ? { meterValue: [mv] } : undefined;
       if (this.v16) {
         if (!values) continue;
@@ -367,7 +340,6 @@ export class SimCharger {
       } else {
         const state = this.chargingState(c);
         c.chargingState = state;
-        const reason = trigger ? 'Trigger' : 'MeterValuePeriodic';
         void this.request('TransactionEvent', { ...txEvent(c, 'Updated', reason, state, this.iso()), ...values });
       }
     }

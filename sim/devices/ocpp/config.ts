@@ -28,6 +28,11 @@ export interface ChargerConfigOptions {
   readonly measurands?: readonly string[];
 }
 
+export interface MeterSeries {
+  readonly intervalMs: number;
+  readonly measurands: MeasurandSpec[];
+}
+
 /** Seconds as a key value; sub-second periods (stress tests) stay readable. */
 const seconds = (ms: number) => String(ms / 1000);
 
@@ -90,13 +95,28 @@ export class ChargerConfig {
   }
 
   /** The sampled meter values in force: period (0 = none) and measurands. */
-  sampled(): { intervalMs: number; measurands: MeasurandSpec[] } {
-    const enabled = this.v16 || this.value('SampledDataCtrlr/Enabled') === 'true';
-    const interval = this.value(this.v16 ? 'MeterValueSampleInterval' : 'SampledDataCtrlr/TxUpdatedInterval');
-    const list = this.value(this.v16 ? 'MeterValuesSampledData' : 'SampledDataCtrlr/TxUpdatedMeasurands');
+  sampled(): MeterSeries {
+    return this.v16
+      ? this.series(undefined, 'MeterValueSampleInterval', 'MeterValuesSampledData')
+      : this.series(
+          'SampledDataCtrlr/Enabled',
+          'SampledDataCtrlr/TxUpdatedInterval',
+          'SampledDataCtrlr/TxUpdatedMeasurands',
+        );
+  }
+
+  /** The clock-aligned meter values in force (0 = none). */
+  aligned(): MeterSeries {
+    return this.v16
+      ? this.series(undefined, 'ClockAlignedDataInterval', 'MeterValuesAlignedData')
+      : this.series('AlignedDataCtrlr/Enabled', 'AlignedDataCtrlr/Interval', 'AlignedDataCtrlr/Measurands');
+  }
+
+  private series(enabledKey: string | undefined, intervalKey: string, listKey: string): MeterSeries {
+    const enabled = enabledKey === undefined || this.value(enabledKey) === 'true';
     return {
-      intervalMs: enabled ? Math.round(Number(interval) * 1000) : 0,
-      measurands: parseMeasurands(list ?? '', MAX_MEASURANDS) ?? [],
+      intervalMs: enabled ? Math.round(Number(this.value(intervalKey)) * 1000) : 0,
+      measurands: parseMeasurands(this.value(listKey) ?? '', MAX_MEASURANDS) ?? [],
     };
   }
 
