@@ -126,7 +126,9 @@ export class CmsSim {
       : createServer(notFound);
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
     this.http = server;
-    await new Promise<void>((resolve) => server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', resolve));
+    // A restart after stop() comes back on the same port, as a CMS after an outage does (its URL is configured).
+    const port = this.opts.port ?? this.boundPort;
+    await new Promise<void>((resolve) => server.listen(port, this.opts.host ?? '127.0.0.1', resolve));
     this.boundPort = (server.address() as AddressInfo).port;
   }
 

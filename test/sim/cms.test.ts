@@ -37,6 +37,18 @@ describe('CmsSim seen from a bare charger', () => {
     const back = await connectRaw(`${c.url}/V3`, ['ocpp1.6']);
     expect((await back.result('Heartbeat', {})).currentTime).toBe('2026-01-05T08:00:00.000Z');
     for (const e of [two, back]) e.ws.close();
+
+    // Stopped and started again (a restart): same URL, its records and transactions kept.
+    const url = c.url;
+    const seen = c.records.length;
+    await c.stop();
+    await expect(connectRaw(`${url}/V4`, ['ocpp1.6'])).rejects.toThrow();
+    await c.start();
+    expect(c.url).toBe(url);
+    const again = await connectRaw(`${url}/V4`, ['ocpp1.6']);
+    await again.result('Heartbeat', {});
+    expect(c.records.length).toBe(seen + 1);
+    again.ws.close();
   });
 
   it('issues its own transaction ids and records every call once per message id, also when it lost the answer', async () => {
