@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/model/clock.js';
 import { SimCharger, type SimChargerOptions } from '../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../sim/site/vehicle.js';
-import { drive, plainAnswer, type RawCentral, type SeenCall, startRawCentral, until } from './helpers.js';
+import { Cleanups, drive, plainAnswer, type SeenCall, startRawCentral, until } from './helpers.js';
 
 type Sampled = { value: string | number; measurand?: string; phase?: string };
 
@@ -17,21 +17,15 @@ function samples(call: SeenCall | undefined): Array<[string, number]> {
 const stamp = (c: SeenCall) => Date.parse((c.payload.meterValue as Array<{ timestamp: string }>)[0]?.timestamp ?? '');
 
 describe('SimCharger seen from a bare central system', () => {
-  let cs: RawCentral | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await cs?.close();
-    charger = undefined;
-    cs = undefined;
-  });
+  const cleanup = new Cleanups();
+  afterEach(() => cleanup.run());
 
   async function boot(protocol: SimChargerOptions['protocol'], extra: Partial<SimChargerOptions> = {}) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const central = await startRawCentral(plainAnswer(clock));
-    cs = central;
+    cleanup.push(() => central.close());
     const cp = new SimCharger({ id: 'SIM1', protocol, url: central.url, clock, ...extra });
-    charger = cp;
+    cleanup.push(() => cp.stop());
     await cp.start();
     await until(() => cp.booted, 'boot');
     const vehicle = new SimVehicle(
@@ -161,12 +155,12 @@ describe('SimCharger seen from a bare central system', () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const answer = plainAnswer(clock);
     let lose = 1;
-    cs = await startRawCentral((action, payload) =>
+    const central = await startRawCentral((action, payload) =>
       action === 'MeterValues' && lose-- > 0 ? null : answer(action, payload),
     );
-    const central = cs;
+    cleanup.push(() => central.close());
     const cp = new SimCharger({ id: 'RS1', protocol: 'ocpp1.6', url: central.url, clock, callTimeoutMs: 5000 });
-    charger = cp;
+    cleanup.push(() => cp.stop());
     await cp.start();
     await until(() => cp.booted, 'boot');
     await cp.plugIn(

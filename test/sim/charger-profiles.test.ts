@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/model/clock.js';
 import { SimCharger } from '../../sim/devices/ocpp/charger.js';
 import { SimVehicle, type VehicleSpec } from '../../sim/site/vehicle.js';
-import { drive, plainAnswer, type RawCentral, type SeenCall, startRawCentral, until } from './helpers.js';
+import { Cleanups, drive, plainAnswer, type SeenCall, startRawCentral, until } from './helpers.js';
 
 /** Current on L1 in a 1.6 MeterValues call, with the sample's time. */
 function l1(call: SeenCall): { at: number; a: number } {
@@ -26,19 +26,13 @@ function maxProfile(limitA: number, extra: Record<string, unknown> = {}, id = 1)
 }
 
 describe('SimCharger limits and its vehicle, seen from a bare central system', () => {
-  let cs: RawCentral | undefined;
-  let charger: SimCharger | undefined;
-  afterEach(async () => {
-    await charger?.stop();
-    await cs?.close();
-    charger = undefined;
-    cs = undefined;
-  });
+  const cleanup = new Cleanups();
+  afterEach(() => cleanup.run());
 
   async function charging(spec: Partial<VehicleSpec>) {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const central = await startRawCentral(plainAnswer(clock));
-    cs = central;
+    cleanup.push(() => central.close());
     // Every second, per-phase currents: the test needs to see when the vehicle follows.
     const cp = new SimCharger({
       id: 'LIM1',
@@ -48,7 +42,7 @@ describe('SimCharger limits and its vehicle, seen from a bare central system', (
       meterIntervalMs: 1000,
       sampledData: ['Current.Import'],
     });
-    charger = cp;
+    cleanup.push(() => cp.stop());
     await cp.start();
     await until(() => cp.booted, 'boot');
     const vehicle = new SimVehicle(

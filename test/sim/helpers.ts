@@ -17,6 +17,19 @@ export interface SeenCall {
   readonly payload: Json;
 }
 
+/** What a test started, stopped last-first after it (afterEach). */
+export class Cleanups {
+  private readonly fns: Array<() => unknown> = [];
+
+  push(fn: () => unknown): void {
+    this.fns.push(fn);
+  }
+
+  async run(): Promise<void> {
+    for (const fn of this.fns.splice(0).reverse()) await fn();
+  }
+}
+
 /** Waits for `pred` in real time (sockets), failing with `what`. */
 export async function until(pred: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
