@@ -149,6 +149,13 @@ describe('SimCharger seen from a bare central system', () => {
       'Current.Import.L2',
       'Current.Import.L3',
     ]);
+
+    // TriggerMessage(MeterValues) gets a MeterValues request, even during the transaction (F06).
+    const trig = await end.result('TriggerMessage', { requestedMessage: 'MeterValues', evse: { id: 1 } });
+    expect(trig.status).toBe('Accepted');
+    clock.advance(0);
+    await until(() => end.of('MeterValues').length === 1, 'triggered MeterValues');
+    expect(end.of('MeterValues')[0]?.payload.evseId).toBe(1);
   });
 
   it('resends a MeterValues nobody answered under the same message id', async () => {

@@ -345,6 +345,16 @@ export class SimCharger {
     }
   }
 
+  /** 2.x TriggerMessage(MeterValues): a MeterValues request, also during a transaction (F06). */
+  sendMeterValuesRequest(connectorId?: number): void {
+    for (const c of this.connectors) {
+      if (!this.booted || (connectorId !== undefined && connectorId !== 0 && c.id !== connectorId)) continue;
+      const mv = this.reading(c, 'Trigger');
+      if ((mv.sampledValue as unknown[]).length > 0)
+        void this.request('MeterValues', { evseId: c.id, meterValue: [mv] });
+    }
+  }
+
   private setStatus(c: Connector, status: string): void {
     c.status = status;
     this.sendStatus(c);

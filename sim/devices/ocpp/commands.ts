@@ -99,6 +99,8 @@ function trigger(ch: SimCharger, p: Json, later: (fn: () => void) => void): Json
   const targets = ch.connectors.filter((c) => connectorId === undefined || connectorId === 0 || c.id === connectorId);
   switch (what) {
     case 'MeterValues':
+      later(() => (ch.v16 ? ch.sendMeterValues('Trigger', connectorId) : ch.sendMeterValuesRequest(connectorId)));
+      break;
     case 'TransactionEvent':
       later(() => ch.sendMeterValues('Trigger', connectorId));
       break;
