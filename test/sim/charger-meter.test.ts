@@ -158,6 +158,36 @@ describe('SimCharger seen from a bare central system', () => {
     expect(end.of('MeterValues')[0]?.payload.evseId).toBe(1);
   });
 
+  it('retries a Pending boot after its interval, then beats at the interval the boot answer gave', async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    const answer = plainAnswer(clock);
+    let boots = 0;
+    const central = await startRawCentral((action, payload) =>
+      action === 'BootNotification'
+        ? { ...(answer(action, payload) as Json), status: ++boots === 1 ? 'Pending' : 'Accepted', interval: 30 }
+        : answer(action, payload),
+    );
+    cleanup.push(() => central.close());
+    const cp = new SimCharger({ id: 'HB1', protocol: 'ocpp1.6', url: central.url, clock });
+    cleanup.push(() => cp.stop());
+    await cp.start();
+    await until(() => boots === 1, 'first boot');
+    await drive(clock, 29_000);
+    expect(cp.booted).toBe(false);
+    await drive(clock, 2000);
+    await until(() => cp.booted, 'boot accepted on the retry');
+    const end = central.end();
+    await drive(clock, 61_000);
+    await until(() => end.of('Heartbeat').length === 2, 'heartbeats');
+    const cfg = await end.result('GetConfiguration', { key: ['HeartbeatInterval'] });
+    expect(cfg.configurationKey).toEqual([{ key: 'HeartbeatInterval', readonly: false, value: '30' }]);
+    expect((await end.result('ChangeConfiguration', { key: 'HeartbeatInterval', value: '10' })).status).toBe(
+      'Accepted',
+    );
+    await drive(clock, 31_000);
+    await until(() => end.of('Heartbeat').length === 5, 'heartbeats every 10 s');
+  });
+
   it('resends a MeterValues nobody answered under the same message id', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     const answer = plainAnswer(clock);

@@ -4,6 +4,7 @@ import type { SimVehicle } from '../../site/vehicle.js';
 import { handleCall } from './commands.js';
 import { ChargerConfig, FACTORY_MEASURANDS } from './config.js';
 import { type Connector, chargingState, newConnector, offer, readingOf, stepConnector } from './connector.js';
+import { Heartbeat } from './heartbeat.js';
 import { ChargerLink } from './link.js';
 import { bootPayload, idToken, needsPayload, statusPayload, txEvent } from './messages.js';
 import { type MeasurandSpec, meterValue } from './meter.js';
@@ -32,10 +33,14 @@ export class SimCharger {
   readonly connectors: Connector[];
   readonly config: ChargerConfig;
   readonly received: Array<{ action: string; params: Json }> = [];
-  private readonly store = new ProfileStore();
+  /** Written by the command handler (SetChargingProfile / ClearChargingProfile). */
+  readonly profileStore = new ProfileStore();
   private readonly link: ChargerLink;
   private readonly queue: CallQueue;
   private readonly sampler: MeterSampler;
+  private readonly heartbeat: Heartbeat;
+  private bootRetry?: TimerHandle;
+  private booting = false;
   private stepTimer?: TimerHandle;
   booted = false;
 
@@ -55,6 +60,7 @@ export class SimCharger {
     this.sampler = new MeterSampler(opts.clock, this.config, (kind, measurands) =>
       this.sendMeterValues(kind === 'clock' ? 'Sample.Clock' : 'Sample.Periodic', undefined, measurands),
     );
+    this.heartbeat = new Heartbeat(opts.clock, () => void this.request('Heartbeat', {}));
     this.link = new ChargerLink({
       url: opts.url,
       id: opts.id,
@@ -90,7 +96,7 @@ export class SimCharger {
 
   /** Charging profiles installed, in the order received. */
   get profiles(): readonly Profile[] {
-    return this.store.list;
+    return this.profileStore.list;
   }
 
   /** Every call the other side answered, in order (message id, action): what the charger may forget. */
@@ -106,13 +112,15 @@ export class SimCharger {
   async start(): Promise<void> {
     this.queue.start();
     await this.link.start();
-    this.applySampling();
+    this.applyConfig();
     this.stepTimer = this.opts.clock.setInterval(() => this.step(), this.opts.stepMs ?? 1000);
   }
 
   async stop(): Promise<void> {
     this.queue.stop();
     this.sampler.stop();
+    this.heartbeat.stop();
+    this.opts.clock.clearTimeout(this.bootRetry);
     this.opts.clock.clearInterval(this.stepTimer);
     for (const c of this.connectors) this.opts.physics?.removeLoad(this.loadId(c));
     await this.link.stop();
@@ -134,18 +142,36 @@ export class SimCharger {
     return peer.call(action, params, messageId, this.opts.callTimeoutMs);
   }
 
-  /** (Re)arm the sampled and clock-aligned meter values after the configuration changed. */
-  applySampling(): void {
+  /** (Re)arm meter values and heartbeat after the configuration changed. */
+  applyConfig(): void {
     this.sampler.apply();
+    if (this.booted) this.heartbeat.set(this.config.heartbeatS());
   }
 
   private async onOpen(): Promise<void> {
-    if (!this.booted) {
-      const res = await this.request('BootNotification', this.bootPayload());
-      this.booted = res?.status === 'Accepted';
-      for (const c of this.connectors) this.sendStatus(c);
+    // A link that drops while the boot is still queued must not queue a second one.
+    if (!this.booted && !this.booting) {
+      this.booting = true;
+      await this.boot().finally(() => {
+        this.booting = false;
+      });
     }
     void this.queue.flush();
+  }
+
+  /** BootNotification until Accepted; Pending or Rejected is retried after the interval the answer gave. */
+  private async boot(): Promise<void> {
+    this.opts.clock.clearTimeout(this.bootRetry);
+    const res = await this.request('BootNotification', this.bootPayload());
+    const interval = typeof res?.interval === 'number' ? res.interval : undefined;
+    if (res?.status !== 'Accepted') {
+      if (this.connected) this.bootRetry = this.opts.clock.setTimeout(() => void this.boot(), (interval || 10) * 1000);
+      return;
+    }
+    this.booted = true;
+    if (interval !== undefined) this.config.adoptHeartbeat(interval);
+    this.applyConfig();
+    for (const c of this.connectors) this.sendStatus(c);
   }
 
   bootPayload(): Json {
@@ -280,7 +306,7 @@ export class SimCharger {
     const V = this.opts.voltageV ?? 230;
     const phases = c.vehicle?.spec.phases ?? 3;
     const toA = (p: Profile, limit: number) => (p.unit === 'W' ? limit / (phases * V) : limit);
-    const limit = this.store.limitA(c.id, this.opts.clock.now(), toA, c.txStartedAt);
+    const limit = this.profileStore.limitA(c.id, this.opts.clock.now(), toA, c.txStartedAt);
     return Math.max(0, Math.min(this.opts.maxCurrentA ?? 32, limit ?? Number.POSITIVE_INFINITY));
   }
 
@@ -290,17 +316,12 @@ export class SimCharger {
   }
 
   private v2gSetpointW(c: Connector): number | undefined {
-    return this.store.setpointW(c.id, this.opts.clock.now(), c.txStartedAt);
+    return this.profileStore.setpointW(c.id, this.opts.clock.now(), c.txStartedAt);
   }
 
   /** Limit currently offered to a connector's vehicle, A. */
   offered(connectorId = 1): number {
     return this.connector(connectorId).offeredA;
-  }
-
-  /** Written by the command handler (SetChargingProfile / ClearChargingProfile). */
-  get profileStore(): ProfileStore {
-    return this.store;
   }
 
   /** Re-evaluate every connector's limit after the profiles changed. */

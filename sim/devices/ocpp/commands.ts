@@ -34,14 +34,14 @@ export async function handleCall(ch: SimCharger, action: string, p: Json): Promi
     }
     case 'ChangeConfiguration': {
       const status = ch.config.change(String(p.key), String(p.value));
-      ch.applySampling();
+      ch.applyConfig();
       return { status };
     }
     case 'GetConfiguration':
       return ch.config.get(p.key as string[] | undefined);
     case 'SetVariables': {
       const res = ch.config.setVariables((p.setVariableData as Json[] | undefined) ?? []);
-      ch.applySampling();
+      ch.applyConfig();
       return res;
     }
     case 'GetVariables':

@@ -120,6 +120,17 @@ export class ChargerConfig {
     };
   }
 
+  /** HeartbeatInterval in force, s. */
+  heartbeatS(): number {
+    return Number(this.value(this.v16 ? 'HeartbeatInterval' : 'OCPPCommCtrlr/HeartbeatInterval'));
+  }
+
+  /** Adopt the interval a BootNotification answer set (the central system's word, not a configuration call). */
+  adoptHeartbeat(intervalS: number): void {
+    const s = this.settings.get(this.v16 ? 'HeartbeatInterval' : 'OCPPCommCtrlr/HeartbeatInterval');
+    if (s && Number.isInteger(intervalS) && intervalS >= 0) s.value = String(intervalS);
+  }
+
   value(key: string): string | undefined {
     return this.settings.get(key)?.value;
   }
