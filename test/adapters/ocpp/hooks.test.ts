@@ -61,7 +61,8 @@ describe('OCPP proxy hooks: external authoriser, charger errors, firmware status
     await charger.start();
     const s = stack;
     const cp = charger;
-    await waitFor(() => cp.booted && s.proxy.upstreamOnline(id), { what: 'boot' });
+    // Booted and its first status notifications answered, so a test's own messages come after them.
+    await waitFor(() => cp.booted && cp.backlog === 0 && s.proxy.upstreamOnline(id), { what: 'boot' });
     return { ...stack, clock, cp };
   }
 
