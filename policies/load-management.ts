@@ -1,6 +1,6 @@
 import type { Decision, Limit } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
-import type { PhaseRotation, PhaseValues, SiteSnapshot } from '../src/model/site.js';
+import { type PhaseValues, ROTATION, type SiteSnapshot } from '../src/model/site.js';
 
 export interface LoadManagementConfig {
   /** Maximum grid import of the site (contract or connection), W. */
@@ -16,15 +16,6 @@ export interface LoadManagementConfig {
   /** Age after which the grid phase currents are not trusted, ms (default: staleAfterMs). */
   readonly gridStaleAfterMs?: number;
 }
-
-const ROTATION: Record<PhaseRotation, readonly [number, number, number]> = {
-  L1L2L3: [0, 1, 2],
-  L2L3L1: [1, 2, 0],
-  L3L1L2: [2, 0, 1],
-  L1L3L2: [0, 2, 1],
-  L3L2L1: [2, 1, 0],
-  L2L1L3: [1, 0, 2],
-};
 
 /**
  * Keep grid import under the site limit and every phase under the main

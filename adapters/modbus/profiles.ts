@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { EVSE_STATUSES } from '../../src/model/site.js';
 import { registerCount } from './codec.js';
 
 /**
@@ -61,19 +62,6 @@ export const QUANTITIES = {
   other: undefined,
 } as const;
 export type Quantity = keyof typeof QUANTITIES;
-
-export const EVSE_STATUSES = [
-  'Available',
-  'Preparing',
-  'Charging',
-  'SuspendedEV',
-  'SuspendedEVSE',
-  'Finishing',
-  'Reserved',
-  'Unavailable',
-  'Faulted',
-  'Offline',
-] as const;
 
 const registerTypes = [
   'int16',

@@ -1,4 +1,4 @@
-import type { PhaseRotation, PhaseValues } from '../model/site.js';
+import { type PhaseRotation, type PhaseValues, ROTATION } from '../model/site.js';
 
 /**
  * The electrical tree of a site: the grid connection (`site`) at the root,
@@ -90,16 +90,6 @@ export function buildCircuitTree(src: CircuitTreeSource): CircuitTree {
   };
   return { root: ROOT, nodes, pathOf };
 }
-
-/** Site phase index (0..2) of each charger terminal L1, L2, L3. */
-export const ROTATION: Record<PhaseRotation, readonly [number, number, number]> = {
-  L1L2L3: [0, 1, 2],
-  L2L3L1: [1, 2, 0],
-  L3L1L2: [2, 0, 1],
-  L1L3L2: [0, 2, 1],
-  L3L2L1: [2, 1, 0],
-  L2L1L3: [1, 0, 2],
-};
 
 /**
  * Which site phases a vehicle loads: a 1-phase vehicle draws on the

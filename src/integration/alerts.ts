@@ -1,6 +1,6 @@
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
-import type { EvseStatus } from '../model/site.js';
+import { EVSE_STATUSES, type EvseStatus } from '../model/site.js';
 import type { Db } from '../store/db.js';
 import type { EventHub } from './events.js';
 
@@ -19,16 +19,9 @@ export interface Alert {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
-/** Statuses that count as "available to drivers" for uptime. */
-const UP_STATUSES: ReadonlySet<EvseStatus> = new Set([
-  'Available',
-  'Preparing',
-  'Charging',
-  'SuspendedEV',
-  'SuspendedEVSE',
-  'Finishing',
-  'Reserved',
-]);
+/** Statuses that count as "available to drivers" for uptime: all but the out-of-service ones. */
+const DOWN_STATUSES: readonly EvseStatus[] = ['Unavailable', 'Faulted', 'Offline'];
+const UP_STATUSES: ReadonlySet<EvseStatus> = new Set(EVSE_STATUSES.filter((s) => !DOWN_STATUSES.includes(s)));
 
 export interface FirmwareStatus {
   readonly chargerId: string;

@@ -20,18 +20,30 @@ export type Protocol = 'modbus' | 'opcua' | 'mqtt' | 'ocpp' | 'sim';
  */
 export type PhaseRotation = 'L1L2L3' | 'L2L3L1' | 'L3L1L2' | 'L1L3L2' | 'L3L2L1' | 'L2L1L3';
 
+/** Site phase index (0..2) of each charger terminal L1, L2, L3. */
+export const ROTATION: Record<PhaseRotation, readonly [number, number, number]> = {
+  L1L2L3: [0, 1, 2],
+  L2L3L1: [1, 2, 0],
+  L3L1L2: [2, 0, 1],
+  L1L3L2: [0, 2, 1],
+  L3L2L1: [2, 1, 0],
+  L2L1L3: [1, 0, 2],
+};
+
 /** OCPP-flavoured connector status, shared by every charger protocol. */
-export type EvseStatus =
-  | 'Available'
-  | 'Preparing'
-  | 'Charging'
-  | 'SuspendedEV'
-  | 'SuspendedEVSE'
-  | 'Finishing'
-  | 'Reserved'
-  | 'Unavailable'
-  | 'Faulted'
-  | 'Offline';
+export const EVSE_STATUSES = [
+  'Available',
+  'Preparing',
+  'Charging',
+  'SuspendedEV',
+  'SuspendedEVSE',
+  'Finishing',
+  'Reserved',
+  'Unavailable',
+  'Faulted',
+  'Offline',
+] as const;
+export type EvseStatus = (typeof EVSE_STATUSES)[number];
 
 /** Statuses in which a vehicle is plugged in and may take power. */
 export const SESSION_STATUSES: ReadonlySet<EvseStatus> = new Set([
