@@ -34,10 +34,7 @@ export class SystemClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle | undefined): void {
-    if (!handle) return;
-    const t = this.handles.get(handle.id);
-    if (t) clearTimeout(t);
-    this.handles.delete(handle.id);
+    this.release(handle, clearTimeout);
   }
 
   setInterval(fn: () => void, ms: number): TimerHandle {
@@ -47,9 +44,13 @@ export class SystemClock implements Clock {
   }
 
   clearInterval(handle: TimerHandle | undefined): void {
+    this.release(handle, clearInterval);
+  }
+
+  private release(handle: TimerHandle | undefined, clear: (t: NodeJS.Timeout) => void): void {
     if (!handle) return;
     const t = this.handles.get(handle.id);
-    if (t) clearInterval(t);
+    if (t) clear(t);
     this.handles.delete(handle.id);
   }
 

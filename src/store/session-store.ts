@@ -43,6 +43,14 @@ export interface SessionQuery {
   readonly offset?: number;
 }
 
+/** The WHERE condition of each filter of a query, in the order they are joined. */
+const FILTERS: ReadonlyArray<readonly [keyof SessionQuery, string]> = [
+  ['chargerId', 'charger_id = @chargerId'],
+  ['idTag', 'id_tag = @idTag'],
+  ['from', 'started_at >= @from'],
+  ['to', 'started_at < @to'],
+];
+
 /** Durable record of charging sessions. */
 export class SessionStore implements SessionStorePort {
   private readonly upsertStmt;
@@ -86,21 +94,10 @@ export class SessionStore implements SessionStorePort {
   list(q: SessionQuery = {}): SessionInfo[] {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
-    if (q.chargerId !== undefined) {
-      where.push('charger_id = @chargerId');
-      params.chargerId = q.chargerId;
-    }
-    if (q.idTag !== undefined) {
-      where.push('id_tag = @idTag');
-      params.idTag = q.idTag;
-    }
-    if (q.from !== undefined) {
-      where.push('started_at >= @from');
-      params.from = q.from;
-    }
-    if (q.to !== undefined) {
-      where.push('started_at < @to');
-      params.to = q.to;
+    for (const [key, cond] of FILTERS) {
+      if (q[key] === undefined) continue;
+      where.push(cond);
+      params[key] = q[key];
     }
     params.limit = q.limit ?? 100;
     params.offset = q.offset ?? 0;
