@@ -1,19 +1,9 @@
 import type { Clock } from '../../src/model/clock.js';
+import type { CommandResult, OcppCommands } from '../../src/ports/ocpp.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 import type { Payload, V16, V201 } from './types.js';
 
-export interface CommandResult {
-  readonly status: 'Accepted' | 'Rejected' | 'Unknown';
-  readonly detail?: string;
-  readonly data?: Readonly<Record<string, unknown>>;
-}
-
-/** Commands for the API (RemoteStart/Stop, availability) sent by the gateway. */
-export interface OcppCommands {
-  remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
-  remoteStop(req: { sessionId: string; chargerId: string }): Promise<CommandResult>;
-  setAvailability(req: { chargerId: string; connectorId?: number; available: boolean }): Promise<CommandResult>;
-}
+export type { CommandResult, OcppCommands };
 
 /** How commands reach a charger: its subprotocol (if connected) and a gateway-originated call. */
 export interface CommandTarget {

@@ -1,18 +1,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../../src/model/clock.js';
+import type { OcppOutboxCharger } from '../../src/ports/ocpp.js';
 import type { LinkStats } from './context.js';
 import type { OcppOutbox } from './outbox.js';
 
 /** One charger's outbox for the API and metrics. */
-export interface OutboxChargerStatus {
-  readonly chargerId: string;
-  readonly connected: boolean;
-  readonly upstreamOnline: boolean;
-  readonly pending: number;
-  /** `createdAt` of the oldest message still waiting for the CMS, epoch ms. */
-  readonly oldestPendingAt?: number;
-  readonly parked: number;
-}
+export type OutboxChargerStatus = OcppOutboxCharger;
 
 /** What the proxy's metrics read at scrape time. */
 export interface ProxyMetricsSource {

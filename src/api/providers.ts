@@ -1,4 +1,5 @@
 import type { GridEventView } from '../grid/service.js';
+import type { OcppCommands, OcppOutboxCharger } from '../ports/ocpp.js';
 
 /**
  * What the API needs from components other engineers own (OCPP proxy, grid
@@ -7,22 +8,7 @@ import type { GridEventView } from '../grid/service.js';
  * Keep these interfaces small: one capability each.
  */
 
-export interface CommandResult {
-  /** `Accepted` when the device (or upstream) took the command. */
-  readonly status: 'Accepted' | 'Rejected' | 'Unknown';
-  /** Human-readable detail from the device or proxy. */
-  readonly detail?: string;
-  /** Protocol-specific extra data (e.g. the OCPP transactionId). */
-  readonly data?: Readonly<Record<string, unknown>>;
-}
-
-/** Commands carried out over OCPP by the proxy. */
-export interface OcppCommands {
-  remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
-  /** Stop the session with the gateway's session id. */
-  remoteStop(req: { sessionId: string; chargerId: string }): Promise<CommandResult>;
-  setAvailability(req: { chargerId: string; connectorId?: number; available: boolean }): Promise<CommandResult>;
-}
+export type { CommandResult, OcppCommands, OcppOutboxCharger } from '../ports/ocpp.js';
 
 /** A demand-response or grid-operator signal, as the grid area sees it. */
 export type GridEventInfo = GridEventView;
@@ -48,17 +34,6 @@ export interface AuthorisationResult {
   /** Where the answer came from: `remote`, `cache`, `local-list`, `fallback`. */
   readonly source: string;
   readonly vehicleId?: string;
-}
-
-/** One charger's OCPP outbox: what it still owes the CMS. */
-export interface OcppOutboxCharger {
-  readonly chargerId: string;
-  readonly connected: boolean;
-  readonly upstreamOnline: boolean;
-  readonly pending: number;
-  /** When the oldest message still waiting for the CMS was queued, epoch ms. */
-  readonly oldestPendingAt?: number;
-  readonly parked: number;
 }
 
 /** A message the CMS refused for good (poison), parked so the queue behind it moves on. */
