@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { uniqueIdCheck } from './unique-ids.js';
 
 /**
  * A Modbus link: one TCP connection or one serial line. Every request on a
@@ -100,14 +101,12 @@ export const ModbusSchema = z
   .strict()
   .superRefine((cfg, ctx) => {
     const links = new Set(cfg.links.map((l) => l.id));
-    const ids = new Set<string>();
+    const checkId = uniqueIdCheck(ctx, 'devices');
     cfg.devices.forEach((d, i) => {
       if (d.link !== undefined && !links.has(d.link)) {
         ctx.addIssue({ code: 'custom', path: ['devices', i, 'link'], message: `unknown link "${d.link}"` });
       }
-      if (ids.has(d.id))
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate id "${d.id}"` });
-      ids.add(d.id);
+      checkId(d.id, i);
       if (d.role === 'charger' && d.profile === undefined) {
         ctx.addIssue({ code: 'custom', path: ['devices', i, 'profile'], message: 'chargers need a profile' });
       }

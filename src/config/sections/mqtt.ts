@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { uniqueIdCheck } from './unique-ids.js';
 
 /** One value of an inbound MQTT device: which topic, where in the payload, how to scale. */
 export const MqttPointSchema = z
@@ -98,11 +99,9 @@ export const MqttSchema = z
     if (cfg.enabled && cfg.broker === 'external' && !cfg.url) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when broker is external' });
     }
-    const ids = new Set<string>();
+    const checkId = uniqueIdCheck(ctx, 'devices');
     cfg.devices.forEach((d, i) => {
-      if (ids.has(d.id))
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate id "${d.id}"` });
-      ids.add(d.id);
+      checkId(d.id, i);
     });
   });
 

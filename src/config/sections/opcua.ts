@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { uniqueIdCheck } from './unique-ids.js';
 
 /** A NodeId (`ns=1;s=BMS.SoC`) or a NodeId with a multiplier (kW -> W: 1000, flip sign: -1). */
 export const OpcuaNodeRefSchema = z.union([
@@ -92,11 +93,9 @@ export const OpcuaSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const ids = new Set<string>();
+    const checkId = uniqueIdCheck(ctx, 'devices');
     cfg.devices.forEach((d, i) => {
-      if (ids.has(d.id))
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate id "${d.id}"` });
-      ids.add(d.id);
+      checkId(d.id, i);
     });
   });
 
