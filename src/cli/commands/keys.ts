@@ -5,23 +5,9 @@ import { KeyStore } from '../../integration/keys.js';
 import { INTEGRATION_MIGRATIONS } from '../../integration/migrations.js';
 import { SystemClock } from '../../model/clock.js';
 import { openDatabase } from '../../store/db.js';
+import { type CommandIo, processIo } from './io.js';
 
-export interface KeysCommandIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Sets the exit code; tests read it instead of exiting. */
-  readonly fail: (code: number) => void;
-}
-
-const defaultIo: KeysCommandIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-  env: process.env,
-  fail: (code) => {
-    process.exitCode = code;
-  },
-};
+export type KeysCommandIo = CommandIo;
 
 interface StoreOptions {
   config?: string;
@@ -45,7 +31,7 @@ function parseScopes(value: string): Scope[] {
  * database. Works while the gateway runs (SQLite WAL); a new key is usable
  * at once because the API looks keys up on every request.
  */
-export function registerKeysCommand(program: Command, io: KeysCommandIo = defaultIo): Command {
+export function registerKeysCommand(program: Command, io: KeysCommandIo = processIo): Command {
   const keys = new Command('keys').description('Manage API keys (stored hashed in the gateway database).');
   const withStore = (cmd: Command) =>
     cmd

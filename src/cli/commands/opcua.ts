@@ -1,23 +1,9 @@
 import { Command, Option } from 'commander';
 import type { BrowseEntry } from '../../../adapters/opcua/browse.js';
 import { OPCUA_SECURITY_MODES, OPCUA_SECURITY_POLICIES } from '../../config/sections/opcua.js';
+import { type CommandIo, processIo } from './io.js';
 
-export interface OpcuaCommandIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Set on failure (the CLI's exit code); tests read it instead of exiting. */
-  readonly fail: (code: number) => void;
-}
-
-const defaultIo: OpcuaCommandIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-  env: process.env,
-  fail: (code) => {
-    process.exitCode = code;
-  },
-};
+export type OpcuaCommandIo = CommandIo;
 
 interface BrowseCliOptions {
   securityMode: (typeof OPCUA_SECURITY_MODES)[number];
@@ -50,7 +36,7 @@ export function formatBrowseTable(entries: readonly BrowseEntry[]): string {
 }
 
 /** `gridkeeper opcua browse <endpoint> [nodeId]`: find the NodeIds for a site config. */
-export function registerOpcuaCommand(program: Command, io: OpcuaCommandIo = defaultIo): Command {
+export function registerOpcuaCommand(program: Command, io: OpcuaCommandIo = processIo): Command {
   const opcua = new Command('opcua').description('OPC UA tools for installers.');
   opcua
     .command('browse')
