@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { SiteSnapshot } from '../../src/model/site.js';
 import type { Db } from '../../src/ports/store.js';
 import type { Logger } from '../../src/util/logger.js';
+import { sharedMetric } from '../../src/util/metrics.js';
 
 /** A point as buffered: timestamp in epoch ms. */
 export interface InfluxPoint {
@@ -89,8 +90,8 @@ export function createInfluxAdapter(config: InfluxConfig, deps: InfluxAdapterDep
   const oldest = db.prepare('SELECT seq, points_json, n FROM influx_buffer ORDER BY seq LIMIT ?');
   const del = db.prepare('DELETE FROM influx_buffer WHERE seq <= ?');
 
-  const get = <T>(name: string, make: () => T): T => (metrics.getSingleMetric(name) as T | undefined) ?? make();
-  const written = get(
+  const written = sharedMetric(
+    metrics,
     'gridkeeper_influx_points_written_total',
     () =>
       new Counter({
@@ -99,7 +100,8 @@ export function createInfluxAdapter(config: InfluxConfig, deps: InfluxAdapterDep
         registers: [metrics],
       }),
   );
-  const dropped = get(
+  const dropped = sharedMetric(
+    metrics,
     'gridkeeper_influx_points_dropped_total',
     () =>
       new Counter({
@@ -108,7 +110,8 @@ export function createInfluxAdapter(config: InfluxConfig, deps: InfluxAdapterDep
         registers: [metrics],
       }),
   );
-  const errors = get(
+  const errors = sharedMetric(
+    metrics,
     'gridkeeper_influx_write_errors_total',
     () =>
       new Counter({
@@ -118,7 +121,8 @@ export function createInfluxAdapter(config: InfluxConfig, deps: InfluxAdapterDep
       }),
   );
   let bufferedCount = (total.get() as { n: number }).n;
-  get(
+  sharedMetric(
+    metrics,
     'gridkeeper_influx_buffered_points',
     () =>
       new Gauge({

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Histogram, type Registry } from 'prom-client';
 import type { Integration } from '../integration/index.js';
 import type { Clock } from '../model/clock.js';
+import { sharedMetric } from '../util/metrics.js';
 
 export interface CommandAuditOptions {
   readonly clock: Clock;
@@ -37,7 +38,7 @@ export function installCommandAudit(app: FastifyInstance, o: CommandAuditOptions
 
 /** Request duration by route and status on the gateway's registry. */
 export function installRequestMetrics(app: FastifyInstance, metrics: Registry): void {
-  const requestSeconds = metric(
+  const requestSeconds = sharedMetric(
     metrics,
     'gridkeeper_api_request_seconds',
     () =>
@@ -55,8 +56,4 @@ export function installRequestMetrics(app: FastifyInstance, metrics: Registry): 
       reply.elapsedTime / 1000,
     );
   });
-}
-
-function metric<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Db } from '../store/db.js';
+import { sharedMetric } from '../util/metrics.js';
 
 export interface WebhookMetrics {
   readonly deliveries: Counter<'result'>;
@@ -13,8 +14,8 @@ export interface WebhookMetrics {
  * outbox gauge counts the rows by state when scraped.
  */
 export function webhookMetrics(m: Registry, db: Db): WebhookMetrics {
-  const get = <T>(name: string, make: () => T): T => (m.getSingleMetric(name) as T | undefined) ?? make();
-  const deliveries = get(
+  const deliveries = sharedMetric(
+    m,
     'gridkeeper_webhook_deliveries_total',
     () =>
       new Counter({
@@ -24,7 +25,8 @@ export function webhookMetrics(m: Registry, db: Db): WebhookMetrics {
         registers: [m],
       }),
   );
-  const deadLetters = get(
+  const deadLetters = sharedMetric(
+    m,
     'gridkeeper_webhook_dead_letters_total',
     () =>
       new Counter({
@@ -33,7 +35,8 @@ export function webhookMetrics(m: Registry, db: Db): WebhookMetrics {
         registers: [m],
       }),
   );
-  const latency = get(
+  const latency = sharedMetric(
+    m,
     'gridkeeper_webhook_delivery_seconds',
     () =>
       new Histogram({

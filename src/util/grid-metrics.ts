@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { sharedMetric } from './metrics.js';
 
 export interface GridMetrics {
   readonly rejected: Counter<'source' | 'field'>;
@@ -7,11 +8,6 @@ export interface GridMetrics {
   readonly clockSkewSeconds: Gauge<'source'>;
   readonly sourceUp: Gauge<'source'>;
   readonly requests: Counter<'source' | 'result'>;
-}
-
-/** The registry's metric of that name, made on first use: several components share one series. */
-function shared<T>(registry: Registry, name: string, make: (name: string) => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make(name);
 }
 
 /**
@@ -23,7 +19,7 @@ function shared<T>(registry: Registry, name: string, make: (name: string) => T):
 export function gridMetrics(registry: Registry): GridMetrics {
   const registers = [registry];
   return {
-    rejected: shared(
+    rejected: sharedMetric(
       registry,
       'gridkeeper_grid_signals_rejected_total',
       (name) =>
@@ -34,7 +30,7 @@ export function gridMetrics(registry: Registry): GridMetrics {
           registers,
         }),
     ),
-    accepted: shared(
+    accepted: sharedMetric(
       registry,
       'gridkeeper_grid_signals_accepted_total',
       (name) =>
@@ -45,18 +41,18 @@ export function gridMetrics(registry: Registry): GridMetrics {
           registers,
         }),
     ),
-    fallbackActive: shared(
+    fallbackActive: sharedMetric(
       registry,
       'gridkeeper_grid_fallback_active',
       (name) => new Gauge({ name, help: '1 while the grid fallback (safe-mode) limit applies', registers }),
     ),
-    clockSkewSeconds: shared(
+    clockSkewSeconds: sharedMetric(
       registry,
       'gridkeeper_grid_clock_skew_seconds',
       (name) =>
         new Gauge({ name, help: 'Clock difference remote minus gateway, seconds', labelNames: ['source'], registers }),
     ),
-    sourceUp: shared(
+    sourceUp: sharedMetric(
       registry,
       'gridkeeper_grid_source_up',
       (name) =>
@@ -67,7 +63,7 @@ export function gridMetrics(registry: Registry): GridMetrics {
           registers,
         }),
     ),
-    requests: shared(
+    requests: sharedMetric(
       registry,
       'gridkeeper_grid_requests_total',
       (name) =>

@@ -9,3 +9,11 @@ export function createMetricsRegistry(opts: { defaultMetrics?: boolean } = {}): 
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gridkeeper_process_' });
   return registry;
 }
+
+/**
+ * The registry's metric of that name, made on first use: several components
+ * (or a component restarted in the same process) share one series.
+ */
+export function sharedMetric<T>(registry: Registry, name: string, make: (name: string) => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make(name);
+}
