@@ -26,6 +26,10 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
+/** The columns of an entry, named as its fields (`params` still as JSON text). */
+const COLUMNS =
+  'seq, ts, principal_id AS principalId, principal_name AS principalName, command, method, path, params_json AS params, status, result';
+
 /** Who did what, when, with what result: every command that reaches the API. */
 export class CommandAudit {
   private readonly insert;
@@ -54,25 +58,14 @@ export class CommandAudit {
   list(q: { limit?: number; offset?: number; from?: number; to?: number } = {}): AuditEntry[] {
     const rows = this.db
       .prepare(
-        `SELECT * FROM command_audit WHERE ts >= @from AND ts < @to ORDER BY seq DESC LIMIT @limit OFFSET @offset`,
+        `SELECT ${COLUMNS} FROM command_audit WHERE ts >= @from AND ts < @to ORDER BY seq DESC LIMIT @limit OFFSET @offset`,
       )
       .all({
         from: q.from ?? 0,
         to: q.to ?? Number.MAX_SAFE_INTEGER,
         limit: q.limit ?? 100,
         offset: q.offset ?? 0,
-      }) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      seq: r.seq as number,
-      ts: r.ts as number,
-      principalId: r.principal_id as string,
-      principalName: r.principal_name as string,
-      command: r.command as string,
-      method: r.method as string,
-      path: r.path as string,
-      params: JSON.parse(r.params_json as string) as unknown,
-      status: r.status as number,
-      result: r.result as string,
-    }));
+      }) as Array<AuditEntry & { params: string }>;
+    return rows.map((r) => ({ ...r, params: JSON.parse(r.params) as unknown }));
   }
 }

@@ -13,6 +13,9 @@ export interface SetpointAuditEntry {
   readonly result: string;
 }
 
+/** The columns of an entry, named as its fields. */
+const COLUMNS = 'seq, ts, evse_id AS evseId, current_a AS currentA, power_w AS powerW, phases, reason, result';
+
 /** Append-only log of every set-point written to a device, with its reason and outcome. */
 export class SetpointAudit {
   private readonly insert;
@@ -39,17 +42,10 @@ export class SetpointAudit {
 
   recent(limit = 100, evseId?: string): SetpointAuditEntry[] {
     const rows = evseId
-      ? this.db.prepare('SELECT * FROM setpoint_audit WHERE evse_id = ? ORDER BY seq DESC LIMIT ?').all(evseId, limit)
-      : this.db.prepare('SELECT * FROM setpoint_audit ORDER BY seq DESC LIMIT ?').all(limit);
-    return (rows as Array<Record<string, unknown>>).map((r) => ({
-      seq: r.seq as number,
-      ts: r.ts as number,
-      evseId: r.evse_id as string,
-      currentA: r.current_a as number,
-      powerW: r.power_w as number,
-      phases: r.phases as number,
-      reason: r.reason as string,
-      result: r.result as string,
-    }));
+      ? this.db
+          .prepare(`SELECT ${COLUMNS} FROM setpoint_audit WHERE evse_id = ? ORDER BY seq DESC LIMIT ?`)
+          .all(evseId, limit)
+      : this.db.prepare(`SELECT ${COLUMNS} FROM setpoint_audit ORDER BY seq DESC LIMIT ?`).all(limit);
+    return rows as SetpointAuditEntry[];
   }
 }
