@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { SITE_EVENT_TYPES } from '../integration/events.js';
 import { notFound } from './problem.js';
 import type { ZodTypeProvider } from './schema.js';
 
@@ -22,11 +23,22 @@ function dashboardDir(): string {
   return dir;
 }
 
+const EVENT_TYPES_SLOT = '<script id="event-types" type="application/json"></script>';
+
+/** The page's list of live event types comes from the server, so the browser script does not repeat it. */
+function withEventTypes(html: Buffer | undefined): Buffer {
+  const text = html?.toString('utf8') ?? '';
+  if (!text.includes(EVENT_TYPES_SLOT)) throw new Error('dashboard index.html has no event-types script');
+  const filled = EVENT_TYPES_SLOT.replace('></', `>${JSON.stringify(SITE_EVENT_TYPES)}</`);
+  return Buffer.from(text.replace(EVENT_TYPES_SLOT, filled), 'utf8');
+}
+
 /** Plain HTML/CSS/JS, no build step: the page reads the same public API as any partner. */
 export function dashboardRoutes(): FastifyPluginAsync {
   return async (app) => {
     const dir = dashboardDir();
-    const files = new Map(Object.keys(FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
+    const files = new Map<string, Buffer>(Object.keys(FILES).map((f) => [f, readFileSync(`${dir}${f}`)]));
+    files.set('index.html', withEventTypes(files.get('index.html')));
     const r = app.withTypeProvider<ZodTypeProvider>();
     const send = (name: string, reply: { type(t: string): unknown; header(k: string, v: string): unknown }) => {
       const body = files.get(name);

@@ -4,8 +4,8 @@ import { summariseReasons } from '../model/decision.js';
 import type { EvseStatus } from '../model/site.js';
 import type { Db } from '../store/db.js';
 
-/** Every type of live event partners can receive (SSE, WebSocket, webhooks). */
-export const EVENT_TYPES = [
+/** Live events about the depot itself: chargers, devices, alerts, grid (what the operator dashboard follows). */
+export const SITE_EVENT_TYPES = [
   'session.started',
   'session.updated',
   'session.stopped',
@@ -18,9 +18,10 @@ export const EVENT_TYPES = [
   'grid.event',
   'site.failsafe',
   'site.override',
-  'vehicle.updated',
-  'command.executed',
 ] as const;
+
+/** Every type of live event partners can receive (SSE, WebSocket, webhooks). */
+export const EVENT_TYPES = [...SITE_EVENT_TYPES, 'vehicle.updated', 'command.executed'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** One event as partners see it; `id` grows monotonically, also across restarts. */

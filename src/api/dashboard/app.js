@@ -6,6 +6,8 @@ let key = new URLSearchParams(location.search).get('key') || localStorage.getIte
 let source;
 let refreshTimer;
 let lastState;
+// The live event types to follow, from the server (src/integration/events.ts) via index.html.
+const EVENT_TYPES = JSON.parse($('#event-types').textContent);
 
 const kw = (w) => (w === null || w === undefined ? '–' : `${(w / 1000).toFixed(1)} kW`);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -183,21 +185,7 @@ function connect() {
   source = new EventSource(`/api/v1/events${q}`);
   source.onopen = () => setLive('live', 'live');
   source.onerror = () => setLive('down', 'reconnecting…');
-  const types = [
-    'session.started',
-    'session.updated',
-    'session.stopped',
-    'evse.status',
-    'setpoint.changed',
-    'device.online',
-    'device.offline',
-    'alert.raised',
-    'alert.cleared',
-    'grid.event',
-    'site.failsafe',
-    'site.override',
-  ];
-  for (const t of types) {
+  for (const t of EVENT_TYPES) {
     source.addEventListener(t, (ev) => {
       logEvent(t, JSON.parse(ev.data));
       soon();
