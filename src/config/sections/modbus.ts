@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uniqueIdCheck } from './unique-ids.js';
+import { uniqueIdCheck } from './ids.js';
 
 /**
  * A Modbus link: one TCP connection or one serial line. Every request on a

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uniqueIdCheck } from './unique-ids.js';
+import { checkUniqueIds, SlugIdSchema } from './ids.js';
 
 /** One value of an inbound MQTT device: which topic, where in the payload, how to scale. */
 export const MqttPointSchema = z
@@ -34,10 +34,7 @@ export const MqttPointSchema = z
 /** A device whose readings arrive over MQTT (a sub-meter, an inverter bridge, a BMS gateway). */
 export const MqttDeviceSchema = z
   .object({
-    id: z
-      .string()
-      .min(1)
-      .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only'),
+    id: SlugIdSchema,
     role: z.enum(['grid', 'pv', 'battery', 'load']).describe('Where its readings go in the process image.'),
     staleAfterMs: z
       .number()
@@ -99,10 +96,7 @@ export const MqttSchema = z
     if (cfg.enabled && cfg.broker === 'external' && !cfg.url) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when broker is external' });
     }
-    const checkId = uniqueIdCheck(ctx, 'devices');
-    cfg.devices.forEach((d, i) => {
-      checkId(d.id, i);
-    });
+    checkUniqueIds(ctx, 'devices', cfg.devices);
   });
 
 export type MqttPointConfig = z.infer<typeof MqttPointSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uniqueIdCheck } from './unique-ids.js';
+import { checkUniqueIds, SlugIdSchema } from './ids.js';
 
 /** A NodeId (`ns=1;s=BMS.SoC`) or a NodeId with a multiplier (kW -> W: 1000, flip sign: -1). */
 export const OpcuaNodeRefSchema = z.union([
@@ -35,10 +35,7 @@ export const OPCUA_SECURITY_POLICIES = [
 /** One OPC UA server (usually one BMS or battery controller) and the NodeIds the gateway uses. */
 export const OpcuaDeviceSchema = z
   .object({
-    id: z
-      .string()
-      .min(1)
-      .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only'),
+    id: SlugIdSchema,
     role: z.literal('battery').default('battery'),
     endpoint: z
       .string()
@@ -93,10 +90,7 @@ export const OpcuaSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const checkId = uniqueIdCheck(ctx, 'devices');
-    cfg.devices.forEach((d, i) => {
-      checkId(d.id, i);
-    });
+    checkUniqueIds(ctx, 'devices', cfg.devices);
   });
 
 export type OpcuaNodeRef = z.infer<typeof OpcuaNodeRefSchema>;

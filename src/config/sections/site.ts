@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SlugIdSchema } from './ids.js';
 
 export const PhaseRotationSchema = z.enum(['L1L2L3', 'L2L3L1', 'L3L1L2', 'L1L3L2', 'L3L2L1', 'L2L1L3']);
 
@@ -14,11 +15,7 @@ export const CircuitSchema = z
 
 export const SiteSchema = z
   .object({
-    id: z
-      .string()
-      .min(1)
-      .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only')
-      .describe('Site id, used in MQTT topics.'),
+    id: SlugIdSchema.describe('Site id, used in MQTT topics.'),
     name: z.string().default('gridkeeper site'),
     limitW: z.number().positive().describe('Maximum grid import of the site (contract or connection), W.'),
     exportLimitW: z.number().nonnegative().optional().describe('Maximum export to the grid, W.'),
