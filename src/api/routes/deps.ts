@@ -1,8 +1,16 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import type { Integration } from '../../integration/index.js';
 import type { ApiProviders } from '../providers.js';
-import { TimeParam } from '../schema.js';
+import { notFound } from '../problem.js';
+import { TimeParam, type ZodTypeProvider } from '../schema.js';
 
 export interface RouteDeps {
   readonly ctx: GatewayContext;
@@ -59,3 +67,34 @@ export const CommandResultSchema = z.object({
   detail: z.string().optional(),
   data: z.record(z.string(), z.unknown()).optional(),
 });
+
+/** The app as the route plugins use it: schemas are zod. */
+export type ZodApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/**
+ * `GET <path>` with an `:id`: the item as `view` shows it, or 404 `no <noun> <id>`.
+ * `view` is checked against `response` here, as fastify cannot resolve a generic schema.
+ */
+export function getById<T, R extends z.ZodType>(
+  r: ZodApp,
+  path: string,
+  o: { tag: string; noun: string; response: R; find: (id: string) => T | undefined; view: (item: T) => z.input<R> },
+): void {
+  r.get(
+    path,
+    {
+      schema: { tags: [o.tag], summary: `One ${o.noun}`, params: IdParam, response: { 200: o.response as z.ZodType } },
+    },
+    async (req) => {
+      const item = o.find(req.params.id);
+      if (!item) throw notFound(`no ${o.noun} ${req.params.id}`);
+      return o.view(item);
+    },
+  );
+}

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps } from './deps.js';
+import { IdParam, type RouteDeps, getById } from './deps.js';
 import { buildState, DeviceSchema } from './state.js';
 
 /** Field devices and their link state. */
@@ -21,14 +21,12 @@ export function deviceRoutes(d: RouteDeps): FastifyPluginAsync {
       },
       async () => buildState(ctx).devices,
     );
-    r.get(
-      '/api/v1/devices/:id',
-      { schema: { tags: ['devices'], summary: 'One device', params: IdParam, response: { 200: DeviceSchema } } },
-      async (req) => {
-        const dev = buildState(ctx).devices.find((x) => x.id === req.params.id);
-        if (!dev) throw notFound(`no device ${req.params.id}`);
-        return dev;
-      },
-    );
+    getById(r, '/api/v1/devices/:id', {
+      tag: 'devices',
+      noun: 'device',
+      response: DeviceSchema,
+      find: (id) => buildState(ctx).devices.find((x) => x.id === id),
+      view: (dev) => dev,
+    });
   };
 }

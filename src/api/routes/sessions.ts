@@ -4,7 +4,7 @@ import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
 import { conflict, notFound, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, IdParam, Paging, type RouteDeps, paged, rangeQuery, command } from './deps.js';
+import { CommandResultSchema, IdParam, Paging, type RouteDeps, paged, rangeQuery, command, getById } from './deps.js';
 
 export const SessionSchema = z.object({
   sessionId: z.string(),
@@ -83,15 +83,13 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         };
       },
     );
-    r.get(
-      '/api/v1/sessions/:id',
-      { schema: { tags: ['sessions'], summary: 'One session', params: IdParam, response: { 200: SessionSchema } } },
-      async (req) => {
-        const s = ctx.sessions.get(req.params.id);
-        if (!s) throw notFound(`no session ${req.params.id}`);
-        return view(s);
-      },
-    );
+    getById(r, '/api/v1/sessions/:id', {
+      tag: 'sessions',
+      noun: 'session',
+      response: SessionSchema,
+      find: (id) => ctx.sessions.get(id),
+      view,
+    });
     r.post(
       '/api/v1/sessions/remote-start',
       command('session.remote-start', 'sessions', {

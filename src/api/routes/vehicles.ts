@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { VehicleSchema } from '../../integration/vehicles.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, iso, command } from './deps.js';
+import { IdParam, type RouteDeps, iso, command, getById } from './deps.js';
 
 const NeedsView = z.object({
   departureAt: z.string(),
@@ -60,15 +60,13 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
       },
       async () => integration.vehicles.list().map(view),
     );
-    r.get(
-      '/api/v1/vehicles/:id',
-      { schema: { tags: ['vehicles'], summary: 'One vehicle', params: IdParam, response: { 200: VehicleView } } },
-      async (req) => {
-        const v = integration.vehicles.get(req.params.id);
-        if (!v) throw notFound(`no vehicle ${req.params.id}`);
-        return view(v);
-      },
-    );
+    getById(r, '/api/v1/vehicles/:id', {
+      tag: 'vehicles',
+      noun: 'vehicle',
+      response: VehicleView,
+      find: (id) => integration.vehicles.get(id),
+      view,
+    });
     r.put(
       '/api/v1/vehicles/:id',
       command('vehicle.upsert', 'vehicles', {
