@@ -68,6 +68,12 @@ export const CommandResultSchema = z.object({
   data: z.record(z.string(), z.unknown()).optional(),
 });
 
+/** The item, or a 404 `no <noun> <id>` when there is none. */
+export function found<T>(item: T | undefined, noun: string, id: string): T {
+  if (!item) throw notFound(`no ${noun} ${id}`);
+  return item;
+}
+
 /** The app as the route plugins use it: schemas are zod. */
 export type ZodApp = FastifyInstance<
   RawServerDefault,
@@ -92,9 +98,7 @@ export function getById<T, R extends z.ZodType>(
       schema: { tags: [o.tag], summary: `One ${o.noun}`, params: IdParam, response: { 200: o.response as z.ZodType } },
     },
     async (req) => {
-      const item = o.find(req.params.id);
-      if (!item) throw notFound(`no ${o.noun} ${req.params.id}`);
-      return o.view(item);
+      return o.view(found(o.find(req.params.id), o.noun, req.params.id));
     },
   );
 }

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, getById } from './deps.js';
+import { type RouteDeps, getById } from './deps.js';
 import { buildState, DeviceSchema } from './state.js';
 
 /** Field devices and their link state. */

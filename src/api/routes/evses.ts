@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { summariseReasons } from '../../model/decision.js';
-import { notFound, unavailable } from '../problem.js';
+import { unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command } from './deps.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found } from './deps.js';
 import { buildState, ReasonSchema } from './state.js';
 
 const SetpointHistory = z.array(
@@ -46,8 +46,11 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
       },
       async (req) => {
         const id = `${req.params.chargerId}/${req.params.connectorId}`;
-        const e = buildState(ctx).evses.find((x) => x.id === id);
-        if (!e) throw notFound(`no EVSE ${id}`);
+        const e = found(
+          buildState(ctx).evses.find((x) => x.id === id),
+          'EVSE',
+          id,
+        );
         const history: z.infer<typeof SetpointHistory> = ctx.setpointAudit.recent(20, id).map((h) => ({
           seq: h.seq,
           ts: new Date(h.ts).toISOString(),

@@ -2,9 +2,19 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
-import { conflict, notFound, unavailable } from '../problem.js';
+import { conflict, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, IdParam, Paging, type RouteDeps, paged, rangeQuery, command, getById } from './deps.js';
+import {
+  CommandResultSchema,
+  IdParam,
+  Paging,
+  type RouteDeps,
+  paged,
+  rangeQuery,
+  command,
+  getById,
+  found,
+} from './deps.js';
 
 export const SessionSchema = z.object({
   sessionId: z.string(),
@@ -60,8 +70,7 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         };
         let items: SessionInfo[];
         if (q.vehicleId) {
-          const v = integration.vehicles.get(q.vehicleId);
-          if (!v) throw notFound(`no vehicle ${q.vehicleId}`);
+          const v = found(integration.vehicles.get(q.vehicleId), 'vehicle', q.vehicleId);
           const tags = q.idTag ? v.idTags.filter((t) => t === q.idTag) : v.idTags;
           const all = tags.flatMap((t) => ctx.sessions.list({ ...base, idTag: t, limit: q.offset + q.limit + 1 }));
           all.sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id));
@@ -116,8 +125,7 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         response: { 200: CommandResultSchema },
       }),
       async (req) => {
-        const s = ctx.sessions.get(req.params.id);
-        if (!s) throw notFound(`no session ${req.params.id}`);
+        const s = found(ctx.sessions.get(req.params.id), 'session', req.params.id);
         if (s.stoppedAt !== undefined) throw conflict(`session ${s.id} already stopped`);
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
         return providers.ocpp.remoteStop({ sessionId: s.id, chargerId: s.chargerId });

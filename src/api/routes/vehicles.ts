@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { VehicleSchema } from '../../integration/vehicles.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, iso, command, getById } from './deps.js';
+import { IdParam, type RouteDeps, iso, command, getById, found } from './deps.js';
 
 const NeedsView = z.object({
   departureAt: z.string(),
@@ -107,9 +107,7 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
         response: { 200: VehicleView },
       }),
       async (req) => {
-        const v = integration.vehicles.clearNeeds(req.params.id);
-        if (!v) throw notFound(`no vehicle ${req.params.id}`);
-        return view(v);
+        return view(found(integration.vehicles.clearNeeds(req.params.id), 'vehicle', req.params.id));
       },
     );
   };

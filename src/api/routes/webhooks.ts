@@ -4,7 +4,7 @@ import { EVENT_TYPES } from '../../integration/events.js';
 import { conflict, notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
 import { EVENT_PATTERN } from './events.js';
-import { IdParam, type RouteDeps, iso } from './deps.js';
+import { IdParam, type RouteDeps, iso, found } from './deps.js';
 
 const WebhookView = z.object({
   id: z.string(),
@@ -38,8 +38,7 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
   const { integration } = d;
   const wh = integration.webhooks;
   const view = (id: string): z.infer<typeof WebhookView> => {
-    const s = wh.get(id);
-    if (!s) throw notFound(`no webhook ${id}`);
+    const s = found(wh.get(id), 'webhook', id);
     const st = wh.stats(id);
     return {
       id: s.id,
