@@ -60,7 +60,8 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
 
 function gatewayConfig(n: number, cmsUrl: string): Record<string, unknown> {
   return {
-    site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 6 * 690 },
+    // No grid meter here: the failsafe budget is the whole site, so the proxy's traffic is not shaped by an alarm.
+    site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 32 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
     ocpp: { securityProfile: 0, unknownChargers: 'reject', upstream: { url: cmsUrl } },
   };
