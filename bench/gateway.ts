@@ -20,6 +20,8 @@ export interface GatewayUnderTest {
   readonly apiUrl: string;
   /** Resident set size of the gateway process now, bytes. */
   rss(): number;
+  /** CPU time (user + system) the gateway process has used so far, ms: a figure the machine's other load hardly moves. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -74,6 +76,12 @@ export async function startGateway(raw: Record<string, unknown>, label: string):
     rss: () => {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       return Number(m?.[1] ?? Number.NaN) * 1024;
+    },
+    cpuMs: () => {
+      // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks (100 Hz on Linux), after the ")" of the name.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10;
     },
     async stop() {
       if (child.exitCode === null) {

@@ -77,8 +77,10 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
     durationMs: opts.durationMs ?? 40_000,
     meterIntervalMs: opts.meterIntervalMs ?? 10_000,
     heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 60_000,
-    remoteEveryMs: opts.remoteEveryMs ?? 50,
-    sessionMs: [15_000, 30_000] as const,
+    remoteEveryMs: opts.remoteEveryMs ?? 100,
+    // Sessions of a depot are hours long; these are shortened so that starts and stops fall in the window.
+    sessionMs: [20_000, 90_000] as const,
+    sessionGapMs: [5_000, 15_000] as const,
   };
   // Steady state: every charger connected and booted; the connect ramp is reported apart.
   const steadyFrom = traffic.connectRampMs + 2000;
@@ -92,21 +94,24 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
     let proxied: TrafficResult;
     const rss: Array<[number, number]> = [];
     let rssBefore: number;
+    let cpuMs: number;
     try {
       await sleep(2000);
       rssBefore = gw.rss();
       const t0 = performance.now();
       const sampler = setInterval(() => rss.push([performance.now() - t0, gw.rss()]), 1000);
+      const cpu0 = gw.cpuMs();
       try {
         proxied = await peer.request<TrafficResult>('traffic', { ...traffic, url: gw.ocppUrl });
       } finally {
         clearInterval(sampler);
       }
+      cpuMs = gw.cpuMs() - cpu0;
     } finally {
       await gw.stop();
     }
 
-    const trafficNote = `${n} chargers, connect ramp ${traffic.connectRampMs / 1000} s + ${traffic.durationMs / 1000} s; MeterValues every ${traffic.meterIntervalMs / 1000} s in sessions of 15–30 s, heartbeat every ${traffic.heartbeatIntervalMs / 1000} s, a CMS remote call every ${traffic.remoteEveryMs} ms`;
+    const trafficNote = `${n} chargers, connect ramp ${traffic.connectRampMs / 1000} s + ${traffic.durationMs / 1000} s; MeterValues every ${traffic.meterIntervalMs / 1000} s in sessions of ${traffic.sessionMs[0] / 1000}–${traffic.sessionMs[1] / 1000} s, heartbeat every ${traffic.heartbeatIntervalMs / 1000} s, a CMS remote call every ${traffic.remoteEveryMs} ms`;
     const count = (r: TrafficResult) => Object.values(r.samples).reduce((s, x) => s + x.length, 0);
     const errs = (r: TrafficResult) => JSON.stringify(r.errors);
     for (const [label, remote, from] of [
@@ -144,6 +149,13 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
       });
     }
 
+    const msgs = count(proxied);
+    out.push({
+      name: `gateway CPU per proxied message, ${n} chargers interleaved`,
+      value: cpuMs / msgs,
+      unit: 'ms',
+      notes: `${cpuMs} ms CPU (user+system, /proc) for ${msgs} round trips incl. its own SetChargingProfile traffic and control loop; hardly moved by other load on the machine, unlike the latencies`,
+    });
     const steady = rss.filter(([t]) => t >= steadyFrom).map(([, v]) => v);
     const peak = Math.max(...steady);
     const perCharger = (peak - rssBefore) / n / 1000;

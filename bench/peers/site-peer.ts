@@ -75,19 +75,25 @@ serve({
     return { connected: chargers.length };
   },
 
-  /** Waits until every charger has a profile and none arrived for `quietMs`. */
-  async settle(args: { quietMs: number; timeoutMs: number }) {
-    const deadline = performance.now() + args.timeoutMs;
+  /**
+   * Waits until nearly every charger has a profile of at least `minA` (the gateway has left any
+   * start-up failsafe and shared the site) and none arrived for `quietMs`, or the timeout.
+   */
+  async settle(args: { minA: number; share: number; quietMs: number; timeoutMs: number }) {
+    const t0 = performance.now();
+    const deadline = t0 + args.timeoutMs;
     while (performance.now() < deadline) {
-      const all = chargers.every((c) => c.limitA !== undefined);
-      if (all && performance.now() - lastProfileAt > args.quietMs) break;
+      const up = chargers.filter((c) => (c.limitA ?? 0) >= args.minA).length;
+      if (up >= args.share * chargers.length && performance.now() - lastProfileAt > args.quietMs) break;
       await sleep(50);
     }
-    const limits = chargers.map((c) => c.limitA ?? Number.NaN).sort((a, b) => a - b);
+    const limits = chargers.map((c) => c.limitA ?? 0).sort((a, b) => a - b);
     return {
       minA: limits[0],
       maxA: limits[limits.length - 1],
-      withProfile: limits.filter((x) => !Number.isNaN(x)).length,
+      medianA: limits[Math.floor(limits.length / 2)],
+      state: summary(limits),
+      ms: performance.now() - t0,
     };
   },
 

@@ -25,6 +25,8 @@ export interface TrafficArgs {
   /** CMS → charger calls, one every this many ms, to a random charger. */
   readonly remoteEveryMs: number;
   readonly sessionMs: readonly [number, number];
+  /** Pause between two sessions of one charger (the first starts 1–5 s after boot). */
+  readonly sessionGapMs: readonly [number, number];
 }
 
 /** [t since start, round trip] per message; t lets the harness separate the connect ramp. */
@@ -91,8 +93,10 @@ async function traffic(a: TrafficArgs) {
     every(a.heartbeatIntervalMs, rand(0, a.heartbeatIntervalMs), () => {
       if (c.open) void timed('Heartbeat', c.call('Heartbeat', {}));
     });
+    let gap: readonly [number, number] = [1000, 5000];
     while (performance.now() < endAt - 3000 && c.open) {
-      await sleep(rand(1000, 5000));
+      await sleep(rand(gap[0], gap[1]));
+      gap = a.sessionGapMs;
       try {
         await c.startSession(`TAG${i}`, rec);
       } catch {
