@@ -19,6 +19,8 @@ import type { BenchResult } from './types.js';
 interface BenchModule {
   readonly name: string;
   readonly load: () => Promise<{ run: () => Promise<BenchResult[]> }>;
+  /** Runs only when named (`npm run bench -- <name>`). */
+  readonly optional?: boolean;
 }
 
 const MODULES: BenchModule[] = [
@@ -26,6 +28,7 @@ const MODULES: BenchModule[] = [
   { name: 'control', load: () => import('./allocator.js') },
   { name: 'reaction', load: () => import('./reaction.js') },
   { name: 'ocpp', load: () => import('./proxy.js') },
+  { name: 'ocpp-5000', load: () => import('./proxy-scale.js'), optional: true },
   { name: 'modbus', load: () => import('./modbus-run.js') },
   { name: 'mqtt', load: () => import('./mqtt.js') },
   { name: 'grid', load: () => import('./grid.js') },
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
   // Other work on a shared machine moves every figure: the load is recorded with them.
   const loadBefore = loadavg();
   for (const m of MODULES) {
-    if (only.length > 0 && !only.includes(m.name)) continue;
+    if (only.length > 0 ? !only.includes(m.name) : m.optional) continue;
     process.stderr.write(`bench: ${m.name}...\n`);
     const t0 = performance.now();
     try {
