@@ -24,6 +24,7 @@ const MARGIN_W = 500;
 interface StepResult {
   readonly deliveries: number[];
   readonly expected: number;
+  readonly heartbeats: number[];
   readonly missing: number;
   readonly pollMs: number;
   readonly cutTo: string;
@@ -77,6 +78,7 @@ async function measure(n: number, steps: number, pollMs: number) {
     let missing = 0;
     let expected = 0;
     const cuts: string[] = [];
+    const heartbeats: number[] = [];
     for (let s = 0; s < steps; s++) {
       const r = await peer.request<StepResult>('step', { baseW: BASE_W + n * 6 * VOLTS_3P, timeoutMs: 5000 });
       all.push(...r.deliveries);
@@ -85,6 +87,7 @@ async function measure(n: number, steps: number, pollMs: number) {
       missing += r.missing;
       expected += r.expected;
       cuts.push(r.cutTo);
+      heartbeats.push(...r.heartbeats);
       lastPerStep.push(r.missing > 0 ? Number.POSITIVE_INFINITY : Math.max(...r.deliveries));
       const rel = await peer.request<{ recovered: number; ms: number; limits: string }>('release', {
         baseW: BASE_W,
@@ -97,7 +100,7 @@ async function measure(n: number, steps: number, pollMs: number) {
           `step ${s}: ${r.deliveries.length} cut, ${r.missing} missing, poll ${r.pollMs.toFixed(1)} ms; released ${rel.recovered} in ${rel.ms.toFixed(0)} ms (${rel.limits}); cut to ${r.cutTo}\n`,
         );
     }
-    return { all, afterPoll, lastPerStep, polls, missing, expected, settled, cuts };
+    return { all, afterPoll, lastPerStep, polls, missing, expected, settled, cuts, heartbeats };
   } finally {
     await gw?.stop();
     await peer.request('stop').catch(() => {});
@@ -135,6 +138,7 @@ export async function run(opts: ReactionOptions = {}): Promise<BenchResult[]> {
       name: `reaction e2e, meter read → SetChargingProfile at charger, ${n} chargers, p50 (poll excluded)`,
       value: percentile(afterPoll, 50),
       unit: 'ms',
+      baseline: percentile(m.heartbeats, 50),
     });
     out.push({
       name: `reaction e2e, meter read → SetChargingProfile at charger, ${n} chargers, p99 (poll excluded)`,
@@ -143,7 +147,8 @@ export async function run(opts: ReactionOptions = {}): Promise<BenchResult[]> {
       ...(judged
         ? { target: 'p99 <= 100 ms at 200 chargers (poll excluded)', met: percentile(afterPoll, 99) <= 100 }
         : {}),
-      notes: `poll excluded = receipt − gateway's first read of the stepped power register`,
+      baseline: percentile(m.heartbeats, 99),
+      notes: `poll excluded = receipt − gateway's first read of the stepped power register; baseline: a charger's Heartbeat round trip through the gateway sent at the step (${m.heartbeats.length} probes), the floor of any answer over these sockets at that moment`,
     });
     out.push({
       name: `reaction e2e, register step → last charger cut, ${n} chargers, worst step`,

@@ -12,7 +12,7 @@
  * in its own process and its peers (Modbus meter, chargers, CMS) in another,
  * speaking the protocols with their own codecs (bench/peers/).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import type { BenchResult } from './types.js';
 
@@ -35,6 +35,14 @@ const MODULES: BenchModule[] = [
   { name: 'api', load: () => import('./api.js') },
 ];
 
+interface Written {
+  generatedAt: string;
+  machine: Record<string, unknown>;
+  modules: Record<string, { seconds: number; loadAvg1m: number; at: string }>;
+  results: Array<BenchResult & { module: string }>;
+  errors: Array<{ module: string; error: string }>;
+}
+
 function fmt(n: number | undefined): string {
   if (n === undefined) return '';
   if (Math.abs(n) >= 1000) return n.toFixed(0);
@@ -46,9 +54,8 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const results: Array<BenchResult & { module: string }> = [];
   const errors: Array<{ module: string; error: string }> = [];
-  const durations: Record<string, number> = {};
-  // Other work on a shared machine moves every figure: the load is recorded with them.
-  const loadBefore = loadavg();
+  // Other work on a shared machine moves every figure: the load is recorded with each module.
+  const modules: Record<string, { seconds: number; loadAvg1m: number; at: string }> = {};
   for (const m of MODULES) {
     if (only.length > 0 ? !only.includes(m.name) : m.optional) continue;
     process.stderr.write(`bench: ${m.name}...\n`);
@@ -60,7 +67,11 @@ async function main(): Promise<void> {
       errors.push({ module: m.name, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       process.stderr.write(`bench: ${m.name} failed: ${String(err)}\n`);
     }
-    durations[m.name] = Math.round((performance.now() - t0) / 1000);
+    modules[m.name] = {
+      seconds: Math.round((performance.now() - t0) / 1000),
+      loadAvg1m: loadavg()[0] ?? Number.NaN,
+      at: new Date().toISOString(),
+    };
   }
   const rows = results.map((r) => [
     r.module,
@@ -75,21 +86,23 @@ async function main(): Promise<void> {
   const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   process.stdout.write(`${line(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
   for (const r of rows) process.stdout.write(`${line(r.map(String))}\n`);
-  const out = {
+  // A partial run (`npm run bench -- ocpp`) replaces its modules' rows and keeps the others'.
+  const file = new URL('./results.json', import.meta.url);
+  const prior = only.length > 0 && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<Written>) : {};
+  const ran = new Set(Object.keys(modules));
+  const out: Written = {
     generatedAt: new Date().toISOString(),
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       memGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
-      loadAvg1mBefore: loadBefore[0],
-      loadAvg1mAfter: loadavg()[0],
     },
-    moduleSeconds: durations,
-    results,
-    errors,
+    modules: { ...prior.modules, ...modules },
+    results: [...(prior.results ?? []).filter((r) => !ran.has(r.module)), ...results],
+    errors: [...(prior.errors ?? []).filter((e) => !ran.has(e.module)), ...errors],
   };
-  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(out, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   process.stdout.write('\nwritten bench/results.json\n');
   // Sims and servers are stopped by each module; exit explicitly so a stray
   // handle in a library cannot keep the benchmark from finishing.

@@ -106,12 +106,22 @@ serve({
     const t0 = meter.markStep();
     const a: Armed = { t0, before, got: new Map(), expected };
     armed = a;
+    // Baseline in the same moment: a Heartbeat round trip through the gateway from a few chargers,
+    // the floor any reaction over these sockets pays.
+    const probes = Array.from({ length: Math.min(10, chargers.length) }, () =>
+      chargers[Math.floor(Math.random() * chargers.length)]?.call('Heartbeat', {}).then(
+        (r) => r.ms,
+        () => Number.NaN,
+      ),
+    );
     await Promise.race([new Promise<void>((r) => (a.done = r)), sleep(args.timeoutMs)]);
     armed = undefined;
+    const heartbeats = (await Promise.all(probes)).filter((x): x is number => x !== undefined && !Number.isNaN(x));
     const poll = meter.firstReadAfterStep;
     return {
       deliveries: [...a.got.values()],
       expected,
+      heartbeats,
       missing: expected - a.got.size,
       pollMs: poll === undefined ? Number.NaN : poll - t0,
       cutTo: summary(chargers.map((c) => c.limitA ?? 0)),
