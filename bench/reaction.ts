@@ -26,7 +26,6 @@ interface StepResult {
   readonly expected: number;
   readonly heartbeats: number[];
   readonly missing: number;
-  readonly pollMs: number;
   readonly cutTo: string;
 }
 
@@ -60,13 +59,17 @@ function siteConfig(n: number, meterPort: number, pollMs: number): Record<string
 }
 
 async function measure(n: number, steps: number, pollMs: number) {
-  const peer = forkPeer('./site-peer.ts');
+  // Meter and chargers in separate processes: the meter's answers never wait behind 1000 chargers.
+  const meter = forkPeer('./meter-peer.ts');
+  const fleet = forkPeer('./chargers-peer.ts');
+  // The vehicles' draw reaches the meter through the harness (the site's physics, not the figure).
+  fleet.on('ev', (w) => void meter.request('ev', { w }).catch(() => {}));
   let gw: Awaited<ReturnType<typeof startGateway>> | undefined;
   try {
-    const { port } = await peer.request<{ port: number }>('start', { baseW: BASE_W });
+    const { port } = await meter.request<{ port: number }>('start', { baseW: BASE_W });
     gw = await startGateway(siteConfig(n, port, pollMs), `reaction-${n}`);
-    await peer.request('connect', { url: gw.ocppUrl, n, meterIntervalMs: 10_000, followMs: 100 });
-    const settled = await peer.request<{ minA: number; maxA: number; medianA: number; state: string; ms: number }>(
+    await fleet.request('connect', { url: gw.ocppUrl, n, meterIntervalMs: 10_000, followMs: 100 });
+    const settled = await fleet.request<{ minA: number; maxA: number; medianA: number; state: string; ms: number }>(
       'settle',
       { minA: 12, share: 0.95, quietMs: 1500, timeoutMs: 90_000 },
     );
@@ -80,31 +83,37 @@ async function measure(n: number, steps: number, pollMs: number) {
     const cuts: string[] = [];
     const heartbeats: number[] = [];
     for (let s = 0; s < steps; s++) {
-      const r = await peer.request<StepResult>('step', { baseW: BASE_W + n * 6 * VOLTS_3P, timeoutMs: 5000 });
+      await fleet.request('arm');
+      const { t0 } = await meter.request<{ t0: number }>('step', { baseW: BASE_W + n * 6 * VOLTS_3P });
+      const r = await fleet.request<StepResult>('collect', { t0, timeoutMs: 5000 });
+      const { at } = await meter.request<{ at: number }>('firstRead');
+      const pollDelay = at - t0;
       all.push(...r.deliveries);
-      afterPoll.push(...r.deliveries.map((d) => d - r.pollMs));
-      polls.push(r.pollMs);
+      afterPoll.push(...r.deliveries.map((d) => d - pollDelay));
+      polls.push(pollDelay);
       missing += r.missing;
       expected += r.expected;
       cuts.push(r.cutTo);
       heartbeats.push(...r.heartbeats);
       lastPerStep.push(r.missing > 0 ? Number.POSITIVE_INFINITY : Math.max(...r.deliveries));
-      const rel = await peer.request<{ recovered: number; ms: number; limits: string }>('release', {
-        baseW: BASE_W,
+      await meter.request('step', { baseW: BASE_W });
+      const rel = await fleet.request<{ recovered: number; ms: number; limits: string }>('release', {
         untilA: settled.medianA - 1,
         quietMs: 1500,
         timeoutMs: 15_000,
       });
       if (process.env.GK_BENCH_DEBUG)
         process.stderr.write(
-          `step ${s}: ${r.deliveries.length} cut, ${r.missing} missing, poll ${r.pollMs.toFixed(1)} ms; released ${rel.recovered} in ${rel.ms.toFixed(0)} ms (${rel.limits}); cut to ${r.cutTo}\n`,
+          `step ${s}: ${r.deliveries.length} cut, ${r.missing} missing, poll ${pollDelay.toFixed(1)} ms; released ${rel.recovered} in ${rel.ms.toFixed(0)} ms (${rel.limits}); cut to ${r.cutTo}\n`,
         );
     }
     return { all, afterPoll, lastPerStep, polls, missing, expected, settled, cuts, heartbeats };
   } finally {
     await gw?.stop();
-    await peer.request('stop').catch(() => {});
-    await peer.stop();
+    for (const p of [fleet, meter]) {
+      await p.request('stop').catch(() => {});
+      await p.stop();
+    }
   }
 }
 

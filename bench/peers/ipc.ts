@@ -36,8 +36,14 @@ export function serve(handlers: Record<string, Handler>): void {
   process.on('disconnect', () => process.exit(0));
 }
 
+/** Child side: an unsolicited event to the harness (e.g. the chargers' total draw, relayed to the meter). */
+export function emit(event: string, data: unknown): void {
+  process.send?.({ event, data });
+}
+
 export interface Peer {
   readonly pid: number;
+  on(event: string, listener: (data: unknown) => void): void;
   request<T>(op: string, args?: unknown): Promise<T>;
   stop(): Promise<void>;
 }
@@ -50,7 +56,12 @@ export function forkPeer(script: string): Peer {
   });
   let seq = 0;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  child.on('message', (r: Reply) => {
+  const listeners = new Map<string, (data: unknown) => void>();
+  child.on('message', (r: Reply | { event: string; data: unknown }) => {
+    if ('event' in r) {
+      listeners.get(r.event)?.(r.data);
+      return;
+    }
     const w = waiting.get(r.id);
     if (!w) return;
     waiting.delete(r.id);
@@ -66,6 +77,9 @@ export function forkPeer(script: string): Peer {
   );
   return {
     pid: child.pid as number,
+    on(event, listener) {
+      listeners.set(event, listener);
+    },
     request<T>(op: string, args?: unknown): Promise<T> {
       const id = seq++;
       return new Promise<T>((resolve, reject) => {

@@ -7,6 +7,7 @@
  * after a step is recorded so the poll's share of the reaction is known.
  */
 import ModbusSerial from 'modbus-serial';
+import { monoMs } from './clock.js';
 import { freePort } from './ports.js';
 
 const ServerTCP = ModbusSerial.ServerTCP;
@@ -30,7 +31,7 @@ export class MeterPeer {
   private server: InstanceType<typeof ServerTCP> | undefined;
   port = 0;
   private stepAt: number | undefined;
-  /** performance.now() of the first read of the power register after the last step. */
+  /** monoMs() of the first read of the power register after the last step. */
   firstReadAfterStep: number | undefined;
   reads = 0;
 
@@ -57,7 +58,7 @@ export class MeterPeer {
 
   /** Marks a load step (the caller has changed what `powerW` returns). */
   markStep(): number {
-    this.stepAt = performance.now();
+    this.stepAt = monoMs();
     this.firstReadAfterStep = undefined;
     return this.stepAt;
   }
@@ -70,7 +71,7 @@ export class MeterPeer {
     this.reads++;
     const p = this.powerW();
     if (this.stepAt !== undefined && this.firstReadAfterStep === undefined) {
-      if (addr <= REG.totalPower && addr + length > REG.totalPower) this.firstReadAfterStep = performance.now();
+      if (addr <= REG.totalPower && addr + length > REG.totalPower) this.firstReadAfterStep = monoMs();
     }
     const map = new Map<number, number>();
     const put = (at: number, v: number) => {

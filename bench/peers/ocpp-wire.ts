@@ -4,6 +4,7 @@
  * would confirm the gateway's own framing bugs.
  */
 import type { WebSocket } from 'ws';
+import { monoMs } from './clock.js';
 
 export type Json = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ export type CallHandler = (action: string, payload: Json) => Json | undefined;
 
 /**
  * One OCPP-J endpoint on an open socket: outgoing calls with their round-trip
- * time (performance.now(), this process's clock), incoming calls answered by
+ * time (monoMs(), the system-wide monotonic clock), incoming calls answered by
  * `handler`. Both the charger and the CMS peer use it.
  */
 export class Endpoint {
@@ -71,7 +72,7 @@ export class Endpoint {
         this.pending.delete(id);
         reject(new Error(`${action} timed out`));
       }, this.timeoutMs);
-      this.pending.set(id, { t0: performance.now(), resolve, reject, timer });
+      this.pending.set(id, { t0: monoMs(), resolve, reject, timer });
       this.ws.send(encodeCall(id, action, payload), (err) => {
         if (!err) return;
         clearTimeout(timer);
@@ -82,7 +83,7 @@ export class Endpoint {
   }
 
   private receive(data: unknown): void {
-    const at = performance.now();
+    const at = monoMs();
     const f = decode(data);
     if (!f) return;
     if (f.kind === 'call') {
