@@ -108,7 +108,11 @@ async function traffic(a: TrafficArgs) {
       // First sample at a random phase so the chargers' meter values interleave.
       const first = setTimeout(() => c.open && void timed('MeterValues', c.meterValues()), rand(0, a.meterIntervalMs));
       timers.add(first);
-      await sleep(Math.min(rand(a.sessionMs[0], a.sessionMs[1]), Math.max(0, endAt - performance.now() - 2000)));
+      const length = rand(a.sessionMs[0], a.sessionMs[1]);
+      // A session that would outlast the window just keeps charging: forcing every open session to
+      // stop at the window's end would be a burst of stops that no depot produces.
+      if (performance.now() + length > endAt - 2000) return;
+      await sleep(length);
       clearInterval(mv);
       clearTimeout(first);
       try {
