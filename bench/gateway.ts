@@ -25,7 +25,8 @@ export interface GatewayUnderTest {
   stop(): Promise<void>;
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** GK_BENCH_GATEWAY_ROOT runs another checkout's gateway against these peers (e.g. a branch before merging it). */
+const ROOT = process.env.GK_BENCH_GATEWAY_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `raw` is a site file as an object; store, ports and log level are filled in here. */

@@ -11,6 +11,11 @@
  * The end-to-end modules (reaction, ocpp) run the gateway as `gridkeeper run`
  * in its own process and its peers (Modbus meter, chargers, CMS) in another,
  * speaking the protocols with their own codecs (bench/peers/).
+ *
+ * Environment: GK_BENCH_KEEP=1 keeps each gateway's config, log and database
+ * in its temp directory; GK_BENCH_DEBUG=1 prints the reaction bench's steps;
+ * GK_BENCH_GATEWAY_ROOT=<checkout> runs another checkout's gateway against
+ * these peers (e.g. a branch before merging it).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
