@@ -54,6 +54,14 @@ module.exports = {
       to: { path: '^src/model/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'bench-peers-are-independent',
+      comment:
+        'The bench peers (meter, chargers, CMS in bench/peers) speak the protocols with their own codecs and npm libraries and import nothing of the gateway, so a gateway bug cannot be confirmed by its own peer.',
+      severity: 'error',
+      from: { path: '^bench/peers/' },
+      to: { path: '^(src|adapters|policies|sim|test)/' },
+    },
+    {
       name: 'nothing-imports-tests',
       severity: 'error',
       from: { path: '^(src|adapters|policies|sim|bench)/' },

@@ -1,0 +1,85 @@
+/**
+ * A minimal OCPP 1.6J CMS on plain `ws` for the proxy bench: it answers every
+ * charger call at once (so the figure is the path's, not the CMS's), issues
+ * its own transaction ids and can send remote calls to any connected charger.
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { Endpoint, type Json } from './ocpp-wire.js';
+
+const now = () => new Date().toISOString();
+
+export class CmsPeer {
+  private readonly wss: WebSocketServer;
+  private readonly links = new Map<string, Endpoint>();
+  private txSeq = 1;
+  /** CMS-side receipt count (sanity check that traffic really reached the CMS). */
+  received = 0;
+
+  constructor() {
+    this.wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has('ocpp1.6') ? 'ocpp1.6' : false),
+    });
+    this.wss.on('connection', (ws, req) => {
+      const id = decodeURIComponent((req.url ?? '').split('/').filter(Boolean).pop() ?? '');
+      ws.on('error', () => {});
+      const ep = new Endpoint(ws, (action, payload) => this.answer(action, payload));
+      this.links.set(id, ep);
+      ws.on('close', () => {
+        if (this.links.get(id) === ep) this.links.delete(id);
+      });
+    });
+  }
+
+  ready(): Promise<string> {
+    return new Promise((resolve) => {
+      const done = () => resolve(`ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}`);
+      if (this.wss.address()) done();
+      else this.wss.once('listening', done);
+    });
+  }
+
+  connected(id: string): boolean {
+    return this.links.has(id);
+  }
+
+  /** A CMS → charger call; resolves with the round trip seen by the CMS. */
+  call(id: string, action: string, payload: Json): Promise<{ payload: Json; ms: number }> {
+    const ep = this.links.get(id);
+    if (!ep) return Promise.reject(new Error(`${id} not connected to the CMS`));
+    return ep.call(action, payload);
+  }
+
+  close(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private answer(action: string, payload: Json): Json | undefined {
+    this.received++;
+    switch (action) {
+      case 'BootNotification':
+        return { status: 'Accepted', currentTime: now(), interval: 60 };
+      case 'Heartbeat':
+        return { currentTime: now() };
+      case 'Authorize':
+        return { idTagInfo: { status: 'Accepted' } };
+      case 'StartTransaction':
+        return { transactionId: this.txSeq++, idTagInfo: { status: 'Accepted' } };
+      case 'StopTransaction':
+        return payload.idTag ? { idTagInfo: { status: 'Accepted' } } : {};
+      case 'DataTransfer':
+        return { status: 'Accepted' };
+      case 'MeterValues':
+      case 'StatusNotification':
+      case 'DiagnosticsStatusNotification':
+      case 'FirmwareStatusNotification':
+        return {};
+      default:
+        return undefined;
+    }
+  }
+}
