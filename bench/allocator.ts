@@ -1,19 +1,17 @@
 /**
- * Control benchmarks, judged on p99 (`npm run bench -- control`):
- *  - the tree allocator's time per decision at 1000 EVSEs (2-level circuit
- *    tree, tiered limits, fleet requests, allocator memory), beside an in-run
- *    baseline: the same tree on the merged limits alone (no tiers, no
- *    requests, no memory);
- *  - the in-process reaction (bench/control.ts measureReaction), kept as a
- *    labelled unit micro-bench beside the end-to-end figure of
- *    bench/reaction.ts: no sockets, no Modbus poll, no OCPP.
+ * Allocator benchmark, judged on p99 (`npm run bench -- control`): the tree
+ * allocator's time per decision at 1000 EVSEs (2-level circuit tree, tiered
+ * limits, fleet requests, allocator memory), beside an in-run baseline: the
+ * same tree on the merged limits alone (no tiers, no requests, no memory).
+ * A unit micro-bench of a pure function; the reaction of the whole gateway is
+ * measured end to end in bench/reaction.ts (the in-process reaction bench,
+ * a hand-wired copy of the core, is gone).
  */
 import { mergeLimits } from '../src/control/arbiter.js';
 import { buildCircuitTree } from '../src/control/circuit-tree.js';
 import { type AllocatorState, allocateTree } from '../src/control/tree-allocator.js';
 import type { Limit, PowerRequest } from '../src/model/decision.js';
 import type { EvseState } from '../src/model/site.js';
-import { measureReaction } from './control.js';
 import { type BenchResult, percentile } from './types.js';
 
 const ROT = ['L1L2L3', 'L2L3L1', 'L3L1L2'] as const;
@@ -120,18 +118,5 @@ export async function run(): Promise<BenchResult[]> {
     met: p99 <= 2,
     notes: `baseline: the same tree on merged limits alone (no tiers, no requests, no memory); ${a.tree.length} decisions after 200 warm-up; max ${Math.max(...a.tree).toFixed(3)} ms, mean ${mean.toFixed(3)} ms (not judged)`,
   });
-  for (const [n, samples] of [
-    [20, 50],
-    [200, 50],
-    [1000, 20],
-  ] as const) {
-    const t = await measureReaction(n, samples);
-    out.push({
-      name: `unit micro-bench (in-process, no sockets): meter step → set-points dispatched, ${n} EVSEs, p99`,
-      value: percentile(t, 99),
-      unit: 'ms',
-      notes: `p50 ${percentile(t, 50).toFixed(3)} ms, ${t.length} steps; the end-to-end figure is in module "reaction"`,
-    });
-  }
   return out;
 }
