@@ -12,22 +12,15 @@
  *  - webhook deliveries/s: a subscription made with POST /api/v1/webhooks to
  *    a bare receiver, fed by MeterValues (session.updated) sent faster than
  *    500/s; baseline: the same POSTs sent in order by a plain client;
- *  - InfluxDB export points/s: the gateway samples its state into the disk
- *    buffer (influx configured, influxd not yet running) for the whole bench,
- *    then a real influxd (Debian) starts on the configured port and the
- *    backlog's drain rate is read from influxd itself.
+ *  - InfluxDB export points/s: bench/influx.ts (its own gateway).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type GatewayUnderTest, startGateway } from './gateway.js';
 import { monoMs } from './peers/clock.js';
-import { INFLUXD, startInfluxd } from './peers/influxd.js';
+import { measureInflux } from './influx.js';
 import { forkPeer } from './peers/ipc.js';
-import { freePort } from './peers/ports.js';
 import { type BenchResult, percentile } from './types.js';
 
 export interface ApiBenchOptions {
@@ -43,15 +36,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The chargers' energy register at session start (bench/peers/charger.ts), Wh. */
 const METER_START_WH = 1_000_000;
 
-function siteConfig(n: number, influxPort: number): Record<string, unknown> {
+function siteConfig(n: number): Record<string, unknown> {
   return {
     site: { id: `api-${n}`, limitW: n * 32 * 690, failsafeLimitW: n * 6 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
     ocpp: { securityProfile: 0, unknownChargers: 'reject' },
     api: { events: { retain: 20_000, clientBufferBytes: 4_194_304 } },
-    integration: {
-      influx: { port: influxPort, database: 'bench', intervalMs: 1000, maxBufferedPoints: 5_000_000 },
-    },
   };
 }
 
@@ -121,16 +111,13 @@ async function waitQuiet(count: () => number, want: number, quietMs: number): Pr
 async function measure(o: Required<ApiBenchOptions>) {
   const n = o.evses;
   const key = randomBytes(24).toString('hex');
-  const influxPorts = { http: await freePort(), rpc: await freePort() };
-  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-influx-'));
   const receiver = await startReceiver();
   const fleet = forkPeer('./chargers-peer.ts');
   const sse = forkPeer('./sse-peer.ts');
   let gw: GatewayUnderTest | undefined;
-  let influxd: Awaited<ReturnType<typeof startInfluxd>> | undefined;
   const debug = (s: string) => process.env.GK_BENCH_DEBUG && process.stderr.write(`${s}\n`);
   try {
-    gw = await startGateway(siteConfig(n, influxPorts.http), `api-${n}`, { GRIDKEEPER_ADMIN_KEY: key });
+    gw = await startGateway(siteConfig(n), `api-${n}`, { GRIDKEEPER_ADMIN_KEY: key });
     const api = gw.apiUrl;
     // Periodic meter values off: the figures below send their own.
     await fleet.request('connect', { url: gw.ocppUrl, n, meterIntervalMs: 3_600_000, followMs: 100 });
@@ -205,50 +192,14 @@ async function measure(o: Required<ApiBenchOptions>) {
     const whBaseline = o.webhookEvents / ((monoMs() - b0) / 1000);
     debug(`webhooks ${wh.perS.toFixed(0)}/s (${wh.received}/${o.webhookEvents}), bare ${whBaseline.toFixed(0)}/s`);
 
-    // 4. InfluxDB: the backlog buffered since the gateway started, drained into a real influxd.
-    let influx: { perS: number; points: number; waitedMs: number } | undefined;
-    if (existsSync(INFLUXD)) {
-      const startedAt = Date.now();
-      influxd = await startInfluxd(dir, influxPorts);
-      const q = `SELECT count(status) FROM evse WHERE time < ${startedAt}ms`;
-      const count = async () => {
-        const r = (await influxd?.query('bench', q).catch(() => undefined)) as
-          | { results?: Array<{ series?: Array<{ values?: number[][] }> }> }
-          | undefined;
-        return Number(r?.results?.[0]?.series?.[0]?.values?.[0]?.[1] ?? 0);
-      };
-      const up = monoMs();
-      // The gateway's back-off after failed writes (up to 30 s) decides when it tries again.
-      let first = await count();
-      while (first === 0 && monoMs() - up < 60_000) {
-        await sleep(100);
-        first = await count();
-      }
-      const firstAt = monoMs();
-      let last = first;
-      let lastAt = firstAt;
-      while (monoMs() - lastAt < 3000) {
-        await sleep(100);
-        const c = await count();
-        if (c !== last) {
-          last = c;
-          lastAt = monoMs();
-        }
-      }
-      const drainS = (lastAt - firstAt) / 1000;
-      influx = { perS: drainS > 0 ? (last - first) / drainS : Number.NaN, points: last, waitedMs: firstAt - up };
-      debug(`influx ${influx.perS.toFixed(0)} points/s, ${last} points, first after ${influx.waitedMs.toFixed(0)} ms`);
-    }
-    return { state, bare, sse: sse1, wh, whBaseline, influx, rssMiB: gw.rss() / 2 ** 20 };
+    return { state, bare, sse: sse1, wh, whBaseline, rssMiB: gw.rss() / 2 ** 20 };
   } finally {
     await gw?.stop();
     for (const p of [fleet, sse]) {
       await p.request('stop').catch(() => {});
       await p.stop();
     }
-    await influxd?.stop();
     await receiver.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -308,23 +259,15 @@ export async function run(opts: ApiBenchOptions = {}): Promise<BenchResult[]> {
       notes: `${m.wh.received}/${o.webhookEvents} session.updated deliveries from MeterValues sent at up to 5000/s, subscription made with POST /api/v1/webhooks; rate = received / (first MeterValues → last receipt); baseline: the same POSTs sent in order by a plain client`,
     },
   ];
-  if (m.influx) {
-    out.push({
-      name: 'InfluxDB export, disk-buffer backlog drained into influxd (e2e)',
-      value: m.influx.perS,
-      unit: 'points/s',
-      target: '>= 50000 points/s',
-      met: m.influx.perS >= 50_000,
-      notes: `${m.influx.points} points sampled (1 s interval, ${n} EVSEs) while influxd was down, counted in influxd as they arrived; the gateway's retry back-off took ${(m.influx.waitedMs / 1000).toFixed(1)} s (not in the figure); real influxd 1.x`,
-    });
-  } else {
+  const influx = await measureInflux(n);
+  if (influx) out.push(influx);
+  else
     out.push({
       name: 'InfluxDB export',
       value: Number.NaN,
       unit: 'points/s',
       notes: 'influxd not installed: not measured',
     });
-  }
   return out;
 }
 
