@@ -1,6 +1,6 @@
 /**
  * InfluxDB export points/s, end to end: `gridkeeper run` (bench/gateway.ts)
- * with N OCPP charger peers in session samples its state every 100 ms into
+ * with N OCPP charger peers in session samples its state every 250 ms into
  * its disk buffer while the configured InfluxDB is down; then a real influxd
  * (Debian 1.x, bench/peers/influxd.ts) starts on that port and the rate at
  * which the backlog arrives is read from influxd itself (points sampled
@@ -18,7 +18,7 @@ import { freePort } from './peers/ports.js';
 import type { BenchResult } from './types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const INTERVAL_MS = 100;
+const INTERVAL_MS = 250;
 
 function siteConfig(n: number, influxPort: number): Record<string, unknown> {
   return {
@@ -32,7 +32,7 @@ function siteConfig(n: number, influxPort: number): Record<string, unknown> {
 }
 
 /** `backlogPoints`: roughly how many points to let the gateway buffer before influxd starts. */
-export async function measureInflux(n: number, backlogPoints = 150_000): Promise<BenchResult | undefined> {
+export async function measureInflux(n: number, backlogPoints = 100_000): Promise<BenchResult | undefined> {
   if (!existsSync(INFLUXD)) return undefined;
   const ports = { http: await freePort(), rpc: await freePort() };
   const dir = mkdtempSync(join(tmpdir(), 'gk-bench-influxd-'));
