@@ -1,358 +1,290 @@
-import { createHttpWebhookSender } from '../adapters/webhooks/index.js';
 /**
- * API and integration benchmarks (issue 8 targets):
- *  - GET /api/v1/state at 1000 EVSEs, p99 over a real socket;
- *  - SSE fan-out of 1000 events/s to 100 clients, p99 delivery latency
- *    (clients run in a separate process so their parsing does not load the
- *    gateway's event loop, timestamps from the shared wall clock);
- *  - webhook deliveries/s to a local receiver (one subscription, in order);
- *  - InfluxDB export points/s through the disk buffer to a real influxd.
+ * API and integration figures, end to end against `gridkeeper run` in its
+ * own process (bench/gateway.ts) with N chargers connected as OCPP 1.6J
+ * peers (bench/peers/chargers-peer.ts, own process), every one in a session:
+ *  - GET /api/v1/state at N EVSEs, p99 over a keep-alive socket, with an API
+ *    key; baseline: a bare node:http server answering the same bytes;
+ *  - live events (SSE): 100 clients (bench/peers/sse-peer.ts, own process) on
+ *    /api/v1/events?types=session.updated while the chargers send 1000
+ *    MeterValues/s; each event names its meter value by the energy register,
+ *    so the latency is MeterValues sent → event received, p99; baseline: the
+ *    MeterValues round trip itself;
+ *  - webhook deliveries/s: a subscription made with POST /api/v1/webhooks to
+ *    a bare receiver, fed by MeterValues (session.updated) sent faster than
+ *    500/s; baseline: the same POSTs sent in order by a plain client;
+ *  - InfluxDB export points/s: bench/influx.ts (its own gateway).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Agent, request } from 'node:http';
-import { createInfluxAdapter } from '../adapters/influx/index.js';
-import { createApiServer } from '../src/api/server.js';
-import { createCore } from '../src/cli/core.js';
-import { validateConfig } from '../src/config/load.js';
-import { InfluxSchema } from '../src/config/sections/integration.js';
-import { INTEGRATION_MIGRATIONS, createIntegration } from '../src/integration/index.js';
-import { SystemClock } from '../src/model/clock.js';
-import { reading } from '../src/model/reading.js';
-import { silentLogger } from '../src/util/logger.js';
+import { type GatewayUnderTest, startGateway } from './gateway.js';
+import { monoMs } from './peers/clock.js';
+import { measureInflux } from './influx.js';
+import { forkPeer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
 
+export interface ApiBenchOptions {
+  readonly evses?: number;
+  readonly stateRequests?: number;
+  readonly sseClients?: number;
+  readonly sseRatePerS?: number;
+  readonly sseSeconds?: number;
+  readonly webhookEvents?: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The chargers' energy register at session start (bench/peers/charger.ts), Wh. */
+const METER_START_WH = 1_000_000;
 
-function gateway(extra: Record<string, unknown> = {}) {
-  const r = validateConfig(
-    {
-      site: { id: 'bench', limitW: 2_000_000, failsafeLimitW: 100_000 },
-      store: { path: ':memory:' },
-      api: { port: 0, anonymousRead: true, events: { retain: 20_000, clientBufferBytes: 4_194_304 } },
-      ...extra,
-    },
-    {},
-  );
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  const core = createCore(r.config, {
-    clock: new SystemClock(),
-    log: silentLogger(),
-    defaultMetrics: false,
-    migrations: INTEGRATION_MIGRATIONS,
-  });
-  const integration = createIntegration(core, {
-    webhookSender: createHttpWebhookSender({ timeoutMs: core.config.integration.webhookDelivery.timeoutMs }),
-  });
-  return { core, integration };
+function siteConfig(n: number): Record<string, unknown> {
+  return {
+    site: { id: `api-${n}`, limitW: n * 32 * 690, failsafeLimitW: n * 6 * 690 },
+    chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
+    ocpp: { securityProfile: 0, unknownChargers: 'reject' },
+    api: { events: { retain: 20_000, clientBufferBytes: 4_194_304 } },
+  };
 }
 
-async function stateLatency(evses: number, requests: number) {
-  const { core, integration } = gateway();
-  const api = await createApiServer(core, { integration });
-  core.start();
-  await integration.start();
-  await api.start();
-  try {
-    const now = core.clock.now();
-    core.bus.emit('grid', { powerW: reading(500_000, now, 'meter') });
-    for (let i = 0; i < evses; i++) {
-      const id = `CP${String(i).padStart(4, '0')}`;
-      core.bus.emit('evse.spec', {
-        id: `${id}/1`,
-        chargerId: id,
-        connectorId: 1,
-        protocol: 'ocpp',
-        circuitId: 'site',
-        phaseRotation: 'L1L2L3',
-        phases: 3,
-        minCurrentA: 6,
-        maxCurrentA: 32,
-        voltageV: 230,
-        bidirectional: false,
-        priority: 0,
-      });
-      core.bus.emit('evse.live', {
-        id: `${id}/1`,
-        patch: { status: 'Charging', powerW: reading(7000, now, id), sessionId: `s${i}`, idTag: `T${i}` },
-      });
-    }
-    core.loop.runRound('manual');
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    const url = new URL(`${api.url()}/api/v1/state`);
-    const get = () =>
-      new Promise<number>((resolve, reject) => {
-        const t0 = performance.now();
-        const req = request(url, { agent }, (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => resolve(performance.now() - t0));
+/** Sequential GETs over one keep-alive socket; latency per request, ms. */
+async function getLatencies(url: string, token: string, requests: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  let body = '';
+  const get = () =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      const req = request(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new Error(`GET ${url}: ${res.statusCode}`));
+          body = Buffer.concat(chunks).toString('utf8');
+          resolve(performance.now() - t0);
         });
-        req.on('error', reject);
-        req.end();
       });
-    for (let i = 0; i < 50; i++) await get();
-    const lat: number[] = [];
-    for (let i = 0; i < requests; i++) lat.push(await get());
-    agent.destroy();
-    const bytes = JSON.stringify((await api.app.inject({ url: '/api/v1/state' })).json()).length;
-    return { p50: percentile(lat, 50), p99: percentile(lat, 99), bytes };
-  } finally {
-    await api.stop();
-    await integration.stop();
-    core.stop();
-  }
-}
-
-/** The SSE clients, as a plain Node script run in a child process. */
-const SSE_CLIENT = `
-import { request, Agent } from 'node:http';
-const [url, nClients, expected] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
-const lat = [];
-let done = 0;
-let connected = 0;
-const agent = new Agent({ keepAlive: true, maxSockets: 1000 });
-for (let c = 0; c < nClients; c++) {
-  request(url, { agent, headers: { accept: 'text/event-stream' } }, (res) => {
-    connected++;
-    if (connected === nClients) process.stdout.write('ready\\n');
-    res.setEncoding('utf8');
-    let got = 0;
-    let buf = '';
-    res.on('data', (chunk) => {
-      const now = performance.timeOrigin + performance.now();
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf('\\n\\n')) >= 0) {
-        const frame = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const m = /"t":([0-9.]+)/.exec(frame);
-        if (!m) continue;
-        if (c % 10 === 0) lat.push(now - Number(m[1]));
-        if (++got === expected) {
-          res.destroy();
-          if (++done === nClients) {
-            process.stdout.write(JSON.stringify(lat) + '\\n', () => process.exit(0));
-          }
-        }
-      }
+      req.on('error', reject);
+      req.end();
     });
-  }).end();
-}
-`;
-
-async function sseFanout(clients: number, ratePerS: number, seconds: number) {
-  const { core, integration } = gateway();
-  const api = await createApiServer(core, { integration });
-  await integration.start();
-  await api.start();
-  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-sse-'));
-  const script = join(dir, 'clients.mjs');
-  writeFileSync(script, SSE_CLIENT);
-  const total = ratePerS * seconds;
-  try {
-    const child = spawn(
-      process.execPath,
-      [script, `${api.url()}/api/v1/events?types=grid.*`, String(clients), String(total)],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    const ready = new Promise<void>((resolve) => {
-      child.stdout.on('data', (c: string) => {
-        out += c;
-        if (out.includes('ready\n')) resolve();
-      });
-    });
-    const finished = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    await ready;
-    await sleep(200);
-    // 1000 events/s as 10 events every 10 ms.
-    const perTick = Math.max(1, Math.round(ratePerS / 100));
-    let sent = 0;
-    const startedAt = performance.now();
-    while (sent < total) {
-      for (let i = 0; i < perTick && sent < total; i++, sent++) {
-        integration.hub.publish('grid.event', { n: sent, t: performance.timeOrigin + performance.now() });
-      }
-      const next = startedAt + (sent / ratePerS) * 1000;
-      await sleep(Math.max(0, next - performance.now()));
-    }
-    const achieved = sent / ((performance.now() - startedAt) / 1000);
-    await Promise.race([finished, sleep(30_000)]);
-    const line = out.split('\n').find((l) => l.startsWith('['));
-    if (!line) {
-      child.kill('SIGKILL');
-      throw new Error('SSE clients did not finish');
-    }
-    const lat = JSON.parse(line) as number[];
-    return { p50: percentile(lat, 50), p99: percentile(lat, 99), achieved, samples: lat.length };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await api.stop();
-    await integration.stop();
-  }
+  for (let i = 0; i < 50; i++) await get();
+  const lat: number[] = [];
+  for (let i = 0; i < requests; i++) lat.push(await get());
+  agent.destroy();
+  return { lat, body };
 }
 
-async function webhookRate(events: number, subscriptions: number) {
-  let received = 0;
+/** A bare receiver: counts webhook POSTs (arrival on the monotonic clock) and serves `stateBody` as the baseline. */
+async function startReceiver() {
+  const r = { received: 0, lastAt: 0, stateBody: '{}', url: '', close: async () => {} };
   const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(r.stateBody);
+      return;
+    }
     req.on('data', () => undefined);
     req.on('end', () => {
-      received++;
+      r.received++;
+      r.lastAt = monoMs();
       res.writeHead(204).end();
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  const { core, integration } = gateway();
-  await integration.start();
-  try {
-    for (let s = 0; s < subscriptions; s++) integration.webhooks.create({ url, events: ['session.*'] });
-    // Warm up the connection pool.
-    integration.hub.publish('session.updated', { warm: true });
-    while (received < subscriptions) await sleep(5);
-    received = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < events; i++) integration.hub.publish('session.updated', { sessionId: `s${i}`, energyWh: i });
-    const enqueueMs = performance.now() - t0;
-    const want = events * subscriptions;
-    const deadline = Date.now() + 120_000;
-    while (received < want && Date.now() < deadline) await sleep(10);
-    const seconds = (performance.now() - t0) / 1000;
-    return { perSecond: received / seconds, enqueuePerEventUs: (enqueueMs * 1000) / events, received, want };
-  } finally {
-    await integration.stop();
-    core.stop();
-    await new Promise<void>((r) => server.close(() => r()));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  r.close = () =>
+    new Promise<void>((res) => {
+      server.closeAllConnections();
+      server.close(() => res());
+    });
+  return r;
+}
+
+async function waitQuiet(count: () => number, want: number, quietMs: number): Promise<void> {
+  let last = -1;
+  let moved = monoMs();
+  while (count() < want) {
+    if (count() !== last) {
+      last = count();
+      moved = monoMs();
+    } else if (monoMs() - moved > quietMs) return;
+    await sleep(10);
   }
 }
 
-async function influxRate(points: number) {
-  if (!existsSync('/usr/bin/influxd')) return undefined;
-  const { startInfluxd } = await import('../test/adapters/influx/influxd.js');
-  const dir = mkdtempSync(join(tmpdir(), 'gk-bench-influx-'));
-  const influxd = await startInfluxd(join(dir, 'influx'));
-  const { core } = gateway();
+async function measure(o: Required<ApiBenchOptions>) {
+  const n = o.evses;
+  const key = randomBytes(24).toString('hex');
+  const receiver = await startReceiver();
+  const fleet = forkPeer('./chargers-peer.ts');
+  const sse = forkPeer('./sse-peer.ts');
+  let gw: GatewayUnderTest | undefined;
+  const debug = (s: string) => process.env.GK_BENCH_DEBUG && process.stderr.write(`${s}\n`);
   try {
-    const adapter = createInfluxAdapter(
-      InfluxSchema.parse({ port: influxd.ports.http, database: 'bench', batchSize: 5000 }),
-      {
-        clock: core.clock,
-        log: silentLogger(),
-        db: core.db,
-        metrics: core.metrics,
-        siteId: 'bench',
-      },
-    );
-    await adapter.flush(); // creates the database
-    const t0 = performance.now();
-    const base = Date.now() - 3_600_000;
-    // As the sampler writes them: one buffer row per sample of 20 points.
-    for (let i = 0; i < points; i += 20) {
-      const batch = [];
-      for (let j = 0; j < 20; j++) {
-        batch.push({
-          measurement: 'evse',
-          tags: { site: 'bench', evse: `CP${j}/1` },
-          fields: { power_w: i + j },
-          ts: base + i,
-        });
-      }
-      adapter.write(batch);
+    gw = await startGateway(siteConfig(n), `api-${n}`, { GRIDKEEPER_ADMIN_KEY: key });
+    const api = gw.apiUrl;
+    // Periodic meter values off: the figures below send their own.
+    await fleet.request('connect', { url: gw.ocppUrl, n, meterIntervalMs: 3_600_000, followMs: 100 });
+    await fleet.request('settle', { minA: 0, share: 0, quietMs: 1500, timeoutMs: 60_000 });
+    debug(`${n} chargers connected and charging`);
+
+    // 1. GET /api/v1/state, and the same bytes from a bare server.
+    const state = await getLatencies(`${api}/api/v1/state`, key, o.stateRequests);
+    receiver.stateBody = state.body;
+    const bare = await getLatencies(`${receiver.url}/state`, key, o.stateRequests);
+    debug(`state p99 ${percentile(state.lat, 99).toFixed(2)} ms, bare ${percentile(bare.lat, 99).toFixed(2)} ms`);
+
+    // 2. Live events: MeterValues k carries the register base + k; its session.updated names it.
+    await sse.request('connect', {
+      url: `${api}/api/v1/events?types=session.updated`,
+      n: o.sseClients,
+      token: key,
+      sampleEvery: 10,
+    });
+    await sleep(500);
+    const base = 10_000_000;
+    const total = o.sseRatePerS * o.sseSeconds;
+    const stream = await fleet.request<{ sentAt: number[]; rtts: number[]; ms: number }>('meterStream', {
+      ratePerS: o.sseRatePerS,
+      total,
+      base,
+    });
+    const got = await sse.request<{ samples: Array<[number, number]>; min: number; max: number }>('collect', {
+      expected: total,
+      quietMs: 3000,
+      timeoutMs: 60_000,
+    });
+    await sse.request('stop').catch(() => {});
+    const sseLat: number[] = [];
+    for (const [e, at] of got.samples) {
+      // The event carries the session's energy (register − meter start) or the register itself.
+      const k = Math.round(e >= base ? e - base : e - base + METER_START_WH);
+      const sent = stream.sentAt[k];
+      if (k >= 0 && sent !== undefined) sseLat.push(at - sent);
     }
-    const bufferMs = performance.now() - t0;
-    const r = await adapter.flush();
-    const seconds = (performance.now() - t0) / 1000;
-    return { perSecond: r.sent / seconds, bufferPerSecond: points / (bufferMs / 1000), sent: r.sent };
+    const sampledClients = Math.ceil(o.sseClients / 10);
+    const sse1 = {
+      lat: sseLat,
+      rtts: stream.rtts,
+      achieved: total / (stream.ms / 1000),
+      missing: total * sampledClients - sseLat.length,
+      perClient: `${got.min}–${got.max}`,
+    };
+    debug(
+      `sse p99 ${percentile(sseLat, 99).toFixed(2)} ms over ${sseLat.length} samples, clients got ${sse1.perClient}`,
+    );
+
+    // 3. Webhooks: one subscription, fed faster than 500/s.
+    const hook = await fetch(`${api}/api/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `${receiver.url}/hook`, events: ['session.updated'] }),
+    });
+    if (hook.status !== 201) throw new Error(`POST /api/v1/webhooks: ${hook.status} ${await hook.text()}`);
+    await fleet.request('meterStream', { ratePerS: 1000, total: 100, base: base + total });
+    await waitQuiet(() => receiver.received, 100, 3000);
+    receiver.received = 0;
+    const t0 = monoMs();
+    await fleet.request('meterStream', { ratePerS: 5000, total: o.webhookEvents, base: base + total + 100 });
+    await waitQuiet(() => receiver.received, o.webhookEvents, 5000);
+    const wh = { received: receiver.received, perS: receiver.received / ((receiver.lastAt - t0) / 1000) };
+    const payload = JSON.stringify({ type: 'session.updated', data: { energyWh: 1 } });
+    const b0 = monoMs();
+    for (let i = 0; i < o.webhookEvents; i++) {
+      await fetch(`${receiver.url}/hook`, { method: 'POST', body: payload, headers: { 'content-type': 'json' } });
+    }
+    const whBaseline = o.webhookEvents / ((monoMs() - b0) / 1000);
+    debug(`webhooks ${wh.perS.toFixed(0)}/s (${wh.received}/${o.webhookEvents}), bare ${whBaseline.toFixed(0)}/s`);
+
+    return { state, bare, sse: sse1, wh, whBaseline, rssMiB: gw.rss() / 2 ** 20 };
   } finally {
-    core.stop();
-    await influxd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await gw?.stop();
+    for (const p of [fleet, sse]) {
+      await p.request('stop').catch(() => {});
+      await p.stop();
+    }
+    await receiver.close();
   }
 }
 
 /** `bench/run.ts` module contract. */
-export async function run(): Promise<BenchResult[]> {
-  const out: BenchResult[] = [];
-  const st = await stateLatency(1000, 500);
-  out.push({
-    name: 'GET /api/v1/state at 1000 EVSEs, p50',
-    value: st.p50,
-    unit: 'ms',
-    notes: `${(st.bytes / 1024).toFixed(0)} KiB JSON`,
-  });
-  out.push({
-    name: 'GET /api/v1/state at 1000 EVSEs, p99',
-    value: st.p99,
-    unit: 'ms',
-    target: 'p99 <= 10 ms',
-    met: st.p99 <= 10,
-  });
-
-  const sse = await sseFanout(100, 1000, 5);
-  out.push({
-    name: 'SSE fan-out 1000 events/s to 100 clients, delivery p50',
-    value: sse.p50,
-    unit: 'ms',
-    notes: `achieved ${sse.achieved.toFixed(0)} events/s; ${sse.samples} latency samples`,
-  });
-  out.push({
-    name: 'SSE fan-out 1000 events/s to 100 clients, delivery p99',
-    value: sse.p99,
-    unit: 'ms',
-    target: 'p99 <= 50 ms',
-    met: sse.p99 <= 50,
-  });
-
-  const wh = await webhookRate(3000, 1);
-  out.push({
-    name: 'webhook deliveries to a local receiver, 1 subscription (in order)',
-    value: wh.perSecond,
-    unit: '/s',
-    target: '>= 500/s',
-    met: wh.perSecond >= 500,
-    notes: `${wh.received}/${wh.want} delivered; outbox enqueue ${wh.enqueuePerEventUs.toFixed(1)} µs/event`,
-  });
-  const wh4 = await webhookRate(2000, 4);
-  out.push({
-    name: 'webhook deliveries to a local receiver, 4 subscriptions',
-    value: wh4.perSecond,
-    unit: '/s',
-    notes: `${wh4.received}/${wh4.want} delivered`,
-  });
-
-  const influx = await influxRate(200_000);
-  if (influx) {
-    out.push({
-      name: 'InfluxDB export through the disk buffer (200k points)',
-      value: influx.perSecond,
-      unit: 'points/s',
-      target: '>= 50000 points/s',
-      met: influx.perSecond >= 50_000,
-      notes: `buffering alone ${influx.bufferPerSecond.toFixed(0)} points/s; real influxd 1.x`,
-    });
-  } else {
+export async function run(opts: ApiBenchOptions = {}): Promise<BenchResult[]> {
+  const o: Required<ApiBenchOptions> = {
+    evses: opts.evses ?? 1000,
+    stateRequests: opts.stateRequests ?? 500,
+    sseClients: opts.sseClients ?? 100,
+    sseRatePerS: opts.sseRatePerS ?? 1000,
+    sseSeconds: opts.sseSeconds ?? 5,
+    webhookEvents: opts.webhookEvents ?? 3000,
+  };
+  const m = await measure(o);
+  const n = o.evses;
+  const stP99 = percentile(m.state.lat, 99);
+  const sseLat = [...m.sse.lat, ...Array<number>(m.sse.missing).fill(Number.POSITIVE_INFINITY)];
+  const sseP99 = percentile(sseLat, 99);
+  const out: BenchResult[] = [
+    {
+      name: `GET /api/v1/state at ${n} EVSEs (e2e), p50`,
+      value: percentile(m.state.lat, 50),
+      unit: 'ms',
+      baseline: percentile(m.bare.lat, 50),
+    },
+    {
+      name: `GET /api/v1/state at ${n} EVSEs (e2e), p99`,
+      value: stP99,
+      unit: 'ms',
+      baseline: percentile(m.bare.lat, 99),
+      target: 'p99 <= 10 ms',
+      met: stP99 <= 10,
+      notes: `${(m.state.body.length / 1024).toFixed(0)} KiB JSON, ${o.stateRequests} sequential requests with an API key over one keep-alive socket to \`gridkeeper run\` with ${n} OCPP chargers in session; baseline: a bare node:http server answering the same bytes`,
+    },
+    {
+      name: `SSE ${o.sseRatePerS} events/s to ${o.sseClients} clients, MeterValues sent → event received, p50`,
+      value: percentile(sseLat, 50),
+      unit: 'ms',
+      baseline: percentile(m.sse.rtts, 50),
+    },
+    {
+      name: `SSE ${o.sseRatePerS} events/s to ${o.sseClients} clients, MeterValues sent → event received, p99`,
+      value: sseP99,
+      unit: 'ms',
+      baseline: percentile(m.sse.rtts, 99),
+      target: 'p99 <= 50 ms',
+      met: sseP99 <= 50,
+      notes: `achieved ${m.sse.achieved.toFixed(0)} MeterValues/s over ${n} chargers; ${m.sse.lat.length} latency samples (every 10th client), ${m.sse.missing} missing counted as infinite; events per client ${m.sse.perClient}; baseline: the MeterValues round trip (CALL → CALLRESULT) at the same time`,
+    },
+    {
+      name: 'webhook deliveries to a bare receiver, 1 subscription (e2e)',
+      value: m.wh.perS,
+      unit: '/s',
+      baseline: m.whBaseline,
+      target: '>= 500/s',
+      met: m.wh.perS >= 500,
+      notes: `${m.wh.received}/${o.webhookEvents} session.updated deliveries from MeterValues sent at up to 5000/s, subscription made with POST /api/v1/webhooks; rate = received / (first MeterValues → last receipt); baseline: the same POSTs sent in order by a plain client`,
+    },
+  ];
+  const influx = await measureInflux(n);
+  if (influx) out.push(influx);
+  else
     out.push({
       name: 'InfluxDB export',
       value: Number.NaN,
       unit: 'points/s',
       notes: 'influxd not installed: not measured',
     });
-  }
   return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = await run();
+  const small = Number(process.argv[2] ?? 50);
+  const results = await run({
+    evses: small,
+    stateRequests: 100,
+    sseClients: 10,
+    sseRatePerS: 200,
+    sseSeconds: 2,
+    webhookEvents: 500,
+  });
   for (const r of results) {
     process.stdout.write(
-      `${r.name}: ${Number.isFinite(r.value) ? r.value.toFixed(2) : 'n/a'} ${r.unit}${r.target ? ` (target ${r.target}: ${r.met ? 'met' : 'NOT met'})` : ''}${r.notes ? ` — ${r.notes}` : ''}\n`,
+      `${r.name}: ${r.value.toFixed(2)} ${r.unit} (baseline ${r.baseline?.toFixed(2)}) ${r.notes ?? ''}\n`,
     );
   }
+  process.exit(0);
 }

@@ -29,8 +29,15 @@ export interface GatewayUnderTest {
 const ROOT = process.env.GK_BENCH_GATEWAY_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** `raw` is a site file as an object; store, ports and log level are filled in here. */
-export async function startGateway(raw: Record<string, unknown>, label: string): Promise<GatewayUnderTest> {
+/**
+ * `raw` is a site file as an object; store, ports and log level are filled in here (`api` settings other than
+ * host and port are kept). `env` is added to the gateway's environment (e.g. GRIDKEEPER_ADMIN_KEY).
+ */
+export async function startGateway(
+  raw: Record<string, unknown>,
+  label: string,
+  env: Record<string, string> = {},
+): Promise<GatewayUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), `gk-bench-${label}-`));
   const ocppPort = await freePort();
   const apiPort = await freePort();
@@ -38,11 +45,11 @@ export async function startGateway(raw: Record<string, unknown>, label: string):
   const config = {
     ...raw,
     ocpp: { ...ocpp, host: '127.0.0.1', port: ocppPort },
-    api: { host: '127.0.0.1', port: apiPort },
+    api: { ...((raw.api ?? {}) as Record<string, unknown>), host: '127.0.0.1', port: apiPort },
     store: { path: join(dir, 'gridkeeper.db') },
     log: { level: 'warn' },
   };
-  const checked = validateConfig(config, {});
+  const checked = validateConfig(config, { ...process.env, ...env });
   if (!checked.ok) throw new Error(`bench config invalid:\n${formatErrors(checked.errors)}`);
   const file = join(dir, 'site.yaml');
   // JSON is YAML: the file is read by the same loader as any site file.
@@ -52,7 +59,7 @@ export async function startGateway(raw: Record<string, unknown>, label: string):
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '--config', file],
-    { cwd: ROOT, stdio: ['ignore', out, out], env: { ...process.env, NODE_ENV: 'production' } },
+    { cwd: ROOT, stdio: ['ignore', out, out], env: { ...process.env, ...env, NODE_ENV: 'production' } },
   );
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const apiUrl = `http://127.0.0.1:${apiPort}`;

@@ -1,17 +1,17 @@
 /**
- * MQTT inbound throughput: messages/s from a publishing client, through the
- * embedded broker and the MQTT adapter (topic lookup, JSON decode, scaling),
- * into the process image (SiteState). The baseline in the same run is a plain
- * MQTT subscriber on the same broker, i.e. what the broker and socket allow.
+ * MQTT inbound throughput, end to end: a publishing client sends device
+ * readings to the gateway's embedded broker (`gridkeeper run` in its own
+ * process, mqtt.broker: embedded); the gateway's MQTT adapter decodes them
+ * into the process image and its state publisher republishes each new value
+ * on `<prefix>/<site>/<device>/powerW`. An observing client counts those:
+ * every inbound message carries a new value, so every one that went through
+ * the gateway comes back out once. Baseline in the same run: a plain
+ * subscriber on the same broker for topics the gateway does not follow, i.e.
+ * what the broker and the sockets allow. No target: messages/s is reported.
  */
 import { type MqttClient, connectAsync } from 'mqtt';
-import { Registry } from 'prom-client';
-import { createMqttAdapter } from '../adapters/mqtt/index.js';
-import { createGatewayBus } from '../src/bus/events.js';
-import { MqttSchema } from '../src/config/sections/mqtt.js';
-import { SystemClock } from '../src/model/clock.js';
-import { SiteState } from '../src/state/site-state.js';
-import { silentLogger } from '../src/util/logger.js';
+import { startGateway } from './gateway.js';
+import { freePort } from './peers/ports.js';
 import type { BenchResult } from './types.js';
 
 export interface MqttBenchOptions {
@@ -22,25 +22,36 @@ export interface MqttBenchOptions {
   readonly timeoutMs?: number;
 }
 
-export interface MqttBenchResult {
-  /** Messages/s that reached the process image through the adapter. */
-  readonly messagesPerSecond: number;
-  /** Messages/s a bare subscriber received on the same broker (same run). */
-  readonly baselineMessagesPerSecond: number;
-  readonly published: number;
-  readonly received: number;
-  readonly devices: number;
+const SITE = 'mqttbench';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function siteConfig(port: number, topics: readonly string[]): Record<string, unknown> {
+  return {
+    site: { id: SITE, limitW: 1_000_000, failsafeLimitW: 100_000 },
+    mqtt: {
+      enabled: true,
+      broker: 'embedded',
+      host: '127.0.0.1',
+      port,
+      retain: false,
+      discovery: { enabled: false },
+      devices: topics.map((topic, i) => ({
+        id: `dev${i}`,
+        role: 'load',
+        points: [{ quantity: 'power', topic, jsonPath: 'power.total', unit: 'W' }],
+      })),
+    },
+  };
 }
 
-const ROLES = ['grid', 'pv', 'battery'] as const;
-
-async function publishAll(pub: MqttClient, topics: readonly string[], messages: number): Promise<void> {
+/** Publishes `messages` readings round-robin over `topics`; the value is the message number (always new per device). */
+async function publishAll(pub: MqttClient, topics: readonly string[], messages: number, from: number): Promise<void> {
   // Await each batch so the publisher's socket buffer stays bounded.
   const batch = 500;
   for (let i = 0; i < messages; i += batch) {
     const jobs: Array<Promise<unknown>> = [];
     for (let j = i; j < Math.min(messages, i + batch); j++) {
-      const payload = `{"power":{"total":${(j % 1000) / 10}},"energy":${j}}`;
+      const payload = `{"power":{"total":${from + j}}}`;
       jobs.push(pub.publishAsync(topics[j % topics.length] as string, payload, { qos: 0 }));
     }
     await Promise.all(jobs);
@@ -49,83 +60,70 @@ async function publishAll(pub: MqttClient, topics: readonly string[], messages: 
 
 async function waitCount(count: () => number, target: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (count() < target && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  let last = -1;
+  let lastMoved = Date.now();
+  while (count() < target && Date.now() < end) {
+    if (count() !== last) {
+      last = count();
+      lastMoved = Date.now();
+    } else if (Date.now() - lastMoved > 3000) return; // nothing more is coming
+    await sleep(5);
+  }
 }
 
-export async function benchMqtt(opts: MqttBenchOptions = {}): Promise<MqttBenchResult> {
+export async function benchMqtt(opts: MqttBenchOptions = {}) {
   const messages = opts.messages ?? 20_000;
   const nDevices = opts.devices ?? 30;
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const clock = new SystemClock();
-  const bus = createGatewayBus();
-  let changes = 0;
-  const state = new SiteState({
-    siteId: 'bench',
-    clock,
-    bus,
-    gridStaleAfterMs: 3000,
-    staleAfterMs: 10_000,
-    onChange: () => {
-      changes++;
-    },
-  });
-  state.start();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const topics = Array.from({ length: nDevices }, (_, i) => `bench/dev${i}/state`);
-  const cfg = MqttSchema.parse({
-    enabled: true,
-    port: 0,
-    discovery: { enabled: false },
-    devices: topics.map((topic, i) => ({
-      id: `dev${i}`,
-      role: ROLES[i % ROLES.length],
-      points:
-        ROLES[i % ROLES.length] === 'battery'
-          ? [{ quantity: 'power', topic, jsonPath: 'power.total', unit: 'kW' }]
-          : [
-              { quantity: 'power', topic, jsonPath: 'power.total', unit: 'kW' },
-              { quantity: 'energy', topic, jsonPath: 'energy', unit: 'kWh' },
-            ],
-    })),
-  });
-  const adapter = createMqttAdapter(cfg, { clock, log: silentLogger(), bus, metrics: new Registry(), siteId: 'bench' });
-  await adapter.start();
-  const url = `mqtt://127.0.0.1:${adapter.brokerPort}`;
-  const pub = await connectAsync(url, { clientId: 'bench-pub' });
-  const raw = await connectAsync(url, { clientId: 'bench-raw' });
+  const port = await freePort();
+  const gw = await startGateway(siteConfig(port, topics), 'mqtt');
+  const url = `mqtt://127.0.0.1:${port}`;
+  const clients: MqttClient[] = [];
   try {
-    // Baseline: a bare subscriber on topics the adapter does not subscribe to.
+    const pub = await connectAsync(url, { clientId: 'bench-pub' });
+    const raw = await connectAsync(url, { clientId: 'bench-raw' });
+    const obs = await connectAsync(url, { clientId: 'bench-observer' });
+    clients.push(pub, raw, obs);
     let rawCount = 0;
-    raw.on('message', () => {
-      rawCount++;
-    });
+    raw.on('message', () => rawCount++);
     await raw.subscribeAsync('baseline/#');
-    const baseTopics = topics.map((t) => `baseline/${t}`);
+    let out = 0;
+    obs.on('message', () => out++);
+    await obs.subscribeAsync(`gridkeeper/${SITE}/+/powerW`);
+
+    // Baseline: a bare subscriber on topics the gateway does not subscribe to.
     let t0 = performance.now();
-    await publishAll(pub, baseTopics, messages);
+    await publishAll(
+      pub,
+      topics.map((t) => `baseline/${t}`),
+      messages,
+      0,
+    );
     await waitCount(() => rawCount, messages, timeoutMs);
     const baseline = rawCount / ((performance.now() - t0) / 1000);
 
-    // Warm-up so JIT and the first device-online events are not measured.
-    await publishAll(pub, topics, nDevices * 10);
-    await waitCount(() => changes, nDevices * 10, timeoutMs);
-
-    changes = 0;
+    // Warm-up (JIT, first device-online events), then the measurement.
+    await publishAll(pub, topics, nDevices * 10, 1);
+    await waitCount(() => out, nDevices * 10, timeoutMs);
+    await sleep(500);
+    out = 0;
+    const cpu0 = gw.cpuMs();
     t0 = performance.now();
-    await publishAll(pub, topics, messages);
-    await waitCount(() => changes, messages, timeoutMs);
+    await publishAll(pub, topics, messages, 1_000_000);
+    await waitCount(() => out, messages, timeoutMs);
     const elapsedS = (performance.now() - t0) / 1000;
     return {
-      messagesPerSecond: changes / elapsedS,
+      messagesPerSecond: out / elapsedS,
       baselineMessagesPerSecond: baseline,
       published: messages,
-      received: changes,
+      received: out,
       devices: nDevices,
+      gatewayCpuMs: gw.cpuMs() - cpu0,
     };
   } finally {
-    await pub.endAsync(true);
-    await raw.endAsync(true);
-    await adapter.stop();
-    state.stop();
+    for (const c of clients) await c.endAsync(true).catch(() => {});
+    await gw.stop();
   }
 }
 
@@ -134,11 +132,17 @@ export async function run(): Promise<BenchResult[]> {
   const r = await benchMqtt();
   return [
     {
-      name: 'MQTT inbound messages into the process image',
+      name: 'MQTT inbound e2e, reading published → republished by the gateway',
       value: r.messagesPerSecond,
       unit: 'msg/s',
       baseline: r.baselineMessagesPerSecond,
-      notes: `${r.received}/${r.published} messages over ${r.devices} devices, embedded aedes broker; baseline = bare subscriber`,
+      notes: `${r.received}/${r.published} messages over ${r.devices} devices through \`gridkeeper run\` (embedded broker, MQTT adapter, process image, state publisher; gateway CPU ${r.gatewayCpuMs} ms); baseline = a plain subscriber on the same broker`,
     },
   ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await benchMqtt({ messages: Number(process.argv[2] ?? 2000) });
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+  process.exit(0);
 }

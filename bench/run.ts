@@ -8,12 +8,14 @@
  * beside the proxied one, and `met` is decided on p99 (or the worst case),
  * never on a mean. `npm run bench -- ocpp reaction` runs the named modules.
  *
- * The end-to-end modules (reaction, ocpp) run the gateway as `gridkeeper run`
- * in its own process and its peers (Modbus meter, chargers, CMS) in another,
- * speaking the protocols with their own codecs (bench/peers/).
+ * The end-to-end modules (reaction, ocpp, grid, api, mqtt) run the gateway as
+ * `gridkeeper run` in its own process (bench/gateway.ts) and its peers
+ * (Modbus meter, chargers, CMS, SSE clients, MQTT clients, influxd, the VTN
+ * simulator) elsewhere, speaking the protocols with their own codecs
+ * (bench/peers/) or libraries; no bench wires the core by hand.
  *
  * Environment: GK_BENCH_KEEP=1 keeps each gateway's config, log and database
- * in its temp directory; GK_BENCH_DEBUG=1 prints the reaction bench's steps;
+ * in its temp directory; GK_BENCH_DEBUG=1 prints the reaction, grid and api benches' steps;
  * GK_BENCH_GATEWAY_ROOT=<checkout> runs another checkout's gateway against
  * these peers (e.g. a branch before merging it).
  */

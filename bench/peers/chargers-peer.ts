@@ -166,6 +166,35 @@ serve({
     };
   },
 
+  /**
+   * MeterValues at `ratePerS` (in 10 ms ticks) round-robin over the chargers, `total` of them; message k
+   * carries the energy register `base + k` Wh, so whatever the gateway derives from it names k. Returns each
+   * message's send time (monotonic ms) and each call's round trip (the floor of any answer over these sockets).
+   */
+  async meterStream(args: { ratePerS: number; total: number; base: number }) {
+    const sentAt: number[] = [];
+    const calls: Array<Promise<number>> = [];
+    const t0 = monoMs();
+    const perTick = Math.max(1, Math.round(args.ratePerS / 100));
+    for (let k = 0; k < args.total; ) {
+      for (let i = 0; i < perTick && k < args.total; i++, k++) {
+        const c = chargers[k % chargers.length] as ChargerPeer;
+        c.energyWh = args.base + k;
+        sentAt.push(monoMs());
+        calls.push(
+          c.meterValues().then(
+            (r) => r.ms,
+            () => Number.NaN,
+          ),
+        );
+      }
+      const next = t0 + (k / args.ratePerS) * 1000;
+      await sleep(Math.max(0, next - monoMs()));
+    }
+    const rtts = (await Promise.all(calls)).filter((x) => !Number.isNaN(x));
+    return { sentAt, rtts, ms: monoMs() - t0 };
+  },
+
   async stop() {
     for (const t of timers) clearTimeout(t);
     await Promise.allSettled(chargers.map((c) => c.close()));

@@ -83,6 +83,10 @@ export function forkPeer(script: string): Peer {
     request<T>(op: string, args?: unknown): Promise<T> {
       const id = seq++;
       return new Promise<T>((resolve, reject) => {
+        if (!child.connected) {
+          reject(new Error(`${script} is not running`));
+          return;
+        }
         waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
         child.send({ id, op, args });
       });
