@@ -1,35 +1,27 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { type RPCClient, RPCServer } from 'ocpp-rpc';
-import { callWithId } from '../../adapters/ocpp/rpc/call.js';
-import { OCPP_PROTOCOLS, actionsOf, type OcppProtocol } from '../../adapters/ocpp/rpc/protocol.js';
-import { strictValidators } from '../../adapters/ocpp/rpc/validators.js';
+import type { TLSSocket } from 'node:tls';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Clock } from '../../src/model/clock.js';
+import { NO_ANSWER, OcppPeer } from '../devices/ocpp/peer.js';
+import { type Json, OCPP_VERSIONS, OcppCallError, type OcppVersion, parseBasicAuth } from '../devices/ocpp/wire.js';
+import { CmsBook, type CmsTransaction, type CmsTransactionV2 } from './cms-book.js';
 
-type Json = Record<string, unknown>;
+export type { CmsTransaction, CmsTransactionV2 };
+export type OcppProtocol = OcppVersion;
 
 /** One call the CMS received, in arrival order. */
 export interface CmsRecord {
   readonly seq: number;
   readonly identity: string;
-  readonly protocol: OcppProtocol;
+  readonly protocol: OcppVersion;
   readonly messageId: string;
   readonly action: string;
   readonly payload: Json;
   readonly ts: number;
-  /** Same charger and message id seen before (a replay the CMS already had). */
+  /** Same charger and message id seen before (a resend of a message the CMS already had). */
   readonly duplicate: boolean;
-}
-
-export interface CmsTransaction {
-  readonly id: number;
-  readonly identity: string;
-  readonly idTag: string;
-  readonly connectorId: number;
-  readonly meterStart: number;
-  meterStop?: number;
-  stopped: boolean;
 }
 
 export interface CmsSimOptions {
@@ -49,33 +41,52 @@ export interface CmsSimOptions {
     /** Require a client certificate signed by this CA (security profile 3). */
     readonly clientCa?: string;
   };
+  /** Wait for a charger's answer to a CMS call, ms (injected clock). */
+  readonly callTimeoutMs?: number;
+}
+
+interface Conn {
+  readonly peer: OcppPeer;
+  readonly ws: WebSocket;
+  readonly closed: Promise<void>;
 }
 
 /**
- * A cloud CMS for OCPP 1.6J, 2.0.1 and 2.1 speaking the real protocol with
- * strict validation: accepts boots, authorises, issues transaction ids,
- * records every call it receives, can be switched into an outage and can
- * send CMS→charger calls. Used by the demo and the proxy's tests.
+ * A cloud CMS for OCPP 1.6J, 2.0.1 and 2.1 on plain `ws` with the
+ * simulators' own codec: accepts boots, authorises, issues transaction ids,
+ * records every call it receives in order with its message id (a resend
+ * under a known id is answered as before and flagged `duplicate`), can be
+ * switched into an outage, can lose answers, and sends CMS→charger calls.
  */
 export class CmsSim {
   readonly records: CmsRecord[] = [];
-  readonly transactions = new Map<number, CmsTransaction>();
   /** Client certificate CN each charger connection presented (security profile 3). */
   readonly clientCertificates = new Map<string, string>();
-  private readonly clients = new Map<string, RPCClient>();
-  private readonly answers = new Map<string, unknown>();
+  private readonly book: CmsBook;
+  private readonly conns = new Map<string, Conn>();
+  private readonly answers = new Map<string, Json>();
   private readonly failures = new Map<string, { code: string; times: number }>();
-  private rpc?: RPCServer;
+  private readonly drops: Array<{ action?: string; times: number }> = [];
+  private wss?: WebSocketServer;
   private http?: Server;
   private boundPort = 0;
-  private nextTx: number;
   private outage = false;
   private silent = false;
   private seq = 0;
   private waiters: Array<() => void> = [];
 
   constructor(private readonly opts: CmsSimOptions) {
-    this.nextTx = opts.firstTransactionId ?? 1;
+    this.book = new CmsBook(opts);
+  }
+
+  /** 1.6 transactions by the id the CMS issued. */
+  get transactions(): Map<number, CmsTransaction> {
+    return this.book.transactions;
+  }
+
+  /** 2.x transactions by the charger's id. */
+  get transactionsV2(): Map<string, CmsTransactionV2> {
+    return this.book.transactionsV2;
   }
 
   get port(): number {
@@ -88,35 +99,22 @@ export class CmsSim {
   }
 
   connectedIds(): string[] {
-    return [...this.clients.keys()];
+    return [...this.conns.keys()];
   }
 
   async start(): Promise<void> {
-    const rpc = new RPCServer({
-      protocols: [...OCPP_PROTOCOLS],
-      strictMode: true,
-      strictModeValidators: strictValidators(),
-      pingIntervalMs: 0,
+    const wss = new WebSocketServer({
+      noServer: true,
+      // The first subprotocol the charger offers that the CMS speaks.
+      handleProtocols: (offered) => [...offered].find((p) => OCPP_VERSIONS.includes(p as OcppVersion)) ?? false,
     });
-    rpc.auth((accept, reject, handshake) => {
-      if (this.outage) return reject(503, 'Service unavailable');
-      const sock = handshake.request.socket as import('node:tls').TLSSocket;
-      if (typeof sock.getPeerCertificate === 'function') {
-        const subject = sock.getPeerCertificate()?.subject;
-        if (subject?.CN) this.clientCertificates.set(handshake.identity, String(subject.CN));
-      }
-      const want = this.opts.passwords?.[handshake.identity];
-      if (want !== undefined && handshake.password?.toString('utf8') !== want) return reject(401, 'Unauthorized');
-      accept();
-    });
-    rpc.on('client', (client) => this.attach(client));
-    this.rpc = rpc;
-    const notFound = (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
+    this.wss = wss;
+    const notFound = (_req: IncomingMessage, res: ServerResponse) => {
       res.statusCode = 404;
       res.end();
     };
     const tls = this.opts.tls;
-    this.http = tls
+    const server = tls
       ? createTlsServer(
           {
             cert: tls.cert,
@@ -126,19 +124,17 @@ export class CmsSim {
           notFound,
         )
       : createServer(notFound);
-    this.http.on(
-      'upgrade',
-      (req: IncomingMessage, socket: Socket, head: Buffer) => void rpc.handleUpgrade(req, socket, head),
-    );
-    const server = this.http;
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.http = server;
     await new Promise<void>((resolve) => server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', resolve));
     this.boundPort = (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.clients.values()].map((c) => c.close({ force: true })));
-    this.clients.clear();
-    await this.rpc?.close({ force: true }).catch(() => {});
+    this.dropAll();
+    const wss = this.wss;
+    this.wss = undefined;
+    await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
     const server = this.http;
     this.http = undefined;
     if (server) {
@@ -155,10 +151,7 @@ export class CmsSim {
   async setOutage(on: boolean, mode: 'drop' | 'silent' = 'drop'): Promise<void> {
     this.silent = on && mode === 'silent';
     this.outage = on && mode === 'drop';
-    if (this.outage) {
-      await Promise.allSettled([...this.clients.values()].map((c) => c.close({ force: true })));
-      this.clients.clear();
-    }
+    if (this.outage) this.dropAll();
   }
 
   /** Answer the next `times` calls of `action` with a CALLERROR `code` (poison-message tests). */
@@ -166,20 +159,27 @@ export class CmsSim {
     this.failures.set(action, { code, times });
   }
 
-  /** CMS → charger call (RemoteStart, SetChargingProfile, ...). */
+  /**
+   * Lose the answers to the next `times` calls (of `action`, or of any):
+   * the CMS books the call but the answer never reaches the sender, which
+   * must resend it under the same message id.
+   */
+  dropAnswers(times = 1, action?: string): void {
+    this.drops.push({ times, ...(action !== undefined ? { action } : {}) });
+  }
+
+  /** CMS → charger call (RemoteStart, SetChargingProfile, ...); a CALLERROR answer rejects with OcppCallError. */
   async call(identity: string, action: string, params: Json, messageId?: string): Promise<Json> {
-    const c = this.clients.get(identity);
+    const c = this.conns.get(identity);
     if (!c) throw new Error(`${identity} not connected to the CMS`);
-    if (messageId)
-      return (await callWithId(c, messageId, action, params, { clock: this.opts.clock, timeoutMs: 10_000 })) as Json;
-    return (await c.call(action, params)) as Json;
+    return c.peer.call(action, params, messageId, this.opts.callTimeoutMs ?? 10_000);
   }
 
   received(action?: string, identity?: string): CmsRecord[] {
     return this.records.filter((r) => (!action || r.action === action) && (!identity || r.identity === identity));
   }
 
-  /** Resolves once `pred` holds (checked after every received call). */
+  /** Resolves once `pred` holds (checked after every received call); a real-time test helper. */
   async until(pred: () => boolean, timeoutMs = 10_000): Promise<void> {
     if (pred()) return;
     await new Promise<void>((resolve, reject) => {
@@ -197,94 +197,100 @@ export class CmsSim {
     });
   }
 
-  private attach(client: RPCClient): void {
-    const identity = client.identity as string;
-    const protocol = client.protocol as OcppProtocol;
-    this.clients.get(identity)?.close({ force: true });
-    this.clients.set(identity, client);
-    client.on('close', () => {
-      if (this.clients.get(identity) === client) this.clients.delete(identity);
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const identity = decodeURIComponent(path.split('/').filter(Boolean).at(-1) ?? '');
+    const wss = this.wss;
+    const refused = this.refusal(req, identity);
+    if (!wss || refused) {
+      socket.end(`HTTP/1.1 ${refused ?? '503 Service Unavailable'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    const sock = req.socket as TLSSocket;
+    if (typeof sock.getPeerCertificate === 'function') {
+      const cn = sock.getPeerCertificate()?.subject?.CN;
+      if (cn) this.clientCertificates.set(identity, String(cn));
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => this.attach(identity, ws));
+  }
+
+  /** The HTTP status line a connection attempt is refused with, if it is. */
+  private refusal(req: IncomingMessage, identity: string): string | undefined {
+    if (this.outage) return '503 Service Unavailable';
+    if (!identity) return '404 Not Found';
+    const want = this.opts.passwords?.[identity];
+    if (want !== undefined) {
+      const cred = parseBasicAuth(req.headers.authorization);
+      if (cred?.id !== identity || cred.password !== want) return '401 Unauthorized';
+    }
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',');
+    if (!offered.some((p) => OCPP_VERSIONS.includes(p.trim() as OcppVersion))) return '400 Bad Request';
+    return undefined;
+  }
+
+  private attach(identity: string, ws: WebSocket): void {
+    const protocol = ws.protocol as OcppVersion;
+    this.conns.get(identity)?.ws.terminate();
+    let onClosed = () => {};
+    const closed = new Promise<void>((resolve) => {
+      onClosed = resolve;
     });
-    for (const action of actionsOf(protocol)) {
-      client.handle(action, async ({ messageId, params, signal }) => {
-        if (this.silent) {
-          await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve()));
-          throw new Error('connection closed');
-        }
-        const key = `${identity}\u0000${messageId}`;
-        const duplicate = this.answers.has(key);
-        this.records.push({
-          seq: ++this.seq,
-          identity,
-          protocol,
-          messageId: messageId ?? '',
-          action,
-          payload: (params ?? {}) as Json,
-          ts: this.opts.clock.now(),
-          duplicate,
-        });
-        try {
-          if (duplicate) return this.answers.get(key) as Json;
-          const fail = this.failures.get(action);
-          if (fail && fail.times > 0) {
-            fail.times--;
-            const err = new Error(`CMS sim refuses ${action}`) as Error & { rpcErrorCode: string };
-            err.rpcErrorCode = fail.code;
-            throw err;
-          }
-          const res = this.answer(identity, protocol, action, (params ?? {}) as Json);
-          this.answers.set(key, res);
-          return res;
-        } finally {
-          for (const w of [...this.waiters]) w();
-        }
-      });
+    const peer = new OcppPeer(ws, {
+      clock: this.opts.clock,
+      protocol,
+      onCall: (action, payload, messageId) => this.onCall(conn, identity, action, payload, messageId),
+    });
+    const conn: Conn = { peer, ws, closed };
+    this.conns.set(identity, conn);
+    ws.on('close', () => {
+      onClosed();
+      if (this.conns.get(identity) === conn) this.conns.delete(identity);
+    });
+  }
+
+  private async onCall(conn: Conn, identity: string, action: string, payload: Json, messageId: string) {
+    if (this.silent) {
+      // A hung backend: the call is never processed; the sender times out or drops the link.
+      await conn.closed;
+      return NO_ANSWER;
+    }
+    const key = `${identity}\u0000${messageId}`;
+    const duplicate = this.answers.has(key);
+    const protocol = conn.peer.protocol;
+    this.records.push({
+      seq: ++this.seq,
+      identity,
+      protocol,
+      messageId,
+      action,
+      payload,
+      ts: this.opts.clock.now(),
+      duplicate,
+    });
+    try {
+      if (duplicate) return this.answers.get(key) as Json;
+      const fail = this.failures.get(action);
+      if (fail && fail.times > 0) {
+        fail.times--;
+        throw new OcppCallError(fail.code, `CMS sim refuses ${action}`);
+      }
+      const res = this.book.answer(identity, protocol, action, payload);
+      this.answers.set(key, res);
+      return this.takeDrop(action) ? NO_ANSWER : res;
+    } finally {
+      for (const w of [...this.waiters]) w();
     }
   }
 
-  private answer(identity: string, protocol: OcppProtocol, action: string, p: Json): Json {
-    const now = new Date(this.opts.clock.now()).toISOString();
-    const v16 = protocol === 'ocpp1.6';
-    const auth = (tag: unknown) => ((this.opts.invalidIdTags ?? []).includes(String(tag)) ? 'Invalid' : 'Accepted');
-    switch (action) {
-      case 'BootNotification':
-        return { status: 'Accepted', currentTime: now, interval: 300 };
-      case 'Heartbeat':
-        return { currentTime: now };
-      case 'Authorize':
-        return v16
-          ? { idTagInfo: { status: auth(p.idTag) } }
-          : { idTokenInfo: { status: auth((p.idToken as Json | undefined)?.idToken) } };
-      case 'StartTransaction': {
-        const id = this.nextTx++;
-        this.transactions.set(id, {
-          id,
-          identity,
-          idTag: String(p.idTag),
-          connectorId: p.connectorId as number,
-          meterStart: p.meterStart as number,
-          stopped: false,
-        });
-        return { transactionId: id, idTagInfo: { status: auth(p.idTag) } };
-      }
-      case 'StopTransaction': {
-        const tx = this.transactions.get(p.transactionId as number);
-        if (tx) {
-          tx.stopped = true;
-          tx.meterStop = p.meterStop as number;
-        }
-        return {};
-      }
-      case 'TransactionEvent': {
-        const tag = (p.idToken as Json | undefined)?.idToken;
-        return tag !== undefined ? { idTokenInfo: { status: auth(tag) } } : {};
-      }
-      case 'NotifyEVChargingNeeds':
-        return { status: 'Accepted' };
-      case 'DataTransfer':
-        return { status: 'Accepted' };
-      default:
-        return {};
-    }
+  private takeDrop(action: string): boolean {
+    const d = this.drops.find((x) => x.times > 0 && (x.action === undefined || x.action === action));
+    if (!d) return false;
+    d.times--;
+    return true;
+  }
+
+  private dropAll(): void {
+    for (const c of this.conns.values()) c.ws.terminate();
+    this.conns.clear();
   }
 }

@@ -10,7 +10,8 @@ export interface VehicleSpec {
   readonly phases: 1 | 3;
   /**
    * Delay between a new current limit and the vehicle following it, ms.
-   * AC vehicles follow the pilot in 2–5 s (some up to 30 s); DC/V2G in < 1 s.
+   * AC vehicles follow the pilot 5–11 s late (IEC 61851 pace, some up to
+   * 30 s); DC/V2G units in < 1 s. Configured per vehicle.
    */
   readonly responseDelayMs: number;
   /** Some vehicles draw this much above the set-point, A. */

@@ -261,7 +261,9 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         physics,
         maxCurrentA: c?.maxCurrentA ?? 32,
         phaseRotation: c?.phaseRotation ?? 'L1L2L3',
+        // Configured like an installed site (every 2 s, per-phase currents), not the 60 s factory default.
         meterIntervalMs: 2000,
+        sampledData: ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import'],
       });
       chargers.push(sim);
       await run({ name: `charger ${sim.opts.id} (${protocol})`, start: () => sim.start(), stop: () => sim.stop() });

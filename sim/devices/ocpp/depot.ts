@@ -1,14 +1,14 @@
 import type { Clock, TimerHandle } from '../../../src/model/clock.js';
 import type { PhaseRotation } from '../../../src/model/site.js';
-import type { OcppProtocol } from '../../../adapters/ocpp/rpc/protocol.js';
 import { createRng } from '../../site/rng.js';
 import type { SitePhysics } from '../../site/physics.js';
 import { SimVehicle } from '../../site/vehicle.js';
 import { SimCharger } from './charger.js';
+import type { OcppVersion } from './wire.js';
 
 export interface DepotChargerSpec {
   readonly id: string;
-  readonly protocol: OcppProtocol;
+  readonly protocol: OcppVersion;
   readonly phaseRotation?: PhaseRotation;
   readonly bidirectional?: boolean;
   readonly maxCurrentA?: number;
@@ -21,8 +21,10 @@ export interface SimDepotOptions {
   readonly clock: Clock;
   readonly physics?: SitePhysics;
   readonly chargers: readonly DepotChargerSpec[];
-  /** MeterValues period of every charger, ms (demo: 2000). */
+  /** Overrides every charger's factory meter value period (60 s), ms (demo: 2000). */
   readonly meterIntervalMs?: number;
+  /** Overrides every charger's factory measurands (1.6 notation). */
+  readonly sampledData?: readonly string[];
   /** Pause between a vehicle leaving and the next arriving, ms. */
   readonly arrivalGapMs?: number;
   /** How long a vehicle stays, ms. */
@@ -33,8 +35,10 @@ export interface SimDepotOptions {
 /**
  * The demo's chargers: one SimCharger per spec, each with a vehicle plugged
  * in right after boot and a new one arriving some time after the previous
- * one left (full or departed). Vehicles follow the gateway's limits with
- * an AC-like response delay.
+ * one left (full or departed). Vehicles are a mix, as on a real site: AC
+ * ones follow a new limit 5–11 s late (V2G units in under a second), one
+ * in five draws 1.5 A over its set-point, and one in five stops below 8 A
+ * (the charger then reports SuspendedEV).
  */
 export class SimDepot {
   readonly chargers: SimCharger[];
@@ -58,7 +62,8 @@ export class SimDepot {
           ...(c.maxCurrentA ? { maxCurrentA: c.maxCurrentA } : {}),
           ...(c.password !== undefined ? { password: c.password } : {}),
           bidirectional: c.bidirectional ?? false,
-          meterIntervalMs: opts.meterIntervalMs ?? 10_000,
+          ...(opts.meterIntervalMs !== undefined ? { meterIntervalMs: opts.meterIntervalMs } : {}),
+          ...(opts.sampledData ? { sampledData: opts.sampledData } : {}),
         }),
     );
   }
@@ -114,8 +119,9 @@ export class SimDepot {
         socPct: 15 + Math.round(this.rng() * 40),
         maxCurrentA: threePhase ? 16 : 32,
         phases: threePhase ? 3 : 1,
-        responseDelayMs: bidirectional ? 800 : 2000 + Math.round(this.rng() * 3000),
+        responseDelayMs: bidirectional ? 800 : 5000 + Math.round(this.rng() * 6000),
         overdrawA: this.rng() > 0.8 ? 1.5 : 0,
+        minCurrentA: this.rng() > 0.8 ? 8 : 6,
         departureAt: now + (this.opts.dwellMs ?? 8 * 3_600_000),
         neededWh: 20_000,
         bidirectional,

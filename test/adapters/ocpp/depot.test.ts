@@ -39,6 +39,8 @@ describe('simulated depot through the proxy', () => {
       clock,
       physics,
       meterIntervalMs: 2000,
+      // Configured like an installed site; the chargers' factory default is un-phased values every 60 s.
+      sampledData: ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import'],
       chargers: [
         { id: 'D16', protocol: 'ocpp1.6' },
         { id: 'D201', protocol: 'ocpp2.0.1', phaseRotation: 'L2L3L1' },

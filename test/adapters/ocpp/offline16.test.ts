@@ -175,17 +175,9 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
       meterStart: 100,
       timestamp: new Date(clock.now()).toISOString(),
     };
-    const { callWithId } = await import('../../../adapters/ocpp/rpc/call.js');
-    // biome-ignore lint/suspicious/noExplicitAny: reach the sim's socket to resend a frame verbatim
-    const sock = (cp as any).client;
-    const a = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
-    const b = (await callWithId(sock, 'same-id', 'StartTransaction', start, { clock, timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
+    // The charger resends a frame verbatim under the same message id.
+    const a = await cp.callWithId('same-id', 'StartTransaction', start);
+    const b = await cp.callWithId('same-id', 'StartTransaction', start);
     expect(b.transactionId).toBe(a.transactionId);
     const stop = {
       transactionId: a.transactionId as number,
@@ -193,8 +185,8 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
       timestamp: new Date(clock.now()).toISOString(),
       reason: 'Local',
     };
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
-    await callWithId(sock, 'stop-id', 'StopTransaction', stop, { clock, timeoutMs: 5000 });
+    await cp.callWithId('stop-id', 'StopTransaction', stop);
+    await cp.callWithId('stop-id', 'StopTransaction', stop);
     expect(proxy.outbox.pending('REP1').filter((r) => r.action === 'StartTransaction')).toHaveLength(1);
     await cms.setOutage(false);
     await waitFor(() => proxy.outbox.counts().pending === 0, { clock, advanceMs: 200, what: 'replay' });

@@ -41,6 +41,8 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
       clock,
       physics,
       meterIntervalMs: 10_000,
+      // As an installer would configure it: per-phase currents besides the factory energy and power.
+      sampledData: ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import'],
     });
     await charger.start();
     await waitFor(() => charger?.booted === true, { what: 'boot' });
