@@ -142,7 +142,8 @@ export class SimSite {
     while (this.nextArrival < this.arrivals.length && (this.arrivals[this.nextArrival]?.arriveAt ?? 0) <= now) {
       const v = this.arrivals[this.nextArrival++] as ScenarioVehicle;
       const charger = this.chargers.get(v.chargerId);
-      if (!charger || this.plugged.has(v.chargerId)) continue;
+      // A visit that ended before the window opened is not part of this day.
+      if (!charger || this.plugged.has(v.chargerId) || v.departAt <= now) continue;
       const spec = this.specs.get(v.chargerId);
       const vehicle = new SimVehicle(
         {

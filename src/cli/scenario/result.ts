@@ -47,10 +47,12 @@ export function summarise(name: string, k: SiteKpis, wallMs: number): Controller
     const fmt = (x: number) => (l.unit === 'W' ? `${round(x / 1000)} kW` : `${round(x)} A`);
     limits[n] = { limit: fmt(l.limit), peak: fmt(l.peak), judgedS: l.judgedSeconds, lagS: l.lagSeconds };
   }
+  // An interval outside the simulated window (a shortened day) is not judged.
+  const seen = k.dr.filter((d) => d.seconds > 0);
   const dr =
-    k.dr.length > 0
+    seen.length > 0
       ? {
-          intervals: k.dr.map((d) => ({
+          intervals: seen.map((d) => ({
             id: d.id,
             limitKw: round(d.limitW / 1000),
             compliancePct: d.seconds > 0 ? round((100 * (d.seconds - d.secondsOver)) / d.seconds) : 0,
@@ -58,23 +60,23 @@ export function summarise(name: string, k: SiteKpis, wallMs: number): Controller
             peakKw: round(d.peakW / 1000),
           })),
           compliancePct: round(
-            (100 * k.dr.reduce((s, d) => s + d.seconds - d.secondsOver, 0)) /
+            (100 * seen.reduce((s, d) => s + d.seconds - d.secondsOver, 0)) /
               Math.max(
                 1,
-                k.dr.reduce((s, d) => s + d.seconds, 0),
+                seen.reduce((s, d) => s + d.seconds, 0),
               ),
           ),
           responseS: {
             p50: percentile(
-              k.dr.map((d) => d.responseSeconds),
+              seen.map((d) => d.responseSeconds),
               0.5,
             ),
             p99: percentile(
-              k.dr.map((d) => d.responseSeconds),
+              seen.map((d) => d.responseSeconds),
               0.99,
             ),
           },
-          failures: k.dr.filter((d) => d.responseSeconds === null).length,
+          failures: seen.filter((d) => d.responseSeconds === null).length,
         }
       : undefined;
   return {
