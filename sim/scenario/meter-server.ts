@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import ModbusSerial from 'modbus-serial';
+import type { Clock } from '../../src/model/clock.js';
 import type { PhaseValues } from '../../src/model/site.js';
 import type { Activity } from './activity.js';
 
@@ -14,6 +15,9 @@ export interface MeterReading {
 
 export interface MeterServerOptions {
   readonly voltageV: number;
+  readonly clock: Clock;
+  /** Time the meter (behind its RS-485 to TCP gateway) takes to answer, ms. */
+  readonly latencyMs?: number;
   /** The reading of the meter at a Modbus unit id; undefined: no such unit. */
   readonly read: (unitId: number) => MeterReading | undefined;
   readonly activity?: Activity;
@@ -82,18 +86,34 @@ export class MeterServer {
   async start(): Promise<void> {
     const host = '127.0.0.1';
     this.portNo = await freePort(host);
+    const noUnit = () => Object.assign(new Error('no such unit'), { modbusErrorCode: 0x0b });
     const vector = {
-      getMultipleInputRegisters: (addr: number, length: number, unitId: number): number[] => {
+      // Four parameters: modbus-serial then waits for the callback, which comes after the
+      // meter's latency on the (virtual) clock, with the value measured at that moment.
+      getMultipleInputRegisters: (
+        addr: number,
+        length: number,
+        unitId: number,
+        cb: (err: Error | null, values: number[]) => void,
+      ): void => {
         this.answered();
-        const r = this.opts.read(unitId);
-        if (!r) throw Object.assign(new Error('no such unit'), { modbusErrorCode: 0x0b });
-        const regs = sdm630Registers(r, this.opts.voltageV);
-        return Array.from({ length }, (_, i) => regs[addr + i] ?? 0);
+        this.opts.clock.setTimeout(() => {
+          const r = this.opts.read(unitId);
+          if (!r) cb(noUnit(), []);
+          else {
+            const regs = sdm630Registers(r, this.opts.voltageV);
+            cb(
+              null,
+              Array.from({ length }, (_, i) => regs[addr + i] ?? 0),
+            );
+          }
+          this.opts.activity?.bump();
+        }, this.opts.latencyMs ?? 40);
       },
       getInputRegister: (addr: number, unitId: number): number => {
         this.answered();
         const r = this.opts.read(unitId);
-        if (!r) throw Object.assign(new Error('no such unit'), { modbusErrorCode: 0x0b });
+        if (!r) throw noUnit();
         return sdm630Registers(r, this.opts.voltageV)[addr] ?? 0;
       },
     };

@@ -57,6 +57,7 @@ export class SimSite {
     });
     this.meter = new MeterServer({
       voltageV: day.site.voltageV,
+      clock: o.clock,
       activity: o.activity,
       read: (unit) => this.meterReading(unit),
     });
