@@ -5,8 +5,10 @@ import type { DrInterval, ScenarioVehicle } from './types.js';
 export interface LimitKpi {
   readonly limit: number;
   readonly unit: 'A' | 'W';
-  /** Highest value seen (per phase for currents). */
+  /** Highest value seen (the most loaded phase for currents). */
   peak: number;
+  /** Highest current per phase [L1, L2, L3] (site phases), for current limits. */
+  readonly peakPerPhase?: [number, number, number];
   /** Over the limit while vehicles could not yet follow an uncontrolled load step (lag + 1 s): reported raw. */
   lagSeconds: number;
   /** Every other second over the limit: the controller is judged on these. */
@@ -70,11 +72,25 @@ export class KpiLedger {
     private readonly drIntervals: readonly DrInterval[] = [],
   ) {
     const limits: Record<string, LimitKpi> = {
-      'site fuse': { limit: site.fuseA, unit: 'A', peak: 0, lagSeconds: 0, judgedSeconds: 0 },
+      'site fuse': {
+        limit: site.fuseA,
+        unit: 'A',
+        peak: 0,
+        peakPerPhase: [0, 0, 0],
+        lagSeconds: 0,
+        judgedSeconds: 0,
+      },
       'site contract': { limit: site.limitW, unit: 'W', peak: 0, lagSeconds: 0, judgedSeconds: 0 },
     };
     for (const c of site.circuits) {
-      limits[`circuit ${c.id}`] = { limit: c.maxCurrentA, unit: 'A', peak: 0, lagSeconds: 0, judgedSeconds: 0 };
+      limits[`circuit ${c.id}`] = {
+        limit: c.maxCurrentA,
+        unit: 'A',
+        peak: 0,
+        peakPerPhase: [0, 0, 0],
+        lagSeconds: 0,
+        judgedSeconds: 0,
+      };
     }
     this.k = {
       limits,
@@ -115,9 +131,12 @@ export class KpiLedger {
   second(s: SecondSample): void {
     const lag = s.now <= this.lagUntil;
     let over = false;
-    const check = (name: string, value: number, tolerance: number) => {
+    const check = (name: string, value: number, tolerance: number, phases?: PhaseValues) => {
       const l = this.k.limits[name];
       if (!l) return;
+      if (phases && l.peakPerPhase) {
+        for (let p = 0; p < 3; p++) l.peakPerPhase[p] = Math.max(l.peakPerPhase[p] as number, Math.abs(phases[p] ?? 0));
+      }
       if (value > l.peak) l.peak = value;
       if (value > l.limit + tolerance) {
         over = true;
@@ -125,9 +144,9 @@ export class KpiLedger {
         else l.judgedSeconds++;
       }
     };
-    check('site fuse', Math.max(...s.gridA.map(Math.abs)), 0.05);
+    check('site fuse', Math.max(...s.gridA.map(Math.abs)), 0.05, s.gridA);
     check('site contract', s.gridW, 1);
-    for (const [id, a] of s.circuitA) check(`circuit ${id}`, Math.max(...a), 0.05);
+    for (const [id, a] of s.circuitA) check(`circuit ${id}`, Math.max(...a), 0.05, a);
     if (over) {
       if (lag) this.k.lagSeconds++;
       else this.k.judgedSeconds++;

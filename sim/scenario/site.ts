@@ -82,9 +82,10 @@ export class SimSite {
       return { powerW: p.gridPowerW(), currentsA: p.gridCurrentsA(), importWh: p.importWh, exportWh: p.exportWh };
     }
     if (unit === PV_METER_UNIT && this.o.day.pvPeakW > 0) {
+      // A meter in the PV feed sees production as export (negative power), as installed.
       const w = p.pvPowerW();
       const a = w / (3 * V);
-      return { powerW: w, currentsA: [a, a, a] as PhaseValues, importWh: 0, exportWh: p.pvWh };
+      return { powerW: -w, currentsA: [a, a, a] as PhaseValues, importWh: 0, exportWh: p.pvWh };
     }
     return undefined;
   }

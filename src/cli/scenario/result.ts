@@ -7,7 +7,10 @@ export interface ControllerKpis {
   readonly overLimitJudgedS: number;
   /** Seconds over a limit while vehicles could not yet follow an uncontrolled load step (raw). */
   readonly overLimitLagS: number;
-  readonly limits: Record<string, { limit: string; peak: string; judgedS: number; lagS: number }>;
+  readonly limits: Record<
+    string,
+    { limit: string; peak: string; peakPerPhaseA?: readonly number[]; judgedS: number; lagS: number }
+  >;
   readonly peakImportKw: number;
   readonly deliveredKwh: number;
   readonly deadlinesTotal: number;
@@ -45,7 +48,13 @@ export function summarise(name: string, k: SiteKpis, wallMs: number): Controller
   const limits: ControllerKpis['limits'] = {};
   for (const [n, l] of Object.entries(k.limits)) {
     const fmt = (x: number) => (l.unit === 'W' ? `${round(x / 1000)} kW` : `${round(x)} A`);
-    limits[n] = { limit: fmt(l.limit), peak: fmt(l.peak), judgedS: l.judgedSeconds, lagS: l.lagSeconds };
+    limits[n] = {
+      limit: fmt(l.limit),
+      peak: fmt(l.peak),
+      ...(l.peakPerPhase ? { peakPerPhaseA: l.peakPerPhase.map((a) => round(a)) } : {}),
+      judgedS: l.judgedSeconds,
+      lagS: l.lagSeconds,
+    };
   }
   // An interval outside the simulated window (a shortened day) is not judged.
   const seen = k.dr.filter((d) => d.seconds > 0);
