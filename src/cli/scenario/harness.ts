@@ -120,6 +120,19 @@ async function startBaseline(
   return { csUrl: baseline.url, afterChargersBooted: async () => {}, stop: () => baseline.stop() };
 }
 
+async function whileTimeMoves(clock: SteppingClock, activity: Activity, work: Promise<void>): Promise<void> {
+  let done = false;
+  void work.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; !done && i < 600; i++) {
+    await settle(activity);
+    if (!done) clock.advance(100);
+  }
+  await work;
+}
+
 /**
  * One controller through one simulated day: the site (meters, chargers,
  * vehicles) on loopback sockets, the controller under test built the way
@@ -159,8 +172,15 @@ export async function runDay(
       }
     }
   } finally {
-    await underTest?.stop();
-    await site.stop();
+    // Stopping may wait on virtual timers (a meter answer still in flight): keep time moving.
+    await whileTimeMoves(
+      clock,
+      activity,
+      (async () => {
+        await underTest?.stop();
+        await site.stop();
+      })(),
+    );
   }
   return { kpis: site.ledger.k, vehicles: site.vehicleSummary(), wallMs: Math.round(performance.now() - started) };
 }
