@@ -39,7 +39,7 @@ export const drDay: ScenarioDefinition = {
         chargerId: id,
         idTag: `TAGDR${i + 1}`,
         arriveAt: Math.round(arriveAt / 1000) * 1000,
-        departAt: day + 23 * HOUR + Math.round(rng() * 60) * MIN,
+        departAt: day + 21.5 * HOUR + Math.round(rng() * 60) * MIN,
         capacityWh: 75_000,
         socPct,
         maxCurrentA,
