@@ -1,14 +1,25 @@
 import type { ScenarioBuildOptions } from './types.js';
 
-/** Response delay of one vehicle: 80 % AC pace 2-5 s, 12 % slow 5-15 s, 8 % very slow up to 30 s. */
+/**
+ * Response delay of one AC vehicle: most follow the pilot 5–11 s after a new
+ * limit (IEC 61851 pace), a few take up to 30 s.
+ */
 export function responseDelay(rng: () => number, opts: ScenarioBuildOptions): number {
   const o = opts.responseDelayMs;
   if (typeof o === 'number') return o;
   if (o) return Math.round(o[0] + rng() * (o[1] - o[0]));
-  const r = rng();
-  if (r < 0.8) return Math.round(2000 + rng() * 3000);
-  if (r < 0.92) return Math.round(5000 + rng() * 10_000);
-  return Math.round(15_000 + rng() * 15_000);
+  if (rng() < 0.92) return Math.round(5000 + rng() * 6000);
+  return Math.round(11_000 + rng() * 19_000);
+}
+
+/** Some vehicles draw up to 1.5 A above their set-point. */
+export function overdraw(rng: () => number): number {
+  return rng() < 0.2 ? Math.round((0.5 + rng()) * 10) / 10 : 0;
+}
+
+/** Every vehicle stops below 6 A; some already below 8 A. */
+export function stopBelow(rng: () => number): number {
+  return rng() < 0.1 ? 8 : 6;
 }
 
 export function pick<T>(rng: () => number, items: readonly T[]): T {

@@ -1,10 +1,39 @@
-import type { GatewayConfig, GatewayConfigInput } from '../../src/config/schema.js';
-import type { BoundPolicy } from '../../src/model/policy.js';
+import type { PhaseRotation } from '../../src/model/site.js';
+
+/** A circuit node below the grid connection (feeder, sub-distribution). */
+export interface SiteCircuit {
+  readonly id: string;
+  readonly parent: string;
+  /** Per-phase current limit (fuse / cable), A. */
+  readonly maxCurrentA: number;
+}
+
+/** One charger as the installer wired it. */
+export interface SiteCharger {
+  readonly id: string;
+  readonly circuit: string;
+  readonly phases: 1 | 3;
+  readonly phaseRotation: PhaseRotation;
+  readonly minCurrentA: number;
+  readonly maxCurrentA: number;
+}
+
+/** The physical site: its connection, circuits and chargers (both controllers get the same). */
+export interface SiteDescription {
+  readonly id: string;
+  /** Contracted import, W. */
+  readonly limitW: number;
+  /** Main fuse per phase, A. */
+  readonly fuseA: number;
+  readonly voltageV: number;
+  readonly circuits: readonly SiteCircuit[];
+  readonly chargers: readonly SiteCharger[];
+}
 
 /** One vehicle visit of a simulated day. */
 export interface ScenarioVehicle {
   readonly id: string;
-  readonly evseId: string;
+  readonly chargerId: string;
   readonly idTag: string;
   readonly arriveAt: number;
   readonly departAt: number;
@@ -17,47 +46,47 @@ export interface ScenarioVehicle {
   readonly responseDelayMs: number;
   /** How far the vehicle draws above its set-point, A. */
   readonly overdrawA: number;
+  /** The vehicle stops drawing when offered less than this, A (IEC 61851: 6 A; some cars want more). */
+  readonly minCurrentA: number;
   /** Energy the fleet needs by departure, Wh (undefined: no deadline). */
   readonly neededWh?: number;
-  /** The vehicle announces its phases (OCPP 2.x); otherwise they are learnt from measurement. */
-  readonly announcesPhases: boolean;
 }
 
-export interface ScenarioBattery {
+/** An import limit the utility sends for an interval (demand response), W at the site meter. */
+export interface DrInterval {
   readonly id: string;
-  readonly capacityWh: number;
-  readonly socPct: number;
-  readonly maxChargeW: number;
-  readonly maxDischargeW: number;
+  readonly start: number;
+  readonly end: number;
+  readonly importLimitW: number;
+  /** When the utility publishes it (default: at the start of the day, i.e. day-ahead). */
+  readonly announcedAt?: number;
 }
 
 /** Everything that happens on one simulated day, identical for every controller. */
 export interface ScenarioDay {
-  /** The site as a gridkeeper config file would describe it (validated by the real schema). */
-  readonly config: GatewayConfigInput;
+  readonly site: SiteDescription;
   readonly startAt: number;
   readonly endAt: number;
   readonly vehicles: readonly ScenarioVehicle[];
   /** Mean building load, W, and its random variation. */
   readonly baseLoadW: number;
   readonly baseLoadNoiseW: number;
-  /** Slow changes of the building load: from `at` the load is `w` above the mean. */
+  /** Changes of the building load outside any controller: from `at` the load is `w` above the mean. */
   readonly loadSteps: ReadonlyArray<{ readonly at: number; readonly w: number }>;
+  /** PV peak at noon, W (0: no PV); measured by its own meter. */
   readonly pvPeakW: number;
-  readonly battery?: ScenarioBattery;
-  /**
-   * A time-varying import cap (e.g. a demand-response event), W; exceeding it counts as a
-   * violation like any other limit. Undefined at a time: no cap.
-   */
-  readonly importCapW?: (ts: number) => number | undefined;
-  /**
-   * Extra gridkeeper policies for this day (e.g. the grid-signal policy fed with the day's DR
-   * events), bound like the ones in `src/cli/compose.ts`.
-   */
-  readonly policies?: (ctx: { readonly config: GatewayConfig; readonly now: () => number }) => BoundPolicy[];
+  /** Demand-response import limits from the utility (dr-day). */
+  readonly dr?: readonly DrInterval[];
   /** Import price at a time, EUR/kWh. */
   readonly priceEurPerKwh: (ts: number) => number;
   readonly feedInEurPerKwh: number;
+  /**
+   * What the operator writes in gridkeeper's config for this site beyond the
+   * wiring (policy settings), as plain config-file data.
+   */
+  readonly gatewaySettings?: Readonly<Record<string, unknown>>;
+  /** Why the simulated window is what it is (e.g. stress is shortened to fit the time budget). */
+  readonly note?: string;
 }
 
 export interface ScenarioBuildOptions {
@@ -66,39 +95,9 @@ export interface ScenarioBuildOptions {
   readonly responseDelayMs?: number | readonly [number, number];
 }
 
-/**
- * A scenario is one file in `sim/scenario/scenarios/` exporting `scenario`.
- * The runner finds it by name; nothing else needs to change to add one.
- */
+/** A scenario is one file in `sim/scenario/scenarios/` exporting `scenario`. */
 export interface ScenarioDefinition {
   readonly name: string;
   readonly description: string;
   build(opts: ScenarioBuildOptions): ScenarioDay;
-}
-
-/** KPIs of one controller on one day (the `--json` shape). */
-export interface ControllerKpis {
-  readonly name: string;
-  readonly violationSeconds: number;
-  readonly peakImportKw: number;
-  readonly deadlinesTotal: number;
-  readonly deadlinesFeasible: number;
-  readonly deadlinesMissed: number;
-  readonly energyShortfallKwh: number;
-  readonly solarSelfConsumptionPct: number;
-  readonly costEur: number;
-}
-
-export interface ScenarioResult {
-  readonly scenario: string;
-  readonly controllers: ControllerKpis[];
-  /** How the simulated vehicles behaved (response delays are per vehicle). */
-  readonly vehicles: {
-    readonly count: number;
-    readonly responseDelayMs: { readonly min: number; readonly p50: number; readonly max: number };
-    readonly overdrawing: number;
-  };
-  readonly seed: number;
-  readonly simulatedHours: number;
-  readonly wallMs: number;
 }

@@ -95,6 +95,11 @@ export class SitePhysics {
     this.loads.delete(id);
   }
 
+  /** What one device draws now, currents on the site's phases (scenario KPIs per circuit). */
+  loadOf(id: string): { readonly powerW: number; readonly currentsA: PhaseValues } | undefined {
+    return this.loads.get(id);
+  }
+
   baseLoadW(): number {
     return Math.max(0, (this.opts.baseLoadW ?? 8000) + this.noiseW + this.baseStepW);
   }

@@ -1,20 +1,22 @@
-import type { ChargerConfig } from '../../../src/config/sections/site.js';
 import { createRng } from '../../site/rng.js';
-import { HOUR, ROTATIONS, responseDelay, touPrice } from '../helpers.js';
-import type { ScenarioDefinition, ScenarioVehicle } from '../types.js';
+import { HOUR, overdraw, ROTATIONS, responseDelay, stopBelow, touPrice } from '../helpers.js';
+import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
 
 /**
  * A delivery-van depot at night: 40 AC chargers on two feeders, a tight
- * connection (200 A fuse, 130 kW contract) and every van with a departure
- * and the energy it needs for tomorrow's route.
+ * connection (200 A fuse, 130 kW contract), every van with a departure and
+ * the energy it needs for tomorrow's route, and a workshop load that steps
+ * up by 30 kW in the evening peak (outside any controller).
  */
 export const scenario: ScenarioDefinition = {
   name: 'depot',
-  description: '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, departure deadlines',
+  description:
+    '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, deadlines, +30 kW load step',
   build(opts) {
     const rng = createRng(opts.seed);
-    const startAt = Date.UTC(2026, 0, 5, 12);
-    const chargers: Array<Partial<ChargerConfig> & { id: string }> = [];
+    const day = Date.UTC(2026, 0, 5);
+    const startAt = day + 15 * HOUR;
+    const chargers: SiteCharger[] = [];
     const vehicles: ScenarioVehicle[] = [];
     for (let i = 0; i < 40; i++) {
       const id = `D${String(i + 1).padStart(2, '0')}`;
@@ -22,7 +24,7 @@ export const scenario: ScenarioDefinition = {
         id,
         circuit: i < 20 ? 'feeder-a' : 'feeder-b',
         phases: 3,
-        phaseRotation: ROTATIONS[i % 3],
+        phaseRotation: ROTATIONS[i % 3] ?? 'L1L2L3',
         minCurrentA: 6,
         maxCurrentA: 32,
       });
@@ -30,13 +32,13 @@ export const scenario: ScenarioDefinition = {
       const [maxCurrentA, phases] = kind < 0.6 ? [16, 3] : kind < 0.85 ? [32, 3] : [32, 1];
       const capacityWh = 75_000;
       const socPct = 10 + rng() * 40;
-      const arriveAt = startAt + 4.5 * HOUR + rng() * 4 * HOUR;
-      const departAt = startAt + 16.5 * HOUR + rng() * 2.5 * HOUR;
+      const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
+      const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
       const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
       vehicles.push({
         id: `van-${i + 1}`,
-        evseId: `${id}/1`,
-        idTag: `TAG-VAN-${i + 1}`,
+        chargerId: id,
+        idTag: `TAGVAN${i + 1}`,
         arriveAt: Math.round(arriveAt / 1000) * 1000,
         departAt: Math.round(departAt / 1000) * 1000,
         capacityWh,
@@ -44,41 +46,38 @@ export const scenario: ScenarioDefinition = {
         maxCurrentA,
         phases: phases as 1 | 3,
         responseDelayMs: responseDelay(rng, opts),
-        overdrawA: rng() < 0.15 ? 1 + rng() * 0.5 : 0,
+        overdrawA: overdraw(rng),
+        minCurrentA: stopBelow(rng),
         neededWh,
-        announcesPhases: rng() < 0.5,
       });
     }
     return {
-      config: {
-        site: {
-          id: 'depot',
-          limitW: 130_000,
-          fuseA: 200,
-          failsafeLimitW: 40_000,
-          circuits: [
-            { id: 'feeder-a', parent: 'site', maxCurrentA: 125 },
-            { id: 'feeder-b', parent: 'site', maxCurrentA: 125 },
-          ],
-        },
+      site: {
+        id: 'depot',
+        limitW: 130_000,
+        fuseA: 200,
+        voltageV: 230,
+        circuits: [
+          { id: 'feeder-a', parent: 'site', maxCurrentA: 125 },
+          { id: 'feeder-b', parent: 'site', maxCurrentA: 125 },
+        ],
         chargers,
-        control: { intervalMs: 1000, policies: { loadManagement: { marginW: 3000 } } },
-        fleet: { deadlines: { safetyFactor: 1.2 } },
-        store: { path: ':memory:' },
       },
       startAt,
-      endAt: startAt + 24 * HOUR,
+      endAt: day + 32 * HOUR,
       vehicles,
       baseLoadW: 15_000,
       baseLoadNoiseW: 800,
       loadSteps: [
-        { at: startAt + 10 * HOUR, w: 1500 },
-        { at: startAt + 14 * HOUR, w: -2000 },
-        { at: startAt + 17 * HOUR, w: 1000 },
+        { at: day + 19 * HOUR, w: 30_000 },
+        { at: day + 20 * HOUR, w: 0 },
+        { at: day + 23 * HOUR, w: 1500 },
       ],
       pvPeakW: 0,
       priceEurPerKwh: touPrice,
       feedInEurPerKwh: 0.08,
+      gatewaySettings: { control: { policies: { loadManagement: { marginW: 3000 } } } },
+      note: '15:00 to 08:00 (every visit of the night)',
     };
   },
 };

@@ -1,45 +1,7 @@
 import type { Command } from 'commander';
-import { formatScenarioTable, listScenarios, runScenario } from '../../../sim/scenario/runner.js';
-import { runDrDay } from '../../../sim/utility/dr-day.js';
-
-const DR_DAY_DESCRIPTION =
-  'depot afternoon and evening with prices, an import-limit and a dispatch event and a VTN outage, through the real OpenADR VEN';
-
-/**
- * dr-day runs the real VEN against the VTN simulator over HTTP (on a virtual
- * clock), so it has its own runner; its KPIs are the grid ones.
- */
-async function runDrDayCommand(seed: number, opts: ScenarioCliOptions): Promise<void> {
-  if (!opts.quiet) process.stderr.write('dr-day: running (VTN over HTTP, virtual clock)...\n');
-  const result = await runDrDay({ seed });
-  if (opts.json) {
-    process.stdout.write(
-      `${JSON.stringify({ scenario: result.scenario, controllers: result.controllers }, null, 2)}\n`,
-    );
-    return;
-  }
-  const head = [
-    'controller',
-    'DR compliance %',
-    'response p50/p99 s',
-    'deadlines missed',
-    'cost EUR',
-    'V2G kWh',
-    'battery kWh',
-  ];
-  const rows = result.controllers.map((c) => [
-    c.name,
-    c.drCompliancePct.toFixed(1),
-    `${c.responseSeconds.p50}/${c.responseSeconds.p99}`,
-    `${c.deadlinesMissed}/${c.deadlinesFeasible}`,
-    c.costEur.toFixed(2),
-    c.v2gEnergyKwh.toFixed(1),
-    c.batteryDischargeKwh.toFixed(1),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  process.stdout.write(`${[line(head), ...rows.map(line)].join('\n')}\n`);
-}
+import type { ControllerName } from '../scenario/harness.js';
+import { formatScenarioTable } from '../scenario/format.js';
+import { runScenario, SCENARIOS } from '../scenario/run.js';
 
 interface ScenarioCliOptions {
   json?: boolean;
@@ -49,6 +11,8 @@ interface ScenarioCliOptions {
   quiet?: boolean;
 }
 
+const CONTROLLERS: readonly ControllerName[] = ['gridkeeper', 'baseline-30s'];
+
 function parseDelay(v: string | undefined): number | [number, number] | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)(?:-(\d+))?$/.exec(v.trim());
@@ -56,59 +20,52 @@ function parseDelay(v: string | undefined): number | [number, number] | undefine
   return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
 }
 
+/** One progress line, rewritten in place on a terminal; nothing when stderr is a pipe or file. */
+function progressLine(): ((line: string) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (line) => process.stderr.write(`\r\x1b[K${line}`);
+}
+
 /**
- * `gridkeeper scenario <name> [--json]`: a whole simulated day on a virtual
- * clock, gridkeeper and the 30 s first-come-first-served baseline on the
- * same day, KPIs per controller. Progress goes to stderr, results to stdout.
+ * `gridkeeper scenario <name> [--json]`: a simulated day on a virtual clock
+ * with the site on loopback sockets (Modbus meter, OCPP chargers, vehicles),
+ * gridkeeper built as `run` builds it, then the fair 30 s baseline on the
+ * same day. KPIs come from the site simulation. Progress on stderr (TTY).
  */
 export function registerScenarioCommand(program: Command): void {
   program
     .command('scenario')
-    .description('Run a simulated day (depot, hub, stress, ...) and print KPIs per controller')
+    .description('Run a simulated day (depot, hub, stress, dr-day) and print KPIs per controller')
     .argument('[name]', 'scenario name; omit to list the scenarios')
     .option('--json', 'print the result as JSON')
     .option('--seed <n>', 'random seed of the day', '1')
     .option('--delay-ms <ms|min-max>', "override every vehicle's response delay, ms")
-    .option('--controllers <list>', 'comma-separated: gridkeeper,baseline-30s-fcfs')
+    .option('--controllers <list>', `comma-separated: ${CONTROLLERS.join(',')}`)
     .option('--quiet', 'no progress on stderr')
     .action(async (name: string | undefined, opts: ScenarioCliOptions) => {
       if (!name) {
-        for (const s of await listScenarios()) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
-        process.stdout.write(`${'dr-day'.padEnd(10)} ${DR_DAY_DESCRIPTION}\n`);
+        for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
         return;
       }
       const seed = Number(opts.seed ?? '1');
       if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${opts.seed}"`);
-      if (name === 'dr-day') {
-        await runDrDayCommand(seed, opts);
-        return;
-      }
       const delay = parseDelay(opts.delayMs);
       const controllers = opts.controllers
         ?.split(',')
         .map((c) => c.trim())
-        .filter(Boolean) as Array<'gridkeeper' | 'baseline-30s-fcfs'> | undefined;
+        .filter(Boolean);
       for (const c of controllers ?? []) {
-        if (c !== 'gridkeeper' && c !== 'baseline-30s-fcfs') throw new Error(`unknown controller "${c}"`);
+        if (!CONTROLLERS.includes(c as ControllerName)) throw new Error(`unknown controller "${c}"`);
       }
+      const progress = opts.quiet ? undefined : progressLine();
       const result = await runScenario(name, {
         seed,
         ...(delay !== undefined ? { responseDelayMs: delay } : {}),
-        ...(controllers ? { controllers } : {}),
-        ...(opts.quiet ? {} : { onProgress: (line: string) => process.stderr.write(`${line}\n`) }),
+        ...(controllers ? { controllers: controllers as ControllerName[] } : {}),
+        ...(progress ? { onProgress: progress } : {}),
       });
-      if (opts.json) {
-        const d = result.vehicles.responseDelayMs;
-        if (!opts.quiet) {
-          process.stderr.write(
-            `vehicles: ${result.vehicles.count}, response delay min/p50/max ${d.min}/${d.p50}/${d.max} ms; ${(result.wallMs / 1000).toFixed(1)} s wall\n`,
-          );
-        }
-        process.stdout.write(
-          `${JSON.stringify({ scenario: result.scenario, controllers: result.controllers }, null, 2)}\n`,
-        );
-      } else {
-        process.stdout.write(`${formatScenarioTable(result)}\n`);
-      }
+      if (progress) process.stderr.write('\r\x1b[K');
+      if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else process.stdout.write(`${formatScenarioTable(result)}\n`);
     });
 }
