@@ -1,6 +1,8 @@
 import ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
+import type { PhaseRotation } from '../../src/model/site.js';
 import type { SiteDescription } from '../scenario/types.js';
+import { ROTATION_INDEX } from '../site/physics.js';
 import { allocate, type BaselineSession } from './allocate.js';
 import { CentralSystem, type ChargerView } from './central-system.js';
 
@@ -24,15 +26,6 @@ export interface BaselineOptions {
   readonly marginW?: number;
   readonly onActivity?: () => void;
 }
-
-const ROTATION: Record<string, readonly [number, number, number]> = {
-  L1L2L3: [0, 1, 2],
-  L2L3L1: [1, 2, 0],
-  L3L1L2: [2, 0, 1],
-  L1L3L2: [0, 2, 1],
-  L3L2L1: [2, 1, 0],
-  L2L1L3: [1, 0, 2],
-};
 
 /**
  * The fair baseline: a circuit-aware 30 s controller like today's
@@ -84,8 +77,8 @@ export class BaselineController {
   }
 
   /** Phase currents a charger draws now on the site's phases, and how many phases its vehicle uses. */
-  private drawOf(view: ChargerView, rotation: string): { site: number[]; phases: number[]; powerW: number } {
-    const idx = ROTATION[rotation] ?? [0, 1, 2];
+  private drawOf(view: ChargerView, rotation: PhaseRotation): { site: number[]; phases: number[]; powerW: number } {
+    const idx = ROTATION_INDEX[rotation] ?? [0, 1, 2];
     const V = this.o.site.voltageV;
     const site = [0, 0, 0];
     const own = view.currentsA ?? [0, 0, 0];
@@ -126,7 +119,11 @@ export class BaselineController {
         chargerW += d.powerW;
         if (!view.tx) continue;
         const sitePhases =
-          d.phases.length > 0 ? d.phases : spec.phases === 1 ? [ROTATION[spec.phaseRotation]?.[0] ?? 0] : [0, 1, 2];
+          d.phases.length > 0
+            ? d.phases
+            : spec.phases === 1
+              ? [ROTATION_INDEX[spec.phaseRotation]?.[0] ?? 0]
+              : [0, 1, 2];
         const path: string[] = [];
         for (let n: string | undefined = spec.circuit; n && n !== 'site' && path.length < 32; n = parents.get(n)) {
           path.push(n);

@@ -1,4 +1,4 @@
-import type { ScenarioBuildOptions } from './types.js';
+import type { ScenarioBuildOptions, ScenarioDay, ScenarioVehicle, SiteCharger, SiteCircuit } from './types.js';
 
 /**
  * Response delay of one AC vehicle: most follow the pilot 5–11 s after a new
@@ -36,3 +36,91 @@ export function touPrice(ts: number): number {
 
 export const HOUR = 3_600_000;
 export const ROTATIONS = ['L1L2L3', 'L2L3L1', 'L3L1L2'] as const;
+
+/** An AC charger as every scenario wires it: three phases, 6–32 A, rotation by `rotation` (mod 3). */
+export function chargerRow(id: string, circuit: string, rotation: number): SiteCharger {
+  return {
+    id,
+    circuit,
+    phases: 3,
+    phaseRotation: ROTATIONS[rotation % 3] ?? 'L1L2L3',
+    minCurrentA: 6,
+    maxCurrentA: 32,
+  };
+}
+
+/**
+ * The on-board charger of one vehicle, one draw: 16 A three-phase below
+ * `mix[0]`, 32 A three-phase below `mix[1]`, else 32 A single-phase.
+ */
+export function drawPlug(
+  rng: () => number,
+  mix: readonly [number, number] = [0.6, 0.85],
+): { maxCurrentA: number; phases: 1 | 3 } {
+  const kind = rng();
+  const [maxCurrentA, phases] = kind < mix[0] ? [16, 3] : kind < mix[1] ? [32, 3] : [32, 1];
+  return { maxCurrentA, phases: phases as 1 | 3 };
+}
+
+/** What a scenario decides of one visit; times are rounded to the second. */
+export type VisitPlan = Pick<
+  ScenarioVehicle,
+  'id' | 'chargerId' | 'idTag' | 'arriveAt' | 'departAt' | 'capacityWh' | 'socPct'
+> & {
+  readonly plug: Pick<ScenarioVehicle, 'maxCurrentA' | 'phases'>;
+  /** A number, none (no deadline), or drawn after the vehicle's behaviour (keeps the RNG order). */
+  readonly neededWh?: number | (() => number);
+};
+
+/**
+ * One vehicle visit: the plan plus the vehicle's behaviour, drawn in this
+ * order: response delay, overdraw, stop threshold, then `neededWh` when it is
+ * a function.
+ */
+export function drawVisit(rng: () => number, opts: ScenarioBuildOptions, plan: VisitPlan): ScenarioVehicle {
+  const vehicle = {
+    id: plan.id,
+    chargerId: plan.chargerId,
+    idTag: plan.idTag,
+    arriveAt: Math.round(plan.arriveAt / 1000) * 1000,
+    departAt: Math.round(plan.departAt / 1000) * 1000,
+    capacityWh: plan.capacityWh,
+    socPct: plan.socPct,
+    maxCurrentA: plan.plug.maxCurrentA,
+    phases: plan.plug.phases,
+    responseDelayMs: responseDelay(rng, opts),
+    overdrawA: overdraw(rng),
+    minCurrentA: stopBelow(rng),
+  };
+  const neededWh = typeof plan.neededWh === 'function' ? plan.neededWh() : plan.neededWh;
+  return neededWh !== undefined ? { ...vehicle, neededWh } : vehicle;
+}
+
+/** Circuits straight below the connection, each with the same per-phase limit. */
+export function feeders(maxCurrentA: number, ...ids: string[]): SiteCircuit[] {
+  return ids.map((id) => ({ id, parent: 'site', maxCurrentA }));
+}
+
+/** A building load that rises by `w` at `from` and falls back at `until`. */
+export function loadPulse(from: number, until: number, w: number): Array<{ at: number; w: number }> {
+  return [
+    { at: from, w },
+    { at: until, w: 0 },
+  ];
+}
+
+/**
+ * What every simulated day shares: the time-of-use tariff, 0.08 EUR/kWh
+ * feed-in, and the gateway's load management with `marginW` (plus any other
+ * policies of the scenario).
+ */
+export function dayDefaults(
+  marginW: number,
+  policies: Readonly<Record<string, unknown>> = {},
+): Pick<ScenarioDay, 'priceEurPerKwh' | 'feedInEurPerKwh' | 'gatewaySettings'> {
+  return {
+    priceEurPerKwh: touPrice,
+    feedInEurPerKwh: 0.08,
+    gatewaySettings: { control: { policies: { loadManagement: { marginW }, ...policies } } },
+  };
+}

@@ -21,7 +21,8 @@ interface Load {
   currentsA: PhaseValues;
 }
 
-const ROTATION_INDEX: Record<PhaseRotation, readonly [number, number, number]> = {
+/** Site phase index (0..2) of each charger terminal L1, L2, L3 (sim/ keeps its own: of src/model it takes types only). */
+export const ROTATION_INDEX: Record<PhaseRotation, readonly [number, number, number]> = {
   L1L2L3: [0, 1, 2],
   L2L3L1: [1, 2, 0],
   L3L1L2: [2, 0, 1],

@@ -1,4 +1,4 @@
-import { HOUR, overdraw, ROTATIONS, responseDelay, stopBelow, touPrice } from '../scenario/helpers.js';
+import { chargerRow, dayDefaults, drawPlug, drawVisit, HOUR, loadPulse } from '../scenario/helpers.js';
 import type { DrInterval, ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../scenario/types.js';
 import { createRng } from '../site/rng.js';
 
@@ -22,33 +22,23 @@ export const drDay: ScenarioDefinition = {
     const vehicles: ScenarioVehicle[] = [];
     for (let i = 0; i < 16; i++) {
       const id = `R${String(i + 1).padStart(2, '0')}`;
-      chargers.push({
-        id,
-        circuit: 'site',
-        phases: 3,
-        phaseRotation: ROTATIONS[i % 3] ?? 'L1L2L3',
-        minCurrentA: 6,
-        maxCurrentA: 32,
-      });
-      const kind = rng();
-      const [maxCurrentA, phases] = kind < 0.6 ? [16, 3] : kind < 0.85 ? [32, 3] : [32, 1];
+      chargers.push(chargerRow(id, 'site', i));
+      const plug = drawPlug(rng);
       const socPct = 15 + rng() * 30;
       const arriveAt = day + 14.5 * HOUR + rng() * 3 * HOUR;
-      vehicles.push({
-        id: `van-${i + 1}`,
-        chargerId: id,
-        idTag: `TAGDR${i + 1}`,
-        arriveAt: Math.round(arriveAt / 1000) * 1000,
-        departAt: day + 21.5 * HOUR + Math.round(rng() * 60) * MIN,
-        capacityWh: 75_000,
-        socPct,
-        maxCurrentA,
-        phases: phases as 1 | 3,
-        responseDelayMs: responseDelay(rng, opts),
-        overdrawA: overdraw(rng),
-        minCurrentA: stopBelow(rng),
-        neededWh: Math.round(15_000 + rng() * 15_000),
-      });
+      vehicles.push(
+        drawVisit(rng, opts, {
+          id: `van-${i + 1}`,
+          chargerId: id,
+          idTag: `TAGDR${i + 1}`,
+          arriveAt,
+          departAt: day + 21.5 * HOUR + Math.round(rng() * 60) * MIN,
+          capacityWh: 75_000,
+          socPct,
+          plug,
+          neededWh: () => Math.round(15_000 + rng() * 15_000),
+        }),
+      );
     }
     const dr: DrInterval[] = [
       { id: 'peak-1', start: day + 17 * HOUR, end: day + 18 * HOUR, importLimitW: 60_000 },
@@ -69,15 +59,10 @@ export const drDay: ScenarioDefinition = {
       vehicles,
       baseLoadW: 12_000,
       baseLoadNoiseW: 600,
-      loadSteps: [
-        { at: day + 18.25 * HOUR, w: 8000 },
-        { at: day + 18.5 * HOUR, w: 0 },
-      ],
+      loadSteps: loadPulse(day + 18.25 * HOUR, day + 18.5 * HOUR, 8000),
       pvPeakW: 0,
       dr,
-      priceEurPerKwh: touPrice,
-      feedInEurPerKwh: 0.08,
-      gatewaySettings: { control: { policies: { loadManagement: { marginW: 2000 } } } },
+      ...dayDefaults(2000),
       note: '14:00 to 23:00; the baseline gets each limit directly at its start (a simple external-limit input)',
     };
   },

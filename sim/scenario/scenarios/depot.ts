@@ -1,5 +1,5 @@
 import { createRng } from '../../site/rng.js';
-import { HOUR, overdraw, ROTATIONS, responseDelay, stopBelow, touPrice } from '../helpers.js';
+import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse } from '../helpers.js';
 import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
 
 /**
@@ -20,36 +20,26 @@ export const scenario: ScenarioDefinition = {
     const vehicles: ScenarioVehicle[] = [];
     for (let i = 0; i < 40; i++) {
       const id = `D${String(i + 1).padStart(2, '0')}`;
-      chargers.push({
-        id,
-        circuit: i < 20 ? 'feeder-a' : 'feeder-b',
-        phases: 3,
-        phaseRotation: ROTATIONS[i % 3] ?? 'L1L2L3',
-        minCurrentA: 6,
-        maxCurrentA: 32,
-      });
-      const kind = rng();
-      const [maxCurrentA, phases] = kind < 0.6 ? [16, 3] : kind < 0.85 ? [32, 3] : [32, 1];
+      chargers.push(chargerRow(id, i < 20 ? 'feeder-a' : 'feeder-b', i));
+      const plug = drawPlug(rng);
       const capacityWh = 75_000;
       const socPct = 10 + rng() * 40;
       const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
       const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
       const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
-      vehicles.push({
-        id: `van-${i + 1}`,
-        chargerId: id,
-        idTag: `TAGVAN${i + 1}`,
-        arriveAt: Math.round(arriveAt / 1000) * 1000,
-        departAt: Math.round(departAt / 1000) * 1000,
-        capacityWh,
-        socPct,
-        maxCurrentA,
-        phases: phases as 1 | 3,
-        responseDelayMs: responseDelay(rng, opts),
-        overdrawA: overdraw(rng),
-        minCurrentA: stopBelow(rng),
-        neededWh,
-      });
+      vehicles.push(
+        drawVisit(rng, opts, {
+          id: `van-${i + 1}`,
+          chargerId: id,
+          idTag: `TAGVAN${i + 1}`,
+          arriveAt,
+          departAt,
+          capacityWh,
+          socPct,
+          plug,
+          neededWh,
+        }),
+      );
     }
     return {
       site: {
@@ -57,10 +47,7 @@ export const scenario: ScenarioDefinition = {
         limitW: 130_000,
         fuseA: 200,
         voltageV: 230,
-        circuits: [
-          { id: 'feeder-a', parent: 'site', maxCurrentA: 125 },
-          { id: 'feeder-b', parent: 'site', maxCurrentA: 125 },
-        ],
+        circuits: feeders(125, 'feeder-a', 'feeder-b'),
         chargers,
       },
       startAt,
@@ -68,15 +55,9 @@ export const scenario: ScenarioDefinition = {
       vehicles,
       baseLoadW: 15_000,
       baseLoadNoiseW: 800,
-      loadSteps: [
-        { at: day + 19 * HOUR, w: 30_000 },
-        { at: day + 20 * HOUR, w: 0 },
-        { at: day + 23 * HOUR, w: 1500 },
-      ],
+      loadSteps: [...loadPulse(day + 19 * HOUR, day + 20 * HOUR, 30_000), { at: day + 23 * HOUR, w: 1500 }],
       pvPeakW: 0,
-      priceEurPerKwh: touPrice,
-      feedInEurPerKwh: 0.08,
-      gatewaySettings: { control: { policies: { loadManagement: { marginW: 3000 } } } },
+      ...dayDefaults(3000),
       note: '15:00 to 08:00 (every visit of the night)',
     };
   },

@@ -1,5 +1,5 @@
 import { createRng } from '../../site/rng.js';
-import { HOUR, overdraw, ROTATIONS, responseDelay, stopBelow, touPrice } from '../helpers.js';
+import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse } from '../helpers.js';
 import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
 
 /**
@@ -18,40 +18,30 @@ export const scenario: ScenarioDefinition = {
     let n = 0;
     for (let i = 0; i < 20; i++) {
       const id = `H${String(i + 1).padStart(2, '0')}`;
-      chargers.push({
-        id,
-        circuit: i < 10 ? 'row-1' : 'row-2',
-        phases: 3,
-        phaseRotation: ROTATIONS[i % 3] ?? 'L1L2L3',
-        minCurrentA: 6,
-        maxCurrentA: 32,
-      });
+      chargers.push(chargerRow(id, i < 10 ? 'row-1' : 'row-2', i));
       let t = day + 7.5 * HOUR + rng() * 2 * HOUR;
       while (t < day + 17 * HOUR) {
         const dwell = (1 + rng() * 3) * HOUR;
-        const kind = rng();
-        const [maxCurrentA, phases] = kind < 0.5 ? [16, 3] : kind < 0.8 ? [32, 3] : [32, 1];
-        const maxW = maxCurrentA * phases * 230;
+        const plug = drawPlug(rng, [0.5, 0.8]);
+        const maxW = plug.maxCurrentA * plug.phases * 230;
         const deadline = rng() < 0.6;
         const neededWh = deadline
           ? Math.round(Math.min(25_000, 0.6 * maxW * (dwell / HOUR)) * (0.4 + 0.6 * rng()))
           : undefined;
         n++;
-        vehicles.push({
-          id: `car-${n}`,
-          chargerId: id,
-          idTag: `TAGCAR${n}`,
-          arriveAt: Math.round(t / 1000) * 1000,
-          departAt: Math.round((t + dwell) / 1000) * 1000,
-          capacityWh: 60_000,
-          socPct: 20 + rng() * 30,
-          maxCurrentA,
-          phases: phases as 1 | 3,
-          responseDelayMs: responseDelay(rng, opts),
-          overdrawA: overdraw(rng),
-          minCurrentA: stopBelow(rng),
-          ...(neededWh !== undefined ? { neededWh } : {}),
-        });
+        vehicles.push(
+          drawVisit(rng, opts, {
+            id: `car-${n}`,
+            chargerId: id,
+            idTag: `TAGCAR${n}`,
+            arriveAt: t,
+            departAt: t + dwell,
+            capacityWh: 60_000,
+            socPct: 20 + rng() * 30,
+            plug,
+            ...(neededWh !== undefined ? { neededWh } : {}),
+          }),
+        );
         t += dwell + (0.2 + rng()) * HOUR;
       }
     }
@@ -61,10 +51,7 @@ export const scenario: ScenarioDefinition = {
         limitW: 100_000,
         fuseA: 160,
         voltageV: 230,
-        circuits: [
-          { id: 'row-1', parent: 'site', maxCurrentA: 100 },
-          { id: 'row-2', parent: 'site', maxCurrentA: 100 },
-        ],
+        circuits: feeders(100, 'row-1', 'row-2'),
         chargers,
       },
       startAt: day + 7 * HOUR,
@@ -72,22 +59,12 @@ export const scenario: ScenarioDefinition = {
       vehicles,
       baseLoadW: 20_000,
       baseLoadNoiseW: 1000,
-      loadSteps: [
-        { at: day + 11.5 * HOUR, w: 25_000 },
-        { at: day + 12 * HOUR, w: 0 },
-      ],
+      loadSteps: loadPulse(day + 11.5 * HOUR, day + 12 * HOUR, 25_000),
       pvPeakW: 120_000,
-      priceEurPerKwh: touPrice,
-      feedInEurPerKwh: 0.08,
-      gatewaySettings: {
-        control: {
-          policies: {
-            loadManagement: { marginW: 3000 },
-            solar: { enabled: true, mode: 'min+solar' },
-            peakShaving: { enabled: true, targetW: 70_000, marginW: 2000 },
-          },
-        },
-      },
+      ...dayDefaults(3000, {
+        solar: { enabled: true, mode: 'min+solar' },
+        peakShaving: { enabled: true, targetW: 70_000, marginW: 2000 },
+      }),
       note: '07:00 to 21:00 (every visit of the day); the battery of the old hub day is not simulated yet',
     };
   },

@@ -1,5 +1,5 @@
 import { createRng } from '../../site/rng.js';
-import { HOUR, overdraw, ROTATIONS, responseDelay, stopBelow, touPrice } from '../helpers.js';
+import { chargerRow, dayDefaults, drawPlug, drawVisit, HOUR, loadPulse } from '../helpers.js';
 import type { ScenarioDefinition, ScenarioVehicle, SiteCharger, SiteCircuit } from '../types.js';
 
 /**
@@ -27,34 +27,24 @@ export const scenario: ScenarioDefinition = {
     for (let i = 0; i < 200; i++) {
       const id = `S${String(i + 1).padStart(3, '0')}`;
       const sub = i % 16;
-      chargers.push({
-        id,
-        circuit: `sub-${Math.floor(sub / 4) + 1}.${(sub % 4) + 1}`,
-        phases: 3,
-        phaseRotation: ROTATIONS[Math.floor(i / 16) % 3] ?? 'L1L2L3',
-        minCurrentA: 6,
-        maxCurrentA: 32,
-      });
-      const kind = rng();
-      const [maxCurrentA, phases] = kind < 0.6 ? [16, 3] : kind < 0.85 ? [32, 3] : [32, 1];
+      chargers.push(chargerRow(id, `sub-${Math.floor(sub / 4) + 1}.${(sub % 4) + 1}`, Math.floor(i / 16)));
+      const plug = drawPlug(rng);
       const capacityWh = 60_000;
       const socPct = 20 + rng() * 40;
       const arriveAt = startAt + 0.1 * HOUR + rng() * 1.2 * HOUR;
-      vehicles.push({
-        id: `ev-${i + 1}`,
-        chargerId: id,
-        idTag: `TAGEV${i + 1}`,
-        arriveAt: Math.round(arriveAt / 1000) * 1000,
-        departAt: Math.round((arriveAt + 1.5 * HOUR + rng() * HOUR) / 1000) * 1000,
-        capacityWh,
-        socPct,
-        maxCurrentA,
-        phases: phases as 1 | 3,
-        responseDelayMs: responseDelay(rng, opts),
-        overdrawA: overdraw(rng),
-        minCurrentA: stopBelow(rng),
-        neededWh: Math.round(Math.min(2000 + rng() * 8000, capacityWh * (0.95 - socPct / 100))),
-      });
+      vehicles.push(
+        drawVisit(rng, opts, {
+          id: `ev-${i + 1}`,
+          chargerId: id,
+          idTag: `TAGEV${i + 1}`,
+          arriveAt,
+          departAt: arriveAt + 1.5 * HOUR + rng() * HOUR,
+          capacityWh,
+          socPct,
+          plug,
+          neededWh: () => Math.round(Math.min(2000 + rng() * 8000, capacityWh * (0.95 - socPct / 100))),
+        }),
+      );
     }
     return {
       site: { id: 'stress', limitW: 450_000, fuseA: 750, voltageV: 230, circuits, chargers },
@@ -63,14 +53,9 @@ export const scenario: ScenarioDefinition = {
       vehicles,
       baseLoadW: 40_000,
       baseLoadNoiseW: 1500,
-      loadSteps: [
-        { at: startAt + 1 * HOUR, w: 60_000 },
-        { at: startAt + 1.25 * HOUR, w: 0 },
-      ],
+      loadSteps: loadPulse(startAt + 1 * HOUR, startAt + 1.25 * HOUR, 60_000),
       pvPeakW: 0,
-      priceEurPerKwh: touPrice,
-      feedInEurPerKwh: 0.08,
-      gatewaySettings: { control: { policies: { loadManagement: { marginW: 6000 } } } },
+      ...dayDefaults(6000),
       note: 'shortened to 17:00-19:00: 200 chargers over real sockets at 1 s steps do not fit a night in 5 minutes',
     };
   },
