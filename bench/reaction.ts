@@ -79,6 +79,7 @@ async function measure(n: number, steps: number, pollMs: number) {
     const lastPerStep: number[] = [];
     const polls: number[] = [];
     let missing = 0;
+    let unread = 0;
     let expected = 0;
     const cuts: string[] = [];
     const heartbeats: number[] = [];
@@ -86,11 +87,18 @@ async function measure(n: number, steps: number, pollMs: number) {
       await fleet.request('arm');
       const { t0 } = await meter.request<{ t0: number }>('step', { baseW: BASE_W + n * 6 * VOLTS_3P });
       const r = await fleet.request<StepResult>('collect', { t0, timeoutMs: 5000 });
-      const { at } = await meter.request<{ at: number }>('firstRead');
-      const pollDelay = at - t0;
+      // `at` is null when the gateway never read the stepped register (NaN does not survive JSON):
+      // then no delivery of this step can be measured from the read, and each counts as a miss.
+      const { at } = await meter.request<{ at: number | null }>('firstRead');
       all.push(...r.deliveries);
-      afterPoll.push(...r.deliveries.map((d) => d - pollDelay));
-      polls.push(pollDelay);
+      if (typeof at === 'number' && Number.isFinite(at)) {
+        const pollDelay = at - t0;
+        afterPoll.push(...r.deliveries.map((d) => d - pollDelay));
+        polls.push(pollDelay);
+      } else {
+        unread++;
+        afterPoll.push(...r.deliveries.map(() => Number.POSITIVE_INFINITY));
+      }
       missing += r.missing;
       expected += r.expected;
       cuts.push(r.cutTo);
@@ -104,10 +112,10 @@ async function measure(n: number, steps: number, pollMs: number) {
       });
       if (process.env.GK_BENCH_DEBUG)
         process.stderr.write(
-          `step ${s}: ${r.deliveries.length} cut, ${r.missing} missing, poll ${pollDelay.toFixed(1)} ms; released ${rel.recovered} in ${rel.ms.toFixed(0)} ms (${rel.limits}); cut to ${r.cutTo}\n`,
+          `step ${s}: ${r.deliveries.length} cut, ${r.missing} missing, poll ${typeof at === 'number' ? (at - t0).toFixed(1) : 'not read'} ms; released ${rel.recovered} in ${rel.ms.toFixed(0)} ms (${rel.limits}); cut to ${r.cutTo}\n`,
         );
     }
-    return { all, afterPoll, lastPerStep, polls, missing, expected, settled, cuts, heartbeats };
+    return { all, afterPoll, lastPerStep, polls, missing, unread, expected, settled, cuts, heartbeats };
   } finally {
     await gw?.stop();
     for (const p of [fleet, meter]) {
@@ -157,7 +165,7 @@ export async function run(opts: ReactionOptions = {}): Promise<BenchResult[]> {
         ? { target: 'p99 <= 100 ms at 200 chargers (poll excluded)', met: percentile(afterPoll, 99) <= 100 }
         : {}),
       baseline: percentile(m.heartbeats, 99),
-      notes: `poll excluded = receipt − gateway's first read of the stepped power register; baseline: a charger's Heartbeat round trip through the gateway sent at the step (${m.heartbeats.length} probes), the floor of any answer over these sockets at that moment`,
+      notes: `poll excluded = receipt − gateway's first read of the stepped power register (${m.unread} steps without such a read count as misses); baseline: a charger's Heartbeat round trip through the gateway sent at the step (${m.heartbeats.length} probes), the floor of any answer over these sockets at that moment`,
     });
     out.push({
       name: `reaction e2e, register step → last charger cut, ${n} chargers, worst complete step`,
