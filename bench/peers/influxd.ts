@@ -1,22 +1,26 @@
 /**
- * A real InfluxDB 1.x (Debian `influxdb`, /usr/bin/influxd) in a temp dir on
- * given ports, for the export bench. Imports nothing of the gateway (a copy
- * of what test/adapters/influx/influxd.ts does: benches do not import tests).
+ * A real InfluxDB 1.x (Debian `influxdb`, /usr/bin/influxd) in a temp dir, on
+ * the given ports or free ones, for the export bench and the InfluxDB adapter
+ * tests. Imports nothing of the gateway. Fails loudly when the binary is
+ * missing: CI must install it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 export const INFLUXD = '/usr/bin/influxd';
 
 export interface Influxd {
   readonly url: string;
+  readonly ports: { readonly http: number; readonly rpc: number };
   query(db: string, q: string): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-export async function startInfluxd(dir: string, ports: { http: number; rpc: number }): Promise<Influxd> {
+export async function startInfluxd(dir: string, given?: { http: number; rpc: number }): Promise<Influxd> {
   if (!existsSync(INFLUXD)) throw new Error(`${INFLUXD} missing: apt-get install -y influxdb`);
+  const ports = { http: given?.http ?? (await freePort()), rpc: given?.rpc ?? (await freePort()) };
   for (const d of ['meta', 'data', 'wal']) mkdirSync(join(dir, d), { recursive: true });
   const conf = join(dir, 'influxdb.conf');
   writeFileSync(
@@ -55,6 +59,7 @@ bind-address = "127.0.0.1:${ports.rpc}"
   }
   return {
     url,
+    ports,
     async query(db, q) {
       const r = await fetch(`${url}/query?db=${encodeURIComponent(db)}&q=${encodeURIComponent(q)}`);
       return r.json();
