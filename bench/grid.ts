@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { createVtnSim } from '../sim/utility/vtn.js';
 import { type GatewayUnderTest, startGateway } from './gateway.js';
+import { BASE_W, MARGIN_W, meteredSite, type StepResult, VOLTS_3P } from './metered-site.js';
 import { monoMs } from './peers/clock.js';
 import { forkPeer, type Peer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
@@ -29,18 +30,7 @@ export interface GridBenchOptions {
   readonly trials?: number;
 }
 
-const BASE_W = 10_000;
-const VOLTS_3P = 690;
-const MARGIN_W = 500;
 const PROGRAM = 'bench';
-
-interface StepResult {
-  readonly deliveries: number[];
-  readonly expected: number;
-  readonly heartbeats: number[];
-  readonly missing: number;
-  readonly cutTo: string;
-}
 
 interface Kind {
   deliveries: number[];
@@ -60,25 +50,7 @@ function limits(n: number) {
 
 function siteConfig(n: number, meterPort: number, vtnUrl: string): Record<string, unknown> {
   return {
-    site: { id: `grid-${n}`, limitW: limits(n).siteW, failsafeLimitW: n * 6 * VOLTS_3P },
-    chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
-    modbus: {
-      devices: [
-        {
-          id: 'grid-meter',
-          role: 'grid',
-          profile: 'eastron-sdm630',
-          sunspec: false,
-          host: '127.0.0.1',
-          port: meterPort,
-          unitId: 1,
-          pollMs: 100,
-          timeoutMs: 500,
-        },
-      ],
-    },
-    ocpp: { securityProfile: 0, unknownChargers: 'reject' },
-    control: { policies: { loadManagement: { marginW: MARGIN_W } } },
+    ...meteredSite({ id: `grid-${n}`, chargers: n, meterPort, pollMs: 100, limitW: limits(n).siteW }),
     grid: {
       marginW: MARGIN_W,
       // Until the VEN's first poll the fallback applies: high enough not to move the sessions.

@@ -8,6 +8,7 @@
  * first read of the stepped register.
  */
 import { startGateway } from './gateway.js';
+import { BASE_W, MARGIN_W, meteredSite, type StepResult, VOLTS_3P } from './metered-site.js';
 import { forkPeer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
 
@@ -17,45 +18,15 @@ export interface ReactionOptions {
   readonly pollMs?: number;
 }
 
-const BASE_W = 10_000;
-const VOLTS_3P = 690;
-const MARGIN_W = 500;
-
-interface StepResult {
-  readonly deliveries: number[];
-  readonly expected: number;
-  readonly heartbeats: number[];
-  readonly missing: number;
-  readonly cutTo: string;
-}
-
 function siteConfig(n: number, meterPort: number, pollMs: number): Record<string, unknown> {
-  return {
-    site: {
-      id: `reaction-${n}`,
-      // At BASE_W every vehicle gets ~16 A; the step needs ~6 A off each.
-      limitW: BASE_W + n * 16 * VOLTS_3P + MARGIN_W,
-      failsafeLimitW: n * 6 * VOLTS_3P,
-    },
-    chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
-    modbus: {
-      devices: [
-        {
-          id: 'grid-meter',
-          role: 'grid',
-          profile: 'eastron-sdm630',
-          sunspec: false,
-          host: '127.0.0.1',
-          port: meterPort,
-          unitId: 1,
-          pollMs,
-          timeoutMs: 500,
-        },
-      ],
-    },
-    ocpp: { securityProfile: 0, unknownChargers: 'reject' },
-    control: { policies: { loadManagement: { marginW: MARGIN_W } } },
-  };
+  // At BASE_W every vehicle gets ~16 A; the step needs ~6 A off each.
+  return meteredSite({
+    id: `reaction-${n}`,
+    chargers: n,
+    meterPort,
+    pollMs,
+    limitW: BASE_W + n * 16 * VOLTS_3P + MARGIN_W,
+  });
 }
 
 async function measure(n: number, steps: number, pollMs: number) {
