@@ -37,8 +37,9 @@ export function createCommands(target: CommandTarget, clock: Clock): OcppCommand
       };
       return command(chargerId, 'RequestStartTransaction', req);
     },
-    remoteStop: ({ sessionId, chargerId }) => {
-      const tx = sessionId.startsWith(`${chargerId}-`) ? sessionId.slice(chargerId.length + 1) : sessionId;
+    remoteStop: ({ sessionId, chargerId, transactionId }) => {
+      const tx =
+        transactionId ?? (sessionId.startsWith(`${chargerId}-`) ? sessionId.slice(chargerId.length + 1) : sessionId);
       if (is16(chargerId)) {
         const req: V16.RemoteStopTransactionRequest = { transactionId: Number(tx) };
         return command(chargerId, 'RemoteStopTransaction', req);
