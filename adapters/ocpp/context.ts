@@ -24,6 +24,8 @@ export interface LinkHooks {
   readonly authoriseTimeoutMs: number;
   readonly onChargerError?: (chargerId: string, connectorId: number, errorCode: string, info?: string) => void;
   readonly onFirmwareStatus?: (chargerId: string, status: string) => void;
+  /** The charger's CMS connection dropped or could not be opened (`ocpp.cmsLinkLoss: closeChargers`). */
+  readonly onCmsLost?: () => void;
 }
 
 /** What a charger link needs from the proxy that owns it. */

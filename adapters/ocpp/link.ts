@@ -58,7 +58,10 @@ export class ChargerLink {
         void this.replay.drain();
       },
       // Chargers waiting for a CMS answer get the local one now rather than after the forward timeout.
-      onLost: () => this.replay.release(),
+      onLost: () => {
+        this.replay.release();
+        this.ctx.onCmsLost?.();
+      },
       wantsReconnect: () => !(this.chargerGone && !this.ctx.outbox.hasPending(this.id)),
     });
     this.replay = new OutboxReplay(ref, this.upstream, sessions, ctx, () => {

@@ -21,11 +21,13 @@ export interface ProxyMetricsSource {
 export interface ProxyCounters {
   badFrame(): void;
   refused(reason: string): void;
+  /** A socket closed before finishing its WebSocket upgrade (`timeout`) or evicted by the cap (`cap`). */
+  handshakeDropped(reason: 'timeout' | 'cap'): void;
 }
 
 /** The proxy's Prometheus metrics; gauges and mirrored counters are computed at scrape time. */
 export function registerProxyMetrics(registry: Registry | undefined, src: ProxyMetricsSource): ProxyCounters {
-  if (!registry) return { badFrame() {}, refused() {} };
+  if (!registry) return { badFrame() {}, refused() {}, handshakeDropped() {} };
   const badFrames = new Counter({
     name: 'gridkeeper_ocpp_bad_frames_total',
     help: 'Charger frames answered with a CALLERROR (malformed or schema-invalid)',
@@ -89,7 +91,17 @@ export function registerProxyMetrics(registry: Registry | undefined, src: ProxyM
       this.inc(src.stats.upstreamConnects);
     },
   });
-  return { badFrame: () => badFrames.inc(), refused: (reason) => refused.inc({ reason }) };
+  const dropped = new Counter({
+    name: 'gridkeeper_ocpp_handshakes_dropped_total',
+    help: 'Charger sockets closed before finishing the WebSocket upgrade (timeout: too slow; cap: too many at once)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  return {
+    badFrame: () => badFrames.inc(),
+    refused: (reason) => refused.inc({ reason }),
+    handshakeDropped: (reason) => dropped.inc({ reason }),
+  };
 }
 
 /** Per-charger outbox gauges. */

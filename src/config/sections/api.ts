@@ -31,6 +31,12 @@ export const ApiSchema = z
       .describe('Listen address; keep 127.0.0.1 unless a reverse proxy or firewall protects it.'),
     port: z.number().int().min(0).max(65535).default(8080),
     anonymousRead: z.boolean().default(false).describe('Allow GET requests without an API key.'),
+    allowUnauthenticated: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Say yes explicitly to `anonymousRead` on an address beyond localhost (check-config refuses it otherwise).',
+      ),
     keys: z
       .array(ApiKeyConfigSchema)
       .default([])

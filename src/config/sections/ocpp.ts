@@ -44,6 +44,12 @@ export const OcppSchema = z
       .union([z.literal(0), z.literal(1), z.literal(2)])
       .default(0)
       .describe('0: no auth; 1: Basic auth; 2: TLS + Basic auth (needs `tls`).'),
+    allowUnauthenticated: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Say yes explicitly to securityProfile 0 on an address beyond localhost (check-config refuses it otherwise).',
+      ),
     tls: TlsSchema.optional().describe('Server certificate for security profile 2 (wss://).'),
     unknownChargerPassword: z
       .string()
@@ -72,6 +78,24 @@ export const OcppSchema = z
       .default(30_000)
       .describe('Charger-side WebSocket ping (0 = off), ms.'),
     callTimeoutMs: z.number().int().positive().default(30_000).describe('Wait for a charger answer, ms.'),
+    handshakeTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(5_000)
+      .describe('A charger socket that has not finished its WebSocket upgrade by then is closed, ms.'),
+    maxPendingHandshakes: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe('Sockets allowed in their handshake at once; a new one beyond this closes the oldest.'),
+    cmsLinkLoss: z
+      .enum(['serveLocally', 'closeChargers'])
+      .default('serveLocally')
+      .describe(
+        "When a charger's CMS connection drops or cannot be opened: keep serving the charger locally (queue, local answers), or close its socket as an OCPP 2.0.1/2.1 Part 4 Local Controller does.",
+      ),
     localAuthList: z.array(z.string()).default([]).describe('idTags always accepted when the CMS is unreachable.'),
     unknownIdTags: z
       .enum(['accept', 'reject'])
