@@ -40,6 +40,7 @@ const MODULES: BenchModule[] = [
   { name: 'mqtt', load: () => import('./mqtt.js') },
   { name: 'grid', load: () => import('./grid.js') },
   { name: 'api', load: () => import('./api.js') },
+  { name: 'soak-kill', load: () => import('./soak-kill.js') },
 ];
 
 interface Written {
