@@ -4,6 +4,8 @@ import type { OadrEvent, OadrReport } from './schemas.js';
 
 /** Report payload types the VEN can measure, in kW (USAGE: kWh over the report period). */
 const REPORTABLE = new Set(['DEMAND', 'USAGE', 'UP_REGULATION_AVAILABLE']);
+/** Private payload type (OpenADR 3 allows them): the import limit is not met at the grid meter, with the reason. */
+export const NOT_MET = 'X_GRIDKEEPER_LIMIT_NOT_MET';
 
 /**
  * One report for an event: the payload types the event's reportDescriptors
@@ -33,12 +35,18 @@ export function buildReport(
       const v = t === 'UP_REGULATION_AVAILABLE' ? (siteLike ? value(t, m.flexibleW) : undefined) : value(t, w);
       return v === undefined ? [] : [{ type: t, values: [v] }];
     });
+  // A limit the site does not meet is never reported as met: the VTN gets the reason with the figures.
+  const lim = m.limit;
+  const notMet =
+    lim?.met === false && (lim.source !== 'openadr' || lim.eventId === eventId)
+      ? [{ type: NOT_MET, values: [lim.why ?? 'not met'] }]
+      : [];
   const period = { start: iso(o.since), duration: `PT${Math.max(1, Math.round((o.now - o.since) / 1000))}S` };
   const resources = [
     {
       resourceName: aggregate ? 'AGGREGATED_REPORT' : 'site',
       intervalPeriod: period,
-      intervals: [{ id: 0, payloads: payloads(true, m.siteW) }],
+      intervals: [{ id: 0, payloads: [...payloads(true, m.siteW), ...notMet] }],
     },
     ...(aggregate
       ? []
@@ -56,12 +64,15 @@ export function buildReport(
     eventID: eventId,
     clientName: o.venName,
     reportName: `gridkeeper ${o.venName} ${eventId} ${iso(o.now)}`,
-    payloadDescriptors: types.map((t) => ({
-      objectType: 'REPORT_PAYLOAD_DESCRIPTOR',
-      payloadType: t,
-      readingType: 'DIRECT_READ',
-      units: t === 'USAGE' ? 'KWH' : 'KW',
-    })),
+    payloadDescriptors: [
+      ...types.map((t) => ({
+        objectType: 'REPORT_PAYLOAD_DESCRIPTOR',
+        payloadType: t,
+        readingType: 'DIRECT_READ',
+        units: t === 'USAGE' ? 'KWH' : 'KW',
+      })),
+      ...(notMet.length > 0 ? [{ objectType: 'REPORT_PAYLOAD_DESCRIPTOR', payloadType: NOT_MET }] : []),
+    ],
     resources,
   };
 }

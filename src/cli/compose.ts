@@ -113,11 +113,13 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   integrationRef = integration;
   fleet.attach(integration);
   const vpp = config.grid.vpp;
-  const measurements = () =>
-    siteMeasurements(core.state.snapshot(), {
+  const measurements = () => ({
+    ...siteMeasurements(core.state.snapshot(), {
       staleAfterMs: config.site.staleAfterMs,
       ...(vpp.battery ? { batteryId: vpp.battery.id, batteryMaxDischargeW: vpp.battery.maxDischargeW } : {}),
-    });
+    }),
+    limit: gridSvc.status().limit, // a limit not met at the meter is reported upstream as not met
+  });
 
   const components: Component[] = [];
   // Endpoints that grid adapters serve to their peers (VTN callback, OSCP messages) live on the API server.

@@ -11,7 +11,10 @@ import { iso } from '../util/time.js';
 import { GridPersistence } from './persistence.js';
 import { createPriceFeed, type PriceFeed } from './price-feed.js';
 import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
+import { gridLimitOptions, LimitWatch, warnDeprecatedGridKeys } from './limits.js';
 import { type EventRecord, type FallbackState, type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
+import { OPENADR_KIND, UNITS } from './views.js';
+import type { GridLimitStatus } from '../model/grid.js';
 
 /** Body of `POST /api/v1/grid/limit` and of the MQTT simple-signal topic. */
 export const SimpleSignalSchema = z
@@ -55,24 +58,6 @@ export type SimpleSignalResult =
   | { readonly ok: true; readonly eventId: string; readonly signals: readonly GridSignal[] }
   | { readonly ok: false; readonly errors: readonly FieldError[] };
 
-const UNITS: Record<SignalKind, string> = {
-  importLimit: 'W',
-  exportLimit: 'W',
-  setpoint: 'W',
-  price: 'per kWh',
-  simple: 'level',
-  ghg: 'g CO2 per kWh',
-};
-
-const OPENADR_KIND: Record<SignalKind, string> = {
-  importLimit: 'IMPORT_CAPACITY_LIMIT',
-  exportLimit: 'EXPORT_CAPACITY_LIMIT',
-  setpoint: 'DISPATCH_SETPOINT',
-  price: 'PRICE',
-  simple: 'SIMPLE',
-  ghg: 'GHG',
-};
-
 const SignalViewSchema = z.object({
   kind: z.string().describe('IMPORT_CAPACITY_LIMIT, EXPORT_CAPACITY_LIMIT, DISPATCH_SETPOINT, PRICE or SIMPLE'),
   value: z.number(),
@@ -105,6 +90,9 @@ export const GridStatusSchema = z.object({
     why: z.string().optional(),
   }),
   price: z.record(z.string(), z.unknown()).optional(),
+  limit: z
+    .record(z.string(), z.unknown())
+    .describe('The binding import limit, judged at the grid meter (met: false is loud).'),
   adapters: z.record(z.string(), z.unknown()),
 });
 
@@ -122,6 +110,8 @@ export interface GridStatus {
   readonly fallback: FallbackState;
   /** Tariff in force now (when components are configured). */
   readonly price?: PriceBreakdown;
+  /** The binding import limit and whether the grid meter shows it met. */
+  readonly limit: GridLimitStatus;
   /** Status of the attached grid adapters (OpenADR VEN: programs, clock skew, rejected events; OSCP: handshake). */
   readonly adapters: Readonly<Record<string, unknown>>;
 }
@@ -199,6 +189,15 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     siteLimitW: config.site.limitW,
     failsafeLimitW: config.site.failsafeLimitW,
     staleAfterMs: config.site.staleAfterMs,
+    limits: gridLimitOptions(config),
+    log,
+  });
+  warnDeprecatedGridKeys(config, log);
+  const limitWatch = new LimitWatch({
+    input: (now) => store.input(now),
+    toleranceW: grid.complianceToleranceW,
+    log,
+    onChange: (s) => deps.bus?.emit('grid.limit', s),
   });
   const metrics = gridMetrics(deps.metrics);
   const persistence = deps.db ? new GridPersistence(deps.db) : undefined;
@@ -317,6 +316,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
       })),
       fallback: store.fallback(now),
       ...(grid.tariff.components.length > 0 ? { price: tariff.priceAt(now) } : {}),
+      limit: limitWatch.status(),
       adapters: Object.fromEntries([...adapterStatus].map(([name, fn]) => [name, fn()])),
     };
   };
@@ -373,7 +373,9 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     start() {
       if (deps.bus) {
         offGrid = deps.bus.on('grid', (g) => {
-          if (g.powerW) store.observe(g.powerW.ts, g.powerW.value);
+          if (!g.powerW) return;
+          store.observe(g.powerW.ts, g.powerW.value);
+          limitWatch.observe(g.powerW.ts, g.powerW.value);
         });
       }
       fallbackTimer = clock.setInterval(() => {

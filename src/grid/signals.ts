@@ -3,7 +3,9 @@ import type { GridConfig } from '../config/sections/grid.js';
 import type { Clock } from '../model/clock.js';
 import type { GridSignal, SignalKind, SourceHealth } from '../model/grid.js';
 import type { GridSignalSink } from '../ports/grid.js';
+import type { Logger } from '../util/logger.js';
 import { iso } from '../util/time.js';
+import type { GridLimitOptions } from './limits.js';
 
 export type { GridSignal, SignalKind, SourceHealth };
 
@@ -41,6 +43,10 @@ export interface GridStoreOptions {
   readonly failsafeLimitW: number;
   readonly staleAfterMs: number;
   readonly historySize?: number;
+  /** Fuse and §14a settings (`gridLimitOptions(config)`); no fuse and no §14a source when omitted. */
+  readonly limits?: GridLimitOptions;
+  /** Warns when a signal asks for more than the contract or fuse (it is clamped). */
+  readonly log?: Logger;
 }
 
 type Listener = () => void;
@@ -114,7 +120,11 @@ export class GridSignalStore implements GridSignalSink {
       source,
       signals.filter((s) => s.end > now - this.opts.config.fallback.holdAfterEndMs - 3_600_000),
     );
-    for (const s of signals) this.record(s);
+    for (const s of signals) {
+      const known = this.records.has(recordKey(s));
+      this.record(s);
+      if (!known) this.warnAboveCeiling(s);
+    }
     this.heard(source, now);
     this.emit();
   }
@@ -187,11 +197,14 @@ export class GridSignalStore implements GridSignalSink {
   input(now: number): GridSignalsInput {
     const cfg = this.opts.config;
     const act = this.active(now);
+    const limits = this.opts.limits;
+    const s14a = new Set(limits?.section14aSources ?? []);
     const toActive = (s: GridSignal): ActiveGridSignal => ({
       value: s.value,
       source: s.source,
       eventId: s.eventId,
       label: label(s),
+      ...(s.kind === 'importLimit' && s14a.has(s.source) ? { section14a: true } : {}),
     });
     const pick = (kind: SignalKind, better: (a: GridSignal, b: GridSignal) => boolean) => {
       let best: GridSignal | undefined;
@@ -221,8 +234,9 @@ export class GridSignalStore implements GridSignalSink {
           }
         : {}),
       siteLimitW: this.opts.siteLimitW,
+      ...(limits?.fuseW !== undefined ? { fuseW: limits.fuseW } : {}),
       marginW: cfg.marginW,
-      floorPerDeviceW: cfg.floorPerDeviceW,
+      section14aMinW: limits?.section14aMinW ?? 4200,
       staleAfterMs: this.opts.staleAfterMs,
       ...(cfg.batteryControllable && cfg.vpp.battery ? { batteryId: cfg.vpp.battery.id } : {}),
       simpleLevelFactors: cfg.simple.levelFactors,
@@ -274,8 +288,19 @@ export class GridSignalStore implements GridSignalSink {
     return [...this.records.values()].sort((a, b) => b.start - a.start);
   }
 
+  /** No signal raises the site above its contract or fuse: say so when one asks for it (the policy clamps it). */
+  private warnAboveCeiling(s: GridSignal): void {
+    if (s.kind !== 'importLimit' && s.kind !== 'setpoint') return;
+    const ceiling = Math.min(this.opts.siteLimitW, this.opts.limits?.fuseW ?? Number.POSITIVE_INFINITY);
+    if (s.value <= ceiling) return;
+    this.opts.log?.warn(
+      { source: s.source, eventId: s.eventId, valueW: s.value, ceilingW: ceiling },
+      `${label(s)} asks for ${s.value} W, above the site's contract/fuse ${ceiling} W: clamped to ${ceiling} W`,
+    );
+  }
+
   private record(s: GridSignal): EventRecord {
-    const key = `${s.source}:${s.eventId}:${s.kind}:${s.start}`;
+    const key = recordKey(s);
     let rec = this.records.get(key);
     if (!rec) {
       rec = {
@@ -314,6 +339,10 @@ export class GridSignalStore implements GridSignalSink {
   private emit(): void {
     for (const l of this.listeners) l();
   }
+}
+
+function recordKey(s: GridSignal): string {
+  return `${s.source}:${s.eventId}:${s.kind}:${s.start}`;
 }
 
 /** Did the site meet a signal with this grid power (+ import)? */

@@ -92,6 +92,10 @@ export class AlertService {
           );
         } else this.clear('device.offline', d.id);
       }),
+      bus.on('grid.limit', (g) => {
+        if (g.met === false) this.raise('grid.limit.unmet', 'grid', 'critical', `grid limit ${g.why ?? 'not met'}`);
+        else this.clear('grid.limit.unmet', 'grid');
+      }),
       bus.on('failsafe', (f) => {
         if (f.active)
           this.raise('meter.stale', 'grid', 'critical', `grid meter stale: failsafe limit applies (${f.reason})`);

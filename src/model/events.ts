@@ -3,6 +3,7 @@
  * types: adapters, the core and the API all speak them.
  */
 import type { Setpoint } from './decision.js';
+import type { GridLimitStatus } from './grid.js';
 import type { Reading } from './reading.js';
 import type { BatteryState, DeviceStatus, EvseLive, EvseSpec, GridState, PvState } from './site.js';
 
@@ -68,4 +69,6 @@ export interface GatewayEvents {
   'setpoint.changed': SetpointChange;
   /** The failsafe engaged or released. */
   failsafe: { readonly active: boolean; readonly reason: string; readonly ts: number };
+  /** The binding grid import limit became met / not met at the grid meter (src/grid). */
+  'grid.limit': GridLimitStatus;
 }

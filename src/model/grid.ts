@@ -49,4 +49,29 @@ export interface VenMeasurements {
   readonly flexibleW?: number;
   /** Per registered resource (battery, v2g group...), W. */
   readonly resources?: Readonly<Record<string, number>>;
+  /** The binding import limit as judged at the grid meter; `met: false` is reported as not met. */
+  readonly limit?: GridLimitStatus;
+}
+
+/**
+ * Whether the most restrictive grid import limit in force is met at the grid
+ * meter. `met: false` is said loudly (an event, the API's grid view, the
+ * OpenADR report): a limit shown as active is a limit met at the meter.
+ */
+export interface GridLimitStatus {
+  readonly ts: number;
+  /** The most restrictive import limit in force, W (after clamping to the contract and fuse). */
+  readonly importLimitW?: number;
+  /** The signal behind it (label), e.g. `openadr event "peak" (ev-1) until …`. */
+  readonly binding?: string;
+  readonly source?: string;
+  readonly eventId?: string;
+  /** Grid meter reading judged, W (+ import). */
+  readonly gridW?: number;
+  /** `undefined` while no limit applies, within the response time, or without a fresh meter. */
+  readonly met?: boolean;
+  /** Since when the site has been above the limit (epoch ms). */
+  readonly overSince?: number;
+  /** Why it is not met (or what was clamped). */
+  readonly why?: string;
 }

@@ -122,7 +122,7 @@ describe('grid service: simple signals', () => {
     expect(st.active).toHaveLength(0);
     expect(st.fallback.active).toBe(true);
     const evses = core.loop.lastRound()?.limits.find((l) => l.scope === 'evses');
-    // 11 kW fallback - 2 kW building = 9 kW, the floor of 2 x 4.2 kW does not bind.
+    // 11 kW fallback - 2 kW building = 9 kW.
     expect(evses?.maxImportW).toBe(9000);
     expect(evses?.reasons[0]?.text).toContain('fallback limit 11.0 kW');
     expect(core.dispatcher.current('CP1/1')?.reasons.some((r) => r.text.includes('fallback limit'))).toBe(true);
@@ -133,7 +133,9 @@ describe('grid service: simple signals', () => {
 
   it('config defaults parse', () => {
     const cfg = testConfig();
-    expect(cfg.grid.floorPerDeviceW).toBe(4200);
+    expect(cfg.grid.floorPerDeviceW).toBeUndefined();
+    expect(cfg.grid.section14a.sources).toEqual([]);
+    expect(cfg.grid.section14a.gzf['2']).toBe(0.8);
     expect(cfg.grid.openadr.enabled).toBe(false);
   });
 });

@@ -186,12 +186,49 @@ export const BatteryVppSchema = z
   })
   .strict();
 
+/**
+ * §14a EnWG: a DSO control signal may cut the grid draw of the controllable devices behind the EMS
+ * down to P_min = 4.2 kW + (n − 1) · GZF · 4.2 kW (BNetzA BK6-22-300, Annex 1, 4.5.2), never lower.
+ * Only signals from the sources listed here are §14a signals; OpenADR, OSCP or contract limits are not.
+ */
+export const Section14aSchema = z
+  .object({
+    sources: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Signal sources that carry the DSO's §14a control signal (`http`, `mqtt`, `oscp`, `openadr`); none by default.",
+      ),
+    devices: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'Controllable devices (n) behind the EMS; the configured chargers (plus the VPP battery) when omitted.',
+      ),
+    perDeviceW: z.number().positive().default(4200).describe('Minimum per device, W (4.2 kW in BK6-22-300).'),
+    gzf: z
+      .record(z.string().regex(/^[0-9]+$/), z.number().min(0).max(1))
+      .default({ '2': 0.8, '3': 0.75, '4': 0.7, '5': 0.65, '6': 0.6, '7': 0.55, '8': 0.5, '9': 0.45 })
+      .describe(
+        'Simultaneity factor GZF by number of devices n (BK6-22-300 Annex 1 table; a larger n takes the factor of the largest n listed). Check the defaults against the text in force.',
+      ),
+  })
+  .strict();
+
 export const GridSchema = z
   .object({
     /** Headroom kept below a grid-operator import limit, W. */
     marginW: z.number().nonnegative().default(500),
-    /** Legal minimum per controllable device (§14a EnWG: 4.2 kW), W; a grid limit never cuts a device below it. */
-    floorPerDeviceW: z.number().nonnegative().default(4200),
+    floorPerDeviceW: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe(
+        'Deprecated and ignored (logged at start): a floor of 4.2 kW per session under every import limit let DR limits go unmet. The §14a EnWG minimum now applies only to signals of the sources in `section14a.sources`.',
+      ),
+    section14a: Section14aSchema.prefault({}),
     /** Whether the stationary battery counts as a controllable load for the floor and the import cap. */
     batteryControllable: z.boolean().default(true),
     fallback: z

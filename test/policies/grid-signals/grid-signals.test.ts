@@ -61,7 +61,7 @@ describe('policies/grid-signals fixtures', () => {
     expect(d.limits).toEqual([]);
   });
 
-  it('caps the battery as a controllable load, never below the floor', () => {
+  it('caps the battery as a controllable load with what the vehicles leave, no floor', () => {
     const snap = snapshot(NOW, 30_000, [evse('CP1/1', 11_000, NOW)]);
     const d = decide(
       snap,
@@ -73,6 +73,6 @@ describe('policies/grid-signals fixtures', () => {
       NOW,
     );
     const bat = d.limits.find((l) => l.scope === 'battery:bat');
-    expect(bat?.maxImportW).toBe(4200);
+    expect(bat?.maxImportW).toBe(0);
   });
 });
