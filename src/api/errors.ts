@@ -11,10 +11,8 @@ export function installProblemHandlers(app: FastifyInstance, failure: WeakMap<ob
     if (err instanceof ProblemError) {
       body = err.problem;
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      body = problem(err.statusCode, {
-        type: err.statusCode === 400 ? PROBLEM_TYPES.validation : 'about:blank',
-        detail: err.message,
-      });
+      // fastify's own 4xx (body too large, bad content type, bad JSON) get the type of their status.
+      body = problem(err.statusCode, { detail: err.message });
     } else {
       req.log.error({ err, url: req.url }, 'request failed');
       body = problem(500, { type: PROBLEM_TYPES.internal, detail: 'internal error; see the gateway log' });

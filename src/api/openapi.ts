@@ -1,8 +1,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_DESCRIPTIONS, PROBLEM_TYPES } from './problem.js';
+import { z } from 'zod';
+import { problemResponse } from './documented-errors.js';
+import { PROBLEM_BASE, PROBLEM_DESCRIPTIONS, PROBLEM_TYPES } from './problem.js';
 import { swaggerTransform } from './schema.js';
+
+const OpenApiDocument = z.object({ openapi: z.string(), info: z.unknown(), paths: z.unknown() }).loose();
 
 /** The partner guide at the top of the OpenAPI document (and so of /docs). */
 const API_GUIDE = `Live site state, sessions, set-points with reasons, vehicles and their needs, grid events,
@@ -65,7 +69,12 @@ export async function registerOpenApi(app: FastifyInstance, o: { readonly liveSo
           ],
           responses: {
             '101': { description: 'Switching Protocols: WebSocket established' },
-            '401': { description: 'Missing or unknown API key (problem+json)' },
+            '401': problemResponse(401),
+            '404': { description: 'Not a WebSocket upgrade request' },
+            '429': {
+              ...problemResponse(429),
+              headers: { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+            },
           },
         },
       };
@@ -78,12 +87,18 @@ export async function registerOpenApi(app: FastifyInstance, o: { readonly liveSo
     '/api/v1/problems',
     {
       config: { auth: 'public' },
-      schema: { tags: ['ops'], summary: 'The problem types (RFC 9457) this API answers with, and what they mean' },
+      schema: {
+        tags: ['ops'],
+        summary: 'The problem types (RFC 9457) this API answers with, and what they mean',
+        response: {
+          200: z.record(z.string(), z.object({ type: z.string(), description: z.string() })),
+        },
+      },
     },
     async () =>
       Object.fromEntries(
         Object.entries(PROBLEM_TYPES).map(([k, uri]) => [
-          uri.split('#')[1],
+          uri.slice(PROBLEM_BASE.length),
           { type: uri, description: PROBLEM_DESCRIPTIONS[k as keyof typeof PROBLEM_TYPES] },
         ]),
       ),
@@ -92,7 +107,7 @@ export async function registerOpenApi(app: FastifyInstance, o: { readonly liveSo
     '/api/v1/openapi.json',
     {
       config: { auth: 'public' },
-      schema: { tags: ['ops'], summary: 'This OpenAPI 3.1 document' },
+      schema: { tags: ['ops'], summary: 'This OpenAPI 3.1 document', response: { 200: OpenApiDocument } },
     },
     async () => app.swagger(),
   );

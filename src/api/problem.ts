@@ -43,28 +43,63 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-/** Problem type URIs; relative, so they resolve to the gateway's own `GET /api/v1/problems`. */
+/** Where the problem types are explained (docs/api-problems.md is published there). */
+export const PROBLEM_BASE = 'https://gridkeeper.dev/problems/';
+
+/** Problem type URIs: stable, absolute, one per kind of failure; `GET /api/v1/problems` lists them offline. */
 export const PROBLEM_TYPES = {
-  validation: '/api/v1/problems#validation',
-  unauthorized: '/api/v1/problems#unauthorized',
-  forbidden: '/api/v1/problems#forbidden',
-  notFound: '/api/v1/problems#not-found',
-  unavailable: '/api/v1/problems#unavailable',
-  conflict: '/api/v1/problems#conflict',
-  upstream: '/api/v1/problems#upstream',
-  internal: '/api/v1/problems#internal',
+  validation: `${PROBLEM_BASE}validation`,
+  unauthorized: `${PROBLEM_BASE}unauthorized`,
+  forbidden: `${PROBLEM_BASE}forbidden`,
+  notFound: `${PROBLEM_BASE}not-found`,
+  methodNotAllowed: `${PROBLEM_BASE}method-not-allowed`,
+  notAcceptable: `${PROBLEM_BASE}not-acceptable`,
+  conflict: `${PROBLEM_BASE}conflict`,
+  tooLarge: `${PROBLEM_BASE}too-large`,
+  unsupportedMediaType: `${PROBLEM_BASE}unsupported-media-type`,
+  unprocessable: `${PROBLEM_BASE}unprocessable`,
+  tooManyRequests: `${PROBLEM_BASE}too-many-requests`,
+  upstream: `${PROBLEM_BASE}upstream`,
+  unavailable: `${PROBLEM_BASE}unavailable`,
+  internal: `${PROBLEM_BASE}internal`,
 } as const;
 
+export type ProblemKind = keyof typeof PROBLEM_TYPES;
+
 /** What each problem type means, served at `GET /api/v1/problems`. */
-export const PROBLEM_DESCRIPTIONS: Record<keyof typeof PROBLEM_TYPES, string> = {
+export const PROBLEM_DESCRIPTIONS: Record<ProblemKind, string> = {
   validation: 'The request is malformed; `errors` lists every invalid field with its path and JSON Pointer.',
   unauthorized: 'No API key, or an unknown or revoked one. Send `Authorization: Bearer <key>`.',
   forbidden: 'The key is valid but lacks the scope the route needs (read < control < admin).',
   notFound: 'No such route or resource.',
-  unavailable: 'The component that carries out this request (OCPP proxy, grid service) is not running.',
+  methodNotAllowed: 'The route exists but not with this HTTP method.',
+  notAcceptable: 'None of the media types in `Accept` can be served (reports: application/json or text/csv).',
   conflict: 'The request conflicts with the current state (e.g. the session already stopped).',
+  tooLarge: 'The request body is larger than the API accepts (1 MiB).',
+  unsupportedMediaType: 'The body is not `application/json`.',
+  unprocessable: 'The body is well-formed but cannot be carried out as given.',
+  tooManyRequests: 'Too many failed authentication attempts from this client; wait `Retry-After` seconds.',
   upstream: 'A device or upstream system refused or did not answer.',
+  unavailable: 'The component that carries out this request (OCPP proxy, grid service) is not running.',
   internal: 'An unexpected error; the gateway log has the details.',
+};
+
+/** The problem type of an HTTP status that has no more specific one. */
+export const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
+  400: PROBLEM_TYPES.validation,
+  401: PROBLEM_TYPES.unauthorized,
+  403: PROBLEM_TYPES.forbidden,
+  404: PROBLEM_TYPES.notFound,
+  405: PROBLEM_TYPES.methodNotAllowed,
+  406: PROBLEM_TYPES.notAcceptable,
+  409: PROBLEM_TYPES.conflict,
+  413: PROBLEM_TYPES.tooLarge,
+  415: PROBLEM_TYPES.unsupportedMediaType,
+  422: PROBLEM_TYPES.unprocessable,
+  429: PROBLEM_TYPES.tooManyRequests,
+  502: PROBLEM_TYPES.upstream,
+  503: PROBLEM_TYPES.unavailable,
+  500: PROBLEM_TYPES.internal,
 };
 
 export function problem(
@@ -79,7 +114,7 @@ export function problem(
 ): Problem {
   return {
     ...fields,
-    type: fields.type ?? 'about:blank',
+    type: fields.type ?? TYPE_BY_STATUS[status] ?? PROBLEM_TYPES.internal,
     title: fields.title ?? TITLES[status] ?? 'Error',
     status,
   };

@@ -6,6 +6,7 @@ import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
 import { LiveStreams } from './live.js';
+import { installErrorDocs } from './documented-errors.js';
 import { installProblemHandlers } from './errors.js';
 import { publishGridEvents } from './grid-events.js';
 import { installCommandAudit, installRequestMetrics } from './hooks.js';
@@ -15,6 +16,7 @@ import type { RouteDeps } from './routes/deps.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
+import { faviconRoutes } from './routes/favicon.js';
 import { evseRoutes } from './routes/evses.js';
 import { gridRoutes } from './routes/grid.js';
 import { healthRoutes } from './routes/health.js';
@@ -90,6 +92,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     for (const m of methods) routes.push({ method: String(m), url: r.url, documented: !hidden });
   });
   installZodValidation(app);
+  installErrorDocs(app);
   const integration = opts.integration;
   const verifier = opts.keys ?? integration?.keys;
   // Before auth: its onRequest hook marks upgrade requests so a refused upgrade's socket is closed.
@@ -104,6 +107,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
   await registerOpenApi(app, { liveSocket: integration !== undefined });
 
   await app.register(healthRoutes(ctx, { ready: isReady }));
+  await app.register(faviconRoutes());
   await app.register(stateRoutes(ctx, integration ? { override: () => integration.siteOverride.active() } : {}));
   let live: LiveStreams | undefined;
   const grid = opts.providers?.grid;

@@ -7,6 +7,7 @@ import type { Clock } from '../../src/model/clock.js';
 import type { EvseSpec } from '../../src/model/site.js';
 import { testCore } from '../helpers/core.js';
 import { evseSpec as baseSpec } from '../helpers/evse.js';
+import { checkResponsesAgainstOpenApi } from './openapi-check.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -44,6 +45,7 @@ export async function apiFixture(
     webhookSender: createHttpWebhookSender({ timeoutMs: core.config.integration.webhookDelivery.timeoutMs }),
   });
   const api = await createApiServer(core, { integration, providers: opts.providers ?? {} });
+  checkResponsesAgainstOpenApi(api.app);
   core.start();
   await integration.start();
   let closed = false;

@@ -260,6 +260,21 @@ describe('REST resources', () => {
       else expect(op.responses, `${r.method} ${r.url}`).toBeDefined();
     }
     expect(missing).toEqual([]);
+    // Every operation says how it succeeds and which 4xx it can answer; problems have real type URIs.
+    const gaps: string[] = [];
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const codes = Object.keys(op.responses);
+        const need = ['401', '429', ...(path.includes('{') ? ['400', '404'] : [])];
+        if (!codes.some((c) => /^[12]\d\d$/.test(c))) gaps.push(`${method} ${path}: no success answer`);
+        for (const c of need) if (!codes.includes(c)) gaps.push(`${method} ${path}: no ${c}`);
+      }
+    }
+    expect(gaps).toEqual([]);
+    const problems = (await f.api.app.inject({ method: 'GET', url: '/api/v1/problems' })).json();
+    for (const p of Object.values(problems as Record<string, { type: string }>)) {
+      expect(p.type).toMatch(/^https:\/\/gridkeeper\.dev\/problems\/[a-z-]+$/);
+    }
     // The issue's interface points are all there.
     for (const p of [
       '/api/v1/keys',

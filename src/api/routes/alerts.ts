@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, iso, type RouteDeps, rangeQuery } from './deps.js';
+import { DAY_MS, iso, type RouteDeps, rangeQuery, reading } from './deps.js';
 
 const AlertView = z.object({
   id: z.string(),
@@ -22,20 +22,17 @@ export function alertRoutes(d: RouteDeps): FastifyPluginAsync {
 
     r.get(
       '/api/v1/alerts',
-      {
-        schema: {
-          tags: ['alerts'],
-          summary: 'Maintenance alerts: active ones, or the history in a time range',
-          querystring: rangeQuery({
-            active: z
-              .enum(['true', 'false'])
-              .default('true')
-              .transform((s) => s === 'true'),
-            limit: z.coerce.number().int().min(1).max(1000).default(200),
-          }),
-          response: { 200: z.array(AlertView) },
-        },
-      },
+      reading('alerts', {
+        summary: 'Maintenance alerts: active ones, or the history in a time range',
+        querystring: rangeQuery({
+          active: z
+            .enum(['true', 'false'])
+            .default('true')
+            .transform((s) => s === 'true'),
+          limit: z.coerce.number().int().min(1).max(1000).default(200),
+        }),
+        response: { 200: z.array(AlertView) },
+      }),
       async (req) =>
         integration.alerts
           .list({
@@ -54,24 +51,21 @@ export function alertRoutes(d: RouteDeps): FastifyPluginAsync {
 
     r.get(
       '/api/v1/uptime',
-      {
-        schema: {
-          tags: ['alerts'],
-          summary: 'Uptime % per EVSE over the last 24 h and 30 d, and firmware status per charger',
-          response: {
-            200: z.object({
-              evses: z.array(
-                z.object({
-                  evseId: z.string(),
-                  uptime24hPct: z.number().nullable(),
-                  uptime30dPct: z.number().nullable(),
-                }),
-              ),
-              firmware: z.array(z.object({ chargerId: z.string(), status: z.string(), ts: z.string() })),
-            }),
-          },
+      reading('alerts', {
+        summary: 'Uptime % per EVSE over the last 24 h and 30 d, and firmware status per charger',
+        response: {
+          200: z.object({
+            evses: z.array(
+              z.object({
+                evseId: z.string(),
+                uptime24hPct: z.number().nullable(),
+                uptime30dPct: z.number().nullable(),
+              }),
+            ),
+            firmware: z.array(z.object({ chargerId: z.string(), status: z.string(), ts: z.string() })),
+          }),
         },
-      },
+      }),
       async () => {
         const now = ctx.clock.now();
         const ids = new Set([...integration.alerts.evseIds(), ...ctx.state.snapshot().evses.map((e) => e.id)]);

@@ -8,6 +8,7 @@ import type {
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import type { Integration } from '../../integration/index.js';
+import type { RouteAuth } from '../auth.js';
 import type { ApiProviders } from '../providers.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
@@ -56,8 +57,13 @@ export function paged<T extends z.ZodType>(item: T) {
  * Route options of an operator command: it needs the `control` scope, is written to the audit log
  * under `name`, and is listed under `commands` beside its resource's tag in the OpenAPI document.
  */
-export function command<S extends object>(name: string, tag: string, schema: S) {
-  return { config: { auth: 'control' as const, command: name }, schema: { tags: [tag, 'commands'], ...schema } };
+export function command<S extends object>(name: string, tag: string, schema: S, auth: 'control' | 'admin' = 'control') {
+  return { config: { auth, command: name }, schema: { tags: [tag, 'commands'], ...schema } };
+}
+
+/** Route options of a read under `tag` (scope `read` unless given): the one shape every GET shares. */
+export function reading<S extends object>(tag: string | string[], schema: S, auth: RouteAuth = 'read') {
+  return { config: { auth }, schema: { tags: Array.isArray(tag) ? tag : [tag], ...schema } };
 }
 
 export const IdParam = z.object({ id: z.string().min(1).max(128) }).strict();
@@ -90,13 +96,18 @@ export type ZodApp = FastifyInstance<
 export function getById<T, R extends z.ZodType>(
   r: ZodApp,
   path: string,
-  o: { tag: string; noun: string; response: R; find: (id: string) => T | undefined; view: (item: T) => z.input<R> },
+  o: {
+    tag: string;
+    noun: string;
+    response: R;
+    find: (id: string) => T | undefined;
+    view: (item: T) => z.input<R>;
+    auth?: RouteAuth;
+  },
 ): void {
   r.get(
     path,
-    {
-      schema: { tags: [o.tag], summary: `One ${o.noun}`, params: IdParam, response: { 200: o.response as z.ZodType } },
-    },
+    reading(o.tag, { summary: `One ${o.noun}`, params: IdParam, response: { 200: o.response as z.ZodType } }, o.auth),
     async (req) => {
       return o.view(found(o.find(req.params.id), o.noun, req.params.id));
     },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, getById } from './deps.js';
+import { type RouteDeps, getById, reading } from './deps.js';
 import { buildState, DeviceSchema } from './state.js';
 
 /** Field devices and their link state. */
@@ -11,13 +11,10 @@ export function deviceRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/devices',
-      {
-        schema: {
-          tags: ['devices'],
-          summary: 'Field devices and their link state',
-          response: { 200: z.array(DeviceSchema) },
-        },
-      },
+      reading('devices', {
+        summary: 'Field devices and their link state',
+        response: { 200: z.array(DeviceSchema) },
+      }),
       async () => buildState(ctx).devices,
     );
     getById(r, '/api/v1/devices/:id', {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../integration/events.js';
 import type { LiveStreams } from '../live.js';
+import { reading } from './deps.js';
 import type { ZodTypeProvider } from '../schema.js';
 
 export const EVENT_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
@@ -41,21 +42,18 @@ export function eventRoutes(live: LiveStreams): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/events',
-      {
-        schema: {
-          tags: ['events'],
-          summary: 'Live events as Server-Sent Events (resumable with Last-Event-ID)',
-          description:
-            'Each event is `id: <monotonic id>`, `event: <type>`, `data: {"type","timestamp","data"}`. ' +
-            'A client that reconnects with Last-Event-ID receives every retained event after it; when ' +
-            'some were no longer retained an `event: gap` tells so. A client that reads too slowly is ' +
-            'sent `event: overflow` with `resumeAfter` and disconnected.',
-          querystring: LiveQuery,
-          headers: LastEventIdHeader,
-          produces: ['text/event-stream'],
-          response: { 200: z.string().describe('text/event-stream') },
-        },
-      },
+      reading('events', {
+        summary: 'Live events as Server-Sent Events (resumable with Last-Event-ID)',
+        description:
+          'Each event is `id: <monotonic id>`, `event: <type>`, `data: {"type","timestamp","data"}`. ' +
+          'A client that reconnects with Last-Event-ID receives every retained event after it; when ' +
+          'some were no longer retained an `event: gap` tells so. A client that reads too slowly is ' +
+          'sent `event: overflow` with `resumeAfter` and disconnected.',
+        querystring: LiveQuery,
+        headers: LastEventIdHeader,
+        produces: ['text/event-stream'],
+        response: { 200: z.string().describe('text/event-stream') },
+      }),
       async (req, reply) => {
         // Validated by the headers schema; fastify keeps the raw string in req.headers.
         const header = req.headers['last-event-id'];

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { summariseReasons } from '../../model/decision.js';
+import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found } from './deps.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found, reading } from './deps.js';
 import { buildState, ReasonSchema } from './state.js';
 
 const SetpointHistory = z.array(
@@ -25,25 +26,19 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
     const EvseParams = z.object({ chargerId: z.string().min(1), connectorId: z.coerce.number().int().min(0) }).strict();
     r.get(
       '/api/v1/evses',
-      {
-        schema: {
-          tags: ['evses'],
-          summary: 'Every EVSE with status, power, set-point and the reason for it',
-          response: { 200: z.array(z.record(z.string(), z.unknown())) },
-        },
-      },
+      reading('evses', {
+        summary: 'Every EVSE with status, power, set-point and the reason for it',
+        response: { 200: z.array(z.record(z.string(), z.unknown())) },
+      }),
       async () => buildState(ctx).evses,
     );
     r.get(
       '/api/v1/evses/:chargerId/:connectorId',
-      {
-        schema: {
-          tags: ['evses'],
-          summary: 'One EVSE (`<chargerId>/<connectorId>`), its set-point chain and recent set-point history',
-          params: EvseParams,
-          response: { 200: z.record(z.string(), z.unknown()) },
-        },
-      },
+      reading('evses', {
+        summary: 'One EVSE (`<chargerId>/<connectorId>`), its set-point chain and recent set-point history',
+        params: EvseParams,
+        response: { 200: z.record(z.string(), z.unknown()) },
+      }),
       async (req) => {
         const id = `${req.params.chargerId}/${req.params.connectorId}`;
         const e = found(
@@ -74,7 +69,7 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
         summary: 'Make a charger (or one connector) available or unavailable (OCPP ChangeAvailability)',
         params: IdParam,
         body: z.object({ available: z.boolean(), connectorId: z.number().int().min(0).optional() }).strict(),
-        response: { 200: CommandResultSchema },
+        response: { 200: CommandResultSchema, ...problems(503) },
       }),
       async (req) => {
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
@@ -87,30 +82,27 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.get(
       '/api/v1/setpoints',
-      {
-        schema: {
-          tags: ['evses'],
-          summary: 'Set-points the loop wants now with their reason chains, plus the audit log of written ones',
-          querystring: z
-            .object({ evseId: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) })
-            .strict(),
-          response: {
-            200: z.object({
-              current: z.array(
-                z.object({
-                  evseId: z.string(),
-                  currentA: z.number(),
-                  powerW: z.number(),
-                  phases: z.number(),
-                  reason: z.string(),
-                  reasons: z.array(ReasonSchema),
-                }),
-              ),
-              written: SetpointHistory,
-            }),
-          },
+      reading('evses', {
+        summary: 'Set-points the loop wants now with their reason chains, plus the audit log of written ones',
+        querystring: z
+          .object({ evseId: z.string().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) })
+          .strict(),
+        response: {
+          200: z.object({
+            current: z.array(
+              z.object({
+                evseId: z.string(),
+                currentA: z.number(),
+                powerW: z.number(),
+                phases: z.number(),
+                reason: z.string(),
+                reasons: z.array(ReasonSchema),
+              }),
+            ),
+            written: SetpointHistory,
+          }),
         },
-      },
+      }),
       async (req) => {
         const snap = ctx.state.snapshot();
         const current = snap.evses

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { GridStatusSchema, SimpleSignalSchema } from '../../grid/service.js';
+import { problems } from '../documented-errors.js';
 import { badRequest, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { iso, type RouteDeps, rangeQuery, command } from './deps.js';
+import { iso, type RouteDeps, rangeQuery, command, reading } from './deps.js';
 
 /** Grid-operator signals: events, what is in force, and the simple DR signal for utilities without OpenADR. */
 export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
@@ -13,28 +14,25 @@ export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
 
     r.get(
       '/api/v1/grid/events',
-      {
-        schema: {
-          tags: ['grid'],
-          summary: 'Demand-response and grid-operator events (OpenADR, MQTT/HTTP signals)',
-          querystring: rangeQuery({}),
-          response: {
-            200: z.array(
-              z.object({
-                id: z.string(),
-                source: z.string(),
-                kind: z.string(),
-                start: z.string(),
-                end: z.string().nullable(),
-                value: z.number().nullable(),
-                unit: z.string().nullable(),
-                status: z.string(),
-                detail: z.record(z.string(), z.unknown()).nullable(),
-              }),
-            ),
-          },
+      reading('grid', {
+        summary: 'Demand-response and grid-operator events (OpenADR, MQTT/HTTP signals)',
+        querystring: rangeQuery({}),
+        response: {
+          200: z.array(
+            z.object({
+              id: z.string(),
+              source: z.string(),
+              kind: z.string(),
+              start: z.string(),
+              end: z.string().nullable(),
+              value: z.number().nullable(),
+              unit: z.string().nullable(),
+              status: z.string(),
+              detail: z.record(z.string(), z.unknown()).nullable(),
+            }),
+          ),
         },
-      },
+      }),
       async (req) =>
         (
           providers.grid?.events({
@@ -56,13 +54,10 @@ export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
 
     r.get(
       '/api/v1/grid',
-      {
-        schema: {
-          tags: ['grid'],
-          summary: 'Grid signals in force and next, their sources, the fallback and the tariff now',
-          response: { 200: GridStatusSchema },
-        },
-      },
+      reading('grid', {
+        summary: 'Grid signals in force and next, their sources, the fallback and the tariff now',
+        response: { 200: GridStatusSchema, ...problems(503) },
+      }),
       async () => {
         if (!providers.grid?.status) throw unavailable('no grid service is running');
         return providers.grid.status() as z.input<typeof GridStatusSchema>;
@@ -79,6 +74,7 @@ export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
             eventId: z.string(),
             signals: z.array(z.record(z.string(), z.unknown())),
           }),
+          ...problems(503),
         },
       }),
       async (req) => {

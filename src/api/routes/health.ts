@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
+import { reading } from './deps.js';
 import type { ZodTypeProvider } from '../schema.js';
 
 export interface HealthOptions {
@@ -13,14 +14,14 @@ export function healthRoutes(ctx: GatewayContext, opts: HealthOptions): FastifyP
     const Health = z.object({ status: z.enum(['ok', 'starting']), ts: z.string() });
     r.get(
       '/healthz',
-      {
-        config: { auth: 'public' },
-        schema: {
-          tags: ['ops'],
+      reading(
+        'ops',
+        {
           summary: 'Readiness: 200 once the gateway runs, 503 before',
           response: { 200: Health, 503: Health },
         },
-      },
+        'public',
+      ),
       async (_req, reply) => {
         const ts = new Date(ctx.clock.now()).toISOString();
         if (!opts.ready()) return reply.code(503).send({ status: 'starting', ts });
@@ -29,15 +30,11 @@ export function healthRoutes(ctx: GatewayContext, opts: HealthOptions): FastifyP
     );
     r.get(
       '/metrics',
-      {
-        config: { auth: 'read' },
-        schema: {
-          tags: ['ops'],
-          summary: 'Prometheus metrics of the gateway (text exposition format)',
-          produces: ['text/plain'],
-          response: { 200: z.string() },
-        },
-      },
+      reading('ops', {
+        summary: 'Prometheus metrics of the gateway (text exposition format)',
+        produces: ['text/plain'],
+        response: { 200: z.string() },
+      }),
       async (_req, reply) => {
         const body = await ctx.metrics.metrics();
         return reply

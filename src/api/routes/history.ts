@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, iso, type RouteDeps, rangeQuery } from './deps.js';
+import { DAY_MS, iso, type RouteDeps, rangeQuery, reading } from './deps.js';
 
 /** Telemetry history from the SQLite ring. */
 export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
@@ -12,42 +12,39 @@ export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
 
     r.get(
       '/api/v1/history',
-      {
-        schema: {
-          tags: ['site'],
-          summary: 'Telemetry history from the SQLite ring (series e.g. grid.powerW,pv.powerW,evses.powerW)',
-          querystring: rangeQuery(
-            {
-              series: z
-                .string()
-                .min(1)
-                .transform((s) =>
-                  s
-                    .split(',')
-                    .map((x) => x.trim())
-                    .filter(Boolean),
-                )
-                .pipe(
-                  z
-                    .array(z.string().regex(/^[A-Za-z0-9_./-]+$/))
-                    .min(1)
-                    .max(20),
-                )
-                .describe('Comma-separated series names; GET /api/v1/history/series lists them'),
-              step: z.coerce.number().int().min(1000).optional().describe('Average into buckets of this many ms'),
-            },
-            31 * DAY_MS,
-          ),
-          response: {
-            200: z.object({
-              from: z.string(),
-              to: z.string(),
-              step: z.number().nullable(),
-              series: z.record(z.string(), z.array(z.tuple([z.number(), z.number()]))),
-            }),
+      reading('site', {
+        summary: 'Telemetry history from the SQLite ring (series e.g. grid.powerW,pv.powerW,evses.powerW)',
+        querystring: rangeQuery(
+          {
+            series: z
+              .string()
+              .min(1)
+              .transform((s) =>
+                s
+                  .split(',')
+                  .map((x) => x.trim())
+                  .filter(Boolean),
+              )
+              .pipe(
+                z
+                  .array(z.string().regex(/^[A-Za-z0-9_./-]+$/))
+                  .min(1)
+                  .max(20),
+              )
+              .describe('Comma-separated series names; GET /api/v1/history/series lists them'),
+            step: z.coerce.number().int().min(1000).optional().describe('Average into buckets of this many ms'),
           },
+          31 * DAY_MS,
+        ),
+        response: {
+          200: z.object({
+            from: z.string(),
+            to: z.string(),
+            step: z.number().nullable(),
+            series: z.record(z.string(), z.array(z.tuple([z.number(), z.number()]))),
+          }),
         },
-      },
+      }),
       async (req) => {
         const now = ctx.clock.now();
         const to = req.query.to ?? now + 1;
@@ -66,13 +63,10 @@ export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.get(
       '/api/v1/history/series',
-      {
-        schema: {
-          tags: ['site'],
-          summary: 'Names of the recorded telemetry series',
-          response: { 200: z.array(z.string()) },
-        },
-      },
+      reading('site', {
+        summary: 'Names of the recorded telemetry series',
+        response: { 200: z.array(z.string()) },
+      }),
       async () => ctx.telemetry.series(),
     );
   };

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { SCOPES } from '../auth.js';
+import { NO_CONTENT } from '../documented-errors.js';
 import { notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { IdParam, Paging, type RouteDeps, iso, paged, rangeQuery } from './deps.js';
+import { IdParam, Paging, type RouteDeps, iso, paged, rangeQuery, reading, command } from './deps.js';
 
 const KeyView = z.object({
   id: z.string(),
@@ -34,14 +35,14 @@ export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/keys',
-      {
-        config: { auth: 'admin' },
-        schema: {
-          tags: ['access'],
+      reading(
+        'access',
+        {
           summary: 'API keys (never the keys themselves)',
           response: { 200: z.array(KeyView) },
         },
-      },
+        'admin',
+      ),
       async () =>
         integration.keys.list().map((k) => ({
           ...k,
@@ -52,17 +53,18 @@ export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/keys',
-      {
-        config: { auth: 'admin', command: 'key.create' },
-        schema: {
-          tags: ['access'],
+      command(
+        'key.create',
+        'access',
+        {
           summary: 'Create an API key; the key is shown once in the answer',
           body: z.object({ name: z.string().min(1).max(100), scopes: z.array(z.enum(SCOPES)).min(1) }).strict(),
           response: {
             201: z.object({ id: z.string(), key: z.string(), name: z.string(), scopes: z.array(z.enum(SCOPES)) }),
           },
         },
-      },
+        'admin',
+      ),
       async (req, reply) => {
         const { info, key } = integration.keys.create(req.body.name, req.body.scopes);
         return reply.code(201).send({ id: info.id, key, name: info.name, scopes: [...info.scopes] });
@@ -70,10 +72,12 @@ export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.delete(
       '/api/v1/keys/:id',
-      {
-        config: { auth: 'admin', command: 'key.revoke' },
-        schema: { tags: ['access'], summary: 'Revoke a key at once', params: IdParam },
-      },
+      command(
+        'key.revoke',
+        'access',
+        { summary: 'Revoke a key at once', params: IdParam, response: NO_CONTENT },
+        'admin',
+      ),
       async (req, reply) => {
         if (!integration.keys.revoke(req.params.id)) throw notFound(`no active stored key ${req.params.id}`);
         return reply.code(204).send();
@@ -81,15 +85,15 @@ export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.get(
       '/api/v1/audit',
-      {
-        config: { auth: 'control' },
-        schema: {
-          tags: ['access'],
+      reading(
+        'access',
+        {
           summary: 'Audit log of every command: who, what, when, result (newest first)',
           querystring: rangeQuery({ ...Paging }),
           response: { 200: paged(AuditView) },
         },
-      },
+        'control',
+      ),
       async (req) => {
         const q = req.query;
         const rows = integration.audit.list({

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { OcppOutboxProvider } from '../providers.js';
 import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command } from './deps.js';
+import { type RouteDeps, iso, command, reading } from './deps.js';
 
 const ParkedView = z.object({
   seq: z.number().int().describe('Outbox sequence number; pass it to POST /api/v1/ocpp/outbox/retry'),
@@ -58,19 +59,16 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/ocpp/outbox',
-      {
-        schema: {
-          tags: ['ocpp'],
-          summary: 'OCPP outbox per charger: pending count, oldest pending age, parked (poison) messages',
-          querystring: z
-            .object({
-              chargerId: z.string().min(1).optional(),
-              parkedLimit: z.coerce.number().int().min(0).max(1000).default(100),
-            })
-            .strict(),
-          response: { 200: OutboxView },
-        },
-      },
+      reading('ocpp', {
+        summary: 'OCPP outbox per charger: pending count, oldest pending age, parked (poison) messages',
+        querystring: z
+          .object({
+            chargerId: z.string().min(1).optional(),
+            parkedLimit: z.coerce.number().int().min(0).max(1000).default(100),
+          })
+          .strict(),
+        response: { 200: OutboxView, ...problems(503) },
+      }),
       async (req) => {
         const o = outbox();
         const now = ctx.clock.now();
@@ -112,6 +110,7 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
         body: RetryBody,
         response: {
           200: z.object({ requeued: z.number().int().describe('Parked messages put back in line') }),
+          ...problems(503),
         },
       }),
       async (req) => {

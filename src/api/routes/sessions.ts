@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
+import { problems } from '../documented-errors.js';
 import { conflict, unavailable } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
 import {
@@ -14,6 +15,7 @@ import {
   command,
   getById,
   found,
+  reading,
 } from './deps.js';
 
 export const SessionSchema = z.object({
@@ -48,19 +50,16 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/sessions',
-      {
-        schema: {
-          tags: ['sessions'],
-          summary: 'Charging sessions, newest first; filter by time (start), charger, idTag or vehicle; paged',
-          querystring: rangeQuery({
-            chargerId: z.string().min(1).optional(),
-            idTag: z.string().min(1).optional(),
-            vehicleId: z.string().min(1).optional(),
-            ...Paging,
-          }),
-          response: { 200: paged(SessionSchema) },
-        },
-      },
+      reading('sessions', {
+        summary: 'Charging sessions, newest first; filter by time (start), charger, idTag or vehicle; paged',
+        querystring: rangeQuery({
+          chargerId: z.string().min(1).optional(),
+          idTag: z.string().min(1).optional(),
+          vehicleId: z.string().min(1).optional(),
+          ...Paging,
+        }),
+        response: { 200: paged(SessionSchema) },
+      }),
       async (req) => {
         const q = req.query;
         const base = {
@@ -110,7 +109,7 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
             idTag: z.string().min(1).max(36),
           })
           .strict(),
-        response: { 200: CommandResultSchema },
+        response: { 200: CommandResultSchema, ...problems(503) },
       }),
       async (req) => {
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
@@ -122,7 +121,7 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
       command('session.remote-stop', 'sessions', {
         summary: 'Stop a session remotely (OCPP RemoteStopTransaction)',
         params: IdParam,
-        response: { 200: CommandResultSchema },
+        response: { 200: CommandResultSchema, ...problems(409, 503) },
       }),
       async (req) => {
         const s = found(ctx.sessions.get(req.params.id), 'session', req.params.id);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command } from './deps.js';
+import { type RouteDeps, iso, command, reading } from './deps.js';
 import { ReasonSchema, buildState } from './state.js';
 
 const OverrideSchema = z.object({
@@ -44,25 +44,22 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/site',
-      {
-        schema: {
-          tags: ['site'],
-          summary: 'Site configuration, limits in force and the active override',
-          response: {
-            200: z.object({
-              id: z.string(),
-              name: z.string(),
-              contractLimitW: z.number(),
-              limitW: z.number(),
-              failsafeLimitW: z.number(),
-              failsafe: z.boolean(),
-              limitReasons: z.array(ReasonSchema),
-              override: OverrideSchema,
-              circuits: z.array(z.object({ id: z.string(), parent: z.string(), maxCurrentA: z.number() })),
-            }),
-          },
+      reading('site', {
+        summary: 'Site configuration, limits in force and the active override',
+        response: {
+          200: z.object({
+            id: z.string(),
+            name: z.string(),
+            contractLimitW: z.number(),
+            limitW: z.number(),
+            failsafeLimitW: z.number(),
+            failsafe: z.boolean(),
+            limitReasons: z.array(ReasonSchema),
+            override: OverrideSchema,
+            circuits: z.array(z.object({ id: z.string(), parent: z.string(), maxCurrentA: z.number() })),
+          }),
         },
-      },
+      }),
       async () => {
         const s = buildState(ctx);
         return {
@@ -80,13 +77,10 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.get(
       '/api/v1/site/limit-override',
-      {
-        schema: {
-          tags: ['site'],
-          summary: 'The temporary site-limit override in force',
-          response: { 200: OverrideSchema },
-        },
-      },
+      reading('site', {
+        summary: 'The temporary site-limit override in force',
+        response: { 200: OverrideSchema },
+      }),
       async () => overrideView(),
     );
     r.put(

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import { summariseReasons } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
+import { reading } from './deps.js';
 import type { ZodTypeProvider } from '../schema.js';
 
 export const ReasonSchema = z.object({
@@ -132,13 +133,10 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/state',
-      {
-        schema: {
-          tags: ['site'],
-          summary: 'Live state of the site: power flow, limits, every EVSE with its set-point and why',
-          response: { 200: StateSchema },
-        },
-      },
+      reading('site', {
+        summary: 'Live state of the site: power flow, limits, every EVSE with its set-point and why',
+        response: { 200: StateSchema },
+      }),
       async () => buildState(ctx, extras),
     );
   };

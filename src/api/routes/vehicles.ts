@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { VehicleSchema } from '../../integration/vehicles.js';
+import { NO_CONTENT } from '../documented-errors.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, iso, command, getById, found } from './deps.js';
+import { IdParam, type RouteDeps, iso, command, getById, found, reading } from './deps.js';
 
 const NeedsView = z.object({
   departureAt: z.string(),
@@ -51,13 +52,10 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/vehicles',
-      {
-        schema: {
-          tags: ['vehicles'],
-          summary: 'Fleet vehicles and their needs',
-          response: { 200: z.array(VehicleView) },
-        },
-      },
+      reading('vehicles', {
+        summary: 'Fleet vehicles and their needs',
+        response: { 200: z.array(VehicleView) },
+      }),
       async () => integration.vehicles.list().map(view),
     );
     getById(r, '/api/v1/vehicles/:id', {
@@ -79,7 +77,7 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.delete(
       '/api/v1/vehicles/:id',
-      command('vehicle.delete', 'vehicles', { summary: 'Remove a vehicle', params: IdParam }),
+      command('vehicle.delete', 'vehicles', { summary: 'Remove a vehicle', params: IdParam, response: NO_CONTENT }),
       async (req, reply) => {
         if (!integration.vehicles.remove(req.params.id)) throw notFound(`no vehicle ${req.params.id}`);
         return reply.code(204).send();

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../integration/events.js';
+import { NO_CONTENT, problems } from '../documented-errors.js';
 import { conflict, notFound } from '../problem.js';
 import type { ZodTypeProvider } from '../schema.js';
 import { EVENT_PATTERN } from './events.js';
-import { IdParam, type RouteDeps, iso, found } from './deps.js';
+import { IdParam, type RouteDeps, iso, found, reading, command, getById } from './deps.js';
 
 const WebhookView = z.object({
   id: z.string(),
@@ -53,58 +54,55 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
     const r = app.withTypeProvider<ZodTypeProvider>();
     r.get(
       '/api/v1/webhooks',
-      {
-        config: { auth: 'control' },
-        schema: {
-          tags: ['webhooks'],
+      reading(
+        'webhooks',
+        {
           summary: 'Webhook subscriptions with delivery stats',
           response: { 200: z.array(WebhookView) },
         },
-      },
+        'control',
+      ),
       async () => wh.list().map((s) => view(s.id)),
     );
     r.post(
       '/api/v1/webhooks',
-      {
-        config: { auth: 'control', command: 'webhook.create' },
-        schema: {
-          tags: ['webhooks'],
-          summary: 'Subscribe a URL to events (Standard Webhooks signing); returns the whsec_ secret once',
-          description: `Event types: ${EVENT_TYPES.join(', ')}; patterns like \`session.*\` or \`*\`.`,
-          body: z
-            .object({
-              url: z.url({ protocol: /^https?$/ }),
-              events: z.array(z.string().regex(EVENT_PATTERN, 'event type or pattern like session.*')).min(1).max(50),
-              secret: z
-                .string()
-                .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'whsec_ followed by at least 24 bytes of base64')
-                .optional(),
-            })
-            .strict(),
-          response: {
-            201: z.object({ id: z.string(), secret: z.string(), url: z.string(), events: z.array(z.string()) }),
-          },
+      command('webhook.create', 'webhooks', {
+        summary: 'Subscribe a URL to events (Standard Webhooks signing); returns the whsec_ secret once',
+        description: `Event types: ${EVENT_TYPES.join(', ')}; patterns like \`session.*\` or \`*\`.`,
+        body: z
+          .object({
+            url: z.url({ protocol: /^https?$/ }),
+            events: z.array(z.string().regex(EVENT_PATTERN, 'event type or pattern like session.*')).min(1).max(50),
+            secret: z
+              .string()
+              .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'whsec_ followed by at least 24 bytes of base64')
+              .optional(),
+          })
+          .strict(),
+        response: {
+          201: z.object({ id: z.string(), secret: z.string(), url: z.string(), events: z.array(z.string()) }),
         },
-      },
+      }),
       async (req, reply) => {
         const s = wh.create(req.body);
         return reply.code(201).send({ id: s.id, secret: s.secret, url: s.url, events: [...s.events] });
       },
     );
-    r.get(
-      '/api/v1/webhooks/:id',
-      {
-        config: { auth: 'control' },
-        schema: { tags: ['webhooks'], summary: 'One subscription', params: IdParam, response: { 200: WebhookView } },
-      },
-      async (req) => view(req.params.id),
-    );
+    getById(r, '/api/v1/webhooks/:id', {
+      tag: 'webhooks',
+      noun: 'webhook',
+      response: WebhookView,
+      find: (id) => wh.get(id),
+      view: (s) => view(s.id),
+      auth: 'control',
+    });
     r.delete(
       '/api/v1/webhooks/:id',
-      {
-        config: { auth: 'control', command: 'webhook.delete' },
-        schema: { tags: ['webhooks'], summary: 'Delete a subscription made through the API', params: IdParam },
-      },
+      command('webhook.delete', 'webhooks', {
+        summary: 'Delete a subscription made through the API',
+        params: IdParam,
+        response: { ...NO_CONTENT, ...problems(409) },
+      }),
       async (req, reply) => {
         const res = wh.remove(req.params.id);
         if (res === 'not-found') throw notFound(`no webhook ${req.params.id}`);
@@ -114,10 +112,9 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.get(
       '/api/v1/webhooks/:id/deliveries',
-      {
-        config: { auth: 'control' },
-        schema: {
-          tags: ['webhooks'],
+      reading(
+        'webhooks',
+        {
           summary: 'Outbox entries of a subscription (e.g. ?state=dead for the dead letters)',
           params: IdParam,
           querystring: z
@@ -129,7 +126,8 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
             .strict(),
           response: { 200: z.array(DeliveryView) },
         },
-      },
+        'control',
+      ),
       async (req) => {
         if (!wh.get(req.params.id)) throw notFound(`no webhook ${req.params.id}`);
         return wh
@@ -148,22 +146,18 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
     );
     r.post(
       '/api/v1/webhooks/:id/redeliver',
-      {
-        config: { auth: 'control', command: 'webhook.redeliver' },
-        schema: {
-          tags: ['webhooks'],
-          summary: 'Queue events again: given ids, everything from an id on, or (empty body) every dead letter',
-          params: IdParam,
-          body: z
-            .object({
-              eventIds: z.array(z.number().int().min(1)).max(10_000).optional(),
-              fromEventId: z.number().int().min(1).optional(),
-            })
-            .strict()
-            .default({}),
-          response: { 202: z.object({ queued: z.number().int() }) },
-        },
-      },
+      command('webhook.redeliver', 'webhooks', {
+        summary: 'Queue events again: given ids, everything from an id on, or (empty body) every dead letter',
+        params: IdParam,
+        body: z
+          .object({
+            eventIds: z.array(z.number().int().min(1)).max(10_000).optional(),
+            fromEventId: z.number().int().min(1).optional(),
+          })
+          .strict()
+          .default({}),
+        response: { 202: z.object({ queued: z.number().int() }) },
+      }),
       async (req, reply) => {
         if (!wh.get(req.params.id)) throw notFound(`no webhook ${req.params.id}`);
         const queued = wh.redeliver(req.params.id, {
