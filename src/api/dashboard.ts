@@ -10,6 +10,13 @@ const FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'charts.css': 'text/css; charset=utf-8',
+  'api.js': 'text/javascript; charset=utf-8',
+  'fmt.js': 'text/javascript; charset=utf-8',
+  'flow.js': 'text/javascript; charset=utf-8',
+  'charts.js': 'text/javascript; charset=utf-8',
+  'panels.js': 'text/javascript; charset=utf-8',
+  'feed.js': 'text/javascript; charset=utf-8',
 };
 
 /** The dashboard's files sit next to the sources; a build (dist/) still finds them there. */

@@ -26,6 +26,25 @@ export interface GridProvider {
   applySimpleSignal?(body: unknown, source?: string): SimpleSignalOutcome;
   /** Called on every change of signals; the API turns changes into `grid.event` live events. */
   onChange?(listener: () => void): () => void;
+  /** Tariff on a grid of `stepMs` (import/export per kWh); absent or empty when no tariff is configured. */
+  prices?(from: number, to: number, stepMs: number): ReadonlyArray<PriceAt>;
+}
+
+/** One point of the tariff timeline. */
+export interface PriceAt {
+  readonly ts: number;
+  readonly currency: string;
+  readonly importPerKwh: number;
+  readonly exportPerKwh: number;
+}
+
+/** The operator's manual per-EVSE current caps (`src/state/operator-commands.ts`); a cap of 0 A pauses. */
+export interface OperatorControls {
+  /** `null` removes the cap. */
+  setEvseCap(evseId: string, maxCurrentA: number | null, by: string): void;
+  input(now: number): {
+    readonly caps: ReadonlyArray<{ evseId: string; maxCurrentA: number; by: string; since: number }>;
+  };
 }
 
 /** What the external authoriser / local list answers for an idTag. */
@@ -62,4 +81,5 @@ export interface ApiProviders {
   readonly ocpp?: OcppCommands;
   readonly grid?: GridProvider;
   readonly ocppOutbox?: OcppOutboxProvider;
+  readonly operator?: OperatorControls;
 }

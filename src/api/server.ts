@@ -13,16 +13,20 @@ import { installCommandAudit, installRequestMetrics } from './hooks.js';
 import { registerOpenApi } from './openapi.js';
 import type { ApiProviders } from './providers.js';
 import type { RouteDeps } from './routes/deps.js';
+import { alertAckRoutes } from './routes/alert-acks.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { faviconRoutes } from './routes/favicon.js';
 import { evseRoutes } from './routes/evses.js';
+import { fleetPlanRoutes } from './routes/fleet-plan.js';
 import { gridRoutes } from './routes/grid.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
 import { keyRoutes } from './routes/keys.js';
 import { ocppRoutes } from './routes/ocpp.js';
+import { operatorRoutes } from './routes/operator.js';
+import { priceRoutes } from './routes/prices.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { siteRoutes } from './routes/site.js';
@@ -132,10 +136,14 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
       siteRoutes,
       deviceRoutes,
       evseRoutes,
+      operatorRoutes,
       sessionRoutes,
       vehicleRoutes,
+      fleetPlanRoutes,
       gridRoutes,
+      priceRoutes,
       alertRoutes,
+      alertAckRoutes,
       reportRoutes,
       historyRoutes,
       keyRoutes,

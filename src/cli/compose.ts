@@ -289,7 +289,10 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
               status: () => gridSvc.status(),
               applySimpleSignal: (body, source) => gridSvc.applySimpleSignal(body, source),
               onChange: (listener) => gridSvc.store.onChange(listener),
+              prices: (from, to, stepMs) =>
+                config.grid.tariff.components.length > 0 ? gridSvc.tariff.series(from, to, stepMs) : [],
             },
+            operator,
           },
           plugins: routePlugins,
           ready: () => componentsStarted,

@@ -134,6 +134,12 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
       }
     }
     values['evses.powerW'] = evTotal;
+    // The limits in force beside the flows, so history shows whether the site stayed under them:
+    // the site import limit and the chargers' budget (where load management and overrides bind).
+    const limits = loop.lastRound()?.limits ?? [];
+    values['site.limitW'] = limits.find((l) => l.scope === 'site')?.maxImportW ?? config.site.limitW;
+    const evBudget = limits.find((l) => l.scope === 'evses')?.maxImportW;
+    if (evBudget !== undefined) values['evses.limitW'] = evBudget;
     telemetry.append(s.ts, values);
   };
 

@@ -1,37 +1,61 @@
-// gridkeeper dashboard: plain ES module, no build step. It uses only the
-// public API (state, alerts, history, live events), like any partner would.
-const $ = (sel) => document.querySelector(sel);
-const KEY_STORE = 'gridkeeper.apiKey';
-let key = new URLSearchParams(location.search).get('key') || localStorage.getItem(KEY_STORE) || '';
-let source;
-let refreshTimer;
-let lastState;
+// gridkeeper dashboard: plain ES modules, no build step, no CDN. It reads the
+// public API like any partner (state, history, grid, fleet, outbox, live events)
+// and sends the operator's commands through the same API with the user's key.
+import { Api } from './api.js';
+import { HISTORY_SERIES, renderHistory, renderTimeline } from './charts.js';
+import { EventFeed } from './feed.js';
+import { renderFlow } from './flow.js';
+import { $, clock, kw } from './fmt.js';
+import { renderAlerts, renderDevices, renderEvses, renderOutbox, renderSignals, renderVehicles } from './panels.js';
+
 // The live event types to follow, from the server (src/integration/events.ts) via index.html.
 const EVENT_TYPES = JSON.parse($('#event-types').textContent);
+const DAY_MS = 86_400_000;
+// On a phone the reason chains start folded (the summary line says why already).
+const wide = window.matchMedia('(min-width: 700px)');
 
-const kw = (w) => (w === null || w === undefined ? '–' : `${(w / 1000).toFixed(1)} kW`);
-const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const api = new Api(askForKey);
+const feed = new EventFeed($('#events'));
+const view = { state: undefined, caps: [], alerts: [], acks: [], grid: null, events: [], prices: { points: [] } };
+let source;
+let soonTimer;
 
-async function api(path) {
-  const res = await fetch(path, { headers: key ? { authorization: `Bearer ${key}` } : {} });
-  if (res.status === 401) {
-    askForKey();
-    throw new Error('unauthorised');
+function askForKey(why) {
+  if (why === 'read') {
+    // Without a read key the live stream would only retry and fail: wait for the key.
+    source?.close();
+    source = undefined;
+    setLive('down', 'API key needed');
   }
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return res.json();
-}
-
-function askForKey() {
+  if (!$('#key-form').hidden) return;
   $('#key-form').hidden = false;
-  setLive('down', 'API key needed');
+  $('#key-hint').textContent =
+    why === 'control'
+      ? 'This needs a key with the control scope. It is kept in this browser tab only (sessionStorage).'
+      : 'This gateway needs a read key. It is kept in this browser tab only (sessionStorage).';
+  $('#key-input').focus();
 }
 
+function showSignedIn() {
+  $('#sign-in').textContent = api.key ? 'sign out' : 'sign in for controls';
+}
+
+$('#sign-in').addEventListener('click', () => {
+  if (api.key) {
+    api.setKey('');
+    showSignedIn();
+    start();
+  } else askForKey('control');
+});
+$('#key-cancel').addEventListener('click', () => {
+  $('#key-form').hidden = true;
+});
 $('#key-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  key = $('#key-input').value.trim();
-  localStorage.setItem(KEY_STORE, key);
+  api.setKey($('#key-input').value.trim());
+  $('#key-input').value = '';
   $('#key-form').hidden = true;
+  showSignedIn();
   start();
 });
 
@@ -40,174 +64,222 @@ function setLive(cls, text) {
   $('#live-text').textContent = text;
 }
 
-function renderState(s) {
-  lastState = s;
-  $('#ts').textContent = new Date(s.ts).toLocaleTimeString();
-  $('#site-name').textContent = `gridkeeper · ${s.siteId}`;
-  const grid = s.grid.powerW;
-  $('[data-k=grid]').textContent = kw(grid === null ? null : Math.abs(grid));
-  $('[data-k=grid-sub]').textContent = s.grid.stale
-    ? 'meter stale'
-    : grid === null
-      ? ''
-      : grid >= 0
-        ? 'import'
-        : 'export';
-  $('[data-k=pv]').textContent = kw(s.pv.powerW);
-  $('[data-k=battery]').textContent = kw(s.battery.powerW);
-  $('[data-k=battery-sub]').textContent =
-    s.battery.socPct === null
-      ? ''
-      : `${s.battery.socPct.toFixed(0)} % · ${(s.battery.powerW ?? 0) >= 0 ? 'charging' : 'discharging'}`;
-  const evTotal = s.evses.reduce((a, e) => a + (e.powerW ?? 0), 0);
-  const charging = s.evses.filter((e) => e.status === 'Charging').length;
-  $('[data-k=evses]').textContent = kw(evTotal);
-  $('[data-k=evses-sub]').textContent = `${charging} of ${s.evses.length} charging`;
+let toastTimer;
+function toast(text, bad = false) {
+  const t = $('#toast');
+  t.textContent = text;
+  t.className = `toast${bad ? ' bad' : ''}`;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    t.hidden = true;
+  }, 6000);
+}
 
-  const used = Math.max(0, grid ?? 0);
-  const pct = s.site.limitW > 0 ? Math.min(100, (used / s.site.limitW) * 100) : 0;
-  $('#limit-fill').style.width = `${pct}%`;
-  $('#limit-fill').className = used > s.site.limitW ? 'over' : '';
-  $('#limit-text').textContent =
-    `import ${kw(used)} of ${kw(s.site.limitW)} site limit${s.site.failsafe ? ' · FAILSAFE' : ''}`;
-  const why = s.site.reasons[0];
+/** Re-render a panel without closing the `<details>` the user opened (or closed) nor a form being typed in. */
+const toggled = new Map();
+function keepOpen(box, render) {
+  if (box.contains(document.activeElement) && document.activeElement.tagName !== 'BUTTON') return;
+  render();
+  for (const d of box.querySelectorAll('details')) {
+    const owner = d.closest('[data-evse],[data-vehicle]');
+    const key = `${owner?.dataset.evse ?? owner?.dataset.vehicle}|${d.className}`;
+    if (toggled.has(key)) d.open = toggled.get(key);
+    d.addEventListener('toggle', () => toggled.set(key, d.open));
+  }
+}
+
+function render() {
+  const s = view.state;
+  if (!s) return;
+  const paused = new Set(view.caps.filter((c) => c.paused).map((c) => c.evseId));
+  $('#ts').textContent = clock(s.ts);
+  $('#site-name').textContent = `gridkeeper · ${s.siteId}`;
+  renderFlow($('#flow'), s, paused);
+  const used = Math.max(0, s.grid.powerW ?? 0);
   const o = s.site.override;
+  // The override binds through the chargers' budget, not as a site-scope limit: the lower one is in force.
+  const limitW = o ? Math.min(o.limitW, s.site.limitW) : s.site.limitW;
+  const pct = limitW > 0 ? Math.min(100, (used / limitW) * 100) : 0;
+  $('#limit-fill').style.width = `${pct}%`;
+  $('#limit-fill').className = used > limitW ? 'over' : '';
+  $('#limit-text').textContent =
+    `import ${kw(used)} of ${kw(limitW)} limit in force${o ? ' (override)' : ''} · contract ${kw(s.site.contractLimitW)}${
+      s.site.failsafe ? ' · FAILSAFE' : ''
+    }${used > limitW ? ' · OVER THE LIMIT' : ''}`;
+  const why = s.site.reasons[0];
   $('#limit-why').textContent = [
     why ? `limit set by ${why.tier}/${why.policy}: ${why.text}` : '',
-    o ? `override ${kw(o.limitW)} until ${new Date(o.until).toLocaleTimeString()} (${o.reason})` : '',
+    o ? `override ${kw(o.limitW)} until ${clock(o.until)} (${o.reason})` : '',
   ]
     .filter(Boolean)
     .join(' · ');
-
-  const box = $('#evses');
-  if (s.evses.length === 0) {
-    box.innerHTML = '<p class="muted">no chargers yet</p>';
-    return;
-  }
-  box.innerHTML = s.evses
-    .map(
-      (e) => `<div class="evse" data-evse="${esc(e.id)}">
-  <div class="top"><span class="id">${esc(e.id)}</span><span class="badge ${esc(e.status)}">${esc(e.status)}</span></div>
-  <div class="nums"><span class="power">${kw(e.powerW)}</span> · set-point ${kw(e.setpointW)}${
-    e.currentA === null ? '' : ` (${e.currentA.toFixed(1)} A × ${e.phases})`
-  }</div>
-  ${
-    e.sessionId
-      ? `<div class="muted">session ${esc(e.sessionId)}${e.idTag ? ` · ${esc(e.idTag)}` : ''}${
-          e.sessionEnergyWh === null ? '' : ` · ${(e.sessionEnergyWh / 1000).toFixed(2)} kWh`
-        }</div>`
-      : ''
-  }
-  <div class="reason" title="why the set-point is what it is">why: ${esc(e.reason)}</div>
-  ${
-    e.reasons.length > 1
-      ? `<details><summary>chain of limits (${e.reasons.length})</summary><ol>${e.reasons
-          .map((r) => `<li>${esc(r.tier)}/${esc(r.policy)}: ${esc(r.text)}</li>`)
-          .join('')}</ol></details>`
-      : ''
-  }
-</div>`,
-    )
-    .join('');
+  $('#ov-clear').hidden = !o;
+  keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key), wide.matches));
+  renderDevices($('#devices'), s);
+  renderAlerts($('#alerts'), $('#alert-count'), view.alerts, view.acks);
+  renderSignals($('#signals'), view.grid, o);
+  renderTimeline($('#timeline'), { now: Date.parse(s.ts), events: view.events, override: o, prices: view.prices });
 }
 
-function renderAlerts(alerts) {
-  $('#alert-count').textContent = alerts.length ? `(${alerts.length})` : '';
-  $('#alerts').innerHTML = alerts.length
-    ? alerts
-        .map(
-          (a) =>
-            `<li class="${esc(a.severity)}">${esc(a.message)} <span class="muted">since ${new Date(a.raisedAt).toLocaleTimeString()}</span></li>`,
-        )
-        .join('')
-    : '<li class="muted">none</li>';
-}
-
-function renderChart(h) {
-  const svg = $('#chart');
-  const from = Date.parse(h.from);
-  const to = Date.parse(h.to);
-  const all = Object.values(h.series).flat();
-  const max = Math.max(1000, ...all.map((p) => Math.abs(p[1])));
-  const x = (t) => ((t - from) / (to - from)) * 600;
-  const y = (v) => 190 - (Math.max(0, v) / max) * 180;
-  const line = (pts, cls) =>
-    pts.length
-      ? `<polyline class="${cls}" fill="none" stroke-width="2" points="${pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`
-      : '';
-  svg.innerHTML =
-    `<style>.g{stroke:var(--grid)}.p{stroke:var(--pv)}.e{stroke:var(--ev)}</style>` +
-    line(h.series['grid.powerW'] || [], 'g') +
-    line(h.series['pv.powerW'] || [], 'p') +
-    line(h.series['evses.powerW'] || [], 'e') +
-    `<text x="4" y="14" fill="#8b98a5" font-size="12">${kw(max)}</text>`;
-}
-
-function logEvent(type, data) {
-  const li = document.createElement('li');
-  li.textContent = `${new Date().toLocaleTimeString()} ${type} ${JSON.stringify(data.data ?? data)}`;
-  const list = $('#events');
-  list.prepend(li);
-  while (list.children.length > 50) list.lastChild.remove();
+/** A GET whose failure leaves the panel's last good value (and `fallback` for a missing provider). */
+async function optional(path, fallback) {
+  try {
+    return await api.get(path, { quiet: true });
+  } catch (err) {
+    return err.status === 503 || err.status === 401 || err.status === 403 ? fallback : undefined;
+  }
 }
 
 async function refresh() {
   try {
-    const [state, alerts] = await Promise.all([api('/api/v1/state'), api('/api/v1/alerts')]);
-    renderState(state);
-    renderAlerts(alerts);
+    const [state, alerts, caps] = await Promise.all([
+      api.get('/api/v1/state'),
+      api.get('/api/v1/alerts'),
+      optional('/api/v1/operator/caps', []),
+    ]);
+    view.state = state;
+    view.alerts = alerts;
+    if (caps) view.caps = caps;
+    render();
+    window.gridkeeper.rendered++;
+    if (!source) connect();
   } catch (err) {
-    if (String(err.message) !== 'unauthorised') setLive('down', 'gateway unreachable');
+    if (err.status !== 401) setLive('down', 'gateway unreachable');
   }
 }
 
+async function refreshSlow() {
+  const now = Date.now();
+  const [plan, outbox, grid, events, acks] = await Promise.all([
+    optional('/api/v1/fleet/plan'),
+    optional('/api/v1/ocpp/outbox?parkedLimit=0', null),
+    optional('/api/v1/grid', null),
+    optional(`/api/v1/grid/events?from=${now - 6 * 3_600_000}`, []),
+    api.key ? optional('/api/v1/alerts/acks', []) : Promise.resolve([]),
+  ]);
+  if (plan) keepOpen($('#vehicles'), () => renderVehicles($('#vehicles'), plan));
+  if (outbox !== undefined) renderOutbox($('#outbox'), outbox);
+  if (grid !== undefined) view.grid = grid;
+  if (events) view.events = events;
+  if (acks) view.acks = acks;
+  render();
+}
+
 async function refreshHistory() {
-  try {
-    const step = 30_000;
-    renderChart(await api(`/api/v1/history?series=grid.powerW,pv.powerW,evses.powerW&step=${step}`));
-  } catch {
-    /* the next round tries again */
-  }
+  const to = Date.now();
+  const series = HISTORY_SERIES.map((s) => s.key).join(',');
+  const h = await optional(`/api/v1/history?series=${series}&from=${to - DAY_MS}&to=${to}&step=300000`);
+  if (h) renderHistory($('#chart'), $('#chart-legend'), h);
+  const p = await optional('/api/v1/grid/prices?step=900000');
+  if (p) view.prices = p;
 }
 
 /** Events make the page react at once; coalesce bursts into one refresh. */
 function soon() {
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => {
-    refreshTimer = undefined;
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = undefined;
     refresh();
   }, 200);
 }
 
 function connect() {
   source?.close();
-  const q = key ? `?access_token=${encodeURIComponent(key)}` : '';
+  const q = api.key ? `?access_token=${encodeURIComponent(api.key)}` : '';
   source = new EventSource(`/api/v1/events${q}`);
   source.onopen = () => setLive('live', 'live');
   source.onerror = () => setLive('down', 'reconnecting…');
   for (const t of EVENT_TYPES) {
     source.addEventListener(t, (ev) => {
-      logEvent(t, JSON.parse(ev.data));
+      feed.add(t, JSON.parse(ev.data));
       soon();
     });
   }
 }
 
+/** Run a command, say what happened in words, refresh what it changed. */
+async function command(what, fn) {
+  try {
+    const text = await fn();
+    toast(text ?? `${what}: done`);
+    await refresh();
+    refreshSlow();
+  } catch (err) {
+    toast(`${what} failed: ${err.message}`, true);
+  }
+}
+
+$('#override-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const limitW = Math.round(Number($('#ov-kw').value) * 1000);
+  const durationS = Number($('#ov-min').value) * 60;
+  const reason = $('#ov-reason').value.trim() || 'operator override (dashboard)';
+  command('Site limit', async () => {
+    const o = await api.send('PUT', '/api/v1/site/limit-override', { limitW, durationS, reason });
+    return `Site limit ${kw(o.limitW)} until ${clock(o.until)}`;
+  });
+});
+$('#ov-clear').addEventListener('click', () =>
+  command('End override', async () => {
+    await api.send('DELETE', '/api/v1/site/limit-override');
+    return 'Override ended';
+  }),
+);
+$('#evses').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-action]');
+  if (!b) return;
+  const path = `/api/v1/evses/${encodeURIComponent(b.dataset.charger)}/${b.dataset.connector}/pause`;
+  const id = `${b.dataset.charger}/${b.dataset.connector}`;
+  const pause = b.dataset.action === 'pause';
+  command(`${pause ? 'Pause' : 'Resume'} ${id}`, async () => {
+    await api.send(pause ? 'PUT' : 'DELETE', path);
+    return `${id} ${pause ? 'paused' : 'resumed'}`;
+  });
+});
+$('#alerts').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-action=ack]');
+  if (!b) return;
+  command('Acknowledge', async () => {
+    await api.send('POST', `/api/v1/alerts/${encodeURIComponent(b.dataset.alert)}/ack`, {});
+    return 'Alert acknowledged';
+  });
+});
+$('#vehicles').addEventListener('submit', (e) => {
+  const f = e.target.closest('form.needs-form');
+  if (!f) return;
+  e.preventDefault();
+  const id = f.dataset.vehicle;
+  const departureAt = new Date(f.elements.departure.value).toISOString();
+  const energyNeededWh = Math.round(Number(f.elements.kwh.value) * 1000);
+  command(`Vehicle ${id}`, async () => {
+    await api.send('PUT', `/api/v1/vehicles/${encodeURIComponent(id)}/needs`, { departureAt, energyNeededWh });
+    f.closest('details').open = false;
+    return `${id}: leaves ${clock(departureAt)}, needs ${(energyNeededWh / 1000).toFixed(1)} kWh`;
+  });
+});
+
 let started = false;
 function start() {
+  source?.close();
+  source = undefined;
+  // The live stream starts once a read succeeded (with the key, when one is needed).
   refresh();
+  refreshSlow();
   refreshHistory();
-  connect();
   if (started) return;
   started = true;
   // Measurements change without events (meter readings): poll the state too.
   setInterval(refresh, 1000);
+  setInterval(refreshSlow, 5000);
   setInterval(refreshHistory, 30_000);
 }
 
 window.gridkeeper = {
+  rendered: 0,
   get state() {
-    return lastState;
+    return view.state;
   },
 };
+showSignedIn();
 start();

@@ -1,0 +1,158 @@
+// History chart (24 h of the local telemetry store) and the grid timeline,
+// drawn as plain SVG with real axes: time on x, kW on y.
+import { esc, hhmm } from './fmt.js';
+
+export const HISTORY_SERIES = [
+  { key: 'grid.powerW', label: 'grid (+ import, − export)', color: 'var(--grid)' },
+  { key: 'pv.powerW', label: 'solar', color: 'var(--pv)' },
+  { key: 'battery.powerW', label: 'battery (+ charge)', color: 'var(--bat)' },
+  { key: 'evses.powerW', label: 'chargers', color: 'var(--ev)' },
+  { key: 'site.limitW', label: 'site import limit', color: 'var(--bad)', dash: true },
+  { key: 'evses.limitW', label: 'chargers’ budget', color: 'var(--budget)', dash: true },
+];
+
+/** Round numbers for the axis: 1, 2, 5 × 10^n. */
+function niceStep(span, ticks) {
+  const raw = span / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const n = raw / mag;
+  return (n <= 1 ? 1 : n <= 2 ? 2 : n <= 5 ? 5 : 10) * mag;
+}
+
+const H = 260;
+const M = { l: 44, r: 12, t: 14, b: 34 };
+
+export function renderHistory(svg, legend, h) {
+  // Drawn at the element's own width, so labels keep their size on a phone and on a wall screen.
+  const W = Math.max(300, Math.round(svg.clientWidth || 720));
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  const from = Date.parse(h.from);
+  const to = Date.parse(h.to);
+  const vals = HISTORY_SERIES.flatMap((s) => (h.series[s.key] || []).map((p) => p[1] / 1000));
+  let lo = Math.min(0, ...vals);
+  let hi = Math.max(1, ...vals);
+  const yStep = niceStep(hi - lo, 5);
+  lo = Math.floor(lo / yStep) * yStep;
+  hi = Math.ceil(hi / yStep) * yStep;
+  const x = (t) => M.l + ((t - from) / (to - from)) * (W - M.l - M.r);
+  const y = (kw) => H - M.b - ((kw - lo) / (hi - lo)) * (H - M.t - M.b);
+  const out = [];
+  // y axis: grid lines with kW labels, and the unit.
+  for (let v = lo; v <= hi + 1e-9; v += yStep) {
+    out.push(
+      `<line class="gridline${Math.abs(v) < 1e-9 ? ' zero' : ''}" x1="${M.l}" x2="${W - M.r}" y1="${y(v)}" y2="${y(v)}"/>`,
+    );
+    out.push(`<text class="tick y" x="${M.l - 6}" y="${y(v) + 4}">${+v.toFixed(1)}</text>`);
+  }
+  out.push(`<text class="unit" x="6" y="${M.t + 4}">kW</text>`);
+  // x axis: a tick every 3 h on the hour (or every hour for short ranges).
+  const hourMs = 3_600_000;
+  const hours = (to - from) / hourMs;
+  // About one tick per 80 px: 3 h on a desktop, 6 h on a phone for a day.
+  const every = [1, 2, 3, 6, 12].find((n) => (hours / n) * 80 <= W - M.l - M.r) * hourMs || 12 * hourMs;
+  const midnight = new Date(from);
+  midnight.setHours(0, 0, 0, 0);
+  // Ticks on local whole hours (00:00, 03:00, …), whatever the time zone.
+  for (let t = midnight.getTime(); t <= to; t += every) {
+    if (t < from) continue;
+    out.push(`<line class="gridline v" x1="${x(t)}" x2="${x(t)}" y1="${M.t}" y2="${H - M.b}"/>`);
+    out.push(`<text class="tick x" x="${x(t)}" y="${H - M.b + 16}">${hhmm(t)}</text>`);
+  }
+  out.push(`<text class="unit x" x="${W - M.r}" y="${H - 4}">time (local)</text>`);
+  out.push(`<line class="axis" x1="${M.l}" x2="${M.l}" y1="${M.t}" y2="${H - M.b}"/>`);
+  out.push(`<line class="axis" x1="${M.l}" x2="${W - M.r}" y1="${H - M.b}" y2="${H - M.b}"/>`);
+  for (const s of HISTORY_SERIES) {
+    const pts = h.series[s.key] || [];
+    if (pts.length === 0) continue;
+    // A gap of more than three steps in the store is drawn as a gap, not a straight line.
+    const gap = 3 * (h.step ?? 60_000);
+    let d = '';
+    let prev;
+    for (const [t, v] of pts) {
+      // A lone point (just after a gap, or a gateway that only just started) is drawn as a short dash.
+      const lone = prev === undefined || t - prev > gap;
+      d += `${lone ? 'M' : 'L'}${x(t).toFixed(1)} ${y(v / 1000).toFixed(1)} ${lone ? 'h1 h-1 ' : ''}`;
+      prev = t;
+    }
+    out.push(
+      `<path class="series" data-series="${esc(s.key)}" d="${d}" stroke="${s.color}"${s.dash ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+  }
+  svg.innerHTML = out.join('');
+  legend.innerHTML = HISTORY_SERIES.map(
+    (s) => `<span><i style="background:${s.color}"></i>${esc(s.label)}</span>`,
+  ).join('');
+}
+
+const TW = 480;
+const TL = 62;
+const ROWS = [
+  { key: 'signals', label: 'grid signals' },
+  { key: 'override', label: 'override' },
+  { key: 'price', label: 'price' },
+];
+
+/**
+ * Six hours back to eighteen ahead: grid-operator signals and the operator's
+ * override as bars (value inside), the tariff as a step line, and a now marker.
+ */
+export function renderTimeline(svg, { now, events, override, prices }) {
+  const from = now - 6 * 3_600_000;
+  const to = now + 18 * 3_600_000;
+  const x = (t) => TL + ((Math.min(Math.max(t, from), to) - from) / (to - from)) * (TW - TL - 6);
+  const rowY = (i) => 10 + i * 38;
+  const out = [];
+  ROWS.forEach((r, i) => {
+    out.push(`<text class="tick row" x="2" y="${rowY(i) + 18}">${r.label}</text>`);
+    out.push(`<line class="gridline" x1="${TL}" x2="${TW - 6}" y1="${rowY(i) + 30}" y2="${rowY(i) + 30}"/>`);
+  });
+  for (let t = Math.ceil(from / 10_800_000) * 10_800_000; t <= to; t += 10_800_000) {
+    out.push(`<text class="tick x" x="${x(t)}" y="${rowY(3) + 4}">${hhmm(t)}</text>`);
+  }
+  const bar = (row, start, end, text, cls) => {
+    const x1 = x(start);
+    const x2 = x(end ?? to);
+    out.push(
+      `<rect class="tl-bar ${cls}" x="${x1}" y="${rowY(row) + 6}" width="${Math.max(2, x2 - x1)}" height="22" rx="3"><title>${esc(text)}</title></rect>`,
+    );
+    if (x2 - x1 > 40) out.push(`<text class="tl-text" x="${x1 + 4}" y="${rowY(row) + 21}">${esc(text)}</text>`);
+  };
+  const isPrice = (e) => /price/i.test(e.kind);
+  for (const e of events.filter((x) => !isPrice(x))) {
+    const s = Date.parse(e.start);
+    const end = e.end ? Date.parse(e.end) : undefined;
+    if ((end ?? to) < from || s > to || e.status === 'cancelled') continue;
+    const v =
+      e.value === null ? '' : e.unit === 'W' ? `${(e.value / 1000).toFixed(0)} kW` : `${e.value} ${e.unit ?? ''}`;
+    bar(0, s, end, `${e.kind} ${v}`.trim(), e.status === 'active' ? 'active' : '');
+  }
+  if (override) bar(1, now, Date.parse(override.until), `≤ ${(override.limitW / 1000).toFixed(1)} kW`, 'override');
+  // The configured tariff, or else the price signals a grid operator sends (OpenADR PRICE events).
+  const steps =
+    prices.points.length > 0
+      ? prices.points.map((p) => ({ t: Date.parse(p.ts), end: Date.parse(p.ts) + prices.step, v: p.importPerKwh }))
+      : events
+          .filter((e) => isPrice(e) && e.value !== null && e.status !== 'cancelled')
+          .map((e) => ({ t: Date.parse(e.start), end: e.end ? Date.parse(e.end) : to, v: e.value }))
+          .sort((a, b) => a.t - b.t);
+  const unit = prices.points.length > 0 ? `${prices.currency ?? ''}/kWh` : (events.find(isPrice)?.unit ?? '');
+  if (steps.length > 0) {
+    const ps = steps.map((p) => p.v);
+    const lo = Math.min(...ps);
+    const hi = Math.max(...ps, lo + 0.01);
+    const py = (v) => rowY(2) + 28 - ((v - lo) / (hi - lo)) * 24;
+    const d = steps
+      .filter((p) => p.end > from && p.t < to)
+      .map((p) => `M${x(p.t).toFixed(1)} ${py(p.v).toFixed(1)} H${x(p.end).toFixed(1)}`)
+      .join(' ');
+    out.push(`<path class="price" d="${d}"/>`);
+    out.push(
+      `<text class="tl-text" x="${TW - 8}" y="${rowY(2) + 4}" text-anchor="end">${lo.toFixed(2)}–${hi.toFixed(2)} ${esc(unit)}</text>`,
+    );
+  } else {
+    out.push(`<text class="tl-text muted" x="${TL + 4}" y="${rowY(2) + 21}">no tariff configured</text>`);
+  }
+  out.push(`<line class="now" x1="${x(now)}" x2="${x(now)}" y1="4" y2="${rowY(3) - 8}"/>`);
+  out.push(`<text class="tick now-label" x="${x(now)}" y="8">now</text>`);
+  svg.innerHTML = out.join('');
+}
