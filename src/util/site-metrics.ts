@@ -91,7 +91,10 @@ export function registerSiteMetrics(registry: Registry, src: SiteMetricsSource):
   });
   gauge('gridkeeper_grid_current_amperes', 'Grid current per site phase, A', ['phase'], (g, s) => {
     const v = good(s.grid.currentsA);
-    if (v) PHASES.forEach((phase, i) => g.set({ site: s.siteId, phase }, round1(v[i] ?? 0)));
+    if (!v) return;
+    PHASES.forEach((phase, i) => {
+      g.set({ site: s.siteId, phase }, round1(v[i] ?? 0));
+    });
   });
   gauge('gridkeeper_pv_power_watts', 'PV production, W (>= 0)', [], (g, s) => {
     const v = good(s.pv.powerW);
@@ -121,9 +124,9 @@ export function registerSiteMetrics(registry: Registry, src: SiteMetricsSource):
       for (const e of s.evses) {
         const v = good(e.currentsA);
         if (!v) continue;
-        PHASES.forEach((phase, i) =>
-          g.set({ site: s.siteId, evse: e.id, charger: e.chargerId, phase }, round1(v[i] ?? 0)),
-        );
+        PHASES.forEach((phase, i) => {
+          g.set({ site: s.siteId, evse: e.id, charger: e.chargerId, phase }, round1(v[i] ?? 0));
+        });
       }
     },
   );
