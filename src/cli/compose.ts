@@ -19,6 +19,7 @@ import type { GridAdapterDeps } from '../ports/grid.js';
 import type { PeerRoutes } from '../ports/http.js';
 import { OperatorCommands } from '../state/operator-commands.js';
 import type { Logger } from '../util/logger.js';
+import { registerSiteMetrics } from '../util/site-metrics.js';
 import { type Core, createCore } from './core.js';
 import { gatewayPolicies } from './policies.js';
 
@@ -155,6 +156,12 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     },
   );
   components.push(ocpp);
+  registerSiteMetrics(core.metrics, {
+    snapshot: () => core.state.snapshot(),
+    setpoint: (id) => core.dispatcher.current(id),
+    limits: () => core.loop.lastRound()?.limits ?? [],
+    ocppChargers: () => ocpp.outboxSummary(),
+  });
   if (config.modbus.devices.length > 0) {
     components.push(
       createModbusAdapter(config.modbus, {

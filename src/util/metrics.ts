@@ -6,7 +6,9 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
  */
 export function createMetricsRegistry(opts: { defaultMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'gridkeeper_process_' });
+  if (opts.defaultMetrics ?? true)
+    // prom-client's own names already start with process_/nodejs_: one `gridkeeper_` prefix, not two.
+    collectDefaultMetrics({ register: registry, prefix: 'gridkeeper_' });
   return registry;
 }
 
