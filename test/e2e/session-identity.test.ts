@@ -271,6 +271,21 @@ describe('session identity with repeated transaction ids', () => {
     await cp.call('MeterValues', { connectorId: 1, transactionId: local, meterValue: energy16(200, T0 + 20_000) });
     await until(() => cms.issued.length === 1, 5000, 'replayed start');
     const cmsTx = cms.issued[0] as number;
+    await cms.call(id, 'SetChargingProfile', {
+      connectorId: 1,
+      csChargingProfiles: {
+        chargingProfileId: 5,
+        transactionId: cmsTx,
+        stackLevel: 0,
+        chargingProfilePurpose: 'TxProfile',
+        chargingProfileKind: 'Absolute',
+        chargingSchedule: { chargingRateUnit: 'A', chargingSchedulePeriod: [{ startPeriod: 0, limit: 16 }] },
+      },
+    });
+    const txProfile = cp.received.find(
+      (r) => r.action === 'SetChargingProfile' && (r.params.csChargingProfiles as Json).chargingProfileId === 5,
+    );
+    expect((txProfile?.params.csChargingProfiles as Json | undefined)?.transactionId).toBe(local);
     await cms.call(id, 'RemoteStopTransaction', { transactionId: cmsTx });
     const remoteStopTx = cp.received.find((r) => r.action === 'RemoteStopTransaction')?.params.transactionId;
     await cp.call('MeterValues', { connectorId: 1, transactionId: local, meterValue: energy16(300, T0 + 30_000) });
