@@ -84,7 +84,8 @@ export class SessionStore implements SessionStorePort {
     this.openByUpstreamStmt = db.prepare(`${open} AND upstream_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
     this.openOnConnectorStmt = db.prepare(`${open} AND connector_id = ? ORDER BY started_at, id`);
     this.lastByTxStmt = db.prepare(
-      'SELECT * FROM sessions WHERE charger_id = ? AND charger_tx_id = ? AND id <> ? ORDER BY started_at DESC, id DESC LIMIT 1',
+      `SELECT * FROM sessions WHERE charger_id = @c AND (charger_tx_id = @tx OR upstream_tx_id = @tx) AND id <> @id
+        ORDER BY started_at DESC, id DESC LIMIT 1`,
     );
   }
 
@@ -129,9 +130,9 @@ export class SessionStore implements SessionStorePort {
     return (this.openOnConnectorStmt.all(chargerId, connectorId) as SessionRow[]).map(fromRow);
   }
 
-  /** The latest other session of a charger that had this charger transaction id (open or stopped). */
-  lastByTransaction(chargerId: string, chargerTxId: string, exceptId: string): SessionInfo | undefined {
-    const row = this.lastByTxStmt.get(chargerId, chargerTxId, exceptId) as SessionRow | undefined;
+  /** The latest other session of a charger known under this transaction id (charger's or CMS's; open or stopped). */
+  lastByTransaction(chargerId: string, txId: string, exceptId: string): SessionInfo | undefined {
+    const row = this.lastByTxStmt.get({ c: chargerId, tx: txId, id: exceptId }) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Gateway, createGateway } from '../../src/cli/compose.js';
 import { SystemClock } from '../../src/model/clock.js';
-import { createLogger, silentLogger } from '../../src/util/logger.js';
+import { createLogger } from '../../src/util/logger.js';
 import { testConfig } from '../helpers/core.js';
 import { type JsonCms, connectJsonCharger, startJsonCms, startWebhookSink } from './peers/ocpp-json.js';
 
@@ -58,6 +58,8 @@ describe('session identity with repeated transaction ids', () => {
     const cmsList: JsonCms[] = [cms];
     cleanups.push(() => cms.stop());
     let gw: Gateway | undefined;
+    const logs: Json[] = [];
+    const logSink = { write: (line: string) => void logs.push(JSON.parse(line) as Json) };
     const startGateway = async () => {
       gw = createGateway(
         testConfig({
@@ -83,7 +85,7 @@ describe('session identity with repeated transaction ids', () => {
         } as never),
         {
           clock: new SystemClock(),
-          log: process.env.GK_DEBUG ? createLogger({ level: 'debug' } as never) : silentLogger(),
+          log: createLogger({ level: 'warn', destination: logSink }),
           env: {},
         },
       );
@@ -95,6 +97,7 @@ describe('session identity with repeated transaction ids', () => {
     });
     return {
       hooks,
+      logs,
       cmsList,
       cms: () => cms,
       gateway: () => gw as Gateway,
@@ -249,6 +252,12 @@ describe('session identity with repeated transaction ids', () => {
     }
     expect(started.size).toBe(3);
     expect(stopped.size).toBe(3);
+    // Each repeat said once, naming the new session and the earlier one.
+    const repeats = t.logs.filter((l) => String(l.msg).startsWith('transaction id seen before'));
+    expect(repeats.map((l) => [l.session, l.earlierSession])).toEqual([
+      [sessions[1]?.sessionId, sessions[0]?.sessionId],
+      [sessions[2]?.sessionId, sessions[1]?.sessionId],
+    ]);
   }, 60_000);
 
   it('1.6J outage: offline start, CMS back, stop while online: the CMS sees only its own id, remote stop is mapped back', async () => {
@@ -378,6 +387,11 @@ describe('session identity with repeated transaction ids', () => {
     expect([...started.values()]).toEqual([1, 1, 1]);
     expect([...stopped.values()]).toEqual([1, 1, 1]);
     expect(new Set(sessions.map((s) => s.sessionId))).toEqual(new Set(started.keys()));
+    const repeats = t.logs.filter((l) => String(l.msg).startsWith('transaction id seen before'));
+    expect(repeats.map((l) => [l.transactionId, l.session, l.earlierSession])).toEqual([
+      ['TX-1', sessions[1]?.sessionId, sessions[0]?.sessionId],
+      ['TX-1', sessions[2]?.sessionId, sessions[1]?.sessionId],
+    ]);
   }, 60_000);
   it('1.6J repeats: a message the charger sends again (same id, or same content under a new id) reaches the CMS once', async () => {
     const t = await setup();
@@ -432,6 +446,9 @@ describe('session identity with repeated transaction ids', () => {
       ['B', null, 0, null],
     ]);
     const stoppedHook = t.hooks.bodies.find((b) => b.type === 'session.stopped')?.data as Json;
+    expect(
+      t.logs.filter((l) => l.msg === 'open session superseded by a new start').map((l) => [l.session, l.supersededBy]),
+    ).toEqual([[sessions[0]?.sessionId, sessions[1]?.sessionId]]);
     expect(stoppedHook).toMatchObject({ stopReason: 'superseded', sessionId: sessions[0]?.sessionId });
   }, 30_000);
 });
