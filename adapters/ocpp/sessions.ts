@@ -181,7 +181,10 @@ export class SessionTracker {
   /** 1.6: the CMS accepted a start answered locally; later messages carry its transaction id. */
   upstreamAccepted(sid: string, upstreamTxId: number): void {
     const s = this.ctx.sessions.get(sid);
-    if (s) this.save({ ...s, upstreamTransactionId: String(upstreamTxId) }, 'session.updated');
+    if (s) {
+      this.warnRepeat(sid, String(upstreamTxId));
+      this.save({ ...s, upstreamTransactionId: String(upstreamTxId) }, 'session.updated');
+    }
     this.refreshSync(sid);
   }
 
@@ -217,13 +220,17 @@ export class SessionTracker {
         'session.stopped',
       );
     }
-    const earlier = sessions.lastByTransaction(this.charger.id, chargerTxId, sid);
-    if (earlier) {
-      log.warn(
-        { chargerId: this.charger.id, transactionId: chargerTxId, session: sid, earlierSession: earlier.id },
-        'transaction id seen before: a new session, the earlier one is left as it was',
-      );
-    }
+    this.warnRepeat(sid, chargerTxId);
+  }
+
+  /** A transaction id (the charger's or the CMS's) that an earlier session of this charger had: said once, naming both. */
+  private warnRepeat(sid: string, txId: string): void {
+    const earlier = this.ctx.sessions.lastByTransaction(this.charger.id, txId, sid);
+    if (!earlier) return;
+    this.ctx.log.warn(
+      { chargerId: this.charger.id, transactionId: txId, session: sid, earlierSession: earlier.id },
+      'transaction id seen before: a new session, the earlier one is left as it was',
+    );
   }
 
   /**
