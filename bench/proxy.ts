@@ -26,6 +26,8 @@ export interface ProxyBenchOptions {
   readonly reconnectWarmup?: number;
   /** 0 leaves the reconnect figure out. */
   readonly reconnectMeasured?: number;
+  /** The gateway's `control` section (diagnostics, e.g. a longer `coalesceMs`); the judged run uses the defaults. */
+  readonly control?: Record<string, unknown>;
 }
 
 interface TrafficResult {
@@ -62,8 +64,9 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
-function gatewayConfig(n: number, cmsUrl: string): Record<string, unknown> {
+function gatewayConfig(n: number, cmsUrl: string, control?: Record<string, unknown>): Record<string, unknown> {
   return {
+    ...(control ? { control } : {}),
     // No grid meter here: the failsafe budget is the whole site, so the proxy's traffic is not shaped by an alarm.
     site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 32 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
@@ -94,7 +97,7 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
     const { url: cmsUrl } = await peer.request<{ url: string }>('startCms');
     const direct = await peer.request<TrafficResult>('traffic', { ...traffic, url: cmsUrl });
 
-    const gw = await startGateway(gatewayConfig(n, cmsUrl), 'proxy');
+    const gw = await startGateway(gatewayConfig(n, cmsUrl, opts.control), 'proxy');
     let proxied: TrafficResult;
     const rss: Array<[number, number]> = [];
     let rssBefore: number;
