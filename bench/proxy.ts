@@ -28,6 +28,8 @@ export interface ProxyBenchOptions {
   readonly reconnectMeasured?: number;
   /** The gateway's `control` section (diagnostics, e.g. a longer `coalesceMs`); the judged run uses the defaults. */
   readonly control?: Record<string, unknown>;
+  /** More `ocpp` settings for the gateway (diagnostics, e.g. the handshake guard's limits). */
+  readonly ocpp?: Record<string, unknown>;
 }
 
 interface TrafficResult {
@@ -64,13 +66,18 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
-function gatewayConfig(n: number, cmsUrl: string, control?: Record<string, unknown>): Record<string, unknown> {
+function gatewayConfig(
+  n: number,
+  cmsUrl: string,
+  control?: Record<string, unknown>,
+  ocpp?: Record<string, unknown>,
+): Record<string, unknown> {
   return {
     ...(control ? { control } : {}),
     // No grid meter here: the failsafe budget is the whole site, so the proxy's traffic is not shaped by an alarm.
     site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 32 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
-    ocpp: { securityProfile: 0, unknownChargers: 'reject', upstream: { url: cmsUrl } },
+    ocpp: { securityProfile: 0, unknownChargers: 'reject', upstream: { url: cmsUrl }, ...ocpp },
   };
 }
 
@@ -97,7 +104,7 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
     const { url: cmsUrl } = await peer.request<{ url: string }>('startCms');
     const direct = await peer.request<TrafficResult>('traffic', { ...traffic, url: cmsUrl });
 
-    const gw = await startGateway(gatewayConfig(n, cmsUrl, opts.control), 'proxy');
+    const gw = await startGateway(gatewayConfig(n, cmsUrl, opts.control, opts.ocpp), 'proxy');
     let proxied: TrafficResult;
     const rss: Array<[number, number]> = [];
     let rssBefore: number;
