@@ -16,11 +16,13 @@ export class CmsPeer {
   /** CMS-side receipt count (sanity check that traffic really reached the CMS). */
   received = 0;
 
-  constructor() {
+  /** `autoPong: false` plays a CMS whose host died behind a live TCP path: pings go unanswered. */
+  constructor(opts: { readonly autoPong?: boolean } = {}) {
     this.wss = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
       perMessageDeflate: false,
+      autoPong: opts.autoPong ?? true,
       handleProtocols: (protocols) => (protocols.has('ocpp1.6') ? 'ocpp1.6' : false),
     });
     this.wss.on('connection', (ws, req) => {
@@ -40,6 +42,11 @@ export class CmsPeer {
       if (this.wss.address()) done();
       else this.wss.once('listening', done);
     });
+  }
+
+  /** Charger ids with a socket open to this CMS right now. */
+  ids(): string[] {
+    return [...this.links.keys()];
   }
 
   connected(id: string): boolean {

@@ -100,7 +100,7 @@ const taps = new WeakMap<RPCClient, Map<string, Waiter>>();
  * at 1000 chargers). The socket's two settling methods are wrapped once: an
  * id of ours is settled here, any other goes on to ocpp-rpc unchanged.
  * Without those methods (another ocpp-rpc) `callWithId` falls back to the
- * public `response` event; `rpc.test.ts` pins which path is in use.
+ * public `response` event; test/adapters/ocpp/answer-tap.test.ts pins which path is in use.
  */
 function tapOf(client: RPCClient): Map<string, Waiter> | undefined {
   const known = taps.get(client);
