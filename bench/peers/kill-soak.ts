@@ -34,6 +34,8 @@ export interface KillSoakOptions {
   readonly outageMs?: number;
   /** After the last restart: time for the chargers to finish their sessions and the outbox to drain, ms. */
   readonly drainMs?: number;
+  /** The chargers repeat an unanswered call under a new message id (see SoakChargerOptions). */
+  readonly retryWithNewId?: boolean;
   /** Progress lines (kill n, outage). */
   readonly log?: (line: string) => void;
   /** Keep the data directory, config and gateway log (its path is in the report). */
@@ -102,6 +104,8 @@ export async function runKillSoak(o: KillSoakOptions): Promise<KillSoakReport> {
     configFile,
     logFile: join(dir, 'gateway.log'),
     healthUrl: `http://127.0.0.1:${apiPort}/healthz`,
+    // A busy CI machine can take long to start node; a slow start is not what this test judges.
+    readyTimeoutMs: 120_000,
   });
   const chargers = Array.from(
     { length: n },
@@ -116,6 +120,7 @@ export async function runKillSoak(o: KillSoakOptions): Promise<KillSoakReport> {
         heartbeatEveryMs: 4000,
         callTimeoutMs: 10_000,
         reconnectMs: 300,
+        retryWithNewId: o.retryWithNewId ?? false,
       }),
   );
   let outage: Promise<void> | undefined;
@@ -140,7 +145,7 @@ export async function runKillSoak(o: KillSoakOptions): Promise<KillSoakReport> {
     await outage;
     await sleep(1500);
     for (const c of chargers) c.windDown();
-    const drainMs = o.drainMs ?? 40_000;
+    const drainMs = o.drainMs ?? 60_000;
     const deadline = Date.now() + drainMs;
     const allArrived = () => {
       const v = judge(chargers, cms.receipts, cms.issued);
