@@ -9,6 +9,8 @@ export type { CommandResult, OcppCommands };
 export interface CommandTarget {
   protocolOf(chargerId: string): OcppProtocol | undefined;
   send(chargerId: string, action: string, payload: Payload): Promise<Payload>;
+  /** The transaction id the charger knows for a session (sessions have the gateway's own ids). */
+  transactionOf?(sessionId: string): string | undefined;
 }
 
 /** The API's commands in each charger's OCPP version. */
@@ -37,8 +39,11 @@ export function createCommands(target: CommandTarget, clock: Clock): OcppCommand
       };
       return command(chargerId, 'RequestStartTransaction', req);
     },
-    remoteStop: ({ sessionId, chargerId }) => {
-      const tx = sessionId.startsWith(`${chargerId}-`) ? sessionId.slice(chargerId.length + 1) : sessionId;
+    remoteStop: ({ sessionId, chargerId, transactionId }) => {
+      const tx =
+        transactionId ??
+        target.transactionOf?.(sessionId) ??
+        (sessionId.startsWith(`${chargerId}-`) ? sessionId.slice(chargerId.length + 1) : sessionId);
       if (is16(chargerId)) {
         const req: V16.RemoteStopTransactionRequest = { transactionId: Number(tx) };
         return command(chargerId, 'RemoteStopTransaction', req);

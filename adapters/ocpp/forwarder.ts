@@ -5,6 +5,7 @@ import { type AuthoriserAnswer, askAuthoriser, mergeAuthorisation, presentedToke
 import type { ChargerRef, LinkContext } from './context.js';
 import type { LocalAnswers } from './local-answers.js';
 import { isQueued } from './messages.js';
+import { contentKey } from './repeats.js';
 import type { EvseObserver } from './observer.js';
 import type { OutboxReplay } from './replay.js';
 import { callErrorOf, toRpcError } from './rpc/call.js';
@@ -34,6 +35,8 @@ export interface ForwarderParts {
  */
 export class Forwarder {
   private bootPayload?: Payload;
+  /** The charger's message id of that boot: a late delivery is the same message, not a new one. */
+  private bootMsgId?: string;
   private bootOwed = false;
   /** Authoriser questions still open (answered with "no answer" when the link closes). */
   private readonly authAsks = new Set<() => void>();
@@ -61,7 +64,7 @@ export class Forwarder {
       const timeoutMs = this.ctx.cfg.upstream?.callTimeoutMs ?? 30_000;
       await this.parts.upstream.call(
         client,
-        `gk-boot-${randomUUID()}`,
+        this.bootMsgId ?? `gk-boot-${randomUUID()}`,
         'BootNotification',
         this.bootPayload,
         timeoutMs,
@@ -80,7 +83,10 @@ export class Forwarder {
     const auth = this.askAuthoriser(action, params);
     if (isQueued(this.protocol, action)) return this.queued(action, msgId, params, auth);
     this.observeCall(action, params);
-    if (action === 'BootNotification') this.bootPayload = params;
+    if (action === 'BootNotification') {
+      this.bootPayload = params;
+      this.bootMsgId = msgId;
+    }
     const client = upstream.current;
     if (client) {
       try {
@@ -107,26 +113,20 @@ export class Forwarder {
   }
 
   /**
-   * Messages the CMS must see: written to the outbox before anything else,
-   * then answered by the CMS if it answers within `forwardTimeoutMs`, else
-   * locally. Either way the row stays queued until the CMS has it.
+   * Messages the CMS must see, live or not, take one path: written to the
+   * outbox first (committed before the charger gets any answer), delivered
+   * by the replay in order with the charger's message id and the CMS's
+   * transaction ids (`tx-ids.ts`), answered by the CMS if it answers within
+   * `forwardTimeoutMs`, else locally. A charger's repeat of a recorded
+   * message (same message id, or same content under a new one) is answered
+   * from the record and never sent as a new message.
    */
   private async queued(action: string, msgId: string, params: Payload, auth: Auth): Promise<unknown> {
     const { upstream, replay, sessions, local } = this.parts;
     const { outbox, clock } = this.ctx;
     const merge = async (res: Payload, fromCms: boolean): Promise<Payload> =>
       auth ? mergeAuthorisation(this.protocol, res, await auth, fromCms) : res;
-    let observed = false;
-    let unanswered = false;
-    // CMS up and nothing queued before it: forward like any call; the outbox is for what the CMS could not take.
-    // A gateway crash mid-forward loses nothing: the charger never got an answer and repeats the message.
-    if (upstream.current && !outbox.busy(this.charger.id, msgId)) {
-      this.observeCall(action, params);
-      observed = true;
-      const direct = await this.forwardQueued(action, msgId, params);
-      if (direct !== undefined) return merge(direct, true);
-      unanswered = true; // the charger has waited long enough: queue it and answer locally
-    }
+    const key = contentKey(action, params);
     const { row, repeat } = await outbox.appendDurable({
       chargerId: this.charger.id,
       msgId,
@@ -134,59 +134,47 @@ export class Forwarder {
       action,
       payload: params,
       createdAt: clock.now(),
-      offline: unanswered || !upstream.online,
+      offline: !upstream.online,
       ...sessions.sessionRef(action, params),
+      ...(key !== undefined ? { contentKey: key } : {}),
     });
+    const sid = row.sessionId;
     if (repeat) {
       // The charger repeats a message (it never saw our answer, e.g. the gateway was killed): answer the same again.
-      if (row.status === 'done' && row.response !== undefined && row.localTxId === undefined)
+      if (row.localTxId !== undefined) {
+        const res = this.localStart(row.payload, row.localTxId);
+        this.observeQueuedAnswer(action, row.payload, res, false, sid);
+        return merge(res, false);
+      }
+      if (row.status === 'done' && row.response !== undefined) {
+        this.observeQueuedAnswer(action, row.payload, row.response as Payload, true, sid);
         return merge(row.response as Payload, true);
-      if (row.localTxId !== undefined) return merge(this.localStart(params, row.localTxId), false);
-    } else if (!observed) {
-      this.observeCall(action, params);
+      }
+      // Still queued (or parked): wait for it like the first time, it is never queued twice.
+    } else {
+      this.observeCall(action, params, sid);
     }
-    const answer = unanswered ? undefined : await replay.awaitCms(row);
-    if (unanswered) void replay.drain();
+    const answer = await replay.awaitCms(row);
     const fromCms = answer !== undefined;
     let result: Payload;
     if (answer !== undefined) {
       result = answer;
     } else if (this.protocol === 'ocpp1.6' && action === 'StartTransaction') {
       const txId =
-        outbox.byMessage(this.charger.id, msgId)?.localTxId ??
-        outbox.issueLocalTx(row.seq, (tx) => sessions.sessionId(tx));
-      result = this.localStart(params, txId);
+        outbox.byMessage(row.chargerId, row.msgId)?.localTxId ?? outbox.issueLocalTx(row.seq, sid ?? sessions.newId());
+      result = this.localStart(row.payload, txId);
     } else {
       result = local.answer(action, params) ?? {};
     }
     if (!fromCms) this.ctx.stats.answeredLocally++;
-    this.observeQueuedAnswer(action, params, result, fromCms, row.seq);
+    this.observeQueuedAnswer(
+      action,
+      row.payload,
+      result,
+      fromCms,
+      sid ?? outbox.byMessage(row.chargerId, row.msgId)?.sessionId,
+    );
     return merge(result, fromCms);
-  }
-
-  /** Live forward of a transaction message; undefined when the CMS did not answer (the caller queues it). */
-  private async forwardQueued(action: string, msgId: string, params: Payload): Promise<Payload | undefined> {
-    const { upstream, sessions } = this.parts;
-    const client = upstream.current;
-    if (!client) return undefined;
-    let res: Payload;
-    try {
-      res = (await upstream.call(client, msgId, action, params, this.ctx.cfg.forwardTimeoutMs)) as Payload;
-    } catch (err) {
-      const ce = callErrorOf(err);
-      if (ce) throw toRpcError(ce);
-      return undefined;
-    }
-    upstream.answered();
-    this.ctx.stats.forwarded++;
-    if (this.protocol === 'ocpp1.6' && action === 'StartTransaction') {
-      const req = params as unknown as V16.StartTransactionRequest;
-      const status = (res as unknown as V16.StartTransactionResponse).idTagInfo?.status;
-      if (typeof req.idTag === 'string' && status) this.ctx.outbox.cacheAuth(req.idTag, status, this.ctx.clock.now());
-      this.observeQueuedAnswer(action, params, res, true, undefined);
-    }
-    sessions.forwardedLive(action, params);
-    return res;
   }
 
   private localStart(params: Payload, txId: number): Payload {
@@ -213,7 +201,7 @@ export class Forwarder {
   }
 
   /** What a charger call tells the gateway (validated by ocpp-rpc's strict mode, so typed by its action). */
-  private observeCall(action: string, p: Payload): void {
+  private observeCall(action: string, p: Payload, sid?: string): void {
     const { observer, sessions } = this.parts;
     switch (action) {
       case 'StatusNotification':
@@ -225,13 +213,13 @@ export class Forwarder {
         );
         break;
       case 'MeterValues':
-        sessions.meterValues(p as unknown as V16.MeterValuesRequest | V201.MeterValuesRequest);
+        sessions.meterValues(p as unknown as V16.MeterValuesRequest | V201.MeterValuesRequest, sid);
         break;
       case 'StopTransaction':
-        sessions.stopped16(p as unknown as V16.StopTransactionRequest);
+        sessions.stopped16(p as unknown as V16.StopTransactionRequest, sid);
         break;
       case 'TransactionEvent':
-        sessions.transactionEvent(p as unknown as V201.TransactionEventRequest);
+        if (sid) sessions.transactionEvent(p as unknown as V201.TransactionEventRequest, sid);
         break;
       case 'NotifyEVChargingNeeds':
         observer.chargingNeeds(p as unknown as V21.NotifyEVChargingNeedsRequest);
@@ -259,9 +247,9 @@ export class Forwarder {
   }
 
   /** 1.6 StartTransaction: the session exists once the charger's transaction id is known. */
-  private observeQueuedAnswer(action: string, p: Payload, res: Payload, fromCms: boolean, seq?: number): void {
-    if (this.protocol !== 'ocpp1.6' || action !== 'StartTransaction') return;
+  private observeQueuedAnswer(action: string, p: Payload, res: Payload, fromCms: boolean, sid?: string): void {
+    if (this.protocol !== 'ocpp1.6' || action !== 'StartTransaction' || !sid) return;
     const txId = (res as unknown as V16.StartTransactionResponse).transactionId;
-    this.parts.sessions.started16(p as unknown as V16.StartTransactionRequest, txId, fromCms, seq);
+    this.parts.sessions.started16(p as unknown as V16.StartTransactionRequest, txId, fromCms, sid);
   }
 }

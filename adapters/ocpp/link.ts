@@ -13,6 +13,7 @@ import { type OcppProtocol, actionsOf } from './rpc/protocol.js';
 import { Serial } from './serial.js';
 import { SessionTracker } from './sessions.js';
 import type { Payload } from './types.js';
+import { toCharger as toChargerIds } from './tx-ids.js';
 import { Upstream } from './upstream.js';
 
 export type { LinkContext, LinkStats } from './context.js';
@@ -136,11 +137,19 @@ export class ChargerLink {
   /** CMS → charger: pass through with the CMS's message id; max profiles are merged with the gateway's. */
   private async fromCms(action: string, msgId: string, params: Payload): Promise<unknown> {
     if (this.chargerGone) throw createRPCError('GenericError', 'charger not connected');
-    const passThrough = () => this.toCharger(action, params, msgId);
+    const mapped = toChargerIds(this.protocol, action, params, (cmsTx) => this.chargerTxOf(cmsTx));
+    const passThrough = () => this.toCharger(action, mapped, msgId);
     if (action === 'SetChargingProfile' || action === 'ClearChargingProfile') {
-      return this.profiles.fromCms(action, params, passThrough);
+      return this.profiles.fromCms(action, mapped, passThrough);
     }
     return passThrough();
+  }
+
+  /** 1.6: the charger's id of the open session the CMS knows as `cmsTx` (undefined: the same id). */
+  private chargerTxOf(cmsTx: number): number | undefined {
+    const s = this.ctx.sessions.openByUpstream(this.id, String(cmsTx));
+    const tx = s?.chargerTransactionId !== undefined ? Number(s.chargerTransactionId) : undefined;
+    return tx !== undefined && Number.isInteger(tx) && tx !== cmsTx ? tx : undefined;
   }
 
   /** A call on the charger socket; gateway-originated calls get their own message id and never reach the CMS. */

@@ -67,4 +67,17 @@ export const OCPP_MIGRATIONS: readonly Migration[] = [
     id: 'ocpp-005-outbox-status',
     sql: 'CREATE INDEX ocpp_outbox_status ON ocpp_outbox (status, charger_id, created_at);',
   },
+  {
+    // Sessions are keyed by the gateway's own id now (core-004 kept the old `<charger>-<tx>` id as
+    // legacy_id): queued rows follow their session. content_key recognises a charger's repeat of a
+    // recorded message under a new message id (same action, same content).
+    id: 'ocpp-006-session-identity',
+    sql: `
+      UPDATE ocpp_outbox SET session_id = (SELECT s.id FROM sessions s WHERE s.legacy_id = ocpp_outbox.session_id)
+       WHERE session_id IS NOT NULL
+         AND EXISTS (SELECT 1 FROM sessions s WHERE s.legacy_id = ocpp_outbox.session_id);
+      ALTER TABLE ocpp_outbox ADD COLUMN content_key TEXT;
+      CREATE INDEX ocpp_outbox_content ON ocpp_outbox (charger_id, content_key) WHERE content_key IS NOT NULL;
+    `,
+  },
 ];

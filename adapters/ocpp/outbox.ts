@@ -1,62 +1,8 @@
 import type { Db } from '../../src/ports/store.js';
+import { type OutboxRow, type OutboxStatus, type RawRow, fromRaw } from './outbox-row.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 
-export type OutboxStatus = 'pending' | 'done' | 'poison';
-
-export interface OutboxRow {
-  readonly seq: number;
-  readonly chargerId: string;
-  readonly msgId: string;
-  readonly protocol: OcppProtocol;
-  readonly action: string;
-  readonly payload: Record<string, unknown>;
-  readonly createdAt: number;
-  /** Queued while the CMS was unreachable (2.x: sets the `offline` flag on replay). */
-  readonly offline: boolean;
-  /** 1.6: transaction id the gateway gave the charger for a StartTransaction answered locally. */
-  readonly localTxId?: number;
-  readonly sessionId?: string;
-  readonly status: OutboxStatus;
-  readonly attempts: number;
-  readonly lastError?: string;
-  readonly response?: unknown;
-}
-
-interface RawRow {
-  seq: number;
-  charger_id: string;
-  msg_id: string;
-  protocol: string;
-  action: string;
-  payload: string;
-  created_at: number;
-  offline: number;
-  local_tx_id: number | null;
-  session_id: string | null;
-  status: string;
-  attempts: number;
-  last_error: string | null;
-  response: string | null;
-}
-
-function fromRaw(r: RawRow): OutboxRow {
-  return {
-    seq: r.seq,
-    chargerId: r.charger_id,
-    msgId: r.msg_id,
-    protocol: r.protocol as OcppProtocol,
-    action: r.action,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-    createdAt: r.created_at,
-    offline: r.offline === 1,
-    ...(r.local_tx_id !== null ? { localTxId: r.local_tx_id } : {}),
-    ...(r.session_id !== null ? { sessionId: r.session_id } : {}),
-    status: r.status as OutboxStatus,
-    attempts: r.attempts,
-    ...(r.last_error !== null ? { lastError: r.last_error } : {}),
-    ...(r.response !== null ? { response: JSON.parse(r.response) as unknown } : {}),
-  };
-}
+export type { OutboxRow, OutboxStatus } from './outbox-row.js';
 
 /** What a charger still owes the CMS. */
 export interface OutboxBacklog {
@@ -76,6 +22,8 @@ export interface AppendInput {
   readonly createdAt: number;
   readonly offline: boolean;
   readonly sessionId?: string;
+  /** Same action and content as an earlier message = the charger's repeat (undefined: never a repeat). */
+  readonly contentKey?: string;
 }
 
 /**
@@ -87,6 +35,8 @@ export interface AppendInput {
  */
 export class OcppOutbox {
   private readonly insertStmt;
+  private readonly byContentStmt;
+  private readonly startDoneStmt;
   private readonly byMsgStmt;
   private readonly pendingStmt;
   private readonly hasPendingStmt;
@@ -111,8 +61,13 @@ export class OcppOutbox {
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(`
-      INSERT OR IGNORE INTO ocpp_outbox (charger_id, msg_id, protocol, action, payload, created_at, offline, session_id)
-      VALUES (@chargerId, @msgId, @protocol, @action, @payload, @createdAt, @offline, @sessionId)`);
+      INSERT OR IGNORE INTO ocpp_outbox
+        (charger_id, msg_id, protocol, action, payload, created_at, offline, session_id, content_key)
+      VALUES (@chargerId, @msgId, @protocol, @action, @payload, @createdAt, @offline, @sessionId, @contentKey)`);
+    this.byContentStmt = db.prepare(
+      'SELECT * FROM ocpp_outbox WHERE charger_id = ? AND content_key = ? ORDER BY seq LIMIT 1',
+    );
+    this.startDoneStmt = db.prepare('SELECT local_tx_id FROM ocpp_outbox WHERE seq = ?');
     this.byMsgStmt = db.prepare('SELECT * FROM ocpp_outbox WHERE charger_id = ? AND msg_id = ?');
     this.pendingStmt = db.prepare(
       `SELECT * FROM ocpp_outbox WHERE charger_id = ? AND status = 'pending' ORDER BY seq LIMIT ?`,
@@ -164,6 +119,11 @@ export class OcppOutbox {
 
   /** Append (write-ahead). Returns the stored row and whether it already existed (a repeat). */
   append(input: AppendInput): { row: OutboxRow; repeat: boolean } {
+    if (input.contentKey !== undefined) {
+      // The charger sent this very message before under another message id (its retry after a lost answer).
+      const prior = this.byContentStmt.get(input.chargerId, input.contentKey) as RawRow | undefined;
+      if (prior && prior.msg_id !== input.msgId) return { row: fromRaw(prior), repeat: true };
+    }
     const info = this.insertStmt.run({
       chargerId: input.chargerId,
       msgId: input.msgId,
@@ -173,6 +133,7 @@ export class OcppOutbox {
       createdAt: input.createdAt,
       offline: input.offline ? 1 : 0,
       sessionId: input.sessionId ?? null,
+      contentKey: input.contentKey ?? null,
     });
     if (info.changes === 1) {
       // The common case: a new row; no read-back needed.
@@ -187,6 +148,7 @@ export class OcppOutbox {
           createdAt: input.createdAt,
           offline: input.offline,
           ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
+          ...(input.contentKey !== undefined ? { contentKey: input.contentKey } : {}),
           status: 'pending',
           attempts: 0,
         },
@@ -284,12 +246,34 @@ export class OcppOutbox {
   }
 
   /** Issue a gateway transaction id for a StartTransaction answered locally and record it on the row, atomically. */
-  issueLocalTx(seq: number, sessionIdOf: (txId: number) => string): number {
+  issueLocalTx(seq: number, sessionId: string): number {
     return this.db.transaction(() => {
       const { value } = this.nextTxStmt.get() as { value: number };
       this.bumpTxStmt.run();
-      this.localTxStmt.run(value, sessionIdOf(value), seq);
+      this.localTxStmt.run(value, sessionId, seq);
       return value;
+    })();
+  }
+
+  /**
+   * 1.6: the CMS took a StartTransaction. Marks it delivered and, if the
+   * charger got a gateway transaction id for it, records the CMS's id for
+   * that one in the same commit (a crash between the two would leave later
+   * messages with an id the CMS never issued). Returns the gateway's id.
+   */
+  startDelivered(
+    chargerId: string,
+    seq: number,
+    response: unknown,
+    upstreamTxId: number,
+    now: number,
+  ): number | undefined {
+    return this.db.transaction(() => {
+      this.doneStmt.run(JSON.stringify(response ?? null), now, seq);
+      const local = (this.startDoneStmt.get(seq) as { local_tx_id: number | null } | undefined)?.local_tx_id;
+      if (local === null || local === undefined) return undefined;
+      this.mapTxStmt.run(chargerId, local, upstreamTxId);
+      return local;
     })();
   }
 

@@ -292,6 +292,7 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       {
         protocolOf: (chargerId) => links.get(chargerId)?.protocol,
         send: (chargerId, action, payload) => linkFor(chargerId).command(action, payload),
+        transactionOf: (sessionId) => deps.sessions.get(sessionId)?.chargerTransactionId,
       },
       clock,
     ),

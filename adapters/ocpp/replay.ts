@@ -4,11 +4,9 @@ import type { ChargerRef, LinkContext } from './context.js';
 import type { OutboxRow } from './outbox.js';
 import { callErrorOf } from './rpc/call.js';
 import type { SessionTracker } from './sessions.js';
+import { toCms } from './tx-ids.js';
 import type { Payload, V16 } from './types.js';
 import type { Upstream } from './upstream.js';
-
-/** 1.6 transaction ids the gateway issues itself start here (never -1 or 0; seeded by `ocpp-002-tx-map`). */
-const FIRST_LOCAL_TX_ID = 1_000_000_001;
 
 type Ctx = Pick<LinkContext, 'cfg' | 'clock' | 'log' | 'outbox' | 'stats'>;
 
@@ -137,11 +135,18 @@ export class OutboxReplay {
       )) as Payload;
       this.upstream.answered();
       this.retry.reset();
-      outbox.markDoneMany(
-        group.map((g) => g.seq),
-        res,
-        clock.now(),
-      );
+      if (row.protocol === 'ocpp1.6' && row.action === 'StartTransaction') {
+        // Delivered and, for a start answered locally, the CMS's id recorded: one commit.
+        const cmsTx = (res as unknown as V16.StartTransactionResponse).transactionId;
+        const localTxId = outbox.startDelivered(this.charger.id, row.seq, res, cmsTx, clock.now());
+        if (localTxId !== undefined && row.sessionId) this.sessions.upstreamAccepted(row.sessionId, cmsTx);
+      } else {
+        outbox.markDoneMany(
+          group.map((g) => g.seq),
+          res,
+          clock.now(),
+        );
+      }
       for (const g of group) {
         this.ctx.stats.replayed++;
         this.delivered(g, res);
@@ -195,26 +200,9 @@ export class OutboxReplay {
     if (row.sessionId) this.sessions.refreshSync(row.sessionId);
   }
 
-  /** Payload as the CMS must see it: 1.6 transaction ids remapped, 2.x `offline` flags set. */
+  /** Payload as the CMS must see it (the one translation of transaction ids, `tx-ids.ts`). */
   private prepare(row: OutboxRow): { payload: Payload } | { poison: string } {
-    const payload = { ...row.payload };
-    if (row.protocol === 'ocpp1.6') {
-      if (
-        (row.action === 'StopTransaction' || row.action === 'MeterValues') &&
-        typeof payload.transactionId === 'number'
-      ) {
-        const tx = payload.transactionId;
-        const up = this.ctx.outbox.upstreamTx(this.charger.id, tx);
-        if (up !== undefined) payload.transactionId = up;
-        else if (tx >= FIRST_LOCAL_TX_ID && this.ctx.outbox.isLocalTx(this.charger.id, tx)) {
-          if (row.action === 'MeterValues') delete payload.transactionId;
-          else return { poison: `transaction ${tx} was never accepted by the CMS` };
-        }
-      }
-    } else if (row.action === 'TransactionEvent' && row.offline) {
-      payload.offline = true;
-    }
-    return { payload };
+    return toCms(row, this.ctx.outbox);
   }
 
   private delivered(row: OutboxRow, res: Payload): void {
@@ -225,11 +213,6 @@ export class OutboxReplay {
       const idTag = (row.payload as unknown as V16.StartTransactionRequest).idTag;
       const status = answer.idTagInfo?.status;
       if (typeof idTag === 'string' && status) this.ctx.outbox.cacheAuth(idTag, status, this.ctx.clock.now());
-      const localTxId = this.ctx.outbox.byMessage(this.charger.id, row.msgId)?.localTxId;
-      if (localTxId !== undefined) {
-        this.ctx.outbox.mapTx(this.charger.id, localTxId, answer.transactionId);
-        this.sessions.upstreamAccepted(localTxId, answer.transactionId);
-      }
     }
     if (row.sessionId) this.sessions.refreshSync(row.sessionId);
     waiter?.(res);

@@ -1,3 +1,4 @@
+import { monotonicFactory } from 'ulid';
 import type { SessionInfo } from '../../src/model/events.js';
 import { evseId } from '../../src/model/site.js';
 import type { ChargerRef, LinkContext } from './context.js';
@@ -10,17 +11,25 @@ import type { Payload, V16, V201 } from './types.js';
 const ENERGY_PERSIST_MS = 30_000;
 
 type SessionEvent = 'session.started' | 'session.updated' | 'session.stopped';
-type Ctx = Pick<LinkContext, 'bus' | 'clock' | 'sessions' | 'outbox'>;
+type Ctx = Pick<LinkContext, 'bus' | 'clock' | 'sessions' | 'outbox' | 'log'>;
 
 /**
  * The charging sessions of one charger: built from its transaction messages
  * (1.6 Start/StopTransaction and meter values, 2.x TransactionEvent), kept in
  * the session store, announced on the bus, and marked pending / synced /
- * failed by what the CMS has of them in the outbox. Session id:
- * `<chargerId>-<transaction id as the charger knows it>`.
+ * failed by what the CMS has of them in the outbox.
+ *
+ * A session's id is the gateway's own (a ULID), decided when the message that
+ * starts it is written to the outbox, so the row and every later message
+ * carry it. Transaction ids (the charger's, the CMS's) are attributes that
+ * repeat (a restored CMS, a reset charger): they are looked up among the
+ * charger's open sessions only, and a start never touches a stopped session.
  */
 export class SessionTracker {
   private readonly energyPersistedAt = new Map<string, number>();
+  /** Energy of open sessions as last metered (the store may lag by ENERGY_PERSIST_MS). */
+  private readonly latestEnergy = new Map<string, number>();
+  private readonly nextId: (seedTime?: number) => string = monotonicFactory();
 
   constructor(
     private readonly charger: ChargerRef,
@@ -29,31 +38,46 @@ export class SessionTracker {
     private readonly ctx: Ctx,
   ) {}
 
-  sessionId(chargerTxId: string | number): string {
-    return `${this.charger.id}-${chargerTxId}`;
+  /** A new session id (ULID: sorts by creation time). */
+  newId(): string {
+    return this.nextId(this.ctx.clock.now());
   }
 
-  /** The session a queued message belongs to (stored with its outbox row). */
+  /** The open session of this charger with a charger transaction id. */
+  open(chargerTxId: string | number): SessionInfo | undefined {
+    return this.ctx.sessions.openByTransaction(this.charger.id, String(chargerTxId));
+  }
+
+  /**
+   * The session a queued message belongs to, decided before it is written:
+   * a start gets a new id; a later message the open session with its
+   * transaction id (2.x: a new id when the gateway never saw the start).
+   */
   sessionRef(action: string, params: Payload): { sessionId?: string } {
     if (this.protocol === 'ocpp1.6') {
+      if (action === 'StartTransaction') return { sessionId: this.newId() };
       if ((action === 'StopTransaction' || action === 'MeterValues') && params.transactionId !== undefined) {
-        return { sessionId: this.sessionId(params.transactionId as number) };
+        const s = this.open(params.transactionId as number);
+        return s ? { sessionId: s.id } : {};
       }
       return {};
     }
     if (action === 'TransactionEvent') {
-      const tx = (params as unknown as V201.TransactionEventRequest).transactionInfo?.transactionId;
-      if (tx) return { sessionId: this.sessionId(tx) };
+      const p = params as unknown as V201.TransactionEventRequest;
+      const tx = p.transactionInfo?.transactionId;
+      if (!tx) return {};
+      if (p.eventType === 'Started') return { sessionId: this.newId() };
+      return { sessionId: this.open(tx)?.id ?? this.newId() };
     }
     return {};
   }
 
-  /** 1.6 StartTransaction answered: the session exists once the charger's transaction id is known. */
-  started16(p: V16.StartTransactionRequest, transactionId: number, fromCms: boolean, seq: number | undefined): void {
-    const sid = this.sessionId(transactionId);
-    if (fromCms && seq !== undefined) this.ctx.outbox.setSession(seq, sid);
+  /** 1.6 StartTransaction answered (by the CMS or locally): the session exists once the charger's id is known. */
+  started16(p: V16.StartTransactionRequest, transactionId: number, fromCms: boolean, sid: string): void {
     if (this.ctx.sessions.get(sid)) return; // a repeated StartTransaction: the session exists
     const startedAt = Date.parse(p.timestamp) || this.ctx.clock.now();
+    const txId = String(transactionId);
+    this.beforeStart(sid, txId, p.connectorId, startedAt);
     const info: SessionInfo = {
       id: sid,
       evseId: evseId(this.charger.id, p.connectorId),
@@ -63,7 +87,8 @@ export class SessionTracker {
       startedAt,
       energyWh: 0,
       meterStartWh: p.meterStart,
-      ...(fromCms ? { upstreamTransactionId: String(transactionId) } : {}),
+      chargerTransactionId: txId,
+      ...(fromCms ? { upstreamTransactionId: txId } : {}),
       syncState: fromCms ? 'synced' : 'pending',
     };
     this.save(info, 'session.started');
@@ -71,9 +96,9 @@ export class SessionTracker {
     this.refreshSync(sid);
   }
 
-  stopped16(p: V16.StopTransactionRequest): void {
-    const s = this.ctx.sessions.get(this.sessionId(p.transactionId));
-    if (!s) return;
+  stopped16(p: V16.StopTransactionRequest, sid: string | undefined): void {
+    const s = sid ? this.ctx.sessions.get(sid) : undefined;
+    if (!s || s.stoppedAt !== undefined) return;
     this.save(
       {
         ...s,
@@ -87,14 +112,14 @@ export class SessionTracker {
     this.observer.sessionEnded(s.connectorId);
   }
 
-  meterValues(p: V16.MeterValuesRequest | V201.MeterValuesRequest): void {
+  meterValues(p: V16.MeterValuesRequest | V201.MeterValuesRequest, sid: string | undefined): void {
     const v16 = 'connectorId' in p;
     const conn = v16 ? p.connectorId : p.evseId;
     const m = parseMeterValues(this.protocol, p.meterValue);
     if (conn < 1) return;
     const extra: { sessionEnergyWh?: number } = {};
-    if (v16 && p.transactionId !== undefined && m.energyWh !== undefined) {
-      const s = this.ctx.sessions.get(this.sessionId(p.transactionId));
+    if (v16 && sid !== undefined && m.energyWh !== undefined) {
+      const s = this.ctx.sessions.get(sid);
       if (s && s.stoppedAt === undefined) {
         extra.sessionEnergyWh = Math.max(0, m.energyWh - (s.meterStartWh ?? m.energyWh));
         this.saveEnergy({ ...s, energyWh: extra.sessionEnergyWh });
@@ -103,15 +128,16 @@ export class SessionTracker {
     this.observer.meter(conn, m, extra);
   }
 
-  transactionEvent(p: V201.TransactionEventRequest): void {
+  transactionEvent(p: V201.TransactionEventRequest, sid: string): void {
     const now = this.ctx.clock.now();
     const info = p.transactionInfo;
-    const sid = this.sessionId(info.transactionId);
     const existing = this.ctx.sessions.get(sid);
+    if (existing?.stoppedAt !== undefined) return; // never touch a stopped session
     const connectorId = p.evse?.id ?? existing?.connectorId ?? 1;
     const m = parseMeterValues(this.protocol, p.meterValue);
     const ts = Date.parse(p.timestamp) || now;
     const tag = p.idToken?.idToken;
+    if (!existing) this.beforeStart(sid, info.transactionId, connectorId, ts);
     let s: SessionInfo =
       existing ??
       ({
@@ -122,6 +148,7 @@ export class SessionTracker {
         startedAt: ts,
         energyWh: 0,
         ...(m.energyWh !== undefined ? { meterStartWh: m.energyWh } : {}),
+        chargerTransactionId: info.transactionId,
         upstreamTransactionId: info.transactionId,
         syncState: 'pending',
       } satisfies SessionInfo);
@@ -151,16 +178,8 @@ export class SessionTracker {
     this.observer.meter(connectorId, m);
   }
 
-  /** A queued message went to the CMS live (no outbox row): only a session it marked pending can change. */
-  forwardedLive(action: string, params: Payload): void {
-    if (action === 'MeterValues') return;
-    const ref = this.sessionRef(action, params).sessionId;
-    if (ref && this.ctx.sessions.get(ref)?.syncState !== 'synced') this.refreshSync(ref);
-  }
-
   /** 1.6: the CMS accepted a start answered locally; later messages carry its transaction id. */
-  upstreamAccepted(localTxId: number, upstreamTxId: number): void {
-    const sid = this.sessionId(localTxId);
+  upstreamAccepted(sid: string, upstreamTxId: number): void {
     const s = this.ctx.sessions.get(sid);
     if (s) this.save({ ...s, upstreamTransactionId: String(upstreamTxId) }, 'session.updated');
     this.refreshSync(sid);
@@ -176,12 +195,45 @@ export class SessionTracker {
   }
 
   /**
+   * A session is about to start: a session still open on its connector, or
+   * open under the same transaction id, ends as `superseded` (the charger
+   * has moved on; its stop was lost); a repeated transaction id is logged
+   * naming both sessions.
+   */
+  private beforeStart(sid: string, chargerTxId: string, connectorId: number, at: number): void {
+    const { sessions, log } = this.ctx;
+    const stale = new Map(sessions.openOnConnector(this.charger.id, connectorId).map((s) => [s.id, s]));
+    const sameTx = sessions.openByTransaction(this.charger.id, chargerTxId);
+    if (sameTx) stale.set(sameTx.id, sameTx);
+    stale.delete(sid);
+    for (const old of stale.values()) {
+      const energyWh = this.latestEnergy.get(old.id) ?? old.energyWh;
+      log.warn(
+        { chargerId: this.charger.id, connectorId: old.connectorId, session: old.id, supersededBy: sid },
+        'open session superseded by a new start',
+      );
+      this.save(
+        { ...old, energyWh, stoppedAt: Math.max(old.startedAt, at), stopReason: 'superseded' },
+        'session.stopped',
+      );
+    }
+    const earlier = sessions.lastByTransaction(this.charger.id, chargerTxId, sid);
+    if (earlier) {
+      log.warn(
+        { chargerId: this.charger.id, transactionId: chargerTxId, session: sid, earlierSession: earlier.id },
+        'transaction id seen before: a new session, the earlier one is left as it was',
+      );
+    }
+  }
+
+  /**
    * Energy of a running session: announced on every meter value, written to
    * the store at most every `ENERGY_PERSIST_MS` (the stop writes the final
    * value), so meter values do not cost a disk commit each.
    */
   private saveEnergy(s: SessionInfo): void {
     const now = this.ctx.clock.now();
+    this.latestEnergy.set(s.id, s.energyWh);
     const last = this.energyPersistedAt.get(s.id);
     if (last !== undefined && now - last < ENERGY_PERSIST_MS) {
       this.ctx.bus.emit('session.updated', s);
@@ -192,7 +244,10 @@ export class SessionTracker {
   }
 
   private save(s: SessionInfo, event: SessionEvent): void {
-    if (event === 'session.stopped') this.energyPersistedAt.delete(s.id);
+    if (event === 'session.stopped') {
+      this.energyPersistedAt.delete(s.id);
+      this.latestEnergy.delete(s.id);
+    }
     this.ctx.sessions.upsert(s);
     this.ctx.bus.emit(event, s);
   }

@@ -18,6 +18,8 @@ export interface SessionInfo {
   readonly energyWh: number;
   readonly meterStartWh?: number;
   readonly upstreamTransactionId?: string;
+  /** The transaction id as the charger knows it (an attribute: ids repeat; `id` is the gateway's own). */
+  readonly chargerTransactionId?: string;
   readonly syncState: 'pending' | 'synced' | 'failed' | 'local';
   readonly stopReason?: string;
 }

@@ -16,7 +16,7 @@ export interface CommandResult {
 export interface OcppCommands {
   remoteStart(req: { chargerId: string; connectorId?: number; idTag: string }): Promise<CommandResult>;
   /** Stop the session with the gateway's session id. */
-  remoteStop(req: { sessionId: string; chargerId: string }): Promise<CommandResult>;
+  remoteStop(req: { sessionId: string; chargerId: string; transactionId?: string }): Promise<CommandResult>;
   setAvailability(req: { chargerId: string; connectorId?: number; available: boolean }): Promise<CommandResult>;
 }
 

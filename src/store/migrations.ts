@@ -1,5 +1,21 @@
 import type { Migration } from './db.js';
 
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * SQL for a ULID of a row: the 48-bit time part from `timeCol` (so old
+ * sessions sort by their start like new ones), 80 random bits. Built here so
+ * the migration needs nothing but SQL.
+ */
+function sqlUlid(timeCol: string): string {
+  const time = Array.from(
+    { length: 10 },
+    (_, i) => `substr('${CROCKFORD}', ((${timeCol} >> ${45 - 5 * i}) & 31) + 1, 1)`,
+  );
+  const rand = Array.from({ length: 16 }, () => `substr('${CROCKFORD}', (abs(random()) % 32) + 1, 1)`);
+  return [...time, ...rand].join(' || ');
+}
+
 /** Schema of the core stores (sessions, set-point audit, telemetry). */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -50,6 +66,25 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX telemetry_series_ts ON telemetry (series, ts);
       CREATE INDEX telemetry_ts ON telemetry (ts);
+    `,
+  },
+  {
+    // The gateway's own session id (a ULID) replaces `<chargerId>-<transaction id>`, which repeats when a
+    // CMS or charger issues an id again. Old rows keep their data, get a ULID from their start time, and
+    // keep the old id (`legacy_id`) so references to it (the OCPP outbox) can follow.
+    id: 'core-004-session-identity',
+    sql: `
+      ALTER TABLE sessions ADD COLUMN charger_tx_id TEXT;
+      ALTER TABLE sessions ADD COLUMN legacy_id TEXT;
+      UPDATE sessions SET legacy_id = id,
+        charger_tx_id = CASE WHEN substr(id, 1, length(charger_id) + 1) = charger_id || '-'
+                             THEN substr(id, length(charger_id) + 2) END;
+      UPDATE sessions SET id = ${sqlUlid('started_at')};
+      CREATE INDEX sessions_open_tx ON sessions (charger_id, charger_tx_id) WHERE stopped_at IS NULL;
+      CREATE INDEX sessions_open_upstream ON sessions (charger_id, upstream_tx_id) WHERE stopped_at IS NULL;
+      CREATE INDEX sessions_open_connector ON sessions (charger_id, connector_id) WHERE stopped_at IS NULL;
+      CREATE INDEX sessions_charger_tx ON sessions (charger_id, charger_tx_id);
+      CREATE INDEX sessions_legacy ON sessions (legacy_id);
     `,
   },
 ];

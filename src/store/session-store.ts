@@ -13,6 +13,7 @@ interface SessionRow {
   meter_start_wh: number | null;
   energy_wh: number;
   upstream_tx_id: string | null;
+  charger_tx_id: string | null;
   sync_state: SessionInfo['syncState'];
   stop_reason: string | null;
 }
@@ -29,6 +30,7 @@ function fromRow(r: SessionRow): SessionInfo {
     ...(r.meter_start_wh !== null ? { meterStartWh: r.meter_start_wh } : {}),
     energyWh: r.energy_wh,
     ...(r.upstream_tx_id !== null ? { upstreamTransactionId: r.upstream_tx_id } : {}),
+    ...(r.charger_tx_id !== null ? { chargerTransactionId: r.charger_tx_id } : {}),
     syncState: r.sync_state,
     ...(r.stop_reason !== null ? { stopReason: r.stop_reason } : {}),
   };
@@ -51,22 +53,37 @@ const FILTERS: ReadonlyArray<readonly [keyof SessionQuery, string]> = [
   ['to', 'started_at < @to'],
 ];
 
-/** Durable record of charging sessions. */
+/**
+ * Durable record of charging sessions, keyed by the gateway's own session id.
+ * The charger's and the CMS's transaction ids are attributes; lookups by
+ * them see a charger's open sessions only (ids repeat across sessions).
+ */
 export class SessionStore implements SessionStorePort {
   private readonly upsertStmt;
   private readonly getStmt;
+  private readonly openByTxStmt;
+  private readonly openByUpstreamStmt;
+  private readonly openOnConnectorStmt;
+  private readonly lastByTxStmt;
 
   constructor(private readonly db: Db) {
     this.upsertStmt = db.prepare(`
       INSERT INTO sessions (id, evse_id, charger_id, connector_id, id_tag, started_at, stopped_at, meter_start_wh,
-                            energy_wh, upstream_tx_id, sync_state, stop_reason)
+                            energy_wh, upstream_tx_id, charger_tx_id, sync_state, stop_reason)
       VALUES (@id, @evseId, @chargerId, @connectorId, @idTag, @startedAt, @stoppedAt, @meterStartWh,
-              @energyWh, @upstreamTransactionId, @syncState, @stopReason)
+              @energyWh, @upstreamTransactionId, @chargerTransactionId, @syncState, @stopReason)
       ON CONFLICT(id) DO UPDATE SET
         id_tag = excluded.id_tag, stopped_at = excluded.stopped_at, meter_start_wh = excluded.meter_start_wh,
         energy_wh = excluded.energy_wh, upstream_tx_id = excluded.upstream_tx_id,
-        sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`);
+        charger_tx_id = excluded.charger_tx_id, sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`);
     this.getStmt = db.prepare('SELECT * FROM sessions WHERE id = ?');
+    const open = 'SELECT * FROM sessions WHERE charger_id = ? AND stopped_at IS NULL';
+    this.openByTxStmt = db.prepare(`${open} AND charger_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
+    this.openByUpstreamStmt = db.prepare(`${open} AND upstream_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
+    this.openOnConnectorStmt = db.prepare(`${open} AND connector_id = ? ORDER BY started_at, id`);
+    this.lastByTxStmt = db.prepare(
+      'SELECT * FROM sessions WHERE charger_id = ? AND charger_tx_id = ? AND id <> ? ORDER BY started_at DESC, id DESC LIMIT 1',
+    );
   }
 
   upsert(s: SessionInfo): void {
@@ -81,6 +98,7 @@ export class SessionStore implements SessionStorePort {
       meterStartWh: s.meterStartWh ?? null,
       energyWh: s.energyWh,
       upstreamTransactionId: s.upstreamTransactionId ?? null,
+      chargerTransactionId: s.chargerTransactionId ?? null,
       syncState: s.syncState,
       stopReason: s.stopReason ?? null,
     });
@@ -88,6 +106,29 @@ export class SessionStore implements SessionStorePort {
 
   get(id: string): SessionInfo | undefined {
     const row = this.getStmt.get(id) as SessionRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** The open session of a charger with this charger transaction id. */
+  openByTransaction(chargerId: string, chargerTxId: string): SessionInfo | undefined {
+    const row = this.openByTxStmt.get(chargerId, chargerTxId) as SessionRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** The open session of a charger the CMS knows under this transaction id. */
+  openByUpstream(chargerId: string, upstreamTxId: string): SessionInfo | undefined {
+    const row = this.openByUpstreamStmt.get(chargerId, upstreamTxId) as SessionRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Open sessions of one connector (normally none or one), oldest first. */
+  openOnConnector(chargerId: string, connectorId: number): SessionInfo[] {
+    return (this.openOnConnectorStmt.all(chargerId, connectorId) as SessionRow[]).map(fromRow);
+  }
+
+  /** The latest other session of a charger that had this charger transaction id (open or stopped). */
+  lastByTransaction(chargerId: string, chargerTxId: string, exceptId: string): SessionInfo | undefined {
+    const row = this.lastByTxStmt.get(chargerId, chargerTxId, exceptId) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 

@@ -128,7 +128,11 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         const s = found(ctx.sessions.get(req.params.id), 'session', req.params.id);
         if (s.stoppedAt !== undefined) throw conflict(`session ${s.id} already stopped`);
         if (!providers.ocpp) throw unavailable('no OCPP proxy is running');
-        return providers.ocpp.remoteStop({ sessionId: s.id, chargerId: s.chargerId });
+        return providers.ocpp.remoteStop({
+          sessionId: s.id,
+          chargerId: s.chargerId,
+          ...(s.chargerTransactionId !== undefined ? { transactionId: s.chargerTransactionId } : {}),
+        });
       },
     );
   };

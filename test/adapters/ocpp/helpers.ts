@@ -159,3 +159,18 @@ export async function rawCharger(url: string, protocol = 'ocpp1.6', headers: Rec
 }
 
 export { SystemClock, VirtualClock };
+
+/** A session named by its charger and the transaction id the charger knows (sessions have their own ids). */
+export interface TxRef {
+  readonly chargerId: string;
+  readonly tx: string;
+}
+
+export function txRef(chargerId: string, tx: string | number | undefined): TxRef {
+  return { chargerId, tx: String(tx) };
+}
+
+/** The newest session of a charger with that charger transaction id. */
+export function byTx(core: TestCore, ref: TxRef) {
+  return core.sessions.list({ chargerId: ref.chargerId }).find((s) => s.chargerTransactionId === ref.tx);
+}

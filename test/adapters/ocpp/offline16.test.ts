@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { endOutage, perTest, rawCharger, type startStack, waitFor } from './helpers.js';
+import { endOutage, perTest, rawCharger, type startStack, waitFor, byTx, txRef } from './helpers.js';
 
 function vehicle(clock: VirtualClock): SimVehicle {
   return new SimVehicle(
@@ -34,9 +34,9 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     await cp.plugIn(vehicle(clock), 'TAG-OFF');
     const localTx = cp.connectors[0]?.txId as number;
     expect(localTx).toBeGreaterThan(1_000_000_000); // gateway-issued, never -1 or 0
-    const sid = `OFF1-${localTx}`;
-    expect(core.sessions.get(sid)).toMatchObject({ syncState: 'pending', idTag: 'TAG-OFF' });
-    expect(core.sessions.get(sid)?.upstreamTransactionId).toBeUndefined();
+    const sid = txRef('OFF1', localTx);
+    expect(byTx(core, sid)).toMatchObject({ syncState: 'pending', idTag: 'TAG-OFF' });
+    expect(byTx(core, sid)?.upstreamTransactionId).toBeUndefined();
 
     // Three minutes of charging with meter values every minute, then the driver leaves. Reconnect attempts keep failing.
     const until = clock.now() + 180_000;
@@ -66,15 +66,12 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     for (const r of txMsgs.slice(1)) expect(r.payload.transactionId).toBe(upstreamId);
     expect(cmsTx[0]).toMatchObject({ stopped: true, idTag: 'TAG-OFF' });
     // Meter start/stop are the charger's register values (the session is not billed from a lifetime reading).
-    expect((cmsTx[0]?.meterStop ?? 0) - (cmsTx[0]?.meterStart ?? 0)).toBeCloseTo(
-      core.sessions.get(sid)?.energyWh ?? -1,
-      0,
-    );
+    expect((cmsTx[0]?.meterStop ?? 0) - (cmsTx[0]?.meterStart ?? 0)).toBeCloseTo(byTx(core, sid)?.energyWh ?? -1, 0);
     expect(cms.records.some((r) => r.duplicate)).toBe(false);
     // Status notifications queued during the outage were delivered too, in their place in the order.
     expect(cms.received('StatusNotification').length).toBeGreaterThanOrEqual(3);
-    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
-    expect(core.sessions.get(sid)?.upstreamTransactionId).toBe(String(upstreamId));
+    await waitFor(() => byTx(core, sid)?.syncState === 'synced', { what: 'synced' });
+    expect(byTx(core, sid)?.upstreamTransactionId).toBe(String(upstreamId));
   });
 
   it('treats a CMS that stops answering like an outage: local answers, link reopened, nothing parked', async () => {
@@ -110,7 +107,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(cms.received('MeterValues').every((r) => r.payload.transactionId === [...cms.transactions.keys()][0])).toBe(
       true,
     );
-    await waitFor(() => core.sessions.get(`HUNG-${tx}`)?.syncState === 'synced', { what: 'synced' });
+    await waitFor(() => byTx(core, txRef('HUNG', tx))?.syncState === 'synced', { what: 'synced' });
   });
 
   it('can coalesce a meter-value backlog into fewer frames on replay (replay.batchMeterValues)', async () => {
@@ -199,7 +196,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     await cms.setOutage(true);
     await waitFor(() => !proxy.upstreamOnline('PSN1'), { what: 'upstream down' });
     await cp.plugIn(vehicle(clock), 'TAG-P');
-    const sid = `PSN1-${cp.connectors[0]?.txId}`;
+    const sid = txRef('PSN1', cp.connectors[0]?.txId);
     await cp.unplug(1);
     cms.failNext('StartTransaction', 'InternalError', 100);
     await cms.setOutage(false);
@@ -216,7 +213,7 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(cms.received('StopTransaction')).toHaveLength(0);
     // Status notifications behind the poison message were delivered.
     expect(cms.received('StatusNotification').length).toBeGreaterThan(0);
-    expect(core.sessions.get(sid)?.syncState).toBe('failed');
+    expect(byTx(core, sid)?.syncState).toBe('failed');
     const metrics = await core.metrics.getSingleMetricAsString('gridkeeper_ocpp_outbox_messages');
     expect(metrics).toContain('status="poison"} 2');
 
@@ -225,6 +222,6 @@ describe('OCPP 1.6J proxy, CMS unreachable', () => {
     expect(proxy.retryParked(parked.map((r) => r.seq))).toBe(2);
     await waitFor(() => cms.received('StopTransaction').length === 1, { clock, advanceMs: 100, what: 'requeued' });
     expect(cms.received('StopTransaction')[0]?.payload.transactionId).toBe([...cms.transactions.keys()][0]);
-    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced after retry' });
+    await waitFor(() => byTx(core, sid)?.syncState === 'synced', { what: 'synced after retry' });
   });
 });

@@ -4,7 +4,7 @@ import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { perTest, waitFor } from './helpers.js';
+import { perTest, waitFor, byTx, txRef } from './helpers.js';
 
 function vehicle(clock: VirtualClock, id = 'EV1'): SimVehicle {
   return new SimVehicle(
@@ -53,16 +53,16 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
     expect(cmsTx?.idTag).toBe('TAG-1');
     expect(charger.connectors[0]?.txId).toBe(cmsTx?.id);
     await waitFor(() => started.length === 1, { what: 'session' });
-    const sid = `CP1-${cmsTx?.id}`;
-    expect(core.sessions.get(sid)).toMatchObject({
+    const sid = txRef('CP1', cmsTx?.id);
+    expect(byTx(core, sid)).toMatchObject({
       chargerId: 'CP1',
       connectorId: 1,
       idTag: 'TAG-1',
       syncState: 'synced',
     });
-    expect(core.sessions.get(sid)?.upstreamTransactionId).toBe(String(cmsTx?.id));
+    expect(byTx(core, sid)?.upstreamTransactionId).toBe(String(cmsTx?.id));
     await waitFor(() => core.state.evse('CP1/1')?.status === 'Charging', { what: 'charging status' });
-    expect(core.state.evse('CP1/1')).toMatchObject({ sessionId: sid, idTag: 'TAG-1' });
+    expect(core.state.evse('CP1/1')).toMatchObject({ sessionId: byTx(core, sid)?.id, idTag: 'TAG-1' });
 
     // Ten virtual seconds: the charger draws and sends MeterValues, which reach the CMS with its transaction id.
     await waitFor(() => cms.received('MeterValues').length >= 1, { clock, advanceMs: 1000, what: 'meter values' });
@@ -76,14 +76,11 @@ describe('OCPP 1.6J proxy, CMS reachable', () => {
     expect(res.status).toBe('Accepted');
     await waitFor(() => cms.received('StopTransaction').length === 1, { clock, advanceMs: 1, what: 'stop' });
     expect(cms.transactions.get(cmsTx?.id as number)?.stopped).toBe(true);
-    await waitFor(
-      () => core.sessions.get(sid)?.stoppedAt !== undefined && core.sessions.get(sid)?.syncState === 'synced',
-      {
-        what: 'session stop synced',
-      },
-    );
-    expect(core.sessions.get(sid)).toMatchObject({ syncState: 'synced', stopReason: 'Remote' });
-    expect(core.sessions.get(sid)?.energyWh).toBeGreaterThan(0);
+    await waitFor(() => byTx(core, sid)?.stoppedAt !== undefined && byTx(core, sid)?.syncState === 'synced', {
+      what: 'session stop synced',
+    });
+    expect(byTx(core, sid)).toMatchObject({ syncState: 'synced', stopReason: 'Remote' });
+    expect(byTx(core, sid)?.energyWh).toBeGreaterThan(0);
     expect(cms.records.some((r) => r.duplicate)).toBe(false);
   });
 

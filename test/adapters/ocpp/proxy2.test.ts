@@ -4,7 +4,7 @@ import { VirtualClock } from '../../../src/model/clock.js';
 import { SimCharger } from '../../../sim/devices/ocpp/charger.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
 import { SimVehicle } from '../../../sim/site/vehicle.js';
-import { perTest, waitFor } from './helpers.js';
+import { perTest, waitFor, byTx, txRef } from './helpers.js';
 
 function vehicle(clock: VirtualClock, extra: Partial<ConstructorParameters<typeof SimVehicle>[0]> = {}): SimVehicle {
   return new SimVehicle(
@@ -59,9 +59,9 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     expect(started).toMatchObject({ eventType: 'Started', seqNo: 0 });
     expect(started?.offline).toBeUndefined();
     const txId = (started?.transactionInfo as { transactionId: string } | undefined)?.transactionId;
-    const sid = `V2A-${txId}`;
-    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'session synced' });
-    expect(core.sessions.get(sid)).toMatchObject({ idTag: 'TOKEN-1', upstreamTransactionId: txId, connectorId: 1 });
+    const sid = txRef('V2A', txId);
+    await waitFor(() => byTx(core, sid)?.syncState === 'synced', { what: 'session synced' });
+    expect(byTx(core, sid)).toMatchObject({ idTag: 'TOKEN-1', upstreamTransactionId: txId, connectorId: 1 });
 
     await waitFor(() => (core.state.evse('V2A/1')?.powerW?.value ?? 0) > 10_000, {
       clock,
@@ -69,7 +69,7 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
       what: 'meter via TransactionEvent Updated',
     });
     expect(core.state.evse('V2A/1')?.status).toBe('Charging');
-    expect(core.sessions.get(sid)?.energyWh).toBeGreaterThan(0);
+    expect(byTx(core, sid)?.energyWh).toBeGreaterThan(0);
 
     core.dispatcher.dispatch([{ evseId: 'V2A/1', currentA: 12, powerW: 8280, phases: 3, reasons: [] }]);
     await waitFor(() => core.dispatcher.lastSent('V2A/1') !== undefined, { what: 'profile' });
@@ -89,8 +89,8 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     const events = cms.received('TransactionEvent').map((r) => r.payload);
     expect(events.at(-1)).toMatchObject({ eventType: 'Ended', triggerReason: 'RemoteStop' });
     expect(events.map((e) => e.seqNo)).toEqual(events.map((_, i) => i));
-    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
-    expect(core.sessions.get(sid)?.stoppedAt).toBeDefined();
+    await waitFor(() => byTx(core, sid)?.syncState === 'synced', { what: 'synced' });
+    expect(byTx(core, sid)?.stoppedAt).toBeDefined();
   });
 
   it('2.0.1: events of an outage are replayed in order with seqNo kept and the offline flag set', async () => {
@@ -113,8 +113,8 @@ describe('OCPP 2.0.1 / 2.1 proxy', () => {
     for (const e of events) expect(e.offline).toBe(true);
     expect(new Set(events.map((e) => (e.transactionInfo as { transactionId: string }).transactionId)).size).toBe(1);
     expect(cms.records.some((r) => r.duplicate)).toBe(false);
-    const sid = `V2B-${(events[0]?.transactionInfo as { transactionId: string } | undefined)?.transactionId}`;
-    await waitFor(() => core.sessions.get(sid)?.syncState === 'synced', { what: 'synced' });
+    const sid = txRef('V2B', (events[0]?.transactionInfo as { transactionId: string } | undefined)?.transactionId);
+    await waitFor(() => byTx(core, sid)?.syncState === 'synced', { what: 'synced' });
   });
 
   it('2.1 V2G: needs with discharge allowed reach the fleet inputs; a negative set-point becomes a discharge setpoint', async () => {
