@@ -24,11 +24,17 @@ export interface SoakChargerOptions {
   /** No answer within this: the charger drops the link, reconnects and repeats the call. */
   readonly callTimeoutMs: number;
   readonly reconnectMs: number;
+  /**
+   * Repeat an unanswered call under a new message id (firmware that builds a new frame per attempt) instead of
+   * the same one. Off by default: the same id is what the gateway can recognise.
+   */
+  readonly retryWithNewId?: boolean;
 }
 
 export interface SentCall {
   readonly seq: number;
-  readonly msgId: string;
+  /** The message id of the last attempt (the first one's unless `retryWithNewId`). */
+  msgId: string;
   readonly action: string;
   /** The message's own timestamp (StartTransaction, StopTransaction, MeterValues, StatusNotification). */
   readonly stamp: string | undefined;
@@ -179,11 +185,11 @@ export class SoakCharger {
       errors: 0,
     };
     this.calls.push(rec);
-    const frame = encodeCall(rec.msgId, action, payload);
     for (;;) {
       const ws = await this.open();
+      if (rec.tries > 0 && this.o.retryWithNewId) rec.msgId = `${this.id}-${seq}.${rec.tries}`;
       rec.tries++;
-      const answer = await this.exchange(ws, rec.msgId, frame);
+      const answer = await this.exchange(ws, rec.msgId, encodeCall(rec.msgId, action, payload));
       if (answer?.kind === 'result') {
         rec.acked = true;
         return answer.payload;

@@ -102,7 +102,10 @@ export function judge(
       if (ids.has(r.msgId)) duplicateSameId++;
       else {
         duplicateNewId++;
-        note('duplicate-new-id', `${r.chargerId} ${r.action} sent as ${call.msgId}, again as ${r.msgId}`);
+        note(
+          'duplicate-new-id',
+          `${r.chargerId} ${r.action} at the CMS as ${[...ids].join(', ')}, again as ${r.msgId}`,
+        );
       }
       ids.add(r.msgId);
     } else {

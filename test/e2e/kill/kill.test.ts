@@ -7,7 +7,8 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /**
  * Issue 14 item 4: the gateway as `gridkeeper run` in its own process,
  * 20 OCPP 1.6J chargers cycling sessions through it (plain ws, their own
- * codec), a CMS of the same kind that goes away for 12 s in the middle, and
+ * codec), a CMS of the same kind that goes away for 12 s of gateway up time in the middle
+ * (one kill inside the outage, one while its backlog is replayed), and
  * SIGKILL at 20 seeded random moments with restarts on the same data
  * directory. Judged on the CMS's own record.
  */
@@ -25,7 +26,7 @@ describe('crash safety under kill -9', () => {
     process.stderr.write(`kill-soak: ${JSON.stringify(figures)}\n${examples.join('\n')}\n`);
     // The run really did what it claims: kills, offline sessions, traffic.
     expect(r.kills).toBeGreaterThanOrEqual(20);
-    expect(r.offlineSessions, 'sessions started while the CMS was away').toBeGreaterThan(0);
+    expect(r.offlineSessions, 'sessions started while the CMS was away').toBeGreaterThanOrEqual(5);
     expect(r.sessions).toBeGreaterThan(100);
     expect(r.chargerFailures).toEqual([]);
     expect(r.chargersNotIdle, 'chargers stuck in a session at the end').toBe(0);

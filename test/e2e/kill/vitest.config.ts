@@ -10,7 +10,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('../../..', import.meta.url)),
   test: {
     include: ['test/e2e/kill/**/*.test.ts'],
-    testTimeout: 300_000,
+    testTimeout: 600_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
