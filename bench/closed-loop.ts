@@ -26,6 +26,8 @@ export interface ClosedLoopOptions {
   readonly steps: number;
   readonly chargers?: number;
   readonly pollMs?: number;
+  /** Headroom is averaged from this long after each step, ms (default 10 s at once, 20 s late). */
+  readonly fillDeadlineMs?: number;
 }
 
 export interface ClosedLoopRun extends Kpis {
@@ -85,6 +87,15 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
       profiles: ProfileEvent[];
       config: Array<{ interval: string; sampled: string; aligned: string }>;
     }>('record', { from: 0 });
+    if (process.env.GK_BENCH_DEBUG) {
+      const t0 = steps[0]?.t0 ?? 0;
+      for (const x of rec.samples.filter((_, i) => i % 5 === 0)) {
+        const np = rec.profiles.filter((p) => p[0] >= x[0] - 500 && p[0] < x[0]).length;
+        process.stderr.write(
+          `${((x[0] - t0) / 1000).toFixed(1)} s base ${x[1] / 1000} ev ${(x[2] / 1000).toFixed(1)} allowed ${(x[3] / 1000).toFixed(1)} meter ${((x[1] + x[2]) / 1000).toFixed(1)} kW, ${np} profiles\n`,
+        );
+      }
+    }
     const k = kpis(
       rec.samples,
       rec.profiles,
@@ -94,7 +105,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
         chargersMaxW: n * 32 * VOLTS_3P,
         chargers: n,
         lagMs: o.lagMs,
-        fillDeadlineMs: o.lagMs > 0 ? 20_000 : 10_000,
+        fillDeadlineMs: o.fillDeadlineMs ?? (o.lagMs > 0 ? 20_000 : 10_000),
       },
       now,
     );

@@ -23,24 +23,35 @@ export interface DrawEstimate {
   readonly source: 'measured' | 'estimated';
 }
 
+interface Range {
+  readonly lowW: number;
+  readonly highW: number;
+  readonly measured: boolean;
+}
+
+interface Change {
+  readonly a: number;
+  readonly at: number;
+}
+
 interface Track {
   readonly session: string;
-  /** Set-point in force before the last change, and the last one, A; phases the vehicle uses. */
-  prevA: number;
-  setA: number;
+  /** Set-points of the last `maxDelayMs` and the one before them, oldest first: any may be in force. */
+  history: Change[];
   phases: number;
-  changedAt: number;
   /** Learnt: how long the vehicle takes to follow a change, ms; how far it draws above its set-point, A. */
   delayMs: number;
   offsetA: number;
   learntDelay: boolean;
+  /** A reading since the last change showed the vehicle on its new set-point. */
+  confirmed: boolean;
 }
 
 export interface DrawEstimatorOptions {
   /** A reading older than this is not trusted, ms. */
   readonly freshMs: number;
-  /** Assumed response delay of a vehicle not yet seen following, ms (slow vehicles take up to 11 s). */
-  readonly assumedDelayMs?: number;
+  /** Longest response delay of a vehicle, and the one assumed until it is seen following, ms (default 11 s). */
+  readonly maxDelayMs?: number;
 }
 
 const FOLLOWED_TOLERANCE_A = 1;
@@ -48,25 +59,62 @@ const FOLLOWED_TOLERANCE_A = 1;
 export class DrawEstimator {
   private readonly tracks = new Map<string, Track>();
   private last: readonly DrawEstimate[] = [];
+  /** Building load (grid − battery − charging) when every session's draw was known, W. */
+  private buildingW: number | undefined;
 
-  constructor(private readonly o: DrawEstimatorOptions) {}
+  private readonly maxDelayMs: number;
+
+  constructor(private readonly o: DrawEstimatorOptions) {
+    this.maxDelayMs = o.maxDelayMs ?? 11_000;
+  }
 
   /** The estimates of the last `apply` (API, reasons). */
   estimates(): readonly DrawEstimate[] {
     return this.last;
   }
 
-  /** The snapshot with each session's `powerW` replaced by its estimate where the reading cannot be trusted. */
+  /**
+   * The snapshot with each session's `powerW` replaced by its estimate where the reading cannot be
+   * trusted. A vehicle that may or may not have followed its last change yet draws somewhere between
+   * its old and new set-point; which of the two is read off the grid meter: the building load is
+   * taken as the last one known for sure, within what the meter allows (meter − the highest and −
+   * the lowest possible draw). Guessing "old" would count a vehicle that did follow as a building
+   * load step and cut everyone; guessing "new" would hand out a decrease not yet made.
+   */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
+    const ranges: Array<{ e: EvseState; r: Range } | undefined> = snapshot.evses.map((e) => {
+      const r = this.range(e, now);
+      return r ? { e, r } : undefined;
+    });
+    let lowW = 0;
+    let highW = 0;
+    let sure = true;
+    for (const x of ranges) {
+      if (!x) continue;
+      lowW += x.r.lowW;
+      highW += x.r.highW;
+      if (x.r.highW - x.r.lowW > 1) sure = false;
+    }
+    const grid = snapshot.grid.powerW;
+    const battery = snapshot.battery.powerW?.value ?? 0;
+    let f = 1;
+    if (grid && highW - lowW > 1) {
+      // Building load in [grid − high, grid − low]; the last known one, clamped into it.
+      const known = this.buildingW ?? grid.value - battery - highW;
+      const ev = Math.min(highW, Math.max(lowW, grid.value - battery - known));
+      f = (ev - lowW) / (highW - lowW);
+    } else if (grid && sure) this.buildingW = grid.value - battery - lowW;
     const out: DrawEstimate[] = [];
     let changed = false;
-    const evses = snapshot.evses.map((e) => {
-      const est = this.estimate(e, now);
-      if (!est) return e;
-      out.push(est);
-      if (est.source === 'measured') return e;
+    const evses = snapshot.evses.map((e, i) => {
+      const x = ranges[i];
+      if (!x) return e;
+      const w = x.r.lowW + f * (x.r.highW - x.r.lowW);
+      const source = x.r.measured ? 'measured' : 'estimated';
+      out.push({ evseId: e.id, w, uncertaintyW: x.r.highW - x.r.lowW, source });
+      if (x.r.measured) return e;
       changed = true;
-      return { ...e, powerW: reading(est.w, now, 'estimate') };
+      return { ...e, powerW: reading(w, now, 'estimate') };
     });
     this.last = out;
     return changed ? { ...snapshot, evses } : snapshot;
@@ -87,65 +135,77 @@ export class DrawEstimator {
         // Before the first set-point the vehicle takes what the charger offers: its maximum.
         t = {
           session: key,
-          prevA: e.maxCurrentA,
-          setA: e.maxCurrentA,
+          history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY }],
           phases: sp.phases,
-          changedAt: now,
-          delayMs: this.o.assumedDelayMs ?? 11_000,
+          delayMs: this.maxDelayMs,
           offsetA: 0,
           learntDelay: false,
+          confirmed: false,
         };
         this.tracks.set(e.id, t);
       }
-      if (Math.abs(sp.currentA - t.setA) > 1e-6) {
-        t.prevA = this.inForce(t, now);
-        t.setA = sp.currentA;
-        t.changedAt = now;
+      const last = t.history[t.history.length - 1] as Change;
+      if (Math.abs(sp.currentA - last.a) > 1e-6) {
+        t.history.push({ a: sp.currentA, at: now });
+        t.confirmed = false;
       }
+      // Keep the changes that may still be on their way and the last one surely followed.
+      while (t.history.length > 1 && (t.history[1] as Change).at <= now - this.maxDelayMs) t.history.shift();
       t.phases = sp.phases;
     }
   }
 
-  private inForce(t: Track, now: number): number {
-    return now - t.changedAt < t.delayMs ? t.prevA : t.setA;
-  }
-
-  private estimate(e: EvseState, now: number): DrawEstimate | undefined {
+  /** What a session may draw now: one value when known, else the range its recent set-points span. */
+  private range(e: EvseState, now: number): Range | undefined {
     if (!SESSION_STATUSES.has(e.status)) return undefined;
     const t = this.tracks.get(e.id);
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
     if (t && fresh) this.learn(t, e, r.value, r.ts);
-    const wPerA = (t?.phases ?? e.vehiclePhases ?? e.phases) * e.voltageV;
-    // A fresh reading taken after the vehicle could have followed the last change is the truth.
-    if (fresh && (!t || r.ts >= t.changedAt + Math.min(t.delayMs, this.o.freshMs))) {
-      return { evseId: e.id, w: r.value, uncertaintyW: 0, source: 'measured' };
+    const last = t?.history[t.history.length - 1];
+    // A fresh reading is the truth when it shows the last change followed, or none was pending when taken.
+    if (fresh && (!t || !last || t.confirmed || r.ts >= last.at + this.maxDelayMs)) {
+      return { lowW: r.value, highW: r.value, measured: true };
     }
-    if (!t) return undefined;
-    const followed = now - t.changedAt >= t.delayMs;
-    const a = Math.min(e.maxCurrentA, (followed ? t.setA : t.prevA) + (t.setA > 0 ? t.offsetA : 0));
-    const spread = followed ? Math.abs(t.offsetA) : Math.abs(t.prevA - t.setA);
-    return {
-      evseId: e.id,
-      w: Math.max(0, a) * wPerA,
-      uncertaintyW: Math.max(spread, 0.5) * wPerA,
-      source: 'estimated',
-    };
+    if (!t || !last) return undefined;
+    const wPerA = t.phases * e.voltageV;
+    const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
+    if (t.confirmed || now - last.at >= t.delayMs) {
+      const w = drawW(last.a);
+      return { lowW: w, highW: w, measured: false };
+    }
+    // Any set-point from the last one surely followed (older than the delay) on may be in force.
+    let lowW = Number.POSITIVE_INFINITY;
+    let highW = 0;
+    for (let i = t.history.length - 1; i >= 0; i--) {
+      const c = t.history[i] as Change;
+      const w = drawW(c.a);
+      lowW = Math.min(lowW, w);
+      highW = Math.max(highW, w);
+      if (now - c.at >= t.delayMs) break;
+    }
+    return { lowW, highW, measured: false };
   }
 
-  /** From a reading: the vehicle's response delay (first reading on the new set-point) and offset. */
+  /**
+   * From a reading: the vehicle's response delay and offset. It shows the last set-point followed only
+   * when it matches that one and no other recent one (a reading between two close set-points tells nothing).
+   */
   private learn(t: Track, e: EvseState, w: number, ts: number): void {
     const wPerA = t.phases * e.voltageV;
-    if (!(wPerA > 0) || ts < t.changedAt) return;
-    const a = w / wPerA;
-    if (Math.abs(a - t.setA - t.offsetA) <= FOLLOWED_TOLERANCE_A) {
-      const seen = ts - t.changedAt;
-      // The reading bounds the delay from above; the smallest bound seen is the best one.
-      if (Math.abs(t.prevA - t.setA) > FOLLOWED_TOLERANCE_A && seen < t.delayMs) {
-        t.delayMs = t.learntDelay ? Math.min(t.delayMs, seen) : seen;
-        t.learntDelay = true;
-      }
-      if (t.setA > 0 && ts - t.changedAt >= t.delayMs) t.offsetA = 0.8 * t.offsetA + 0.2 * (a - t.setA);
+    const last = t.history[t.history.length - 1] as Change;
+    if (!(wPerA > 0) || ts < last.at || t.confirmed) return;
+    const a = w / wPerA - t.offsetA;
+    if (Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
+    for (let i = 0; i < t.history.length - 1; i++)
+      if (Math.abs(a - (t.history[i] as Change).a) <= FOLLOWED_TOLERANCE_A) return;
+    t.confirmed = true;
+    // The reading bounds the delay from above; the smallest bound seen is the best one.
+    const seen = ts - last.at;
+    if (Number.isFinite(seen)) {
+      t.delayMs = t.learntDelay ? Math.min(t.delayMs, Math.max(seen, 0)) : Math.max(seen, 0);
+      t.learntDelay = true;
     }
+    if (last.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - last.a);
   }
 }
