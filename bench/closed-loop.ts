@@ -72,6 +72,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
     gw = await startGateway(closedLoopSite(n, port, o.pollMs ?? 200), `closed-loop-${o.lagMs}`);
     await site.request('connect', { url: gw.ocppUrl, n, lagMs: o.lagMs, overdrawEvery: 4, overdrawA: 0.5 });
     const settled = await site.request<{ ms: number }>('settle', { quietMs: o.lagMs + 3000, timeoutMs: 40_000 });
+    if (process.env.GK_BENCH_DEBUG) process.stderr.write(`settled in ${settled.ms.toFixed(0)} ms\n`);
     const steps: Step[] = [];
     let base = LOW_W;
     for (let i = 0; i < o.steps; i++) {

@@ -43,8 +43,8 @@ interface Track {
   delayMs: number;
   offsetA: number;
   learntDelay: boolean;
-  /** A reading since the last change showed the vehicle on its new set-point. */
-  confirmed: boolean;
+  /** A reading this long after the last change showed the vehicle on its new set-point, ms. */
+  confirmedAfterMs: number | undefined;
 }
 
 export interface DrawEstimatorOptions {
@@ -59,7 +59,7 @@ const FOLLOWED_TOLERANCE_A = 1;
 export class DrawEstimator {
   private readonly tracks = new Map<string, Track>();
   private last: readonly DrawEstimate[] = [];
-  /** Building load (grid − battery − charging) when every session's draw was known, W. */
+  /** Building load (grid − battery − charging) of the last round, W. */
   private buildingW: number | undefined;
 
   private readonly maxDelayMs: number;
@@ -82,28 +82,32 @@ export class DrawEstimator {
    * load step and cut everyone; guessing "new" would hand out a decrease not yet made.
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
+    const gridTs = snapshot.grid.powerW?.ts ?? Number.NEGATIVE_INFINITY;
     const ranges: Array<{ e: EvseState; r: Range } | undefined> = snapshot.evses.map((e) => {
-      const r = this.range(e, now);
+      const r = this.range(e, now, gridTs);
       return r ? { e, r } : undefined;
     });
     let lowW = 0;
     let highW = 0;
-    let sure = true;
     for (const x of ranges) {
       if (!x) continue;
       lowW += x.r.lowW;
       highW += x.r.highW;
-      if (x.r.highW - x.r.lowW > 1) sure = false;
     }
     const grid = snapshot.grid.powerW;
     const battery = snapshot.battery.powerW?.value ?? 0;
     let f = 1;
-    if (grid && highW - lowW > 1) {
-      // Building load in [grid − high, grid − low]; the last known one, clamped into it.
-      const known = this.buildingW ?? grid.value - battery - highW;
-      const ev = Math.min(highW, Math.max(lowW, grid.value - battery - known));
-      f = (ev - lowW) / (highW - lowW);
-    } else if (grid && sure) this.buildingW = grid.value - battery - lowW;
+    if (grid) {
+      // Building load in [grid − high, grid − low]: the last one, moved only as far as the meter forces
+      // it (a meter change is the vehicles' as far as their pending changes can explain it).
+      let ev = lowW;
+      if (highW - lowW > 1) {
+        const known = this.buildingW ?? grid.value - battery - highW;
+        ev = Math.min(highW, Math.max(lowW, grid.value - battery - known));
+        f = (ev - lowW) / (highW - lowW);
+      }
+      this.buildingW = grid.value - battery - ev;
+    }
     const out: DrawEstimate[] = [];
     let changed = false;
     const evses = snapshot.evses.map((e, i) => {
@@ -140,14 +144,14 @@ export class DrawEstimator {
           delayMs: this.maxDelayMs,
           offsetA: 0,
           learntDelay: false,
-          confirmed: false,
+          confirmedAfterMs: undefined,
         };
         this.tracks.set(e.id, t);
       }
       const last = t.history[t.history.length - 1] as Change;
       if (Math.abs(sp.currentA - last.a) > 1e-6) {
         t.history.push({ a: sp.currentA, at: now });
-        t.confirmed = false;
+        t.confirmedAfterMs = undefined;
       }
       // Keep the changes that may still be on their way and the last one surely followed.
       while (t.history.length > 1 && (t.history[1] as Change).at <= now - this.maxDelayMs) t.history.shift();
@@ -156,21 +160,24 @@ export class DrawEstimator {
   }
 
   /** What a session may draw now: one value when known, else the range its recent set-points span. */
-  private range(e: EvseState, now: number): Range | undefined {
+  private range(e: EvseState, now: number, gridTs: number): Range | undefined {
     if (!SESSION_STATUSES.has(e.status)) return undefined;
     const t = this.tracks.get(e.id);
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
     if (t && fresh) this.learn(t, e, r.value, r.ts);
     const last = t?.history[t.history.length - 1];
+    if (!t || !last) return fresh ? { lowW: r.value, highW: r.value, measured: true } : undefined;
+    // The grid reading must be as new as the vehicle's move: a meter read before it still holds the old draw.
+    const followedBy = last.at + (t.confirmedAfterMs ?? t.delayMs);
+    const meterCaughtUp = gridTs >= followedBy;
     // A fresh reading is the truth when it shows the last change followed, or none was pending when taken.
-    if (fresh && (!t || !last || t.confirmed || r.ts >= last.at + this.maxDelayMs)) {
+    if (fresh && meterCaughtUp && (t.confirmedAfterMs !== undefined || r.ts >= last.at + this.maxDelayMs)) {
       return { lowW: r.value, highW: r.value, measured: true };
     }
-    if (!t || !last) return undefined;
     const wPerA = t.phases * e.voltageV;
     const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
-    if (t.confirmed || now - last.at >= t.delayMs) {
+    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) {
       const w = drawW(last.a);
       return { lowW: w, highW: w, measured: false };
     }
@@ -194,14 +201,14 @@ export class DrawEstimator {
   private learn(t: Track, e: EvseState, w: number, ts: number): void {
     const wPerA = t.phases * e.voltageV;
     const last = t.history[t.history.length - 1] as Change;
-    if (!(wPerA > 0) || ts < last.at || t.confirmed) return;
+    if (!(wPerA > 0) || ts < last.at || t.confirmedAfterMs !== undefined) return;
     const a = w / wPerA - t.offsetA;
     if (Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
     for (let i = 0; i < t.history.length - 1; i++)
       if (Math.abs(a - (t.history[i] as Change).a) <= FOLLOWED_TOLERANCE_A) return;
-    t.confirmed = true;
     // The reading bounds the delay from above; the smallest bound seen is the best one.
     const seen = ts - last.at;
+    t.confirmedAfterMs = Math.max(0, Math.min(seen, t.delayMs));
     if (Number.isFinite(seen)) {
       t.delayMs = t.learntDelay ? Math.min(t.delayMs, Math.max(seen, 0)) : Math.max(seen, 0);
       t.learntDelay = true;
