@@ -34,6 +34,7 @@ const MODULES: BenchModule[] = [
   { name: 'demo', load: () => import('./demo.js') },
   { name: 'control', load: () => import('./allocator.js') },
   { name: 'reaction', load: () => import('./reaction.js') },
+  { name: 'closed-loop', load: () => import('./closed-loop.js') },
   { name: 'ocpp', load: () => import('./proxy.js') },
   { name: 'ocpp-5000', load: () => import('./proxy-scale.js'), optional: true },
   { name: 'modbus', load: () => import('./modbus-run.js') },

@@ -32,11 +32,20 @@ export interface LoadManagementConfig {
 export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now: number): Decision {
   const grid = snapshot.grid.powerW;
   if (!grid || snapshot.stale.includes('grid.powerW')) return { limits: [], requests: [] };
+  // Known loads: each charger's draw (measured, or estimated from its set-point by the control loop
+  // when its charger has not confirmed it: source 'estimate') and the battery's own power. Neither is
+  // building load: counting a battery's discharge as less building load handed it to the vehicles and
+  // the battery and vehicles chased each other.
   let evseW = 0;
+  let estimatedW = 0;
   for (const e of snapshot.evses) {
-    if (e.powerW && isFresh(e.powerW, now, config.staleAfterMs)) evseW += e.powerW.value;
+    if (!e.powerW || !isFresh(e.powerW, now, config.staleAfterMs)) continue;
+    evseW += e.powerW.value;
+    if (e.powerW.source === 'estimate') estimatedW += e.powerW.value;
   }
-  const baseLoadW = grid.value - evseW;
+  const bat = snapshot.battery.powerW;
+  const batteryW = bat && isFresh(bat, now, config.staleAfterMs) ? bat.value : 0;
+  const baseLoadW = grid.value - evseW - batteryW;
   const budgetW = Math.max(0, config.limitW - config.marginW - baseLoadW);
   const limits: Limit[] = [
     {
@@ -45,7 +54,7 @@ export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now
       reason: {
         policy: 'load-management',
         tier: 'contract',
-        text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(config.marginW)} margin and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging`,
+        text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(config.marginW)} margin and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging (grid ${fmtKw(grid.value)} less charging ${fmtKw(evseW)}${estimatedW > 0 ? `, ${fmtKw(estimatedW)} of it estimated from set-points` : ''}${batteryW !== 0 ? `, battery ${fmtKw(batteryW)}` : ''})`,
       },
     },
   ];

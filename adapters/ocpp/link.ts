@@ -5,6 +5,7 @@ import type { ChargerConfig } from '../../src/ports/config.js';
 import type { ChargerRef, LinkContext } from './context.js';
 import { Forwarder } from './forwarder.js';
 import { LocalAnswers } from './local-answers.js';
+import { configureMeasurands } from './measurands.js';
 import { EvseObserver } from './observer.js';
 import { ProfileSink } from './profile-sink.js';
 import { OutboxReplay } from './replay.js';
@@ -98,20 +99,48 @@ export class ChargerLink {
   start(): void {
     this.profiles.start();
     for (const action of actionsOf(this.protocol)) {
-      this.charger.handle(
-        action,
-        ({ messageId, params }) =>
-          this.forwarder.fromCharger(action, messageId ?? randomUUID(), (params ?? {}) as Payload) as Promise<Payload>,
-      );
+      this.charger.handle(action, ({ messageId, params }) => {
+        const answer = this.forwarder.fromCharger(action, messageId ?? randomUUID(), (params ?? {}) as Payload);
+        if (action === 'BootNotification')
+          void answer.then(
+            () => this.measure(0),
+            () => {},
+          );
+        return answer as Promise<Payload>;
+      });
     }
+    // A charger that reconnects without booting is configured too.
+    this.measure(2000);
     this.charger.on('close', () => this.onChargerClose());
     this.observer.start();
     void this.upstream.connect();
   }
 
+  private measureTimer?: ReturnType<LinkContext['clock']['setTimeout']> | null;
+
+  /** Configure the charger's meter values once, after its boot answer has gone out (measurands.ts). */
+  private measure(afterMs: number): void {
+    if (this.measureTimer === null) return;
+    this.ctx.clock.clearTimeout(this.measureTimer ?? undefined);
+    this.measureTimer = this.ctx.clock.setTimeout(() => {
+      this.measureTimer = null;
+      if (this.chargerGone || this.closed) return;
+      const { clock, log, bus } = this.ctx;
+      void configureMeasurands({
+        chargerId: this.id,
+        protocol: this.protocol,
+        clock,
+        log,
+        bus,
+        send: (a, p) => this.toCharger(a, p),
+      });
+    }, afterMs);
+  }
+
   /** Close both sides (gateway stopping or charger replaced by a new connection). */
   async close(force = false): Promise<void> {
     this.closed = true;
+    this.ctx.clock.clearTimeout(this.measureTimer ?? undefined);
     this.replay.stop();
     this.forwarder.giveUp();
     await Promise.allSettled([

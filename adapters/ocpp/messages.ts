@@ -121,6 +121,9 @@ export function parseMeterValues(
   let sawCurrent = false;
   let powerImport: number | undefined;
   let powerExport: number | undefined;
+  // Per-phase power (a charger configured for phased values may send no total): summed when no total came.
+  let phaseImport: number | undefined;
+  let phaseExport: number | undefined;
   for (const mv of meterValue) {
     for (const raw of mv.sampledValue ?? []) {
       let value: number;
@@ -145,12 +148,18 @@ export function parseMeterValues(
       if (measurand === 'Energy.Active.Import.Register' && phase === undefined) out.energyWh = value * k;
       else if (measurand === 'Power.Active.Import' && phase === undefined) powerImport = value * k;
       else if (measurand === 'Power.Active.Export' && phase === undefined) powerExport = value * k;
+      else if (measurand === 'Power.Active.Import' && phase !== undefined && phase in PHASE_INDEX)
+        phaseImport = (phaseImport ?? 0) + value * k;
+      else if (measurand === 'Power.Active.Export' && phase !== undefined && phase in PHASE_INDEX)
+        phaseExport = (phaseExport ?? 0) + value * k;
       else if (measurand === 'Current.Import' && phase !== undefined && phase in PHASE_INDEX) {
         currents[PHASE_INDEX[phase] as number] = value;
         sawCurrent = true;
       }
     }
   }
+  powerImport ??= phaseImport;
+  powerExport ??= phaseExport;
   if (powerImport !== undefined || powerExport !== undefined) out.powerW = (powerImport ?? 0) - (powerExport ?? 0);
   if (sawCurrent) out.currentsA = currents;
   return out;

@@ -5,6 +5,7 @@ import type { SiteSnapshot } from '../model/site.js';
 import type { Logger } from '../util/logger.js';
 import { type Arbitration, arbitrate, type MergedLimit } from './arbiter.js';
 import type { Dispatcher } from './dispatcher.js';
+import { DrawEstimator } from './draw-estimate.js';
 
 export interface ControlLoopOptions {
   readonly clock: Clock;
@@ -18,6 +19,8 @@ export interface ControlLoopOptions {
   readonly coalesceMs: number;
   /** Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`). */
   readonly allocate: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
+  /** A charger reading older than this is replaced by the estimate from its set-point, ms (default 15 s). */
+  readonly drawFreshMs?: number;
   /** Observers (metrics, failsafe events, API). */
   readonly onRound?: (round: ControlRound) => void;
 }
@@ -47,8 +50,12 @@ export class ControlLoop {
   private running = false;
   private last?: ControlRound;
   rounds = 0;
+  /** Each session's draw from its set-point where its charger has not confirmed it (site balance). */
+  readonly draws: DrawEstimator;
 
-  constructor(private readonly opts: ControlLoopOptions) {}
+  constructor(private readonly opts: ControlLoopOptions) {
+    this.draws = new DrawEstimator({ freshMs: opts.drawFreshMs ?? 15_000 });
+  }
 
   start(): void {
     if (this.running) return;
@@ -83,12 +90,13 @@ export class ControlLoop {
     const started = performance.now();
     const now = this.opts.clock.now();
     this.lastRunAt = now;
-    const snapshot = this.opts.snapshot();
+    const snapshot = this.draws.apply(this.opts.snapshot(), now);
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
     const setpoints = this.opts.allocate(snapshot, arbitration);
     this.opts.dispatcher.dispatch(setpoints);
+    this.draws.record(setpoints, snapshot, now);
     const round: ControlRound = {
       ts: now,
       trigger,

@@ -125,6 +125,27 @@ export interface DeviceStatus {
   readonly online: boolean;
   readonly lastSeen?: number;
   readonly error?: string;
+  /** A charger's meter values as configured and read back (absent until checked). */
+  readonly measures?: MeterCapability;
+}
+
+/**
+ * What a charger reports about its draw, as read back after configuring it: a charger without
+ * fresh per-phase values is estimated from its set-point, never folded into building load.
+ */
+export interface MeterCapability {
+  /** Seconds between sampled meter values in a transaction (0: none). */
+  readonly sampleIntervalS?: number;
+  readonly sampled: readonly string[];
+  /** Seconds between clock-aligned meter values (0: none). */
+  readonly alignedIntervalS?: number;
+  readonly perPhaseCurrent: boolean;
+  readonly power: boolean;
+  /** How the charger took the configuration. */
+  readonly outcome: 'configured' | 'partly' | 'rejected' | 'unanswered';
+  /** The keys or variables it refused, with its answer. */
+  readonly refused: readonly string[];
+  readonly checkedAt: number;
 }
 
 /** Immutable snapshot of the process image, handed to policies. */

@@ -74,7 +74,9 @@ export class SiteState {
         this.changed();
       }),
       bus.on('device', (d) => {
-        this.devices.set(d.id, d);
+        // A charger's meter-value capability is checked once per connection; presence updates keep it.
+        const measures = d.measures ?? this.devices.get(d.id)?.measures;
+        this.devices.set(d.id, measures ? { ...d, measures } : d);
       }),
     );
   }

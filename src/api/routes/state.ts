@@ -39,6 +39,19 @@ export const DeviceSchema = z.object({
   online: z.boolean(),
   lastSeen: z.string().nullable(),
   error: z.string().nullable(),
+  measures: z
+    .object({
+      sampleIntervalS: z.number().optional(),
+      sampled: z.array(z.string()),
+      alignedIntervalS: z.number().optional(),
+      perPhaseCurrent: z.boolean(),
+      power: z.boolean(),
+      outcome: z.string(),
+      refused: z.array(z.string()),
+      checkedAt: z.string(),
+    })
+    .nullable()
+    .describe("A charger's meter values as configured and read back; null until checked"),
 });
 
 export const StateSchema = z.object({
@@ -122,6 +135,14 @@ export function buildState(
       online: d.online,
       lastSeen: iso(d.lastSeen),
       error: d.error ?? null,
+      measures: d.measures
+        ? {
+            ...d.measures,
+            sampled: [...d.measures.sampled],
+            refused: [...d.measures.refused],
+            checkedAt: new Date(d.measures.checkedAt).toISOString(),
+          }
+        : null,
     })),
     stale: [...s.stale],
     loop: { lastRound: iso(round?.ts), rounds: (ctx.loop as { rounds?: number }).rounds ?? 0 },

@@ -1,0 +1,218 @@
+import type { Setpoint } from '../model/decision.js';
+import { reading } from '../model/reading.js';
+import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+
+/**
+ * What each charging session draws now, for the site balance, when its
+ * charger has not reported it since the last set-point change (factory
+ * default meter values come every 60 s, un-phased). Without this, the draw
+ * of a charger that has not confirmed it was counted as building load, the
+ * budget shrank by it and the headroom was never filled.
+ *
+ * The estimate is the set-point the vehicle follows, taken from the dispatched
+ * set-points: the old one until the vehicle's learnt response delay has
+ * passed, the new one after, plus its learnt offset (a vehicle drawing above
+ * its set-point); its uncertainty is the old–new difference while the change
+ * may still be on its way, else the spread of the offset. A fresh reading
+ * taken after the vehicle could have followed is used as it is.
+ */
+export interface DrawEstimate {
+  readonly evseId: string;
+  readonly w: number;
+  readonly uncertaintyW: number;
+  readonly source: 'measured' | 'estimated';
+}
+
+interface Range {
+  readonly lowW: number;
+  readonly highW: number;
+  readonly measured: boolean;
+}
+
+interface Change {
+  readonly a: number;
+  readonly at: number;
+}
+
+interface Track {
+  readonly session: string;
+  /** Set-points of the last `maxDelayMs` and the one before them, oldest first: any may be in force. */
+  history: Change[];
+  phases: number;
+  /** Learnt: how long the vehicle takes to follow a change, ms; how far it draws above its set-point, A. */
+  delayMs: number;
+  offsetA: number;
+  learntDelay: boolean;
+  /** A reading this long after the last change showed the vehicle on its new set-point, ms. */
+  confirmedAfterMs: number | undefined;
+}
+
+export interface DrawEstimatorOptions {
+  /** A reading older than this is not trusted, ms. */
+  readonly freshMs: number;
+  /** Longest response delay of a vehicle, and the one assumed until it is seen following, ms (default 11 s). */
+  readonly maxDelayMs?: number;
+}
+
+const FOLLOWED_TOLERANCE_A = 1;
+
+export class DrawEstimator {
+  private readonly tracks = new Map<string, Track>();
+  private last: readonly DrawEstimate[] = [];
+  /** Building load (grid − battery − charging) of the last round, W. */
+  private buildingW: number | undefined;
+
+  private readonly maxDelayMs: number;
+
+  constructor(private readonly o: DrawEstimatorOptions) {
+    this.maxDelayMs = o.maxDelayMs ?? 11_000;
+  }
+
+  /** The estimates of the last `apply` (API, reasons). */
+  estimates(): readonly DrawEstimate[] {
+    return this.last;
+  }
+
+  /**
+   * The snapshot with each session's `powerW` replaced by its estimate where the reading cannot be
+   * trusted. A vehicle that may or may not have followed its last change yet draws somewhere between
+   * its old and new set-point; which of the two is read off the grid meter: the building load is
+   * taken as the last one known for sure, within what the meter allows (meter − the highest and −
+   * the lowest possible draw). Guessing "old" would count a vehicle that did follow as a building
+   * load step and cut everyone; guessing "new" would hand out a decrease not yet made.
+   */
+  apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
+    const gridTs = snapshot.grid.powerW?.ts ?? Number.NEGATIVE_INFINITY;
+    const ranges: Array<{ e: EvseState; r: Range } | undefined> = snapshot.evses.map((e) => {
+      const r = this.range(e, now, gridTs);
+      return r ? { e, r } : undefined;
+    });
+    let lowW = 0;
+    let highW = 0;
+    for (const x of ranges) {
+      if (!x) continue;
+      lowW += x.r.lowW;
+      highW += x.r.highW;
+    }
+    const grid = snapshot.grid.powerW;
+    const battery = snapshot.battery.powerW?.value ?? 0;
+    let f = 1;
+    if (grid) {
+      // Building load in [grid − high, grid − low]: the last one, moved only as far as the meter forces
+      // it (a meter change is the vehicles' as far as their pending changes can explain it).
+      let ev = lowW;
+      if (highW - lowW > 1) {
+        const known = this.buildingW ?? grid.value - battery - highW;
+        ev = Math.min(highW, Math.max(lowW, grid.value - battery - known));
+        f = (ev - lowW) / (highW - lowW);
+      }
+      this.buildingW = grid.value - battery - ev;
+    }
+    const out: DrawEstimate[] = [];
+    let changed = false;
+    const evses = snapshot.evses.map((e, i) => {
+      const x = ranges[i];
+      if (!x) return e;
+      const w = x.r.lowW + f * (x.r.highW - x.r.lowW);
+      const source = x.r.measured ? 'measured' : 'estimated';
+      out.push({ evseId: e.id, w, uncertaintyW: x.r.highW - x.r.lowW, source });
+      if (x.r.measured) return e;
+      changed = true;
+      return { ...e, powerW: reading(w, now, 'estimate') };
+    });
+    this.last = out;
+    return changed ? { ...snapshot, evses } : snapshot;
+  }
+
+  /** The set-points just dispatched: the new targets the vehicles will follow. */
+  record(setpoints: readonly Setpoint[], snapshot: SiteSnapshot, now: number): void {
+    const byId = new Map(snapshot.evses.map((e) => [e.id, e] as const));
+    for (const sp of setpoints) {
+      const e = byId.get(sp.evseId);
+      if (!e || !SESSION_STATUSES.has(e.status)) {
+        this.tracks.delete(sp.evseId);
+        continue;
+      }
+      const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+      let t = this.tracks.get(e.id);
+      if (!t || t.session !== key) {
+        // Before the first set-point the vehicle takes what the charger offers: its maximum.
+        t = {
+          session: key,
+          history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY }],
+          phases: sp.phases,
+          delayMs: this.maxDelayMs,
+          offsetA: 0,
+          learntDelay: false,
+          confirmedAfterMs: undefined,
+        };
+        this.tracks.set(e.id, t);
+      }
+      const last = t.history[t.history.length - 1] as Change;
+      if (Math.abs(sp.currentA - last.a) > 1e-6) {
+        t.history.push({ a: sp.currentA, at: now });
+        t.confirmedAfterMs = undefined;
+      }
+      // Keep the changes that may still be on their way and the last one surely followed.
+      while (t.history.length > 1 && (t.history[1] as Change).at <= now - this.maxDelayMs) t.history.shift();
+      t.phases = sp.phases;
+    }
+  }
+
+  /** What a session may draw now: one value when known, else the range its recent set-points span. */
+  private range(e: EvseState, now: number, gridTs: number): Range | undefined {
+    if (!SESSION_STATUSES.has(e.status)) return undefined;
+    const t = this.tracks.get(e.id);
+    const r = e.powerW;
+    const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
+    if (t && fresh) this.learn(t, e, r.value, r.ts);
+    const last = t?.history[t.history.length - 1];
+    if (!t || !last) return fresh ? { lowW: r.value, highW: r.value, measured: true } : undefined;
+    // The grid reading must be as new as the vehicle's move: a meter read before it still holds the old draw.
+    const followedBy = last.at + (t.confirmedAfterMs ?? t.delayMs);
+    const meterCaughtUp = gridTs >= followedBy;
+    // A fresh reading is the truth when it shows the last change followed, or none was pending when taken.
+    if (fresh && meterCaughtUp && (t.confirmedAfterMs !== undefined || r.ts >= last.at + this.maxDelayMs)) {
+      return { lowW: r.value, highW: r.value, measured: true };
+    }
+    const wPerA = t.phases * e.voltageV;
+    const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
+    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) {
+      const w = drawW(last.a);
+      return { lowW: w, highW: w, measured: false };
+    }
+    // Any set-point from the last one surely followed (older than the delay) on may be in force.
+    let lowW = Number.POSITIVE_INFINITY;
+    let highW = 0;
+    for (let i = t.history.length - 1; i >= 0; i--) {
+      const c = t.history[i] as Change;
+      const w = drawW(c.a);
+      lowW = Math.min(lowW, w);
+      highW = Math.max(highW, w);
+      if (now - c.at >= t.delayMs) break;
+    }
+    return { lowW, highW, measured: false };
+  }
+
+  /**
+   * From a reading: the vehicle's response delay and offset. It shows the last set-point followed only
+   * when it matches that one and no other recent one (a reading between two close set-points tells nothing).
+   */
+  private learn(t: Track, e: EvseState, w: number, ts: number): void {
+    const wPerA = t.phases * e.voltageV;
+    const last = t.history[t.history.length - 1] as Change;
+    if (!(wPerA > 0) || ts < last.at || t.confirmedAfterMs !== undefined) return;
+    const a = w / wPerA - t.offsetA;
+    if (Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
+    for (let i = 0; i < t.history.length - 1; i++)
+      if (Math.abs(a - (t.history[i] as Change).a) <= FOLLOWED_TOLERANCE_A) return;
+    // The reading bounds the delay from above; the smallest bound seen is the best one.
+    const seen = ts - last.at;
+    t.confirmedAfterMs = Math.max(0, Math.min(seen, t.delayMs));
+    if (Number.isFinite(seen)) {
+      t.delayMs = t.learntDelay ? Math.min(t.delayMs, Math.max(seen, 0)) : Math.max(seen, 0);
+      t.learntDelay = true;
+    }
+    if (last.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - last.a);
+  }
+}

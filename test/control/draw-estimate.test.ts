@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { DrawEstimator } from '../../src/control/draw-estimate.js';
+import type { Setpoint } from '../../src/model/decision.js';
+import { reading } from '../../src/model/reading.js';
+import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
+
+const V = 230;
+
+function evse(id: string, powerW?: { w: number; ts: number }): EvseState {
+  return {
+    id,
+    chargerId: id.split('/')[0] as string,
+    connectorId: 1,
+    protocol: 'ocpp',
+    circuitId: 'site',
+    phaseRotation: 'L1L2L3',
+    phases: 3,
+    minCurrentA: 6,
+    maxCurrentA: 32,
+    voltageV: V,
+    bidirectional: false,
+    priority: 0,
+    status: 'Charging',
+    sessionId: `${id}-tx`,
+    sessionStart: 1,
+    ...(powerW ? { powerW: reading(powerW.w, powerW.ts, id) } : {}),
+  } as EvseState;
+}
+
+function snap(now: number, gridW: number, evses: EvseState[]): SiteSnapshot {
+  return {
+    ts: now,
+    siteId: 's',
+    grid: { powerW: reading(gridW, now, 'meter') },
+    pv: {},
+    battery: {},
+    evses,
+    devices: [],
+    stale: [],
+  };
+}
+
+const sp = (evseId: string, a: number): Setpoint => ({
+  evseId,
+  currentA: a,
+  powerW: a * 3 * V,
+  phases: 3,
+  reasons: [],
+});
+
+describe('DrawEstimator', () => {
+  it('counts an unconfirmed charger at its set-point, not as building load', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    const e = evse('CP1/1', { w: 0, ts: -60_000 }); // factory default: last reading a minute old
+    d.record([sp('CP1/1', 16)], snap(0, 0, [e]), 0);
+    // 20 s later (past any response delay) the vehicle is taken to draw its 16 A, nothing reported.
+    const out = d.apply(snap(20_000, 50_000, [e]), 20_000);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(16 * 3 * V);
+    expect(out.evses[0]?.powerW?.source).toBe('estimate');
+    expect(d.estimates()[0]).toMatchObject({ source: 'estimated', uncertaintyW: 0 });
+  });
+
+  it('while a change may still be on its way, reads from the meter which side the vehicle is on', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    const e = evse('CP1/1');
+    d.record([sp('CP1/1', 10)], snap(0, 0, [e]), 0);
+    // Settled: building = 40 kW − 10 A of charging.
+    const chargingW = 10 * 3 * V;
+    d.apply(snap(20_000, 40_000 + chargingW, [e]), 20_000);
+    d.record([sp('CP1/1', 20)], snap(20_000, 40_000 + chargingW, [e]), 20_000);
+    // 2 s later the meter already shows the vehicle on 20 A (building unchanged): no step in building load.
+    const now = 22_000;
+    const out = d.apply(snap(now, 40_000 + 20 * 3 * V, [e]), now);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V);
+    expect(d.estimates()[0]?.uncertaintyW).toBeCloseTo(10 * 3 * V);
+    // And when the meter has not moved, the vehicle is still on its old 10 A.
+    const still = d.apply(snap(now, 40_000 + chargingW, [e]), now);
+    expect(still.evses[0]?.powerW?.value).toBeCloseTo(chargingW);
+  });
+
+  it('uses a fresh reading taken after the vehicle followed, and learns the vehicle is quick', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    d.record([sp('CP1/1', 10)], snap(0, 0, [evse('CP1/1')]), 0);
+    d.apply(snap(20_000, 40_000, [evse('CP1/1')]), 20_000);
+    d.record([sp('CP1/1', 20)], snap(20_000, 40_000, [evse('CP1/1')]), 20_000);
+    const measured = evse('CP1/1', { w: 20 * 3 * V, ts: 20_500 });
+    const out = d.apply(snap(21_000, 60_000, [measured]), 21_000);
+    expect(out.evses[0]?.powerW?.source).toBe('CP1/1');
+    expect(d.estimates()[0]?.source).toBe('measured');
+    // Next change: learnt delay 0.5 s, so 1 s later the vehicle is taken to be on its new set-point.
+    d.record([sp('CP1/1', 8)], snap(30_000, 60_000, [measured]), 30_000);
+    const later = d.apply(snap(31_000, 60_000, [evse('CP1/1')]), 31_000);
+    expect(later.evses[0]?.powerW?.value).toBeCloseTo(8 * 3 * V);
+  });
+});
