@@ -14,6 +14,7 @@ import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
 import { gridLimitOptions, LimitWatch, warnDeprecatedGridKeys } from './limits.js';
 import { type EventRecord, type FallbackState, type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
 import { OtherLoadEstimator } from './other-load.js';
+import { V2gResponse } from './v2g-response.js';
 import { type GridEventView, OPENADR_KIND, type SignalView, UNITS } from './views.js';
 
 export type { GridEventView, SignalView };
@@ -133,6 +134,8 @@ export interface GridServiceDeps {
 
 export interface GridService {
   readonly store: GridSignalStore;
+  /** V2G vehicles that did not follow a discharge set-point (left out of dispatch for a while). */
+  readonly v2g: V2gResponse;
   readonly metrics: GridMetrics;
   /** Dynamic prices (URL, MQTT, OpenADR PRICE) with the last good series kept. */
   readonly prices: PriceFeed;
@@ -166,6 +169,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     staleAfterMs: config.site.staleAfterMs,
     countBattery: grid.batteryControllable && grid.vpp.battery !== undefined,
   });
+  const v2g = new V2gResponse({ followMs: 3000, holdMs: 60_000 });
   const store = new GridSignalStore({
     otherLoadW: (now) => otherLoad.value(now),
     clock,
@@ -345,6 +349,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
 
   return {
     store,
+    v2g,
     metrics,
     prices,
     tariff,
@@ -357,6 +362,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     start() {
       if (deps.bus) {
         const offOther = otherLoad.attach(deps.bus);
+        const offV2g = v2g.attach(deps.bus);
         const offMeter = deps.bus.on('grid', (g) => {
           if (!g.powerW) return;
           store.observe(g.powerW.ts, g.powerW.value);
@@ -364,6 +370,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
         });
         offGrid = () => {
           offOther();
+          offV2g();
           offMeter();
         };
       }
