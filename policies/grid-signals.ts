@@ -48,7 +48,7 @@ export function decide(snapshot: SiteSnapshot, input: GridSignalsInput, now: num
   const batteryW =
     input.batteryId !== undefined && battery && isFresh(battery, now, input.staleAfterMs) ? battery.value : 0;
   // Without a fresh meter the other loads are unknown; the failsafe (safety tier) takes over, we only keep the raw caps.
-  const otherW = meterOk ? grid.value - evseW - batteryW : 0;
+  const otherW = meterOk ? (input.otherLoadW ?? grid.value - evseW - batteryW) : 0;
   // What on-site generation leaves over after the other loads (W >= 0): a §14a limit caps grid draw, PV adds to it.
   const surplusW = Math.max(0, -otherW);
 
@@ -142,7 +142,10 @@ function capsOf(input: GridSignalsInput): Cap[] {
     const cap = clampImport(fb.importLimitW, `fallback limit ${kw(fb.importLimitW)}: ${fb.why}`);
     caps.push({ ...cap, ...(fb.exportLimitW !== undefined ? { exportW: fb.exportLimitW } : {}) });
   }
-  return caps;
+  // Most restrictive first: the allocator keeps a limit of the same tier only where it tightens, so the
+  // reason shown on a set-point is the signal that binds.
+  const inf = Number.POSITIVE_INFINITY;
+  return caps.sort((a, b) => (a.importW ?? inf) - (b.importW ?? inf) || (a.exportW ?? inf) - (b.exportW ?? inf));
 }
 
 function kw(w: number): string {

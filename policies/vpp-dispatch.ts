@@ -43,6 +43,8 @@ export interface VppInput {
   readonly staleAfterMs: number;
   /** Tier of the requests: `grid` for a DSO/utility set-point, `optimisation` for a market dispatch. */
   readonly tier: Tier;
+  /** Vehicles that did not follow their last discharge set-point: re-planned without them for a while. */
+  readonly unresponsive?: ReadonlyArray<{ readonly evseId: string; readonly why: string }>;
 }
 
 /**
@@ -94,6 +96,7 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
   }
 
   const byEvse = new Map(snapshot.evses.map((e) => [e.id, e]));
+  const left = new Map((input.unresponsive ?? []).map((u) => [u.evseId, u.why]));
   const endMs = input.setpointEnd ?? Number.POSITIVE_INFINITY;
   const eligible: Array<{ id: string; nowW: number; minW: number; maxW: number; why: string }> = [];
   for (const v of input.vehicles) {
@@ -102,9 +105,18 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
     const nowW = e.powerW && isFresh(e.powerW, now, input.staleAfterMs) ? e.powerW.value : 0;
     const deviceMaxW = e.maxCurrentA * (e.vehiclePhases ?? e.phases) * e.voltageV;
     const maxChargeW = Math.min(v.maxChargeW ?? deviceMaxW, deviceMaxW);
+    // What the vehicle (ISO 15118 / OCPP 2.1 needs) and the EVSE allow, whichever is less.
+    const capabilityW = Math.min(v.maxDischargeW ?? deviceMaxW, deviceMaxW);
+    const skipped = left.get(e.id) ?? (e.status === 'SuspendedEV' ? 'charger reports SuspendedEV' : undefined);
     let maxDischargeW = 0;
     let why = 'discharge not allowed';
-    if (v.allowDischarge && v.socPct !== undefined && v.capacityWh !== undefined) {
+    if (v.allowDischarge && skipped !== undefined) {
+      why = `left out: ${skipped}`;
+    } else if (v.allowDischarge && v.socPct === undefined && v.maxDischargeW !== undefined) {
+      // SoC unknown to us, but the vehicle states its discharge limit: it keeps its own floor (ISO 15118).
+      maxDischargeW = capabilityW;
+      why = `vehicle allows ${kw(v.maxDischargeW)}${capabilityW < v.maxDischargeW ? `, EVSE ${kw(capabilityW)}` : ''}`;
+    } else if (v.allowDischarge && v.socPct !== undefined && v.capacityWh !== undefined) {
       const energyWh = (v.socPct / 100) * v.capacityWh;
       const floorWh = (input.v2gMinSocPct / 100) * v.capacityWh;
       // What it can recharge between the end of the dispatch and departure counts back towards its need.
@@ -113,10 +125,10 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
       const mustKeepWh = Math.max(floorWh, (v.requiredWhAtDeparture ?? 0) - maxChargeW * afterH);
       const spareWh = energyWh - mustKeepWh;
       const leftH = Number.isFinite(endMs) ? Math.max(1 / 60, (endMs - now) / 3_600_000) : 1;
-      maxDischargeW = spareWh > 0 ? Math.min(v.maxDischargeW ?? deviceMaxW, spareWh / leftH) : 0;
+      maxDischargeW = spareWh > 0 ? Math.min(capabilityW, spareWh / leftH) : 0;
       why =
         maxDischargeW > 0
-          ? `SoC ${v.socPct.toFixed(0)} %, keeps ${(mustKeepWh / 1000).toFixed(1)} kWh for floor/departure`
+          ? `SoC ${v.socPct.toFixed(0)} %, keeps ${(mustKeepWh / 1000).toFixed(1)} kWh for floor/departure, max ${kw(maxDischargeW)}`
           : `SoC ${v.socPct.toFixed(0)} % needed for floor ${input.v2gMinSocPct} % / departure`;
     }
     eligible.push({ id: e.id, nowW, minW: -maxDischargeW, maxW: maxChargeW, why });
@@ -125,10 +137,21 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
   const room = (c: (typeof eligible)[number]) =>
     needW < 0 ? Math.max(0, c.nowW - c.minW) : Math.max(0, c.maxW - c.nowW);
   const totalRoom = eligible.reduce((s, c) => s + room(c), 0);
-  if (totalRoom <= 0) return { limits: [], requests };
+  const limits: Limit[] = [];
+  // What the devices cannot deliver is said, with the reason of each vehicle (the site's reasons show it).
+  const shortfallW = needW < 0 ? Math.max(0, -needW - totalRoom) : 0;
+  if (shortfallW > 100) {
+    const whys = eligible.map((c) => `${c.id}: ${c.why}`);
+    limits.push({
+      scope: 'site',
+      reason: reason(
+        `${head}: shortfall ${kw(shortfallW)} (${whys.length > 0 ? whys.join('; ') : 'no V2G vehicle plugged in'}${bat ? '; battery at its limit' : ''})`,
+      ),
+    });
+  }
+  if (totalRoom <= 0) return { limits, requests };
   // A vehicle serving the set-point keeps its share even when the site is on target (no need left),
   // or it would fall back to charging and the next round would dispatch it again.
-  const limits: Limit[] = [];
   for (const c of eligible) {
     const share = Math.abs(needW) < 1 ? 0 : (needW * room(c)) / totalRoom;
     const wanted = clamp(c.nowW + share, c.minW, c.maxW);

@@ -6,7 +6,7 @@ import { cmsCapA, dischargeProfileId, gatewayProfile, isCmsMaxProfile, isDischar
 import type { OcppProtocol } from './rpc/protocol.js';
 import type { Payload, V16, V201 } from './types.js';
 
-type Ctx = Pick<LinkContext, 'cfg' | 'clock' | 'log' | 'outbox' | 'voltageV'>;
+type Ctx = Pick<LinkContext, 'cfg' | 'clock' | 'log' | 'outbox' | 'voltageV'> & Partial<Pick<LinkContext, 'bus'>>;
 type ToCharger = (action: string, params: Payload) => Promise<unknown>;
 type ClearRequest = V16.ClearChargingProfileRequest | V201.ClearChargingProfileRequest;
 
@@ -37,6 +37,7 @@ export class ProfileSink {
   start(): void {
     // A CMS max profile outlives gateway restarts: the charger only holds the merged one.
     this.cmsCap = this.ctx.outbox.cmsCap(this.charger.id)?.capA;
+    this.publishCmsCap();
     if (this.protocol === 'ocpp2.1' && this.charger.spec.bidirectional) {
       for (let c = 1; c <= this.charger.spec.connectors; c++) this.dischargeProfiles.add(c);
     }
@@ -87,6 +88,7 @@ export class ProfileSink {
       // The CMS's max profile only ever lived in the gateway (merged): clearing it lifts the merge.
       this.cmsCap = undefined;
       this.ctx.outbox.setCmsCap(this.charger.id, undefined, this.ctx.clock.now());
+      this.publishCmsCap();
       await this.reapply().catch(() => {});
       if (!this.isClearAll(clear)) return { status: 'Accepted' };
     }
@@ -152,11 +154,26 @@ export class ProfileSink {
       now,
     );
     this.ctx.log.info({ chargerId: this.charger.id, capA: this.cmsCap }, 'CMS max profile merged with the site limit');
+    this.publishCmsCap();
     const ok = await this.reapply().then(
       () => true,
       () => false,
     );
     return { status: ok ? 'Accepted' : 'Rejected' };
+  }
+
+  /**
+   * The CMS cap is an input of the arbiter (its `cms` tier), not only merged here: the allocator then
+   * gives this charger no more than it may take, the rest to the others, and names the CMS profile.
+   */
+  private publishCmsCap(): void {
+    const what = this.protocol === 'ocpp1.6' ? 'ChargePointMaxProfile' : 'ChargingStationMaxProfile';
+    this.ctx.bus?.emit('cms.limit', {
+      chargerId: this.charger.id,
+      ...(this.cmsCap !== undefined ? { capA: this.cmsCap } : {}),
+      ts: this.ctx.clock.now(),
+      what,
+    });
   }
 
   private async reapply(): Promise<void> {

@@ -1,3 +1,4 @@
+import { CmsLimits } from '../control/cms-limits.js';
 import { createHttpAuthoriserClient } from '../../adapters/authoriser/index.js';
 import { createInfluxAdapter } from '../../adapters/influx/index.js';
 import { createModbusAdapter } from '../../adapters/modbus/index.js';
@@ -85,15 +86,17 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       },
     },
   );
+  const cms = new CmsLimits();
   const core = createCore(config, {
     clock,
     log,
     env,
     migrations: [...OCPP_MIGRATIONS, ...INTEGRATION_MIGRATIONS, ...GRID_MIGRATIONS],
-    policies,
+    policies: [cms.policy(), ...policies], // CMS charging profiles: the arbiter's `cms` tier
     ...(deps.defaultMetrics !== undefined ? { defaultMetrics: deps.defaultMetrics } : {}),
   });
   coreRef = core;
+  cms.attach(core.bus);
   const priceUrl = config.grid.tariff.dynamic.url;
   grid = createGridService(config, {
     clock,

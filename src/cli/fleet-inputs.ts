@@ -12,6 +12,8 @@ interface OcppNeed {
   readonly departureAt?: number;
   readonly energyWh?: number;
   readonly dischargeAllowed: boolean;
+  /** Largest discharge the vehicle allows (ISO 15118 / OCPP 2.1 V2X parameters), W. */
+  readonly maxDischargeW?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class FleetInputs {
       // A vehicle asking for no energy sets no deadline.
       ...(needs.energyWh !== undefined && needs.energyWh > 0 ? { energyWh: needs.energyWh } : {}),
       dischargeAllowed: needs.dischargeAllowed,
+      ...(needs.maxDischargeW !== undefined ? { maxDischargeW: needs.maxDischargeW } : {}),
     });
   }
 
@@ -85,6 +88,7 @@ export class FleetInputs {
         ...(v.capacityWh !== undefined ? { capacityWh: v.capacityWh } : {}),
         ...(v.departureAt !== undefined ? { departureAt: v.departureAt } : {}),
         ...(v.requiredWh !== undefined ? { requiredWhAtDeparture: v.requiredWh } : {}),
+        ...(v.maxDischargeW !== undefined ? { maxDischargeW: v.maxDischargeW } : {}),
       }));
   }
 
@@ -100,6 +104,7 @@ export class FleetInputs {
       socPct?: number;
       capacityWh?: number;
       requiredWh?: number;
+      maxDischargeW?: number;
     }> = [];
     for (const e of snapshot.evses) {
       if (!SESSION_STATUSES.has(e.status)) continue;
@@ -123,6 +128,7 @@ export class FleetInputs {
         ...(api?.targetSocPct !== undefined && capacityWh !== undefined
           ? { requiredWh: (api.targetSocPct / 100) * capacityWh }
           : {}),
+        ...(ocpp?.maxDischargeW !== undefined ? { maxDischargeW: ocpp.maxDischargeW } : {}),
       });
     }
     return out;

@@ -248,6 +248,7 @@ export function gridPolicies(
           ...(signal ? { setpointEnd: signal.end } : {}),
           ...(vpp.battery ? { battery: vpp.battery } : {}),
           vehicles: opts.vehicles?.(now) ?? [],
+          unresponsive: service()?.v2g.unresponsive(now) ?? [],
           v2gMinSocPct: vpp.v2gMinSocPct,
           rampWPerS: vpp.rampWPerS,
           stepS: config.control.intervalMs / 1000,

@@ -133,9 +133,10 @@ export class LimitWatch {
       this.set({ ...head, met: false, why: `cannot be met: ${b.why}` });
       return;
     }
+    // Under the limit: met. Over it: still responding within the response time, not met after it.
     const judged = now - start >= LIMIT_RESPONSE_MS;
     const notMet = judged && overSince !== undefined && now - overSince >= OVER_FOR_MS;
-    const met = judged ? !notMet : undefined;
+    const met = !over ? true : notMet ? false : judged && prev.met === true && sameLimit ? true : undefined;
     const why = notMet
       ? `not met: grid meter at ${kw(gridW)} is above the ${kw(b.w)} limit since ${new Date(overSince as number).toISOString()}${b.why ? `; ${b.why}` : ''}`
       : b.why;

@@ -13,7 +13,11 @@ import { createPriceFeed, type PriceFeed } from './price-feed.js';
 import { createTariff, type PriceBreakdown, type Tariff } from './tariff.js';
 import { gridLimitOptions, LimitWatch, warnDeprecatedGridKeys } from './limits.js';
 import { type EventRecord, type FallbackState, type GridSignal, GridSignalStore, type SignalKind } from './signals.js';
-import { OPENADR_KIND, UNITS } from './views.js';
+import { OtherLoadEstimator } from './other-load.js';
+import { V2gResponse } from './v2g-response.js';
+import { type GridEventView, OPENADR_KIND, type SignalView, UNITS } from './views.js';
+
+export type { GridEventView, SignalView };
 import type { GridLimitStatus } from '../model/grid.js';
 
 /** Body of `POST /api/v1/grid/limit` and of the MQTT simple-signal topic. */
@@ -116,30 +120,6 @@ export interface GridStatus {
   readonly adapters: Readonly<Record<string, unknown>>;
 }
 
-export interface SignalView {
-  readonly kind: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly source: string;
-  readonly eventId: string;
-  readonly eventName?: string;
-  readonly start: string;
-  readonly end?: string;
-}
-
-/** Same shape as `GridEventInfo` in `src/api/providers.ts`, so the service can be passed as the API's grid provider. */
-export interface GridEventView {
-  readonly id: string;
-  readonly source: string;
-  readonly kind: string;
-  readonly start: number;
-  readonly end?: number;
-  readonly value?: number;
-  readonly unit?: string;
-  readonly status: 'pending' | 'active' | 'completed' | 'cancelled';
-  readonly detail?: Readonly<Record<string, unknown>>;
-}
-
 export interface GridServiceDeps {
   readonly clock: Clock;
   readonly log: Logger;
@@ -154,6 +134,8 @@ export interface GridServiceDeps {
 
 export interface GridService {
   readonly store: GridSignalStore;
+  /** V2G vehicles that did not follow a discharge set-point (left out of dispatch for a while). */
+  readonly v2g: V2gResponse;
   readonly metrics: GridMetrics;
   /** Dynamic prices (URL, MQTT, OpenADR PRICE) with the last good series kept. */
   readonly prices: PriceFeed;
@@ -183,7 +165,13 @@ export interface GridService {
 export function createGridService(config: GatewayConfig, deps: GridServiceDeps): GridService {
   const { clock, log } = deps;
   const grid = config.grid;
+  const otherLoad = new OtherLoadEstimator({
+    staleAfterMs: config.site.staleAfterMs,
+    countBattery: grid.batteryControllable && grid.vpp.battery !== undefined,
+  });
+  const v2g = new V2gResponse({ followMs: 3000, holdMs: 60_000 });
   const store = new GridSignalStore({
+    otherLoadW: (now) => otherLoad.value(now),
     clock,
     config: grid,
     siteLimitW: config.site.limitW,
@@ -361,6 +349,7 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
 
   return {
     store,
+    v2g,
     metrics,
     prices,
     tariff,
@@ -372,11 +361,18 @@ export function createGridService(config: GatewayConfig, deps: GridServiceDeps):
     events,
     start() {
       if (deps.bus) {
-        offGrid = deps.bus.on('grid', (g) => {
+        const offOther = otherLoad.attach(deps.bus);
+        const offV2g = v2g.attach(deps.bus);
+        const offMeter = deps.bus.on('grid', (g) => {
           if (!g.powerW) return;
           store.observe(g.powerW.ts, g.powerW.value);
           limitWatch.observe(g.powerW.ts, g.powerW.value);
         });
+        offGrid = () => {
+          offOther();
+          offV2g();
+          offMeter();
+        };
       }
       fallbackTimer = clock.setInterval(() => {
         onFallbackCheck();

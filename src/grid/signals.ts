@@ -45,6 +45,8 @@ export interface GridStoreOptions {
   readonly historySize?: number;
   /** Fuse and §14a settings (`gridLimitOptions(config)`); no fuse and no §14a source when omitted. */
   readonly limits?: GridLimitOptions;
+  /** The load the gateway does not control at the last meter sample, W (`OtherLoadEstimator`). */
+  readonly otherLoadW?: (now: number) => number | undefined;
   /** Warns when a signal asks for more than the contract or fuse (it is clamped). */
   readonly log?: Logger;
 }
@@ -198,6 +200,7 @@ export class GridSignalStore implements GridSignalSink {
     const cfg = this.opts.config;
     const act = this.active(now);
     const limits = this.opts.limits;
+    const other = this.opts.otherLoadW?.(now);
     const s14a = new Set(limits?.section14aSources ?? []);
     const toActive = (s: GridSignal): ActiveGridSignal => ({
       value: s.value,
@@ -234,6 +237,7 @@ export class GridSignalStore implements GridSignalSink {
           }
         : {}),
       siteLimitW: this.opts.siteLimitW,
+      ...(other !== undefined ? { otherLoadW: other } : {}),
       ...(limits?.fuseW !== undefined ? { fuseW: limits.fuseW } : {}),
       marginW: cfg.marginW,
       section14aMinW: limits?.section14aMinW ?? 4200,

@@ -19,3 +19,27 @@ export const OPENADR_KIND: Record<SignalKind, string> = {
   simple: 'SIMPLE',
   ghg: 'GHG',
 };
+
+export interface SignalView {
+  readonly kind: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly source: string;
+  readonly eventId: string;
+  readonly eventName?: string;
+  readonly start: string;
+  readonly end?: string;
+}
+
+/** Same shape as `GridEventInfo` in `src/api/providers.ts`, so the service can be passed as the API's grid provider. */
+export interface GridEventView {
+  readonly id: string;
+  readonly source: string;
+  readonly kind: string;
+  readonly start: number;
+  readonly end?: number;
+  readonly value?: number;
+  readonly unit?: string;
+  readonly status: 'pending' | 'active' | 'completed' | 'cancelled';
+  readonly detail?: Readonly<Record<string, unknown>>;
+}

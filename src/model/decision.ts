@@ -6,8 +6,12 @@ import type { PhaseValues } from './site.js';
  * and the allocator turns budgets into per-EVSE set-points.
  */
 
-/** Arbiter priority tiers, most important first (design: control loop step 4). */
-export const TIERS = ['safety', 'grid', 'contract', 'fleet', 'optimisation'] as const;
+/**
+ * Arbiter priority tiers, most important first (design: control loop step 4). `cms`: a charging
+ * profile the CMS set on a charger (the charger enforces it whatever the gateway asks, so it binds
+ * every request; budget the charger cannot use goes to the others).
+ */
+export const TIERS = ['safety', 'cms', 'grid', 'contract', 'fleet', 'optimisation'] as const;
 export type Tier = (typeof TIERS)[number];
 
 export function tierRank(t: Tier): number {

@@ -69,6 +69,11 @@ export interface GatewayEvents {
   'setpoint.changed': SetpointChange;
   /** The failsafe engaged or released. */
   failsafe: { readonly active: boolean; readonly reason: string; readonly ts: number };
+  /**
+   * A CMS charging profile on a charger (a max profile the OCPP proxy merges): its per-phase current
+   * cap now, or none when the CMS cleared it. The arbiter takes it as an input of the `cms` tier.
+   */
+  'cms.limit': { readonly chargerId: string; readonly capA?: number; readonly ts: number; readonly what: string };
   /** The binding grid import limit became met / not met at the grid meter (src/grid). */
   'grid.limit': GridLimitStatus;
 }

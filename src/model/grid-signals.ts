@@ -31,6 +31,11 @@ export interface GridSignalsInput {
   readonly fuseW?: number;
   readonly marginW: number;
   /**
+   * The load the gateway does not control at the last meter sample, each charger's draw taken as it
+   * was when the meter sampled (W); the policy works it out from the snapshot when absent.
+   */
+  readonly otherLoadW?: number;
+  /**
    * §14a EnWG minimum grid draw of the controllable devices behind the EMS, W
    * (P_min = 4.2 kW + (n − 1) · GZF · 4.2 kW); applies only to signals marked `section14a`.
    */

@@ -64,10 +64,15 @@ describe('LimitWatch: a limit shown as active is a limit met at the meter', () =
     w.observe(t0 + 14_000, 19_000);
     expect(w.status().met).toBe(true);
     expect(changes.map((c) => c.met)).toEqual([undefined, false, true]);
+    // Under the limit is met at once; a short excursion later is not yet "not met".
+    w.observe(t0 + 14_500, 20_500);
+    expect(w.status().met).toBe(true);
     // A new, lower limit gets its own response time.
     input = limit(10_000, { eventId: 'ev-2' });
     w.observe(t0 + 15_000, 19_000);
     expect(w.status().met).toBeUndefined();
+    w.observe(t0 + 16_000, 9_000);
+    expect(w.status().met).toBe(true);
   });
 
   it('a limit above the contract is judged at the contract and says it was clamped', () => {

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
-import { summariseReasons } from '../../model/decision.js';
+import { summariseReasons, TIERS } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
 import { reading } from './deps.js';
 import type { ZodTypeProvider } from '../schema.js';
 
 export const ReasonSchema = z.object({
   policy: z.string(),
-  tier: z.enum(['safety', 'grid', 'contract', 'fleet', 'optimisation']),
+  tier: z.enum(TIERS),
   text: z.string(),
 });
 
