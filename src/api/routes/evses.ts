@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { summariseReasons } from '../../model/decision.js';
 import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
 import { amps, watts } from '../../integration/units.js';
-import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found, reading } from './deps.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found, reading, zodPlugin } from './deps.js';
 import { buildState, ReasonSchema } from './state.js';
 
 const WrittenSetpoint = z.object({
@@ -21,8 +20,7 @@ const SetpointHistory = z.array(WrittenSetpoint);
 /** EVSEs, their set-points with reason chains and the audit log, and charger availability. */
 export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
   const { ctx, integration, providers } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     const EvseParams = z.object({ chargerId: z.string().min(1), connectorId: z.coerce.number().int().min(0) }).strict();
     r.get(
       '/api/v1/evses',
@@ -134,5 +132,5 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
         return { current, written };
       },
     );
-  };
+  });
 }

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { OcppOutboxProvider } from '../providers.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command, reading } from './deps.js';
+import { type RouteDeps, iso, command, reading, zodPlugin } from './deps.js';
 
 const ParkedView = z.object({
   seq: z.number().int().describe('Outbox sequence number; pass it to POST /api/v1/ocpp/outbox/retry'),
@@ -55,8 +54,7 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
     if (!providers.ocppOutbox) throw unavailable('no OCPP proxy is running');
     return providers.ocppOutbox;
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/ocpp/outbox',
       reading('ocpp', {
@@ -125,5 +123,5 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
         return { requeued: chosen.length > 0 ? o.retryParked(chosen) : 0 };
       },
     );
-  };
+  });
 }

@@ -4,8 +4,8 @@ import { toCsv } from '../../integration/reports.js';
 import { badRequest } from '../problem.js';
 import { problems } from '../documented-errors.js';
 import { negotiate } from '../negotiate.js';
-import { toJsonSchema, type ZodTypeProvider } from '../schema.js';
-import { DAY_MS, type RouteDeps, rangeQuery } from './deps.js';
+import { toJsonSchema } from '../schema.js';
+import { DAY_MS, type RouteDeps, rangeQuery, zodPlugin } from './deps.js';
 
 const n = z.number();
 const nn = z.number().nullable();
@@ -73,9 +73,7 @@ const formatFor = (format: 'json' | 'csv' | undefined, accept: string | undefine
 /** Energy/ESG, session and fleet reports, as JSON or CSV downloads. */
 export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
   const { ctx, integration } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-
+  return zodPlugin((r) => {
     const reportQuery = rangeQuery({ format: Format }, 366 * DAY_MS);
     const defaultRange = (q: { from?: number; to?: number }) => {
       const now = ctx.clock.now();
@@ -154,5 +152,5 @@ export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
       FleetRow,
       (from, to) => integration.reports.fleet(from, to),
     );
-  };
+  });
 }

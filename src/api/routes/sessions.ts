@@ -4,7 +4,6 @@ import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
 import { problems } from '../documented-errors.js';
 import { conflict, unavailable } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
 import { watts } from '../../integration/units.js';
 import {
   CommandResultSchema,
@@ -17,6 +16,7 @@ import {
   getById,
   found,
   reading,
+  zodPlugin,
 } from './deps.js';
 
 export const SessionSchema = z.object({
@@ -60,8 +60,7 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
     const data = sessionData(s, ctx.clock.now(), enrich);
     return { ...data, energyWh: watts(s.energyWh), syncState: s.syncState } as z.infer<typeof SessionSchema>;
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/sessions',
       reading('sessions', {
@@ -144,5 +143,5 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         return providers.ocpp.remoteStop({ sessionId: s.id, chargerId: s.chargerId });
       },
     );
-  };
+  });
 }

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
-import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command, reading } from './deps.js';
+import { TimeParam } from '../schema.js';
+import { type RouteDeps, iso, command, reading, zodPlugin } from './deps.js';
 import { ReasonSchema, buildState } from './state.js';
 
 const OverrideSchema = z.object({
@@ -40,8 +40,7 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
       ? { active: true, limitW: o.limitW, until: iso(o.until), reason: o.reason, setBy: o.setBy }
       : { active: false, limitW: null, until: null, reason: null, setBy: null };
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/site',
       reading('site', {
@@ -121,5 +120,5 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
         return overrideView();
       },
     );
-  };
+  });
 }

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import { summariseReasons } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
-import { reading } from './deps.js';
-import type { ZodTypeProvider } from '../schema.js';
+import { reading, zodPlugin } from './deps.js';
 import { amps, orNull, percent, watts } from '../../integration/units.js';
 
 export const ReasonSchema = z.object({
@@ -161,8 +160,7 @@ export function buildState(
 }
 
 export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): FastifyPluginAsync {
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/state',
       reading('site', {
@@ -171,5 +169,5 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
       }),
       async () => buildState(ctx, extras),
     );
-  };
+  });
 }
