@@ -1,6 +1,6 @@
 import { createRng } from '../../site/rng.js';
-import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse } from '../helpers.js';
-import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
+import { dayDefaults, feeders, HOUR, loadPulse, ownChargerFleet } from '../helpers.js';
+import type { ScenarioDefinition } from '../types.js';
 
 /**
  * A delivery-van depot at night: 40 AC chargers on two feeders, a tight
@@ -16,31 +16,21 @@ export const scenario: ScenarioDefinition = {
     const rng = createRng(opts.seed);
     const day = Date.UTC(2026, 0, 5);
     const startAt = day + 15 * HOUR;
-    const chargers: SiteCharger[] = [];
-    const vehicles: ScenarioVehicle[] = [];
-    for (let i = 0; i < 40; i++) {
-      const id = `D${String(i + 1).padStart(2, '0')}`;
-      chargers.push(chargerRow(id, i < 20 ? 'feeder-a' : 'feeder-b', i));
-      const plug = drawPlug(rng);
-      const capacityWh = 75_000;
-      const socPct = 10 + rng() * 40;
-      const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
-      const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
-      const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
-      vehicles.push(
-        drawVisit(rng, opts, {
-          id: `van-${i + 1}`,
-          chargerId: id,
-          idTag: `TAGVAN${i + 1}`,
-          arriveAt,
-          departAt,
-          capacityWh,
-          socPct,
-          plug,
-          neededWh,
-        }),
-      );
-    }
+    const capacityWh = 75_000;
+    const { chargers, vehicles } = ownChargerFleet(rng, opts, {
+      count: 40,
+      chargerPrefix: 'D',
+      vehiclePrefix: 'van',
+      tagPrefix: 'VAN',
+      circuit: (i) => (i < 20 ? 'feeder-a' : 'feeder-b'),
+      visit: () => {
+        const socPct = 10 + rng() * 40;
+        const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
+        const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
+        const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
+        return { socPct, arriveAt, departAt, capacityWh, neededWh };
+      },
+    });
     return {
       site: {
         id: 'depot',

@@ -14,8 +14,7 @@ const AlertView = z.object({
 });
 
 /** Maintenance alerts, uptime per EVSE and firmware status per charger. */
-export function alertRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function alertRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     r.get(
       '/api/v1/alerts',

@@ -18,8 +18,7 @@ const WrittenSetpoint = z.object({
 const SetpointHistory = z.array(WrittenSetpoint);
 
 /** EVSEs, their set-points with reason chains and the audit log, and charger availability. */
-export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration, providers } = d;
+export function evseRoutes({ ctx, integration, providers }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     const EvseParams = z.object({ chargerId: z.string().min(1), connectorId: z.coerce.number().int().min(0) }).strict();
     r.get(

@@ -6,8 +6,7 @@ import { badRequest, unavailable } from '../problem.js';
 import { iso, type RouteDeps, rangeQuery, command, reading, zodPlugin } from './deps.js';
 
 /** Grid-operator signals: events, what is in force, and the simple DR signal for utilities without OpenADR. */
-export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, providers } = d;
+export function gridRoutes({ ctx, providers }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     r.get(
       '/api/v1/grid/events',

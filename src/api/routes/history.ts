@@ -4,8 +4,7 @@ import { badRequest } from '../problem.js';
 import { DAY_MS, iso, type RouteDeps, rangeQuery, reading, zodPlugin } from './deps.js';
 
 /** Telemetry history from the SQLite ring. */
-export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx } = d;
+export function historyRoutes({ ctx }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     r.get(
       '/api/v1/history',

@@ -28,8 +28,7 @@ const AuditView = z.object({
 });
 
 /** API keys (admin) and the command audit log. */
-export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { integration } = d;
+export function keyRoutes({ integration }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     r.get(
       '/api/v1/keys',

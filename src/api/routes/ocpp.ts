@@ -48,8 +48,7 @@ const RETRY_ALL_LIMIT = 10_000;
  * which messages the CMS refused for good (parked as poison so the queue
  * behind them moves on), and the operator's retry of parked messages.
  */
-export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, providers } = d;
+export function ocppRoutes({ ctx, providers }: RouteDeps): FastifyPluginAsync {
   const outbox = (): OcppOutboxProvider => {
     if (!providers.ocppOutbox) throw unavailable('no OCPP proxy is running');
     return providers.ocppOutbox;

@@ -71,8 +71,7 @@ const formatFor = (format: 'json' | 'csv' | undefined, accept: string | undefine
   format ?? (negotiate(accept, [MEDIA.json, MEDIA.csv]) === MEDIA.csv ? 'csv' : 'json');
 
 /** Energy/ESG, session and fleet reports, as JSON or CSV downloads. */
-export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function reportRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   return zodPlugin((r) => {
     const reportQuery = rangeQuery({ format: Format }, 366 * DAY_MS);
     const defaultRange = (q: { from?: number; to?: number }) => {

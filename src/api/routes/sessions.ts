@@ -38,8 +38,7 @@ export const SessionSchema = z.object({
   syncState: z.string(),
 });
 
-export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration, providers } = d;
+export function sessionRoutes({ ctx, integration, providers }: RouteDeps): FastifyPluginAsync {
   const enrich = {
     costOf: (wh: number) => integration.reports.costOf(wh),
     co2Of: (wh: number, at: number) => (wh / 1000) * integration.reports.intensity(at),

@@ -32,8 +32,7 @@ const OverrideBody = z
   });
 
 /** The site: its configuration, limits in force and the operator's temporary limit override. */
-export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function siteRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   const overrideView = () => {
     const o = integration.siteOverride.active();
     return o

@@ -41,8 +41,7 @@ const NeedsBody = z
       c.addIssue({ code: 'custom', path: ['energyNeededWh'], message: 'give energyNeededWh or targetSocPct' });
   });
 
-export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function vehicleRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   const view = (v: ReturnType<typeof integration.vehicles.list>[number]): z.infer<typeof VehicleView> => ({
     ...v,
     needs: v.needs ? { ...v.needs, departureAt: iso(v.needs.departureAt) ?? '' } : null,

@@ -34,8 +34,7 @@ const DeliveryView = z.object({
   doneAt: z.string().nullable(),
 });
 
-export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { integration } = d;
+export function webhookRoutes({ integration }: RouteDeps): FastifyPluginAsync {
   const wh = integration.webhooks;
   const view = (id: string): z.infer<typeof WebhookView> => {
     const s = found(wh.get(id), 'webhook', id);
