@@ -1,4 +1,12 @@
-import type { ScenarioBuildOptions, ScenarioDay, ScenarioVehicle, SiteCharger, SiteCircuit } from './types.js';
+import { createRng } from '../site/rng.js';
+import type {
+  ScenarioBuildOptions,
+  ScenarioDay,
+  ScenarioDefinition,
+  ScenarioVehicle,
+  SiteCharger,
+  SiteCircuit,
+} from './types.js';
 
 /**
  * Response delay of one AC vehicle: most follow the pilot 5–11 s after a new
@@ -163,4 +171,21 @@ export function dayDefaults(
     feedInEurPerKwh: 0.08,
     gatewaySettings: { control: { policies: { loadManagement: { marginW }, ...policies } } },
   };
+}
+
+/** What a day's builder gets: midnight UTC of its date, the seeded random source and the options. */
+export interface DayContext {
+  readonly day: number;
+  readonly rng: () => number;
+  readonly opts: ScenarioBuildOptions;
+}
+
+/** A scenario day on `date` (midnight UTC), its random numbers seeded from the run's seed. */
+export function scenarioDay(
+  name: string,
+  description: string,
+  date: number,
+  build: (c: DayContext) => ScenarioDay,
+): ScenarioDefinition {
+  return { name, description, build: (opts) => build({ day: date, rng: createRng(opts.seed), opts }) };
 }

@@ -1,6 +1,4 @@
-import { createRng } from '../../site/rng.js';
-import { dayDefaults, feeders, HOUR, loadPulse, ownChargerFleet } from '../helpers.js';
-import type { ScenarioDefinition } from '../types.js';
+import { dayDefaults, feeders, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
 
 /**
  * A delivery-van depot at night: 40 AC chargers on two feeders, a tight
@@ -8,13 +6,11 @@ import type { ScenarioDefinition } from '../types.js';
  * the energy it needs for tomorrow's route, and a workshop load that steps
  * up by 30 kW in the evening peak (outside any controller).
  */
-export const scenario: ScenarioDefinition = {
-  name: 'depot',
-  description:
-    '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, deadlines, +30 kW load step',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 0, 5);
+export const scenario = scenarioDay(
+  'depot',
+  '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, deadlines, +30 kW load step',
+  Date.UTC(2026, 0, 5),
+  ({ day, rng, opts }) => {
     const startAt = day + 15 * HOUR;
     const capacityWh = 75_000;
     const { chargers, vehicles } = ownChargerFleet(rng, opts, {
@@ -51,4 +47,4 @@ export const scenario: ScenarioDefinition = {
       note: '15:00 to 08:00 (every visit of the night)',
     };
   },
-};
+);

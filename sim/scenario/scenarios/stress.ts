@@ -1,6 +1,5 @@
-import { createRng } from '../../site/rng.js';
-import { dayDefaults, HOUR, loadPulse, ownChargerFleet } from '../helpers.js';
-import type { ScenarioDefinition, SiteCircuit } from '../types.js';
+import { dayDefaults, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
+import type { SiteCircuit } from '../types.js';
 
 /**
  * 200 chargers on a 3-level tree: site (750 A, 450 kW) -> 4 feeders
@@ -8,12 +7,11 @@ import type { ScenarioDefinition, SiteCircuit } from '../types.js';
  * window is the busy evening only: 200 chargers over real sockets at 1 s
  * steps do not fit a whole night in the 5-minute budget.
  */
-export const scenario: ScenarioDefinition = {
-  name: 'stress',
-  description: '200 chargers, 3-level circuit tree, evening arrivals and a +60 kW load step (2 h window)',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 2, 2);
+export const scenario = scenarioDay(
+  'stress',
+  '200 chargers, 3-level circuit tree, evening arrivals and a +60 kW load step (2 h window)',
+  Date.UTC(2026, 2, 2),
+  ({ day, rng, opts }) => {
     const startAt = day + 17 * HOUR;
     const circuits: SiteCircuit[] = [];
     for (let f = 0; f < 4; f++) {
@@ -52,4 +50,4 @@ export const scenario: ScenarioDefinition = {
       note: 'shortened to 17:00-19:00: 200 chargers over real sockets at 1 s steps do not fit a night in 5 minutes',
     };
   },
-};
+);
