@@ -1,4 +1,12 @@
-import type { ScenarioBuildOptions, ScenarioDay, ScenarioVehicle, SiteCharger, SiteCircuit } from './types.js';
+import { createRng } from '../site/rng.js';
+import type {
+  ScenarioBuildOptions,
+  ScenarioDay,
+  ScenarioDefinition,
+  ScenarioVehicle,
+  SiteCharger,
+  SiteCircuit,
+} from './types.js';
 
 /**
  * Response delay of one AC vehicle: most follow the pilot 5–11 s after a new
@@ -96,6 +104,46 @@ export function drawVisit(rng: () => number, opts: ScenarioBuildOptions, plan: V
   return neededWh !== undefined ? { ...vehicle, neededWh } : vehicle;
 }
 
+/** The part of a visit a scenario draws itself; the fleet helper adds names, charger and plug. */
+export type OwnVisit = Omit<VisitPlan, 'id' | 'chargerId' | 'idTag' | 'plug'>;
+
+/**
+ * A depot-style fleet: one charger per vehicle. Charger i is `<chargerPrefix><nn…>` on `circuit(i)`,
+ * its vehicle `<vehiclePrefix>-<i+1>` with token `TAG<tagPrefix><i+1>`. The plug is drawn first,
+ * then `visit(i)`, then the vehicle's behaviour, so every day keeps its random sequence.
+ */
+export function ownChargerFleet(
+  rng: () => number,
+  opts: ScenarioBuildOptions,
+  o: {
+    count: number;
+    chargerPrefix: string;
+    vehiclePrefix: string;
+    tagPrefix: string;
+    circuit: (i: number) => string;
+    rotation?: (i: number) => number;
+    visit: (i: number) => OwnVisit;
+  },
+): { chargers: SiteCharger[]; vehicles: ScenarioVehicle[] } {
+  const width = String(o.count).length;
+  const chargers: SiteCharger[] = [];
+  const vehicles: ScenarioVehicle[] = [];
+  for (let i = 0; i < o.count; i++) {
+    const chargerId = `${o.chargerPrefix}${String(i + 1).padStart(width, '0')}`;
+    chargers.push(chargerRow(chargerId, o.circuit(i), o.rotation ? o.rotation(i) : i));
+    const plug = drawPlug(rng);
+    const plan = {
+      ...o.visit(i),
+      id: `${o.vehiclePrefix}-${i + 1}`,
+      chargerId,
+      idTag: `TAG${o.tagPrefix}${i + 1}`,
+      plug,
+    };
+    vehicles.push(drawVisit(rng, opts, plan));
+  }
+  return { chargers, vehicles };
+}
+
 /** Circuits straight below the connection, each with the same per-phase limit. */
 export function feeders(maxCurrentA: number, ...ids: string[]): SiteCircuit[] {
   return ids.map((id) => ({ id, parent: 'site', maxCurrentA }));
@@ -123,4 +171,21 @@ export function dayDefaults(
     feedInEurPerKwh: 0.08,
     gatewaySettings: { control: { policies: { loadManagement: { marginW }, ...policies } } },
   };
+}
+
+/** What a day's builder gets: midnight UTC of its date, the seeded random source and the options. */
+export interface DayContext {
+  readonly day: number;
+  readonly rng: () => number;
+  readonly opts: ScenarioBuildOptions;
+}
+
+/** A scenario day on `date` (midnight UTC), its random numbers seeded from the run's seed. */
+export function scenarioDay(
+  name: string,
+  description: string,
+  date: number,
+  build: (c: DayContext) => ScenarioDay,
+): ScenarioDefinition {
+  return { name, description, build: (opts) => build({ day: date, rng: createRng(opts.seed), opts }) };
 }

@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PROBLEM_TYPES, ProblemError, problem } from './problem.js';
 
@@ -58,18 +59,49 @@ function presentedKey(req: FastifyRequest): string | undefined {
 export interface AuthOptions {
   readonly verifier?: KeyVerifier;
   readonly anonymousRead: boolean;
+  /** Failed key checks a client may make per window before it is told to wait (429). */
+  readonly failedAuth?: { readonly max: number; readonly windowMs: number };
 }
 
-/** Bearer-key authentication and scope checks for every route. */
-export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+/** 10 wrong keys a minute is generous for a person and useless for guessing a 32-character key. */
+export const FAILED_AUTH_DEFAULT = { max: 10, windowMs: 60_000 } as const;
+
+function tooManyFailures(retryAfterS: number): ProblemError {
+  return new ProblemError(
+    problem(429, {
+      type: PROBLEM_TYPES.tooManyRequests,
+      detail: `too many failed authentication attempts; retry in ${retryAfterS} s`,
+      retryAfterS,
+    }),
+  );
+}
+
+/**
+ * Bearer-key authentication and scope checks for every route. Wrong keys are counted per client
+ * address (@fastify/rate-limit's store); past the limit the client gets 429 with Retry-After for
+ * any key, right or wrong, until the window ends, so guessing gains nothing by speed.
+ */
+export async function installAuth(app: FastifyInstance, opts: AuthOptions): Promise<void> {
+  const throttle = opts.failedAuth ?? FAILED_AUTH_DEFAULT;
+  await app.register(rateLimit, { global: false });
+  const failures = app.createRateLimit({
+    max: throttle.max,
+    timeWindow: throttle.windowMs,
+    keyGenerator: (req) => req.ip,
+  });
+  const refuseIfThrottled = (r: Awaited<ReturnType<typeof failures>>) => {
+    if (!r.isAllowed && r.isExceeded) throw tooManyFailures(Math.max(1, r.ttlInSeconds));
+  };
   app.addHook('onRequest', async (req) => {
     // The reference docs (swagger-ui and its assets) describe the public document: no key needed.
     const needed = req.routeOptions.url?.startsWith('/docs') ? 'public' : (req.routeOptions.config?.auth ?? 'read');
     if (needed === 'peer') return;
     const key = presentedKey(req);
     if (key !== undefined) {
+      refuseIfThrottled(await failures(req, { increment: false }));
       const principal = key ? opts.verifier?.verify(key) : undefined;
       if (!principal) {
+        refuseIfThrottled(await failures(req));
         throw new ProblemError(
           problem(401, { type: PROBLEM_TYPES.unauthorized, detail: 'unknown or revoked API key' }),
         );

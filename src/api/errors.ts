@@ -18,6 +18,8 @@ export function installProblemHandlers(app: FastifyInstance, failure: WeakMap<ob
       body = problem(500, { type: PROBLEM_TYPES.internal, detail: 'internal error; see the gateway log' });
     }
     if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+    if (body.status === 429 && typeof body.retryAfterS === 'number')
+      reply.header('retry-after', String(body.retryAfterS));
     failure.set(req, body.detail ?? body.title);
     return reply
       .code(body.status)

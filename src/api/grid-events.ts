@@ -1,4 +1,4 @@
-import type { EventHub } from '../integration/events.js';
+import { type EventHub, RepeatFilter } from '../integration/events.js';
 import type { Clock } from '../model/clock.js';
 import type { GridProvider } from './providers.js';
 
@@ -12,26 +12,22 @@ export function publishGridEvents(
   hub: Pick<EventHub, 'publish'>,
   clock: Clock,
 ): () => void {
-  const seen = new Map<string, string>();
-  const publishChanges = () => {
-    const now = clock.now();
-    for (const e of grid.events({ from: now - 86_400_000 })) {
-      const key = `${e.status}|${e.value ?? ''}|${e.end ?? ''}`;
-      if (seen.get(e.id) === key) continue;
-      seen.set(e.id, key);
-      hub.publish('grid.event', {
-        eventId: e.id,
-        source: e.source,
-        kind: e.kind,
-        status: e.status,
-        start: new Date(e.start).toISOString(),
-        end: e.end !== undefined ? new Date(e.end).toISOString() : null,
-        value: e.value ?? null,
-        unit: e.unit ?? null,
-      });
-    }
-  };
-  for (const e of grid.events({ from: clock.now() - 86_400_000 }))
-    seen.set(e.id, `${e.status}|${e.value ?? ''}|${e.end ?? ''}`);
-  return onChange(publishChanges);
+  // One OpenADR event carries many slots (24 hourly prices) under one id: each slot is a subject.
+  const seen = new RepeatFilter();
+  const views = () =>
+    grid.events({ from: clock.now() - 86_400_000 }).map((e) => ({
+      eventId: e.id,
+      source: e.source,
+      kind: e.kind,
+      status: e.status,
+      start: new Date(e.start).toISOString(),
+      end: e.end !== undefined ? new Date(e.end).toISOString() : null,
+      value: e.value ?? null,
+      unit: e.unit ?? null,
+    }));
+  const subject = (v: { eventId: string; start: string }) => `${v.eventId}@${v.start}`;
+  for (const v of views()) seen.isNew(subject(v), v);
+  return onChange(() => {
+    for (const v of views()) if (seen.isNew(subject(v), v)) hub.publish('grid.event', v);
+  });
 }

@@ -101,7 +101,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
   const verifier = opts.keys ?? integration?.keys;
   // Before auth: its onRequest hook marks upgrade requests so a refused upgrade's socket is closed.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  installAuth(app, { anonymousRead: ctx.config.api.anonymousRead, ...(verifier ? { verifier } : {}) });
+  await installAuth(app, { anonymousRead: ctx.config.api.anonymousRead, ...(verifier ? { verifier } : {}) });
 
   // Why a command failed, for the audit log (set by the error handler).
   const failure = new WeakMap<object, string>();

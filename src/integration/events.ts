@@ -1,3 +1,4 @@
+import { amps, orNull, watts } from './units.js';
 import type { GatewayBus, SessionInfo } from '../bus/events.js';
 import type { Clock } from '../model/clock.js';
 import { summariseReasons } from '../model/decision.js';
@@ -158,6 +159,30 @@ export class EventHub {
   }
 }
 
+/**
+ * Remembers what was last published per subject (a session, an EVSE, a grid-event slot) so an
+ * event that says nothing new is not sent again: partners would otherwise get the same price slot
+ * or set-point over and over. `ignore` names fields that change without news (e.g. durationS).
+ */
+export class RepeatFilter {
+  private readonly last = new Map<string, string>();
+  constructor(private readonly ignore: readonly string[] = []) {}
+
+  /** True when `data` differs from what was last seen for `subject` (and remembers it). */
+  isNew(subject: string, data: Readonly<Record<string, unknown>>): boolean {
+    const rest: Record<string, unknown> = { ...data };
+    for (const k of this.ignore) delete rest[k];
+    const key = JSON.stringify(rest);
+    if (this.last.get(subject) === key) return false;
+    this.last.set(subject, key);
+    return true;
+  }
+
+  forget(subject: string): void {
+    this.last.delete(subject);
+  }
+}
+
 export interface SessionEnrichment {
   /** Tariff cost and CO2 of an energy amount, for payment apps. */
   costOf(energyWh: number): { cost: number; currency: string };
@@ -179,7 +204,7 @@ export function sessionData(s: SessionInfo, now: number, enrich?: SessionEnrichm
     startedAt: new Date(s.startedAt).toISOString(),
     stoppedAt: s.stoppedAt !== undefined ? new Date(s.stoppedAt).toISOString() : null,
     durationS: Math.max(0, Math.round((end - s.startedAt) / 1000)),
-    energyWh: s.energyWh,
+    energyWh: watts(s.energyWh),
     cost: cost ? Math.round(cost.cost * 100) / 100 : null,
     currency: cost?.currency ?? null,
     co2G: enrich ? Math.round(enrich.co2Of(s.energyWh, s.startedAt)) : null,
@@ -197,10 +222,23 @@ export function feedHubFromBus(hub: EventHub, bus: GatewayBus, clock: Clock, enr
   const evseStatus = new Map<string, EvseStatus>();
   const evseCharger = new Map<string, { chargerId: string; connectorId: number }>();
   const deviceOnline = new Map<string, boolean>();
+  // Only news: the running duration alone, or a set-point equal to the last once rounded, is not.
+  const sessions = new RepeatFilter(['durationS', 'cost', 'co2G']);
+  const setpoints = new RepeatFilter(['previousCurrentA']);
   const offs = [
-    bus.on('session.started', (s) => hub.publish('session.started', sessionData(s, clock.now(), enrich))),
-    bus.on('session.updated', (s) => hub.publish('session.updated', sessionData(s, clock.now(), enrich))),
-    bus.on('session.stopped', (s) => hub.publish('session.stopped', sessionData(s, clock.now(), enrich))),
+    bus.on('session.started', (s) => {
+      const data = sessionData(s, clock.now(), enrich);
+      sessions.isNew(s.id, data);
+      hub.publish('session.started', data);
+    }),
+    bus.on('session.updated', (s) => {
+      const data = sessionData(s, clock.now(), enrich);
+      if (sessions.isNew(s.id, data)) hub.publish('session.updated', data);
+    }),
+    bus.on('session.stopped', (s) => {
+      sessions.forget(s.id);
+      hub.publish('session.stopped', sessionData(s, clock.now(), enrich));
+    }),
     bus.on('evse.spec', (spec) => {
       evseCharger.set(spec.id, { chargerId: spec.chargerId, connectorId: spec.connectorId });
     }),
@@ -218,21 +256,18 @@ export function feedHubFromBus(hub: EventHub, bus: GatewayBus, clock: Clock, enr
         previous: previous ?? null,
       });
     }),
-    bus.on('setpoint.changed', ({ setpoint, previous, ts }) =>
-      hub.publish(
-        'setpoint.changed',
-        {
-          evseId: setpoint.evseId,
-          currentA: setpoint.currentA,
-          powerW: setpoint.powerW,
-          phases: setpoint.phases,
-          previousCurrentA: previous?.currentA ?? null,
-          reason: summariseReasons(setpoint.reasons),
-          reasons: setpoint.reasons,
-        },
-        ts,
-      ),
-    ),
+    bus.on('setpoint.changed', ({ setpoint, previous, ts }) => {
+      const data = {
+        evseId: setpoint.evseId,
+        currentA: amps(setpoint.currentA),
+        powerW: watts(setpoint.powerW),
+        phases: setpoint.phases,
+        previousCurrentA: orNull(amps, previous?.currentA),
+        reason: summariseReasons(setpoint.reasons),
+        reasons: setpoint.reasons,
+      };
+      if (setpoints.isNew(setpoint.evseId, data)) hub.publish('setpoint.changed', data, ts);
+    }),
     bus.on('device', (d) => {
       if (deviceOnline.get(d.id) === d.online) return;
       deviceOnline.set(d.id, d.online);

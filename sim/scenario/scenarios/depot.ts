@@ -1,6 +1,4 @@
-import { createRng } from '../../site/rng.js';
-import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse } from '../helpers.js';
-import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
+import { dayDefaults, feeders, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
 
 /**
  * A delivery-van depot at night: 40 AC chargers on two feeders, a tight
@@ -8,39 +6,27 @@ import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.
  * the energy it needs for tomorrow's route, and a workshop load that steps
  * up by 30 kW in the evening peak (outside any controller).
  */
-export const scenario: ScenarioDefinition = {
-  name: 'depot',
-  description:
-    '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, deadlines, +30 kW load step',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 0, 5);
+export const scenario = scenarioDay(
+  'depot',
+  '40 chargers, night charging, tight fuse (200 A / 130 kW), two 125 A feeders, deadlines, +30 kW load step',
+  Date.UTC(2026, 0, 5),
+  ({ day, rng, opts }) => {
     const startAt = day + 15 * HOUR;
-    const chargers: SiteCharger[] = [];
-    const vehicles: ScenarioVehicle[] = [];
-    for (let i = 0; i < 40; i++) {
-      const id = `D${String(i + 1).padStart(2, '0')}`;
-      chargers.push(chargerRow(id, i < 20 ? 'feeder-a' : 'feeder-b', i));
-      const plug = drawPlug(rng);
-      const capacityWh = 75_000;
-      const socPct = 10 + rng() * 40;
-      const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
-      const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
-      const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
-      vehicles.push(
-        drawVisit(rng, opts, {
-          id: `van-${i + 1}`,
-          chargerId: id,
-          idTag: `TAGVAN${i + 1}`,
-          arriveAt,
-          departAt,
-          capacityWh,
-          socPct,
-          plug,
-          neededWh,
-        }),
-      );
-    }
+    const capacityWh = 75_000;
+    const { chargers, vehicles } = ownChargerFleet(rng, opts, {
+      count: 40,
+      chargerPrefix: 'D',
+      vehiclePrefix: 'van',
+      tagPrefix: 'VAN',
+      circuit: (i) => (i < 20 ? 'feeder-a' : 'feeder-b'),
+      visit: () => {
+        const socPct = 10 + rng() * 40;
+        const arriveAt = day + 16.5 * HOUR + rng() * 4 * HOUR;
+        const departAt = day + 28.5 * HOUR + rng() * 2.5 * HOUR;
+        const neededWh = Math.round(Math.min(8000 + rng() * 22_000, capacityWh * (0.95 - socPct / 100)));
+        return { socPct, arriveAt, departAt, capacityWh, neededWh };
+      },
+    });
     return {
       site: {
         id: 'depot',
@@ -61,4 +47,4 @@ export const scenario: ScenarioDefinition = {
       note: '15:00 to 08:00 (every visit of the night)',
     };
   },
-};
+);

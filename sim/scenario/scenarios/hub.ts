@@ -1,18 +1,16 @@
-import { createRng } from '../../site/rng.js';
-import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse } from '../helpers.js';
-import type { ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../types.js';
+import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse, scenarioDay } from '../helpers.js';
+import type { ScenarioVehicle, SiteCharger } from '../types.js';
 
 /**
  * A public / fleet hub by day: 20 AC chargers in two rows, 120 kWp PV with
  * its own meter, peak shaving at 70 kW; short visits, some with a departure
  * and energy need, some opportunistic; clouds make the PV drop.
  */
-export const scenario: ScenarioDefinition = {
-  name: 'hub',
-  description: '20 chargers, PV 120 kWp, daytime visits, peak shaving at 70 kW',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 5, 15);
+export const scenario = scenarioDay(
+  'hub',
+  '20 chargers, PV 120 kWp, daytime visits, peak shaving at 70 kW',
+  Date.UTC(2026, 5, 15),
+  ({ day, rng, opts }) => {
     const chargers: SiteCharger[] = [];
     const vehicles: ScenarioVehicle[] = [];
     let n = 0;
@@ -68,4 +66,4 @@ export const scenario: ScenarioDefinition = {
       note: '07:00 to 21:00 (every visit of the day); the battery of the old hub day is not simulated yet',
     };
   },
-};
+);

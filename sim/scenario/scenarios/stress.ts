@@ -1,6 +1,5 @@
-import { createRng } from '../../site/rng.js';
-import { chargerRow, dayDefaults, drawPlug, drawVisit, HOUR, loadPulse } from '../helpers.js';
-import type { ScenarioDefinition, ScenarioVehicle, SiteCharger, SiteCircuit } from '../types.js';
+import { dayDefaults, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
+import type { SiteCircuit } from '../types.js';
 
 /**
  * 200 chargers on a 3-level tree: site (750 A, 450 kW) -> 4 feeders
@@ -8,12 +7,11 @@ import type { ScenarioDefinition, ScenarioVehicle, SiteCharger, SiteCircuit } fr
  * window is the busy evening only: 200 chargers over real sockets at 1 s
  * steps do not fit a whole night in the 5-minute budget.
  */
-export const scenario: ScenarioDefinition = {
-  name: 'stress',
-  description: '200 chargers, 3-level circuit tree, evening arrivals and a +60 kW load step (2 h window)',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 2, 2);
+export const scenario = scenarioDay(
+  'stress',
+  '200 chargers, 3-level circuit tree, evening arrivals and a +60 kW load step (2 h window)',
+  Date.UTC(2026, 2, 2),
+  ({ day, rng, opts }) => {
     const startAt = day + 17 * HOUR;
     const circuits: SiteCircuit[] = [];
     for (let f = 0; f < 4; f++) {
@@ -22,30 +20,23 @@ export const scenario: ScenarioDefinition = {
         circuits.push({ id: `sub-${f + 1}.${s + 1}`, parent: `feeder-${f + 1}`, maxCurrentA: 80 });
       }
     }
-    const chargers: SiteCharger[] = [];
-    const vehicles: ScenarioVehicle[] = [];
-    for (let i = 0; i < 200; i++) {
-      const id = `S${String(i + 1).padStart(3, '0')}`;
-      const sub = i % 16;
-      chargers.push(chargerRow(id, `sub-${Math.floor(sub / 4) + 1}.${(sub % 4) + 1}`, Math.floor(i / 16)));
-      const plug = drawPlug(rng);
-      const capacityWh = 60_000;
-      const socPct = 20 + rng() * 40;
-      const arriveAt = startAt + 0.1 * HOUR + rng() * 1.2 * HOUR;
-      vehicles.push(
-        drawVisit(rng, opts, {
-          id: `ev-${i + 1}`,
-          chargerId: id,
-          idTag: `TAGEV${i + 1}`,
-          arriveAt,
-          departAt: arriveAt + 1.5 * HOUR + rng() * HOUR,
-          capacityWh,
-          socPct,
-          plug,
-          neededWh: () => Math.round(Math.min(2000 + rng() * 8000, capacityWh * (0.95 - socPct / 100))),
-        }),
-      );
-    }
+    const capacityWh = 60_000;
+    const { chargers, vehicles } = ownChargerFleet(rng, opts, {
+      count: 200,
+      chargerPrefix: 'S',
+      vehiclePrefix: 'ev',
+      tagPrefix: 'EV',
+      circuit: (i) => `sub-${Math.floor((i % 16) / 4) + 1}.${(i % 4) + 1}`,
+      rotation: (i) => Math.floor(i / 16),
+      visit: () => {
+        const socPct = 20 + rng() * 40;
+        const arriveAt = startAt + 0.1 * HOUR + rng() * 1.2 * HOUR;
+        const departAt = arriveAt + 1.5 * HOUR + rng() * HOUR;
+        // Drawn after the vehicle's behaviour, as drawVisit calls it last.
+        const neededWh = () => Math.round(Math.min(2000 + rng() * 8000, capacityWh * (0.95 - socPct / 100)));
+        return { socPct, arriveAt, departAt, capacityWh, neededWh };
+      },
+    });
     return {
       site: { id: 'stress', limitW: 450_000, fuseA: 750, voltageV: 230, circuits, chargers },
       startAt,
@@ -59,4 +50,4 @@ export const scenario: ScenarioDefinition = {
       note: 'shortened to 17:00-19:00: 200 chargers over real sockets at 1 s steps do not fit a night in 5 minutes',
     };
   },
-};
+);

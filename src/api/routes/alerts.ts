@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, iso, type RouteDeps, rangeQuery, reading } from './deps.js';
+import { DAY_MS, iso, type RouteDeps, rangeQuery, reading, zodPlugin } from './deps.js';
 
 const AlertView = z.object({
   id: z.string(),
@@ -15,11 +14,8 @@ const AlertView = z.object({
 });
 
 /** Maintenance alerts, uptime per EVSE and firmware status per charger. */
-export function alertRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-
+export function alertRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/alerts',
       reading('alerts', {
@@ -79,5 +75,5 @@ export function alertRoutes(d: RouteDeps): FastifyPluginAsync {
         };
       },
     );
-  };
+  });
 }

@@ -1,5 +1,6 @@
 import type {
   FastifyBaseLogger,
+  FastifyPluginAsync,
   FastifyInstance,
   RawReplyDefaultExpression,
   RawRequestDefaultExpression,
@@ -112,4 +113,33 @@ export function getById<T, R extends z.ZodType>(
       return o.view(found(o.find(req.params.id), o.noun, req.params.id));
     },
   );
+}
+
+/** A route plugin whose routes take zod schemas: `zodPlugin((r) => { r.get(...) })`. */
+export function zodPlugin(register: (r: ZodApp) => void): FastifyPluginAsync {
+  return async (app) => register(app.withTypeProvider<ZodTypeProvider>());
+}
+
+/**
+ * A read-only collection: `GET <path>` lists every item, `GET <path>/:id` shows one or answers
+ * 404 `no <noun> <id>`, both shown through `view`.
+ */
+export function collection<T, R extends z.ZodType>(
+  r: ZodApp,
+  path: string,
+  o: {
+    tag: string;
+    noun: string;
+    summary: string;
+    response: R;
+    list: () => readonly T[];
+    find: (id: string) => T | undefined;
+    view: (item: T) => z.input<R>;
+    auth?: RouteAuth;
+  },
+): void {
+  r.get(path, reading(o.tag, { summary: o.summary, response: { 200: z.array(o.response) } }, o.auth), async () =>
+    o.list().map(o.view),
+  );
+  getById(r, `${path}/:id`, o);
 }

@@ -1,28 +1,18 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, getById, reading } from './deps.js';
+import { collection, type RouteDeps, zodPlugin } from './deps.js';
 import { buildState, DeviceSchema } from './state.js';
 
 /** Field devices and their link state. */
-export function deviceRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-    r.get(
-      '/api/v1/devices',
-      reading('devices', {
-        summary: 'Field devices and their link state',
-        response: { 200: z.array(DeviceSchema) },
-      }),
-      async () => buildState(ctx).devices,
-    );
-    getById(r, '/api/v1/devices/:id', {
+export function deviceRoutes({ ctx }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) =>
+    collection(r, '/api/v1/devices', {
       tag: 'devices',
       noun: 'device',
+      summary: 'Field devices and their link state',
       response: DeviceSchema,
+      list: () => buildState(ctx).devices,
       find: (id) => buildState(ctx).devices.find((x) => x.id === id),
       view: (dev) => dev,
-    });
-  };
+    }),
+  );
 }

@@ -3,8 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../../integration/events.js';
 import type { LiveStreams } from '../live.js';
-import { reading } from './deps.js';
-import type { ZodTypeProvider } from '../schema.js';
+import { reading, zodPlugin } from './deps.js';
 
 export const EVENT_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 
@@ -38,8 +37,7 @@ const LastEventIdHeader = z
   .describe('Standard SSE resume header');
 
 export function eventRoutes(live: LiveStreams): FastifyPluginAsync {
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/events',
       reading('events', {
@@ -87,5 +85,5 @@ export function eventRoutes(live: LiveStreams): FastifyPluginAsync {
         live.addWs(socket, q.types, q.lastEventId);
       },
     );
-  };
+  });
 }

@@ -3,26 +3,23 @@ import { z } from 'zod';
 import { summariseReasons } from '../../model/decision.js';
 import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found, reading } from './deps.js';
+import { amps, watts } from '../../integration/units.js';
+import { CommandResultSchema, DAY_MS, IdParam, type RouteDeps, command, found, reading, zodPlugin } from './deps.js';
 import { buildState, ReasonSchema } from './state.js';
 
-const SetpointHistory = z.array(
-  z.object({
-    seq: z.number(),
-    ts: z.string(),
-    currentA: z.number(),
-    powerW: z.number(),
-    reason: z.string(),
-    result: z.string(),
-  }),
-);
+const WrittenSetpoint = z.object({
+  seq: z.number(),
+  ts: z.string(),
+  currentA: z.number(),
+  powerW: z.number(),
+  reason: z.string(),
+  result: z.string(),
+});
+const SetpointHistory = z.array(WrittenSetpoint);
 
 /** EVSEs, their set-points with reason chains and the audit log, and charger availability. */
-export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration, providers } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+export function evseRoutes({ ctx, integration, providers }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     const EvseParams = z.object({ chargerId: z.string().min(1), connectorId: z.coerce.number().int().min(0) }).strict();
     r.get(
       '/api/v1/evses',
@@ -49,8 +46,8 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
         const history: z.infer<typeof SetpointHistory> = ctx.setpointAudit.recent(20, id).map((h) => ({
           seq: h.seq,
           ts: new Date(h.ts).toISOString(),
-          currentA: h.currentA,
-          powerW: h.powerW,
+          currentA: amps(h.currentA),
+          powerW: watts(h.powerW),
           reason: h.reason,
           result: h.result,
         }));
@@ -99,7 +96,7 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
                 reasons: z.array(ReasonSchema),
               }),
             ),
-            written: SetpointHistory,
+            written: z.array(WrittenSetpoint.extend({ evseId: z.string() })),
           }),
         },
       }),
@@ -113,8 +110,8 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
               ? [
                   {
                     evseId: e.id,
-                    currentA: sp.currentA,
-                    powerW: sp.powerW,
+                    currentA: amps(sp.currentA),
+                    powerW: watts(sp.powerW),
                     phases: sp.phases,
                     reason: summariseReasons(sp.reasons),
                     reasons: [...sp.reasons],
@@ -126,13 +123,13 @@ export function evseRoutes(d: RouteDeps): FastifyPluginAsync {
           seq: h.seq,
           ts: new Date(h.ts).toISOString(),
           evseId: h.evseId,
-          currentA: h.currentA,
-          powerW: h.powerW,
+          currentA: amps(h.currentA),
+          powerW: watts(h.powerW),
           reason: h.reason,
           result: h.result,
         }));
         return { current, written };
       },
     );
-  };
+  });
 }

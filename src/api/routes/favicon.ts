@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodTypeProvider } from '../schema.js';
-import { reading } from './deps.js';
+import { reading, zodPlugin } from './deps.js';
 
 /** A 16×16 PNG-in-ICO (teal tile, yellow bolt): browsers ask for it on every page; a 404 only fills logs. */
 const FAVICON = Buffer.from(
@@ -9,8 +8,7 @@ const FAVICON = Buffer.from(
 );
 
 export function faviconRoutes(): FastifyPluginAsync {
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/favicon.ico',
       reading(
@@ -23,5 +21,5 @@ export function faviconRoutes(): FastifyPluginAsync {
       ),
       async (_req, reply) => reply.type('image/x-icon').header('cache-control', 'public, max-age=86400').send(FAVICON),
     );
-  };
+  });
 }

@@ -3,15 +3,11 @@ import { z } from 'zod';
 import { GridStatusSchema, SimpleSignalSchema } from '../../grid/service.js';
 import { problems } from '../documented-errors.js';
 import { badRequest, unavailable } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { iso, type RouteDeps, rangeQuery, command, reading } from './deps.js';
+import { iso, type RouteDeps, rangeQuery, command, reading, zodPlugin } from './deps.js';
 
 /** Grid-operator signals: events, what is in force, and the simple DR signal for utilities without OpenADR. */
-export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, providers } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-
+export function gridRoutes({ ctx, providers }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/grid/events',
       reading('grid', {
@@ -95,5 +91,5 @@ export function gridRoutes(d: RouteDeps): FastifyPluginAsync {
         return { ok: true as const, eventId: r.eventId, signals: r.signals.map((x) => ({ ...(x as object) })) };
       },
     );
-  };
+  });
 }

@@ -1,16 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
-import { reading } from './deps.js';
-import type { ZodTypeProvider } from '../schema.js';
+import { reading, zodPlugin } from './deps.js';
 
 export interface HealthOptions {
   readonly ready: () => boolean;
 }
 
 export function healthRoutes(ctx: GatewayContext, opts: HealthOptions): FastifyPluginAsync {
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     const Health = z.object({ status: z.enum(['ok', 'starting']), ts: z.string() });
     r.get(
       '/healthz',
@@ -43,5 +41,5 @@ export function healthRoutes(ctx: GatewayContext, opts: HealthOptions): FastifyP
           .send(body);
       },
     );
-  };
+  });
 }

@@ -1,15 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, iso, type RouteDeps, rangeQuery, reading } from './deps.js';
+import { DAY_MS, iso, type RouteDeps, rangeQuery, reading, zodPlugin } from './deps.js';
 
 /** Telemetry history from the SQLite ring. */
-export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-
+export function historyRoutes({ ctx }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/history',
       reading('site', {
@@ -69,5 +65,5 @@ export function historyRoutes(d: RouteDeps): FastifyPluginAsync {
       }),
       async () => ctx.telemetry.series(),
     );
-  };
+  });
 }

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { SCOPES } from '../auth.js';
 import { NO_CONTENT } from '../documented-errors.js';
 import { notFound } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { IdParam, Paging, type RouteDeps, iso, paged, rangeQuery, reading, command } from './deps.js';
+import { IdParam, Paging, type RouteDeps, iso, paged, rangeQuery, reading, command, zodPlugin } from './deps.js';
 
 const KeyView = z.object({
   id: z.string(),
@@ -29,10 +28,8 @@ const AuditView = z.object({
 });
 
 /** API keys (admin) and the command audit log. */
-export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { integration } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+export function keyRoutes({ integration }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/keys',
       reading(
@@ -120,5 +117,5 @@ export function keyRoutes(d: RouteDeps): FastifyPluginAsync {
         };
       },
     );
-  };
+  });
 }

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { OcppOutboxProvider } from '../providers.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command, reading } from './deps.js';
+import { type RouteDeps, iso, command, reading, zodPlugin } from './deps.js';
 
 const ParkedView = z.object({
   seq: z.number().int().describe('Outbox sequence number; pass it to POST /api/v1/ocpp/outbox/retry'),
@@ -49,14 +48,12 @@ const RETRY_ALL_LIMIT = 10_000;
  * which messages the CMS refused for good (parked as poison so the queue
  * behind them moves on), and the operator's retry of parked messages.
  */
-export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, providers } = d;
+export function ocppRoutes({ ctx, providers }: RouteDeps): FastifyPluginAsync {
   const outbox = (): OcppOutboxProvider => {
     if (!providers.ocppOutbox) throw unavailable('no OCPP proxy is running');
     return providers.ocppOutbox;
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/ocpp/outbox',
       reading('ocpp', {
@@ -125,5 +122,5 @@ export function ocppRoutes(d: RouteDeps): FastifyPluginAsync {
         return { requeued: chosen.length > 0 ? o.retryParked(chosen) : 0 };
       },
     );
-  };
+  });
 }

@@ -2,8 +2,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { toCsv } from '../../integration/reports.js';
 import { badRequest } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, type RouteDeps, rangeQuery } from './deps.js';
+import { problems } from '../documented-errors.js';
+import { negotiate } from '../negotiate.js';
+import { toJsonSchema } from '../schema.js';
+import { DAY_MS, type RouteDeps, rangeQuery, zodPlugin } from './deps.js';
 
 const n = z.number();
 const nn = z.number().nullable();
@@ -54,16 +56,23 @@ const FleetRow = z.object({
   energyNeededWh: nn,
   deadlineMet: z.boolean().nullable(),
 });
-const csvOr = <T extends z.ZodType>(row: T) => z.union([z.array(row), z.string().describe('text/csv when format=csv')]);
+/** The report as JSON rows or as a CSV download, each documented under its own media type. */
+const jsonOrCsv = <T extends z.ZodType>(row: T) => ({
+  description: 'The rows as JSON, or as CSV (`Accept: text/csv` or `?format=csv`)',
+  content: {
+    'application/json': { schema: toJsonSchema(z.array(row), 'output') },
+    'text/csv': { schema: { type: 'string', description: 'One header line, then one line per row' } },
+  },
+});
 
-const Format = z.enum(['json', 'csv']).default('json').describe('json, or csv for a download');
+const Format = z.enum(['json', 'csv']).optional().describe('json or csv; overrides the Accept header');
+const MEDIA = { json: 'application/json', csv: 'text/csv' } as const;
+const formatFor = (format: 'json' | 'csv' | undefined, accept: string | undefined): 'json' | 'csv' =>
+  format ?? (negotiate(accept, [MEDIA.json, MEDIA.csv]) === MEDIA.csv ? 'csv' : 'json');
 
 /** Energy/ESG, session and fleet reports, as JSON or CSV downloads. */
-export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-
+export function reportRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
+  return zodPlugin((r) => {
     const reportQuery = rangeQuery({ format: Format }, 366 * DAY_MS);
     const defaultRange = (q: { from?: number; to?: number }) => {
       const now = ctx.clock.now();
@@ -83,6 +92,7 @@ export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
       rows: T[],
       csv: (rows: T[]) => string,
     ) => {
+      reply.header('vary', 'accept');
       if (format === 'csv') {
         reply.type('text/csv; charset=utf-8');
         reply.header('content-disposition', `attachment; filename="${name}.csv"`);
@@ -105,13 +115,14 @@ export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
           schema: {
             ...doc,
             querystring: reportQuery,
-            produces: ['application/json', 'text/csv'],
-            response: { 200: csvOr(row) },
+            produces: [MEDIA.json, MEDIA.csv],
+            response: { 200: jsonOrCsv(row), ...problems(406) },
           },
         },
         async (req, reply) => {
           const { from, to } = defaultRange(req.query);
-          return send<z.input<Row>>(reply, req.query.format, name, rows(from, to), toCsv);
+          const format = formatFor(req.query.format, req.headers.accept);
+          return send<z.input<Row>>(reply, format, name, rows(from, to), toCsv);
         },
       );
 
@@ -140,5 +151,5 @@ export function reportRoutes(d: RouteDeps): FastifyPluginAsync {
       FleetRow,
       (from, to) => integration.reports.fleet(from, to),
     );
-  };
+  });
 }

@@ -4,7 +4,7 @@ import type { SessionInfo } from '../../bus/events.js';
 import { sessionData } from '../../integration/events.js';
 import { problems } from '../documented-errors.js';
 import { conflict, unavailable } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
+import { watts } from '../../integration/units.js';
 import {
   CommandResultSchema,
   IdParam,
@@ -16,6 +16,7 @@ import {
   getById,
   found,
   reading,
+  zodPlugin,
 } from './deps.js';
 
 export const SessionSchema = z.object({
@@ -37,17 +38,28 @@ export const SessionSchema = z.object({
   syncState: z.string(),
 });
 
-export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration, providers } = d;
+export function sessionRoutes({ ctx, integration, providers }: RouteDeps): FastifyPluginAsync {
   const enrich = {
     costOf: (wh: number) => integration.reports.costOf(wh),
     co2Of: (wh: number, at: number) => (wh / 1000) * integration.reports.intensity(at),
     vehicleFor: (tag: string | undefined) => integration.vehicles.byIdTag(tag)?.id,
   };
-  const view = (s: SessionInfo) =>
-    ({ ...sessionData(s, ctx.clock.now(), enrich), syncState: s.syncState }) as z.infer<typeof SessionSchema>;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  /**
+   * A running session's energy as the charger's meter shows it now: the session store learns it
+   * only from the messages that carry it (transaction events, sampled meter values), while the
+   * live state follows every reading, so a fresh session would read 0 Wh beside 18 Wh live.
+   */
+  const withLiveEnergy = (s: SessionInfo): SessionInfo => {
+    if (s.stoppedAt !== undefined) return s;
+    const live = ctx.state.snapshot().evses.find((e) => e.sessionId === s.id)?.sessionEnergyWh;
+    return live !== undefined && live > s.energyWh ? { ...s, energyWh: live } : s;
+  };
+  const view = (stored: SessionInfo) => {
+    const s = withLiveEnergy(stored);
+    const data = sessionData(s, ctx.clock.now(), enrich);
+    return { ...data, energyWh: watts(s.energyWh), syncState: s.syncState } as z.infer<typeof SessionSchema>;
+  };
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/sessions',
       reading('sessions', {
@@ -134,5 +146,5 @@ export function sessionRoutes(d: RouteDeps): FastifyPluginAsync {
         });
       },
     );
-  };
+  });
 }

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
-import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso, command, reading } from './deps.js';
+import { TimeParam } from '../schema.js';
+import { type RouteDeps, iso, command, reading, zodPlugin } from './deps.js';
 import { ReasonSchema, buildState } from './state.js';
 
 const OverrideSchema = z.object({
@@ -32,16 +32,14 @@ const OverrideBody = z
   });
 
 /** The site: its configuration, limits in force and the operator's temporary limit override. */
-export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function siteRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   const overrideView = () => {
     const o = integration.siteOverride.active();
     return o
       ? { active: true, limitW: o.limitW, until: iso(o.until), reason: o.reason, setBy: o.setBy }
       : { active: false, limitW: null, until: null, reason: null, setBy: null };
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/site',
       reading('site', {
@@ -121,5 +119,5 @@ export function siteRoutes(d: RouteDeps): FastifyPluginAsync {
         return overrideView();
       },
     );
-  };
+  });
 }

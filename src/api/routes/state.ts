@@ -3,8 +3,8 @@ import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import { summariseReasons, TIERS } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
-import { reading } from './deps.js';
-import type { ZodTypeProvider } from '../schema.js';
+import { reading, zodPlugin } from './deps.js';
+import { amps, orNull, percent, watts } from '../../integration/units.js';
 
 export const ReasonSchema = z.object({
   policy: z.string(),
@@ -80,6 +80,36 @@ export type StateView = z.infer<typeof StateSchema>;
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+const latest = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.max(a, b);
+
+/**
+ * When each device was last heard from, by any value it sent: an adapter reports a device's status
+ * only when it changes, so its own `lastSeen` stops at the last change while readings keep coming.
+ */
+function lastHeard(s: SiteSnapshot): Map<string, number> {
+  const heard = new Map<string, number>();
+  const note = (id: string, ts: number | undefined) => {
+    const t = latest(heard.get(id), ts);
+    if (t !== undefined) heard.set(id, t);
+  };
+  const walk = (v: unknown) => {
+    if (typeof v !== 'object' || v === null) return;
+    const r = v as { ts?: unknown; source?: unknown; quality?: unknown };
+    if (typeof r.ts === 'number' && typeof r.source === 'string' && typeof r.quality === 'string') {
+      note(r.source, r.ts);
+      return;
+    }
+    for (const x of Object.values(v)) walk(x);
+  };
+  walk([s.grid, s.pv, s.battery, s.batteries ?? {}]);
+  for (const e of s.evses) {
+    note(e.chargerId, e.lastSeen);
+    walk([e.powerW, e.currentsA]);
+  }
+  return heard;
+}
+
 export interface StateExtras {
   readonly override?: () => { limitW: number; until: number; reason: string } | undefined;
 }
@@ -93,14 +123,15 @@ export function buildState(
   const s: SiteSnapshot = ctx.state.snapshot();
   const round = ctx.loop.lastRound();
   const siteLimit = round?.limits.find((l) => l.scope === 'site');
+  const heard = lastHeard(s);
   return {
     ts: new Date(s.ts).toISOString(),
     siteId: s.siteId,
-    grid: { powerW: s.grid.powerW?.value ?? null, stale: s.stale.includes('grid.powerW') },
-    pv: { powerW: s.pv.powerW?.value ?? null },
-    battery: { socPct: s.battery.socPct?.value ?? null, powerW: s.battery.powerW?.value ?? null },
+    grid: { powerW: orNull(watts, s.grid.powerW?.value), stale: s.stale.includes('grid.powerW') },
+    pv: { powerW: orNull(watts, s.pv.powerW?.value) },
+    battery: { socPct: orNull(percent, s.battery.socPct?.value), powerW: orNull(watts, s.battery.powerW?.value) },
     site: {
-      limitW: siteLimit?.maxImportW ?? ctx.config.site.limitW,
+      limitW: watts(siteLimit?.maxImportW ?? ctx.config.site.limitW),
       contractLimitW: ctx.config.site.limitW,
       failsafe: round ? round.stale.includes('grid.powerW') : false,
       reasons: siteLimit ? [...siteLimit.reasons] : [],
@@ -114,15 +145,15 @@ export function buildState(
         connectorId: e.connectorId,
         protocol: e.protocol,
         status: e.status,
-        powerW: e.powerW?.value ?? null,
-        setpointW: sp ? sp.powerW : null,
-        currentA: sp ? sp.currentA : null,
+        powerW: orNull(watts, e.powerW?.value),
+        setpointW: orNull(watts, sp?.powerW),
+        currentA: orNull(amps, sp?.currentA),
         phases: sp ? sp.phases : null,
         reason: sp ? summariseReasons(sp.reasons) : 'no set-point yet',
         reasons: sp ? [...sp.reasons] : [],
         sessionId: e.sessionId ?? null,
         idTag: e.idTag ?? null,
-        sessionEnergyWh: e.sessionEnergyWh ?? null,
+        sessionEnergyWh: orNull(watts, e.sessionEnergyWh),
         sessionStart: iso(e.sessionStart),
         bidirectional: e.bidirectional,
         lastSeen: iso(e.lastSeen),
@@ -133,7 +164,7 @@ export function buildState(
       protocol: d.protocol,
       kind: d.kind,
       online: d.online,
-      lastSeen: iso(d.lastSeen),
+      lastSeen: iso(latest(d.lastSeen, heard.get(d.id))),
       error: d.error ?? null,
       measures: d.measures
         ? {
@@ -150,8 +181,7 @@ export function buildState(
 }
 
 export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): FastifyPluginAsync {
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/state',
       reading('site', {
@@ -160,5 +190,5 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
       }),
       async () => buildState(ctx, extras),
     );
-  };
+  });
 }

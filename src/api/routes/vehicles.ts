@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { VehicleSchema } from '../../integration/vehicles.js';
 import { NO_CONTENT } from '../documented-errors.js';
 import { notFound } from '../problem.js';
-import { TimeParam, type ZodTypeProvider } from '../schema.js';
-import { IdParam, type RouteDeps, iso, command, getById, found, reading } from './deps.js';
+import { TimeParam } from '../schema.js';
+import { IdParam, type RouteDeps, iso, command, found, zodPlugin, collection } from './deps.js';
 
 const NeedsView = z.object({
   departureAt: z.string(),
@@ -41,27 +41,19 @@ const NeedsBody = z
       c.addIssue({ code: 'custom', path: ['energyNeededWh'], message: 'give energyNeededWh or targetSocPct' });
   });
 
-export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { ctx, integration } = d;
+export function vehicleRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync {
   const view = (v: ReturnType<typeof integration.vehicles.list>[number]): z.infer<typeof VehicleView> => ({
     ...v,
     needs: v.needs ? { ...v.needs, departureAt: iso(v.needs.departureAt) ?? '' } : null,
     updatedAt: iso(v.updatedAt) ?? '',
   });
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-    r.get(
-      '/api/v1/vehicles',
-      reading('vehicles', {
-        summary: 'Fleet vehicles and their needs',
-        response: { 200: z.array(VehicleView) },
-      }),
-      async () => integration.vehicles.list().map(view),
-    );
-    getById(r, '/api/v1/vehicles/:id', {
+  return zodPlugin((r) => {
+    collection(r, '/api/v1/vehicles', {
       tag: 'vehicles',
       noun: 'vehicle',
+      summary: 'Fleet vehicles and their needs',
       response: VehicleView,
+      list: () => integration.vehicles.list(),
       find: (id) => integration.vehicles.get(id),
       view,
     });
@@ -108,5 +100,5 @@ export function vehicleRoutes(d: RouteDeps): FastifyPluginAsync {
         return view(found(integration.vehicles.clearNeeds(req.params.id), 'vehicle', req.params.id));
       },
     );
-  };
+  });
 }

@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '../../integration/events.js';
 import { NO_CONTENT, problems } from '../documented-errors.js';
 import { conflict, notFound } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
 import { EVENT_PATTERN } from './events.js';
-import { IdParam, type RouteDeps, iso, found, reading, command, getById } from './deps.js';
+import { IdParam, type RouteDeps, iso, found, reading, command, zodPlugin, collection } from './deps.js';
 
 const WebhookView = z.object({
   id: z.string(),
@@ -35,8 +34,7 @@ const DeliveryView = z.object({
   doneAt: z.string().nullable(),
 });
 
-export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
-  const { integration } = d;
+export function webhookRoutes({ integration }: RouteDeps): FastifyPluginAsync {
   const wh = integration.webhooks;
   const view = (id: string): z.infer<typeof WebhookView> => {
     const s = found(wh.get(id), 'webhook', id);
@@ -50,20 +48,17 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
       stats: { ...st, lastDeliveredAt: iso(st.lastDeliveredAt) },
     };
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-    r.get(
-      '/api/v1/webhooks',
-      reading(
-        'webhooks',
-        {
-          summary: 'Webhook subscriptions with delivery stats',
-          response: { 200: z.array(WebhookView) },
-        },
-        'control',
-      ),
-      async () => wh.list().map((s) => view(s.id)),
-    );
+  return zodPlugin((r) => {
+    collection(r, '/api/v1/webhooks', {
+      tag: 'webhooks',
+      noun: 'webhook',
+      summary: 'Webhook subscriptions with delivery stats',
+      response: WebhookView,
+      list: () => wh.list(),
+      find: (id) => wh.get(id),
+      view: (s) => view(s.id),
+      auth: 'control',
+    });
     r.post(
       '/api/v1/webhooks',
       command('webhook.create', 'webhooks', {
@@ -88,14 +83,6 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
         return reply.code(201).send({ id: s.id, secret: s.secret, url: s.url, events: [...s.events] });
       },
     );
-    getById(r, '/api/v1/webhooks/:id', {
-      tag: 'webhooks',
-      noun: 'webhook',
-      response: WebhookView,
-      find: (id) => wh.get(id),
-      view: (s) => view(s.id),
-      auth: 'control',
-    });
     r.delete(
       '/api/v1/webhooks/:id',
       command('webhook.delete', 'webhooks', {
@@ -167,5 +154,5 @@ export function webhookRoutes(d: RouteDeps): FastifyPluginAsync {
         return reply.code(202).send({ queued });
       },
     );
-  };
+  });
 }
