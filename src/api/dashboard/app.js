@@ -2,7 +2,7 @@
 // public API like any partner (state, history, grid, fleet, outbox, live events)
 // and sends the operator's commands through the same API with the user's key.
 import { Api } from './api.js';
-import { HISTORY_SERIES, renderHistory, renderTimeline } from './charts.js';
+import { HISTORY_SERIES, renderHistory, renderTimeline, signalSpans } from './charts.js';
 import { EventFeed } from './feed.js';
 import { renderFlow } from './flow.js';
 import { $, clock, kw } from './fmt.js';
@@ -11,8 +11,6 @@ import { renderAlerts, renderDevices, renderEvses, renderOutbox, renderSignals, 
 // The live event types to follow, from the server (src/integration/events.ts) via index.html.
 const EVENT_TYPES = JSON.parse($('#event-types').textContent);
 const DAY_MS = 86_400_000;
-// On a phone the reason chains start folded (the summary line says why already).
-const wide = window.matchMedia('(min-width: 700px)');
 
 const api = new Api(askForKey);
 const feed = new EventFeed($('#events'));
@@ -115,11 +113,16 @@ function render() {
     .filter(Boolean)
     .join(' · ');
   $('#ov-clear').hidden = !o;
-  keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key), wide.matches));
+  keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key)));
   renderDevices($('#devices'), s);
   renderAlerts($('#alerts'), $('#alert-count'), view.alerts, view.acks);
   renderSignals($('#signals'), view.grid, o);
-  renderTimeline($('#timeline'), { now: Date.parse(s.ts), events: view.events, override: o, prices: view.prices });
+  renderTimeline($('#timeline'), {
+    now: Date.parse(s.ts),
+    spans: signalSpans(view.events, view.grid),
+    override: o,
+    prices: view.prices,
+  });
 }
 
 /** A GET whose failure leaves the panel's last good value (and `fallback` for a missing provider). */

@@ -1,8 +1,8 @@
 // The list panels: chargers with their reason chains, vehicles against their
 // departures, device health, alerts, CMS sync and the grid signals in force.
-import { clock, esc, kw, kwh, reasonText, rel } from './fmt.js';
+import { clock, esc, kw, kwh, reasonText, rel, signalName, when } from './fmt.js';
 
-export function renderEvses(box, evses, paused, canControl, openChains) {
+export function renderEvses(box, evses, paused, canControl) {
   if (evses.length === 0) {
     box.innerHTML = '<p class="muted">no chargers yet</p>';
     return;
@@ -16,7 +16,7 @@ export function renderEvses(box, evses, paused, canControl, openChains) {
           }${e.sessionStart ? ` · since ${clock(e.sessionStart)}` : ''}</div>`
         : '<div class="muted">no session</div>';
       const chain = e.reasons.length
-        ? `<details${openChains && e.reasons.length <= 3 ? ' open' : ''}><summary>chain of limits (${e.reasons.length})</summary><ol>${e.reasons
+        ? `<details><summary>chain of limits (${e.reasons.length})</summary><ol>${e.reasons
             .map((r) => `<li class="tier-${esc(r.tier)}">${esc(reasonText(r))}</li>`)
             .join('')}</ol></details>`
         : '';
@@ -62,7 +62,7 @@ export function renderVehicles(box, plan) {
   <div class="top"><span class="id">${esc(v.name ?? v.vehicleId)}</span>
     <span class="badge st-${esc(v.status)}">${esc(STATUS_TEXT[v.status] ?? v.status)}</span></div>
   <div class="muted">${v.evseId ? `on ${esc(v.evseId)}` : 'not plugged in'}${
-    v.departureAt ? ` · leaves ${clock(v.departureAt)} (${rel(v.departureAt)})` : ''
+    v.departureAt ? ` · leaves ${when(v.departureAt)} (${rel(v.departureAt)})` : ''
   }</div>
   ${
     v.energyNeededWh === null
@@ -147,14 +147,14 @@ export function renderSignals(list, grid, override) {
   const items = [];
   if (override) {
     items.push(
-      `<li class="override">operator override: import ≤ ${kw(override.limitW)} until ${clock(override.until)} (${esc(override.reason)})</li>`,
+      `<li class="override">operator override: import ≤ ${kw(override.limitW)} until ${when(override.until)} (${esc(override.reason)})</li>`,
     );
   }
   if (grid) {
     for (const a of grid.active) {
       items.push(
-        `<li class="active">${esc(a.kind)} ${a.unit === 'W' ? kw(a.value) : `${a.value} ${esc(a.unit)}`} from ${esc(a.source)}${
-          a.end ? ` until ${clock(a.end)}` : ''
+        `<li class="active">${esc(signalName(a.kind))} ${a.unit === 'W' ? kw(a.value) : `${a.value} ${esc(a.unit)}`} from ${esc(a.source)}${
+          a.end ? ` until ${when(a.end)}` : ''
         }</li>`,
       );
     }
@@ -162,7 +162,7 @@ export function renderSignals(list, grid, override) {
     const isPrice = (x) => /price/i.test(x.kind);
     for (const n of grid.next.filter((x) => !isPrice(x)).slice(0, 3)) {
       items.push(
-        `<li>next: ${esc(n.kind)} ${n.unit === 'W' ? kw(n.value) : `${n.value} ${esc(n.unit)}`} from ${esc(n.source)} ${rel(n.start)}</li>`,
+        `<li>next: ${esc(signalName(n.kind))} ${n.unit === 'W' ? kw(n.value) : `${n.value} ${esc(n.unit)}`} from ${esc(n.source)} ${rel(n.start)}</li>`,
       );
     }
     const prices = grid.next.filter(isPrice);
@@ -172,7 +172,7 @@ export function renderSignals(list, grid, override) {
       items.push(
         `<li>${prices.length} price slots announced by ${esc(prices[0].source)}: ${Math.min(...vs).toFixed(2)}–${Math.max(...vs).toFixed(2)} ${esc(
           prices[0].unit,
-        )} until ${clock(last.end ?? last.start)}</li>`,
+        )} until ${when(last.end ?? last.start)}</li>`,
       );
     }
     if (grid.fallback.active)
