@@ -152,18 +152,26 @@ describe('dashboard in real Chromium on the demo depot', () => {
     );
     await page.waitForSelector('#timeline .tl-bar.override', { state: 'attached' });
 
-    // Pause one charger from its card: the loop gives it 0 W with the operator as the reason.
-    await page.click('[data-evse="CP002/1"] button[data-action=pause]');
+    // Pause a charging EVSE from its card: the loop gives it 0 W with the operator's cap as the reason.
+    const charging = await waitFor(
+      'an EVSE charging with a set-point',
+      async () => (await get<State>('/api/v1/state')).evses.find((e) => (e.setpointW ?? 0) > 0)?.id,
+      { timeoutMs: 8000, intervalMs: 200 },
+    );
+    await page.click(`[data-evse="${charging}"] button[data-action=pause]`);
     const paused = await waitFor(
-      'CP002/1 paused by the operator',
+      `${charging} paused by the operator`,
       async () => {
-        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === 'CP002/1');
+        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === charging);
         return e && e.setpointW === 0 && /operator/.test(e.reason) ? e : undefined;
       },
       { timeoutMs: 5000, intervalMs: 200 },
     );
     expect(paused.reason).toMatch(/operator cap 0 A/);
-    await page.waitForSelector('[data-evse="CP002/1"] button[data-action=resume]');
+    expect(await get<Array<{ evseId: string; paused: boolean }>>('/api/v1/operator/caps')).toEqual([
+      expect.objectContaining({ evseId: charging, paused: true }),
+    ]);
+    await page.waitForSelector(`[data-evse="${charging}"] button[data-action=resume]`);
 
     // A vehicle's departure and energy, set in its card, show up in the fleet plan.
     await page.click('[data-vehicle="van-1"] details.needs summary');
