@@ -121,10 +121,38 @@ describe('dashboard in real Chromium on the demo depot', () => {
     expect(xTicks.length).toBeGreaterThanOrEqual(6);
     for (const t of xTicks) expect(t).toMatch(/^\d\d:\d\d$/);
 
-    // Control: a temporary site limit set in the page reaches the API, the control loop and the meter.
+    // Controls need a key with the control scope, kept for this tab only.
     await page.click('#sign-in');
     await page.fill('#key-input', ADMIN_KEY);
     await page.click('#key-form button[type=submit]');
+
+    // Pause a charging EVSE from its card: the loop gives it 0 W with the operator's cap as the reason.
+    const charging = await waitFor(
+      'an EVSE charging with a set-point',
+      async () => (await get<State>('/api/v1/state')).evses.find((e) => (e.setpointW ?? 0) > 0)?.id,
+      { timeoutMs: 8000, intervalMs: 200 },
+    );
+    await page.click(`[data-evse="${charging}"] button[data-action=pause]`);
+    const paused = await waitFor(
+      `${charging} paused by the operator`,
+      async () => {
+        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === charging);
+        return e && e.setpointW === 0 && /operator/.test(e.reason) ? e : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 200 },
+    );
+    expect(paused.reason).toMatch(/operator cap 0 A/);
+    expect(await get<Array<{ evseId: string; paused: boolean }>>('/api/v1/operator/caps')).toEqual([
+      expect.objectContaining({ evseId: charging, paused: true }),
+    ]);
+    await page.click(`[data-evse="${charging}"] button[data-action=resume]`);
+    await waitFor(
+      `${charging} resumed`,
+      async () => ((await get<unknown[]>('/api/v1/operator/caps')).length === 0 ? true : undefined),
+      { timeoutMs: 3000, intervalMs: 100 },
+    );
+
+    // Control: a temporary site limit set in the page reaches the API, the control loop and the meter.
     await page.fill('#ov-kw', '20');
     await page.selectOption('#ov-min', '30');
     await page.fill('#ov-reason', 'transformer work');
@@ -151,27 +179,6 @@ describe('dashboard in real Chromium on the demo depot', () => {
       `document.querySelector('#limit-text')?.textContent?.includes('of 20.0 kW limit in force (override)')`,
     );
     await page.waitForSelector('#timeline .tl-bar.override', { state: 'attached' });
-
-    // Pause a charging EVSE from its card: the loop gives it 0 W with the operator's cap as the reason.
-    const charging = await waitFor(
-      'an EVSE charging with a set-point',
-      async () => (await get<State>('/api/v1/state')).evses.find((e) => (e.setpointW ?? 0) > 0)?.id,
-      { timeoutMs: 8000, intervalMs: 200 },
-    );
-    await page.click(`[data-evse="${charging}"] button[data-action=pause]`);
-    const paused = await waitFor(
-      `${charging} paused by the operator`,
-      async () => {
-        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === charging);
-        return e && e.setpointW === 0 && /operator/.test(e.reason) ? e : undefined;
-      },
-      { timeoutMs: 5000, intervalMs: 200 },
-    );
-    expect(paused.reason).toMatch(/operator cap 0 A/);
-    expect(await get<Array<{ evseId: string; paused: boolean }>>('/api/v1/operator/caps')).toEqual([
-      expect.objectContaining({ evseId: charging, paused: true }),
-    ]);
-    await page.waitForSelector(`[data-evse="${charging}"] button[data-action=resume]`);
 
     // A vehicle's departure and energy, set in its card, show up in the fleet plan.
     await page.click('[data-vehicle="van-1"] details.needs summary');

@@ -87,6 +87,14 @@ function keepOpen(box, render) {
   }
 }
 
+/** The price in force: the configured tariff, else a grid operator's price signal. */
+function priceNow(grid) {
+  const t = grid?.price;
+  if (t && typeof t.importPerKwh === 'number') return `price now ${t.importPerKwh.toFixed(3)} ${t.currency}/kWh`;
+  const p = grid?.active.find((a) => /price/i.test(a.kind));
+  return p ? `price now ${p.value} ${p.unit} (${p.source})` : '';
+}
+
 function render() {
   const s = view.state;
   if (!s) return;
@@ -109,6 +117,7 @@ function render() {
   $('#limit-why').textContent = [
     why ? `limit set by ${why.tier}/${why.policy}: ${why.text}` : '',
     o ? `override ${kw(o.limitW)} until ${clock(o.until)} (${o.reason})` : '',
+    priceNow(view.grid),
   ]
     .filter(Boolean)
     .join(' · ');
