@@ -41,6 +41,8 @@ export class EventFeed {
   }
 
   add(type, ev) {
+    // Announced price slots come by the dozen; the timeline shows them, the feed only the one in force.
+    if (type === 'grid.event' && /price/i.test(d(ev).kind ?? '') && d(ev).status !== 'active') return;
     const describe = DESCRIBE[type];
     const text = describe ? describe(d(ev)) : `${type}`;
     // The same sentence again within a few seconds adds nothing for a reader.
