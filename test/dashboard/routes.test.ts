@@ -67,6 +67,40 @@ describe('dashboard routes', () => {
     expect(operator.input(clock.now()).caps).toEqual([]);
   });
 
+  it('acknowledges an active alert with or without a note; the acks name who and when', async () => {
+    const { f } = await site();
+    f.core.bus.emit('evse.live', { id: 'CP02/1', patch: { status: 'Faulted' } });
+    const id = encodeURIComponent('charger.faulted:CP02/1');
+    const bare = await f.api.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/ack`, headers: auth(ADMIN_KEY) });
+    expect(bare.statusCode).toBe(200);
+    expect(bare.json()).toEqual({ alertId: 'charger.faulted:CP02/1', acknowledged: true });
+    const noted = await f.api.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/ack`,
+      headers: auth(ADMIN_KEY),
+      payload: { note: 'technician called' },
+    });
+    expect(noted.statusCode).toBe(200);
+    const bad = await f.api.app.inject({
+      method: 'POST',
+      url: `/api/v1/alerts/${id}/ack`,
+      headers: auth(ADMIN_KEY),
+      payload: { nope: 1 },
+    });
+    expect(bad.statusCode).toBe(400);
+    const acks = await f.api.app.inject({ method: 'GET', url: '/api/v1/alerts/acks', headers: auth(ADMIN_KEY) });
+    expect(acks.json()).toEqual([
+      expect.objectContaining({
+        alertId: 'charger.faulted:CP02/1',
+        by: 'GRIDKEEPER_ADMIN_KEY',
+        note: 'technician called',
+      }),
+    ]);
+    const reader = await createKey(f.api.app, 'reader', ['read']);
+    const hidden = await f.api.app.inject({ method: 'GET', url: '/api/v1/alerts/acks', headers: auth(reader) });
+    expect(hidden.statusCode).toBe(403);
+  });
+
   it('answers 503 for pause when no operator commands are wired', async () => {
     const { f } = await site();
     const res = await f.api.app.inject({ method: 'PUT', url: '/api/v1/evses/CP01/1/pause', headers: auth(ADMIN_KEY) });
