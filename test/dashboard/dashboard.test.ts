@@ -125,6 +125,13 @@ describe('dashboard in real Chromium on the demo depot', () => {
     await page.click('#sign-in');
     await page.fill('#key-input', ADMIN_KEY);
     await page.click('#key-form button[type=submit]');
+    // The CMS sync panel: every OCPP charger's outbox, and with the key the webhook outbox too.
+    await page.waitForFunction(
+      `document.querySelector('#outbox')?.textContent?.includes('no webhook subscriptions')`,
+      null,
+      { timeout: 8000 },
+    );
+    expect(await page.$$eval('#outbox tr[data-charger]', (els) => els.length)).toBe(4);
 
     // Pause a charging EVSE from its card: the loop gives it 0 W with the operator's cap as the reason.
     const charging = await waitFor(

@@ -163,15 +163,17 @@ async function refresh() {
 
 async function refreshSlow() {
   const now = Date.now();
-  const [plan, outbox, grid, events, acks] = await Promise.all([
+  const [plan, outbox, grid, events, acks, hooks] = await Promise.all([
     optional('/api/v1/fleet/plan'),
     optional('/api/v1/ocpp/outbox?parkedLimit=0', null),
     optional('/api/v1/grid', null),
     optional(`/api/v1/grid/events?from=${now - 6 * 3_600_000}`, []),
     api.key ? optional('/api/v1/alerts/acks', []) : Promise.resolve([]),
+    // Webhook subscriptions need the control scope: without it the panel says so.
+    api.key ? optional('/api/v1/webhooks', null) : Promise.resolve(null),
   ]);
   if (plan) keepOpen($('#vehicles'), () => renderVehicles($('#vehicles'), plan));
-  if (outbox !== undefined) renderOutbox($('#outbox'), outbox);
+  if (outbox !== undefined) renderOutbox($('#outbox'), outbox, hooks);
   if (grid !== undefined) view.grid = grid;
   if (events) view.events = events;
   if (acks) view.acks = acks;

@@ -124,9 +124,10 @@ export function renderAlerts(list, count, alerts, acks) {
     : '<li class="muted">none</li>';
 }
 
-export function renderOutbox(box, o) {
+export function renderOutbox(box, o, hooks) {
+  const webhooks = renderWebhooks(hooks);
   if (!o) {
-    box.innerHTML = '<p class="muted">no OCPP proxy running</p>';
+    box.innerHTML = `<p class="muted">no OCPP proxy running</p>${webhooks}`;
     return;
   }
   const head = `<p class="${o.pending + o.parked === 0 ? 'ok' : 'warn'}">${
@@ -140,7 +141,21 @@ export function renderOutbox(box, o) {
   <td>${c.pending}${c.oldestPendingAgeS ? ` (oldest ${Math.round(c.oldestPendingAgeS)} s)` : ''}</td><td>${c.parkedCount}</td></tr>`,
     )
     .join('');
-  box.innerHTML = `${head}<div class="scroll"><table><thead><tr><th>charger</th><th>link</th><th>CMS</th><th>pending</th><th>parked</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  box.innerHTML = `${head}<div class="scroll"><table><thead><tr><th>charger</th><th>link</th><th>CMS</th><th>pending</th><th>parked</th></tr></thead><tbody>${rows}</tbody></table></div>${webhooks}`;
+}
+
+/** Webhook outbox per subscription (needs a control key; `null` when not signed in). */
+function renderWebhooks(hooks) {
+  if (hooks === null || hooks === undefined) return '<p class="muted small">webhook outbox: sign in to see it</p>';
+  if (hooks.length === 0) return '<p class="muted small">no webhook subscriptions</p>';
+  return `<h3 class="sub-h">Webhooks</h3><ul class="signals">${hooks
+    .map(
+      (h) =>
+        `<li class="${h.stats.dead ? 'warn' : ''}" data-webhook="${esc(h.id)}">${esc(h.url)}: ${h.stats.pending} waiting, ${
+          h.stats.delivered
+        } delivered${h.stats.dead ? `, ${h.stats.dead} dead` : ''}${h.stats.lastError ? ` · last error ${esc(h.stats.lastError)}` : ''}</li>`,
+    )
+    .join('')}</ul>`;
 }
 
 export function renderSignals(list, grid, override) {
