@@ -120,6 +120,17 @@ describe('dashboard in real Chromium on the demo depot', () => {
     const xTicks = await page.$$eval('#chart .tick.x', (els) => els.map((e) => e.textContent ?? ''));
     expect(xTicks.length).toBeGreaterThanOrEqual(6);
     for (const t of xTicks) expect(t).toMatch(/^\d\d:\d\d$/);
+    // One charger's own line, from what the store recorded since the demo started (a sample every 5 s).
+    await waitFor(
+      'a recorded sample of CP001/1',
+      async () => (await get<string[]>('/api/v1/history/series')).includes('evse.CP001/1.powerW'),
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
+    await page.selectOption('#chart-evse', 'CP001/1');
+    await page.waitForSelector('#chart path.series[data-series="evse.CP001/1.powerW"]', {
+      state: 'attached',
+      timeout: 8000,
+    });
 
     // Controls need a key with the control scope, kept for this tab only.
     await page.click('#sign-in');

@@ -2,10 +2,10 @@
 // public API like any partner (state, history, grid, fleet, outbox, live events)
 // and sends the operator's commands through the same API with the user's key.
 import { Api } from './api.js';
-import { HISTORY_SERIES, renderHistory, renderTimeline, signalSpans } from './charts.js';
+import { historySeries, renderHistory, renderTimeline, signalSpans } from './charts.js';
 import { EventFeed } from './feed.js';
 import { renderFlow } from './flow.js';
-import { $, clock, kw } from './fmt.js';
+import { $, clock, esc, kw } from './fmt.js';
 import { renderAlerts, renderDevices, renderEvses, renderOutbox, renderSignals, renderVehicles } from './panels.js';
 
 // The live event types to follow, from the server (src/integration/events.ts) via index.html.
@@ -87,6 +87,19 @@ function keepOpen(box, render) {
   }
 }
 
+/** The chargers one can pick for the history chart (kept when the list does not change). */
+function fillChargerChoice(evses) {
+  const select = $('#chart-evse');
+  const ids = evses.map((e) => e.id);
+  if (select.dataset.ids === ids.join(',')) return;
+  const keep = select.value;
+  select.dataset.ids = ids.join(',');
+  select.innerHTML = `<option value="">chargers together</option>${ids
+    .map((id) => `<option value="${esc(id)}"${id === keep ? ' selected' : ''}>${esc(id)}</option>`)
+    .join('')}`;
+}
+$('#chart-evse').addEventListener('change', () => refreshHistory());
+
 /** The price in force: the configured tariff, else a grid operator's price signal. */
 function priceNow(grid) {
   const t = grid?.price;
@@ -124,6 +137,7 @@ function render() {
   $('#ov-clear').hidden = !o;
   keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key)));
   renderDevices($('#devices'), s);
+  fillChargerChoice(s.evses);
   renderAlerts($('#alerts'), $('#alert-count'), view.alerts, view.acks);
   renderSignals($('#signals'), view.grid, o);
   renderTimeline($('#timeline'), {
@@ -182,9 +196,12 @@ async function refreshSlow() {
 
 async function refreshHistory() {
   const to = Date.now();
-  const series = HISTORY_SERIES.map((s) => s.key).join(',');
+  const evseId = $('#chart-evse').value;
+  const series = historySeries(evseId)
+    .map((s) => s.key)
+    .join(',');
   const h = await optional(`/api/v1/history?series=${series}&from=${to - DAY_MS}&to=${to}&step=300000`);
-  if (h) renderHistory($('#chart'), $('#chart-legend'), h);
+  if (h) renderHistory($('#chart'), $('#chart-legend'), h, evseId);
   const p = await optional('/api/v1/grid/prices?step=900000');
   if (p) view.prices = p;
 }

@@ -22,13 +22,21 @@ function niceStep(span, ticks) {
 const H = 260;
 const M = { l: 44, r: 12, t: 24, b: 34 };
 
-export function renderHistory(svg, legend, h) {
+/** The series drawn: the site's, plus one charger's when the operator picked one. */
+export function historySeries(evseId) {
+  return evseId
+    ? [...HISTORY_SERIES, { key: `evse.${evseId}.powerW`, label: evseId, color: 'var(--fg)' }]
+    : HISTORY_SERIES;
+}
+
+export function renderHistory(svg, legend, h, evseId) {
+  const list = historySeries(evseId);
   // Drawn at the element's own width, so labels keep their size on a phone and on a wall screen.
   const W = Math.max(300, Math.round(svg.clientWidth || 720));
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const from = Date.parse(h.from);
   const to = Date.parse(h.to);
-  const vals = HISTORY_SERIES.flatMap((s) => (h.series[s.key] || []).map((p) => p[1] / 1000));
+  const vals = list.flatMap((s) => (h.series[s.key] || []).map((p) => p[1] / 1000));
   let lo = Math.min(0, ...vals);
   let hi = Math.max(1, ...vals);
   const yStep = niceStep(hi - lo, 5);
@@ -61,7 +69,7 @@ export function renderHistory(svg, legend, h) {
   out.push(`<text class="unit x" x="${W - M.r}" y="${H - 4}">time (local)</text>`);
   out.push(`<line class="axis" x1="${M.l}" x2="${M.l}" y1="${M.t}" y2="${H - M.b}"/>`);
   out.push(`<line class="axis" x1="${M.l}" x2="${W - M.r}" y1="${H - M.b}" y2="${H - M.b}"/>`);
-  for (const s of HISTORY_SERIES) {
+  for (const s of list) {
     const pts = h.series[s.key] || [];
     if (pts.length === 0) continue;
     // A gap of more than three steps in the store is drawn as a gap, not a straight line.
@@ -79,9 +87,7 @@ export function renderHistory(svg, legend, h) {
     );
   }
   svg.innerHTML = out.join('');
-  legend.innerHTML = HISTORY_SERIES.map(
-    (s) => `<span><i style="background:${s.color}"></i>${esc(s.label)}</span>`,
-  ).join('');
+  legend.innerHTML = list.map((s) => `<span><i style="background:${s.color}"></i>${esc(s.label)}</span>`).join('');
 }
 
 const TL = 96;
