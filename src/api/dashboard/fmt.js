@@ -16,6 +16,8 @@ export const clock = (t) => new Date(t).toLocaleTimeString([], { hour12: false }
 export function rel(t, now = Date.now()) {
   const s = Math.round((Date.parse(t) - now) / 1000);
   const a = Math.abs(s);
+  // The page's clock and the gateway's differ by a little: a few seconds either way is now.
+  if (a < 3) return 'just now';
   const min = Math.round(a / 60);
   const text =
     a < 60 ? `${a} s` : min < 60 ? `${min} min` : `${Math.floor(min / 60)} h${min % 60 ? ` ${min % 60} min` : ''}`;
