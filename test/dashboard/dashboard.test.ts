@@ -120,11 +120,57 @@ describe('dashboard in real Chromium on the demo depot', () => {
     const xTicks = await page.$$eval('#chart .tick.x', (els) => els.map((e) => e.textContent ?? ''));
     expect(xTicks.length).toBeGreaterThanOrEqual(6);
     for (const t of xTicks) expect(t).toMatch(/^\d\d:\d\d$/);
+    // One charger's own line, from what the store recorded since the demo started (a sample every 5 s).
+    await waitFor(
+      'a recorded sample of CP001/1',
+      async () => (await get<string[]>('/api/v1/history/series')).includes('evse.CP001/1.powerW'),
+      { timeoutMs: 10_000, intervalMs: 250 },
+    );
+    await page.selectOption('#chart-evse', 'CP001/1');
+    await page.waitForSelector('#chart path.series[data-series="evse.CP001/1.powerW"]', {
+      state: 'attached',
+      timeout: 8000,
+    });
 
-    // Control: a temporary site limit set in the page reaches the API, the control loop and the meter.
+    // Controls need a key with the control scope, kept for this tab only.
     await page.click('#sign-in');
     await page.fill('#key-input', ADMIN_KEY);
     await page.click('#key-form button[type=submit]');
+    // The CMS sync panel: every OCPP charger's outbox, and with the key the webhook outbox too.
+    await page.waitForFunction(
+      `document.querySelector('#outbox')?.textContent?.includes('no webhook subscriptions')`,
+      null,
+      { timeout: 8000 },
+    );
+    expect(await page.$$eval('#outbox tr[data-charger]', (els) => els.length)).toBe(4);
+
+    // Pause a charging EVSE from its card: the loop gives it 0 W with the operator's cap as the reason.
+    const charging = await waitFor(
+      'an EVSE charging with a set-point',
+      async () => (await get<State>('/api/v1/state')).evses.find((e) => (e.setpointW ?? 0) > 0)?.id,
+      { timeoutMs: 8000, intervalMs: 200 },
+    );
+    await page.click(`[data-evse="${charging}"] button[data-action=pause]`);
+    const paused = await waitFor(
+      `${charging} paused by the operator`,
+      async () => {
+        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === charging);
+        return e && e.setpointW === 0 && /operator/.test(e.reason) ? e : undefined;
+      },
+      { timeoutMs: 5000, intervalMs: 200 },
+    );
+    expect(paused.reason).toMatch(/operator cap 0 A/);
+    expect(await get<Array<{ evseId: string; paused: boolean }>>('/api/v1/operator/caps')).toEqual([
+      expect.objectContaining({ evseId: charging, paused: true }),
+    ]);
+    await page.click(`[data-evse="${charging}"] button[data-action=resume]`);
+    await waitFor(
+      `${charging} resumed`,
+      async () => ((await get<unknown[]>('/api/v1/operator/caps')).length === 0 ? true : undefined),
+      { timeoutMs: 3000, intervalMs: 100 },
+    );
+
+    // Control: a temporary site limit set in the page reaches the API, the control loop and the meter.
     await page.fill('#ov-kw', '20');
     await page.selectOption('#ov-min', '30');
     await page.fill('#ov-reason', 'transformer work');
@@ -151,19 +197,6 @@ describe('dashboard in real Chromium on the demo depot', () => {
       `document.querySelector('#limit-text')?.textContent?.includes('of 20.0 kW limit in force (override)')`,
     );
     await page.waitForSelector('#timeline .tl-bar.override', { state: 'attached' });
-
-    // Pause one charger from its card: the loop gives it 0 W with the operator as the reason.
-    await page.click('[data-evse="CP002/1"] button[data-action=pause]');
-    const paused = await waitFor(
-      'CP002/1 paused by the operator',
-      async () => {
-        const e = (await get<State>('/api/v1/state')).evses.find((x) => x.id === 'CP002/1');
-        return e && e.setpointW === 0 && /operator/.test(e.reason) ? e : undefined;
-      },
-      { timeoutMs: 5000, intervalMs: 200 },
-    );
-    expect(paused.reason).toMatch(/operator cap 0 A/);
-    await page.waitForSelector('[data-evse="CP002/1"] button[data-action=resume]');
 
     // A vehicle's departure and energy, set in its card, show up in the fleet plan.
     await page.click('[data-vehicle="van-1"] details.needs summary');

@@ -2,17 +2,15 @@
 // public API like any partner (state, history, grid, fleet, outbox, live events)
 // and sends the operator's commands through the same API with the user's key.
 import { Api } from './api.js';
-import { HISTORY_SERIES, renderHistory, renderTimeline } from './charts.js';
+import { historySeries, renderHistory, renderTimeline, signalSpans } from './charts.js';
 import { EventFeed } from './feed.js';
 import { renderFlow } from './flow.js';
-import { $, clock, kw } from './fmt.js';
+import { $, clock, esc, kw } from './fmt.js';
 import { renderAlerts, renderDevices, renderEvses, renderOutbox, renderSignals, renderVehicles } from './panels.js';
 
 // The live event types to follow, from the server (src/integration/events.ts) via index.html.
 const EVENT_TYPES = JSON.parse($('#event-types').textContent);
 const DAY_MS = 86_400_000;
-// On a phone the reason chains start folded (the summary line says why already).
-const wide = window.matchMedia('(min-width: 700px)');
 
 const api = new Api(askForKey);
 const feed = new EventFeed($('#events'));
@@ -89,6 +87,27 @@ function keepOpen(box, render) {
   }
 }
 
+/** The chargers one can pick for the history chart (kept when the list does not change). */
+function fillChargerChoice(evses) {
+  const select = $('#chart-evse');
+  const ids = evses.map((e) => e.id);
+  if (select.dataset.ids === ids.join(',')) return;
+  const keep = select.value;
+  select.dataset.ids = ids.join(',');
+  select.innerHTML = `<option value="">chargers together</option>${ids
+    .map((id) => `<option value="${esc(id)}"${id === keep ? ' selected' : ''}>${esc(id)}</option>`)
+    .join('')}`;
+}
+$('#chart-evse').addEventListener('change', () => refreshHistory());
+
+/** The price in force: the configured tariff, else a grid operator's price signal. */
+function priceNow(grid) {
+  const t = grid?.price;
+  if (t && typeof t.importPerKwh === 'number') return `price now ${t.importPerKwh.toFixed(3)} ${t.currency}/kWh`;
+  const p = grid?.active.find((a) => /price/i.test(a.kind));
+  return p ? `price now ${p.value} ${p.unit} (${p.source})` : '';
+}
+
 function render() {
   const s = view.state;
   if (!s) return;
@@ -111,15 +130,22 @@ function render() {
   $('#limit-why').textContent = [
     why ? `limit set by ${why.tier}/${why.policy}: ${why.text}` : '',
     o ? `override ${kw(o.limitW)} until ${clock(o.until)} (${o.reason})` : '',
+    priceNow(view.grid),
   ]
     .filter(Boolean)
     .join(' · ');
   $('#ov-clear').hidden = !o;
-  keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key), wide.matches));
+  keepOpen($('#evses'), () => renderEvses($('#evses'), s.evses, paused, Boolean(api.key)));
   renderDevices($('#devices'), s);
+  fillChargerChoice(s.evses);
   renderAlerts($('#alerts'), $('#alert-count'), view.alerts, view.acks);
   renderSignals($('#signals'), view.grid, o);
-  renderTimeline($('#timeline'), { now: Date.parse(s.ts), events: view.events, override: o, prices: view.prices });
+  renderTimeline($('#timeline'), {
+    now: Date.parse(s.ts),
+    spans: signalSpans(view.events, view.grid),
+    override: o,
+    prices: view.prices,
+  });
 }
 
 /** A GET whose failure leaves the panel's last good value (and `fallback` for a missing provider). */
@@ -151,15 +177,17 @@ async function refresh() {
 
 async function refreshSlow() {
   const now = Date.now();
-  const [plan, outbox, grid, events, acks] = await Promise.all([
+  const [plan, outbox, grid, events, acks, hooks] = await Promise.all([
     optional('/api/v1/fleet/plan'),
     optional('/api/v1/ocpp/outbox?parkedLimit=0', null),
     optional('/api/v1/grid', null),
     optional(`/api/v1/grid/events?from=${now - 6 * 3_600_000}`, []),
     api.key ? optional('/api/v1/alerts/acks', []) : Promise.resolve([]),
+    // Webhook subscriptions need the control scope: without it the panel says so.
+    api.key ? optional('/api/v1/webhooks', null) : Promise.resolve(null),
   ]);
   if (plan) keepOpen($('#vehicles'), () => renderVehicles($('#vehicles'), plan));
-  if (outbox !== undefined) renderOutbox($('#outbox'), outbox);
+  if (outbox !== undefined) renderOutbox($('#outbox'), outbox, hooks);
   if (grid !== undefined) view.grid = grid;
   if (events) view.events = events;
   if (acks) view.acks = acks;
@@ -168,9 +196,12 @@ async function refreshSlow() {
 
 async function refreshHistory() {
   const to = Date.now();
-  const series = HISTORY_SERIES.map((s) => s.key).join(',');
+  const evseId = $('#chart-evse').value;
+  const series = historySeries(evseId)
+    .map((s) => s.key)
+    .join(',');
   const h = await optional(`/api/v1/history?series=${series}&from=${to - DAY_MS}&to=${to}&step=300000`);
-  if (h) renderHistory($('#chart'), $('#chart-legend'), h);
+  if (h) renderHistory($('#chart'), $('#chart-legend'), h, evseId);
   const p = await optional('/api/v1/grid/prices?step=900000');
   if (p) view.prices = p;
 }

@@ -1,5 +1,5 @@
 // The event feed in words an operator reads, not raw JSON.
-import { clock, esc, kw, kwh } from './fmt.js';
+import { clock, esc, kw, kwh, signalName } from './fmt.js';
 
 const d = (ev) => ev.data ?? {};
 
@@ -11,15 +11,18 @@ const DESCRIBE = {
   'session.stopped': (x) =>
     `Session on ${x.evseId ?? '?'} ended${x.energyWh === undefined ? '' : ` after ${kwh(x.energyWh)}`}${x.stopReason ? ` (${x.stopReason})` : ''}`,
   'evse.status': (x) => `${x.evseId ?? x.id ?? 'EVSE'} is now ${x.status ?? '?'}`,
+  // The binding policy is enough in a feed; the chain is on the charger's card.
   'setpoint.changed': (x) =>
-    `${x.evseId ?? '?'} set to ${x.powerW === undefined ? `${x.currentA ?? '?'} A` : kw(x.powerW)}${x.reason ? ` — ${x.reason}` : ''}`,
+    `${x.evseId ?? '?'} set to ${x.powerW === undefined ? `${x.currentA ?? '?'} A` : kw(x.powerW)}${
+      x.reason ? ` (${String(x.reason).split(':')[0]})` : ''
+    }`,
   'device.online': (x) => `${x.kind ?? 'device'} ${x.id ?? x.deviceId ?? ''} is back online`,
   'device.offline': (x) =>
     `${x.kind ?? 'device'} ${x.id ?? x.deviceId ?? ''} went offline${x.error ? `: ${x.error}` : ''}`,
   'alert.raised': (x) => `Alert: ${x.message ?? x.kind ?? ''}`,
   'alert.cleared': (x) => `Cleared: ${x.message ?? x.kind ?? ''}`,
   'grid.event': (x) =>
-    `Grid signal ${x.kind ?? ''} ${x.unit === 'W' && typeof x.value === 'number' ? kw(x.value) : (x.value ?? '')} from ${x.source ?? '?'} (${x.status ?? ''})`,
+    `Grid signal: ${signalName(x.kind ?? '')} ${x.unit === 'W' && typeof x.value === 'number' ? kw(x.value) : (x.value ?? '')} from ${x.source ?? '?'} (${x.status ?? ''})`,
   'site.failsafe': (x) =>
     x.active ? `FAILSAFE: ${x.reason ?? 'grid meter stale'}` : 'Grid meter back: failsafe ended',
   'site.override': (x) =>
@@ -38,6 +41,8 @@ export class EventFeed {
   }
 
   add(type, ev) {
+    // Announced price slots come by the dozen; the timeline shows them, the feed only the one in force.
+    if (type === 'grid.event' && /price/i.test(d(ev).kind ?? '') && d(ev).status !== 'active') return;
     const describe = DESCRIBE[type];
     const text = describe ? describe(d(ev)) : `${type}`;
     // The same sentence again within a few seconds adds nothing for a reader.

@@ -20,7 +20,7 @@ export function buildingW(s) {
 }
 
 /** One node and its line to the hub. `towardHub` says which way the power flows. */
-function branch({ id, x, y, label, value, sub, towardHub, color, cls = '' }) {
+function branch({ id, x, y, label, value, sub, towardHub, color, cls = '', title }) {
   const idle = value === null || Math.abs(value) < IDLE_W;
   const dir = idle ? 'idle' : towardHub ? 'in' : 'out';
   const [x1, x2] = x < HUB_X ? [x + 48, HUB_X - 14] : [HUB_X + 14, x - 48];
@@ -30,6 +30,7 @@ function branch({ id, x, y, label, value, sub, towardHub, color, cls = '' }) {
   <path class="wire" d="M${x1} ${y} L${x2} ${y}" stroke="${color}"/>
   <path class="pulse ${fromLeft ? 'ltr' : 'rtl'}" d="M${x1} ${y} L${x2} ${y}" stroke="${color}"/>
   <rect x="${x - 48}" y="${y - 22}" width="96" height="44" rx="8" class="node" style="stroke:${cls ? 'var(--bad)' : color}"/>
+  <title>${esc(title ?? `${label}: ${kw(value)}`)}</title>
   <text x="${x}" y="${y - 6}" class="n-label">${esc(label)}</text>
   <text x="${x}" y="${y + 10}" class="n-value" data-k="${esc(id)}">${esc(kw(value === null ? null : Math.abs(value)))}</text>
   <text x="${(x1 + x2) / 2}" y="${y - 6}" class="n-sub">${esc(sub)}</text>
@@ -65,6 +66,7 @@ export function renderFlow(svg, s, paused = new Set()) {
     sub: 'load',
     towardHub: (b ?? 0) < 0,
     color: 'var(--muted)',
+    title: `Building: ${kw(b)} (grid + solar − battery − chargers)`,
   });
   const right = s.evses.map((e) => ({
     id: `evse:${e.id}`,

@@ -1,8 +1,8 @@
 // The list panels: chargers with their reason chains, vehicles against their
 // departures, device health, alerts, CMS sync and the grid signals in force.
-import { clock, esc, kw, kwh, reasonText, rel } from './fmt.js';
+import { clock, esc, kw, kwh, reasonText, rel, signalName, when } from './fmt.js';
 
-export function renderEvses(box, evses, paused, canControl, openChains) {
+export function renderEvses(box, evses, paused, canControl) {
   if (evses.length === 0) {
     box.innerHTML = '<p class="muted">no chargers yet</p>';
     return;
@@ -16,7 +16,7 @@ export function renderEvses(box, evses, paused, canControl, openChains) {
           }${e.sessionStart ? ` · since ${clock(e.sessionStart)}` : ''}</div>`
         : '<div class="muted">no session</div>';
       const chain = e.reasons.length
-        ? `<details${openChains && e.reasons.length <= 3 ? ' open' : ''}><summary>chain of limits (${e.reasons.length})</summary><ol>${e.reasons
+        ? `<details><summary>chain of limits (${e.reasons.length})</summary><ol>${e.reasons
             .map((r) => `<li class="tier-${esc(r.tier)}">${esc(reasonText(r))}</li>`)
             .join('')}</ol></details>`
         : '';
@@ -62,7 +62,7 @@ export function renderVehicles(box, plan) {
   <div class="top"><span class="id">${esc(v.name ?? v.vehicleId)}</span>
     <span class="badge st-${esc(v.status)}">${esc(STATUS_TEXT[v.status] ?? v.status)}</span></div>
   <div class="muted">${v.evseId ? `on ${esc(v.evseId)}` : 'not plugged in'}${
-    v.departureAt ? ` · leaves ${clock(v.departureAt)} (${rel(v.departureAt)})` : ''
+    v.departureAt ? ` · leaves ${when(v.departureAt)} (${rel(v.departureAt)})` : ''
   }</div>
   ${
     v.energyNeededWh === null
@@ -112,7 +112,9 @@ export function renderAlerts(list, count, alerts, acks) {
   list.innerHTML = alerts.length
     ? alerts
         .map((a) => {
-          const ack = acked.get(a.id);
+          // Alert ids are kind:subject, so an alert raised again has the old id: an older ack does not count.
+          const prior = acked.get(a.id);
+          const ack = prior && Date.parse(prior.at) >= Date.parse(a.raisedAt) ? prior : undefined;
           return `<li class="${esc(a.severity)}${ack ? ' acked' : ''}" data-alert="${esc(a.id)}">${esc(a.message)}
   <span class="muted">since ${clock(a.raisedAt)}</span>${
     ack
@@ -124,9 +126,10 @@ export function renderAlerts(list, count, alerts, acks) {
     : '<li class="muted">none</li>';
 }
 
-export function renderOutbox(box, o) {
+export function renderOutbox(box, o, hooks) {
+  const webhooks = renderWebhooks(hooks);
   if (!o) {
-    box.innerHTML = '<p class="muted">no OCPP proxy running</p>';
+    box.innerHTML = `<p class="muted">no OCPP proxy running</p>${webhooks}`;
     return;
   }
   const head = `<p class="${o.pending + o.parked === 0 ? 'ok' : 'warn'}">${
@@ -140,21 +143,35 @@ export function renderOutbox(box, o) {
   <td>${c.pending}${c.oldestPendingAgeS ? ` (oldest ${Math.round(c.oldestPendingAgeS)} s)` : ''}</td><td>${c.parkedCount}</td></tr>`,
     )
     .join('');
-  box.innerHTML = `${head}<div class="scroll"><table><thead><tr><th>charger</th><th>link</th><th>CMS</th><th>pending</th><th>parked</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  box.innerHTML = `${head}<div class="scroll"><table><thead><tr><th>charger</th><th>link</th><th>CMS</th><th>pending</th><th>parked</th></tr></thead><tbody>${rows}</tbody></table></div>${webhooks}`;
+}
+
+/** Webhook outbox per subscription (needs a control key; `null` when not signed in). */
+function renderWebhooks(hooks) {
+  if (hooks === null || hooks === undefined) return '<p class="muted small">webhook outbox: sign in to see it</p>';
+  if (hooks.length === 0) return '<p class="muted small">no webhook subscriptions</p>';
+  return `<h3 class="sub-h">Webhooks</h3><ul class="signals">${hooks
+    .map(
+      (h) =>
+        `<li class="${h.stats.dead ? 'warn' : ''}" data-webhook="${esc(h.id)}">${esc(h.url)}: ${h.stats.pending} waiting, ${
+          h.stats.delivered
+        } delivered${h.stats.dead ? `, ${h.stats.dead} dead` : ''}${h.stats.lastError ? ` · last error ${esc(h.stats.lastError)}` : ''}</li>`,
+    )
+    .join('')}</ul>`;
 }
 
 export function renderSignals(list, grid, override) {
   const items = [];
   if (override) {
     items.push(
-      `<li class="override">operator override: import ≤ ${kw(override.limitW)} until ${clock(override.until)} (${esc(override.reason)})</li>`,
+      `<li class="override">operator override: import ≤ ${kw(override.limitW)} until ${when(override.until)} (${esc(override.reason)})</li>`,
     );
   }
   if (grid) {
     for (const a of grid.active) {
       items.push(
-        `<li class="active">${esc(a.kind)} ${a.unit === 'W' ? kw(a.value) : `${a.value} ${esc(a.unit)}`} from ${esc(a.source)}${
-          a.end ? ` until ${clock(a.end)}` : ''
+        `<li class="active">${esc(signalName(a.kind))} ${a.unit === 'W' ? kw(a.value) : `${a.value} ${esc(a.unit)}`} from ${esc(a.source)}${
+          a.end ? ` until ${when(a.end)}` : ''
         }</li>`,
       );
     }
@@ -162,7 +179,7 @@ export function renderSignals(list, grid, override) {
     const isPrice = (x) => /price/i.test(x.kind);
     for (const n of grid.next.filter((x) => !isPrice(x)).slice(0, 3)) {
       items.push(
-        `<li>next: ${esc(n.kind)} ${n.unit === 'W' ? kw(n.value) : `${n.value} ${esc(n.unit)}`} from ${esc(n.source)} ${rel(n.start)}</li>`,
+        `<li>next: ${esc(signalName(n.kind))} ${n.unit === 'W' ? kw(n.value) : `${n.value} ${esc(n.unit)}`} from ${esc(n.source)} ${rel(n.start)}</li>`,
       );
     }
     const prices = grid.next.filter(isPrice);
@@ -172,7 +189,7 @@ export function renderSignals(list, grid, override) {
       items.push(
         `<li>${prices.length} price slots announced by ${esc(prices[0].source)}: ${Math.min(...vs).toFixed(2)}–${Math.max(...vs).toFixed(2)} ${esc(
           prices[0].unit,
-        )} until ${clock(last.end ?? last.start)}</li>`,
+        )} until ${when(last.end ?? last.start)}</li>`,
       );
     }
     if (grid.fallback.active)

@@ -14,7 +14,11 @@ const AckView = z.object({
   note: z.string().nullable(),
 });
 
-const AckBody = z.object({ note: z.string().max(500).optional() }).strict();
+const AckBody = z
+  .object({ note: z.string().max(500).optional() })
+  .strict()
+  .default({})
+  .describe('Optional: a note for the audit log');
 
 /**
  * Acknowledging an alert: an operator says "seen, on it". The command audit
