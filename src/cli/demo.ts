@@ -16,7 +16,7 @@ import { type Clock, SystemClock } from '../model/clock.js';
 import type { Logger } from '../util/logger.js';
 import { createGateway, type Gateway } from './compose.js';
 import { cliLogger, defaultLogFormat, type LogFormat } from './log-format.js';
-import { freePort, type Listener } from './startup.js';
+import type { Listener } from './startup.js';
 
 export interface DemoOptions {
   readonly config: string;
@@ -220,26 +220,17 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     for (const p of modbus.parts)
       await run({ name: p.name, where: () => p.where, start: () => p.start(), stop: () => p.stop() });
 
-    // The OPC UA BMS starts in the background: node-opcua takes seconds to load, and the gateway's
-    // client (also loaded in the background) connects when the server is up, as with a BMS that boots late.
+    // The OPC UA BMS: node-opcua is imported only when it is wanted (it takes seconds).
     let bms: BmsServer | undefined;
-    const bmsPort = opts.opcua ? (opts.opcuaPort === 0 ? await freePort() : opts.opcuaPort) : 0;
     if (opts.opcua) {
-      let starting: Promise<void> | undefined;
       await run({
         name: 'battery BMS (OPC UA)',
-        where: () => `opc.tcp://127.0.0.1:${bmsPort}`,
-        start: () => {
-          starting = import('../../sim/devices/opcua/bms-server.js')
-            .then(async (m) => {
-              bms = await m.startBmsServer({ clock, port: bmsPort, physics, initialSocPct: 55 });
-            })
-            .catch((err: unknown) => preLog.error({ err: String(err) }, 'simulated OPC UA BMS failed to start'));
+        where: () => (bms ? `opc.tcp://127.0.0.1:${bms.port}` : ''),
+        start: async () => {
+          const m = await import('../../sim/devices/opcua/bms-server.js');
+          bms = await m.startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
         },
-        stop: async () => {
-          await starting;
-          await bms?.stop();
-        },
+        stop: () => bms?.stop(),
       });
     }
 
@@ -284,10 +275,10 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       modbus: { devices: modbus.devices() },
       // The YAML's BMS entry (the simulator's node ids) pointed at the port the simulator listens on.
       opcua: {
-        devices: opts.opcua
+        devices: bms
           ? ((raw.opcua as { devices?: Array<Record<string, unknown>> } | undefined)?.devices ?? []).map((d) => ({
               ...d,
-              endpoint: `opc.tcp://127.0.0.1:${bmsPort}`,
+              endpoint: `opc.tcp://127.0.0.1:${bms?.port ?? opts.opcuaPort}`,
             }))
           : [],
       },

@@ -17,18 +17,16 @@ export interface LazyOpcuaDeps {
 export interface LazyOpcuaAdapter extends Adapter, SetpointSink {
   readonly connected: boolean;
   url(): string;
-  /** Resolves once node-opcua is loaded and the client made its first attempt (tests, diagnostics). */
-  loaded(): Promise<void>;
 }
 
 /**
- * OPC UA devices whose client library is loaded in the background when the
- * gateway starts. node-opcua takes seconds to import; a site with a BMS
- * should not wait for it before it serves its API and controls its
- * chargers. Until the client is up the BMS counts as not (yet) connected,
- * exactly as when it is unreachable at start (the adapter does not block on
- * a missing server either): its readings are absent, the battery policies
- * hold, and set-points for it are refused with a clear error.
+ * OPC UA devices whose client library is imported only when a device is
+ * configured and the gateway starts: node-opcua takes seconds to import, and
+ * a site (or the demo) without an OPC UA device should not pay for it. The
+ * import is awaited in start(), not left to run in the background: loading
+ * and the client's first certificate work block the event loop for seconds,
+ * and that must not happen while the gateway is already controlling
+ * chargers (the grid meter would go stale).
  */
 export function createLazyOpcuaAdapters(cfg: OpcuaConfig, deps: LazyOpcuaDeps): LazyOpcuaAdapter[] {
   if (!cfg.enabled || cfg.devices.length === 0) return [];
@@ -60,7 +58,6 @@ function lazyAdapter(
       return real?.connected ?? false;
     },
     url: () => real?.url() ?? endpoint,
-    loaded: () => starting ?? Promise.resolve(),
     async start() {
       stopped = false;
       starting = (async () => {
@@ -69,6 +66,7 @@ function lazyAdapter(
         real = m.createOpcuaAdapter(device, { ...deps, log: deps.log.child({ component: 'opcua' }) });
         await real.start();
       })().catch((err: unknown) => log.error({ err: String(err) }, 'OPC UA client failed to start'));
+      await starting;
     },
     async stop() {
       stopped = true;

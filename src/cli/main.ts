@@ -99,7 +99,11 @@ export function buildProgram(): Command {
     .option('--modbus-charger-port <port>', 'first of three ports of the simulated Modbus chargers', port, 5023)
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker', port, 1883)
     .option('--opcua-port <port>', 'port of the simulated OPC UA BMS', port, 4840)
-    .option('--no-opcua', 'leave out the simulated OPC UA BMS')
+    .option(
+      '--opcua',
+      'add the simulated OPC UA BMS (the battery the battery policy steers; node-opcua adds seconds to start-up)',
+      false,
+    )
     .option('--vtn-port <port>', 'port of the simulated OpenADR VTN', port, 8081)
     .option('--oscp-port <port>', 'port of the simulated OSCP capacity provider', port, 8082)
     .option(

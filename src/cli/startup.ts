@@ -123,16 +123,3 @@ export function explainStartupError(err: unknown, listeners: readonly Listener[]
   const first = String(e?.message ?? err).split('\n')[0];
   return `start-up failed: ${first}`;
 }
-
-/** A port free right now on the host (for a part that must know its port before it listens). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen({ host, port: 0 }, () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
