@@ -12,6 +12,12 @@ export interface SitePhysicsOptions {
   readonly baseLoadNoiseW?: number;
   /** PV peak at solar noon on a clear day, W (0 = no PV). */
   readonly pvPeakW?: number;
+  /**
+   * Where the simulated sun stands relative to the clock, ms: the PV curve is
+   * evaluated at `now + sunOffsetMs`, so a demo started at night can run in
+   * daylight (0 = the sun follows the clock's UTC time).
+   */
+  readonly sunOffsetMs?: number;
   /** Physics integration step, ms. */
   readonly stepMs?: number;
 }
@@ -109,7 +115,7 @@ export class SitePhysics {
     if (this.pvOverrideW !== undefined) return this.pvOverrideW;
     const peak = this.opts.pvPeakW ?? 0;
     if (peak <= 0) return 0;
-    const d = new Date(now);
+    const d = new Date(now + (this.opts.sunOffsetMs ?? 0));
     const hour = d.getUTCHours() + d.getUTCMinutes() / 60 + d.getUTCSeconds() / 3600;
     // Bell between 06:00 and 20:00 UTC, peak at 13:00.
     if (hour <= 6 || hour >= 20) return 0;

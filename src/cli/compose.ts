@@ -5,7 +5,6 @@ import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
 import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
-import { createOpcuaAdapters, routeOpcuaLogs } from '../../adapters/opcua/index.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createHttpPriceFetcher } from '../../adapters/price-feed/index.js';
 import { createHttpWebhookSender } from '../../adapters/webhooks/index.js';
@@ -14,6 +13,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { createGridService, GRID_MIGRATIONS, type GridService, siteDemandW, siteMeasurements } from '../grid/index.js';
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
 import { FleetInputs } from './fleet-inputs.js';
+import { createLazyOpcuaAdapters } from './lazy-opcua.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
 import type { GridAdapterDeps } from '../ports/grid.js';
@@ -176,9 +176,8 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
       }),
     );
   }
-  // node-opcua writes to the console; route it into our logger instead.
-  routeOpcuaLogs(log.child({ component: 'opcua' }));
-  const batteries = createOpcuaAdapters(config.opcua, { clock, log: log.child({ component: 'opcua' }), bus: core.bus });
+  // node-opcua takes seconds to import: loaded when the gateway starts, in the background (lazy-opcua.ts).
+  const batteries = createLazyOpcuaAdapters(config.opcua, { clock, log, bus: core.bus });
   components.push(...batteries);
   // A BMS with a writable set-point serves the `battery:<id>` set-points of the battery and VPP policies.
   batteries.forEach((b, i) => {

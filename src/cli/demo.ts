@@ -6,15 +6,17 @@ import { CmsSim } from '../../sim/cloud/cms.js';
 import { createModbusDemo } from '../../sim/devices/modbus/demo.js';
 import { buildingLoadDeviceConfig, startBuildingLoadSim } from '../../sim/devices/mqtt/building-load.js';
 import { SimCharger } from '../../sim/devices/ocpp/charger.js';
-import { type BmsServer, bmsDeviceConfig, startBmsServer } from '../../sim/devices/opcua/bms-server.js';
+import type { BmsServer } from '../../sim/devices/opcua/bms-server.js';
 import { DemoTraffic } from '../../sim/site/demo-traffic.js';
 import { SitePhysics } from '../../sim/site/physics.js';
 import { createUtilityDemo, type UtilityDemo } from '../../sim/utility/demo.js';
 import { formatErrors, validateConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { type Clock, SystemClock } from '../model/clock.js';
-import { createLogger, type Logger } from '../util/logger.js';
+import type { Logger } from '../util/logger.js';
 import { createGateway, type Gateway } from './compose.js';
+import { cliLogger, defaultLogFormat, type LogFormat } from './log-format.js';
+import type { Listener } from './startup.js';
 
 export interface DemoOptions {
   readonly config: string;
@@ -37,6 +39,56 @@ export interface DemoOptions {
   readonly dataDir: string;
   /** Skip the OPC UA BMS (it is the slowest part to start). */
   readonly opcua: boolean;
+  /** Listen address of the gateway's HTTP API and OCPP server (the simulators stay on 127.0.0.1). */
+  readonly host?: string;
+  /** `pretty` (a terminal's default) or `json`. */
+  readonly logFormat?: LogFormat;
+  /**
+   * Where the simulated sun stands when the demo starts, `HH:MM` solar time
+   * (UTC-based), so the demo shows PV at any hour; `clock` follows the wall clock.
+   */
+  readonly sunTime?: string;
+}
+
+/** The simulated sun's offset from the clock so that it reads `sunTime` at `now`, ms (0 for `clock`). */
+export function sunOffsetMs(sunTime: string | undefined, now: number): number {
+  if (!sunTime || sunTime === 'clock') return 0;
+  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(sunTime);
+  if (!m) throw new Error(`--sun-time must be HH:MM or "clock", not "${sunTime}"`);
+  const want = (Number(m[1]) * 60 + Number(m[2])) * 60_000;
+  const day = 86_400_000;
+  return (((want - (now % day)) % day) + day) % day;
+}
+
+/** The ports the demo will listen on, with the flag that changes each (checked before anything starts). */
+export function demoListeners(options: Partial<DemoOptions>): Listener[] {
+  const o = { ...DEMO_DEFAULTS, ...options };
+  const host = o.host ?? '127.0.0.1';
+  const sim = (port: number, what: string, change: string): Listener => ({ port, host: '127.0.0.1', what, change });
+  const out: Listener[] = [
+    { port: o.httpPort, host, what: 'HTTP API + dashboard', change: '--http-port' },
+    { port: o.ocppPort, host, what: 'OCPP server', change: '--ocpp-port' },
+    sim(o.meterPort, 'simulated grid meter', '--meter-port'),
+    sim(o.pvPort, 'simulated PV inverter', '--pv-port'),
+    sim(o.batteryPort, 'simulated battery', '--battery-port'),
+    sim(o.mqttPort, 'embedded MQTT broker', '--mqtt-port'),
+    sim(o.vtnPort, 'simulated OpenADR VTN', '--vtn-port'),
+    sim(o.oscpPort, 'simulated OSCP capacity provider', '--oscp-port'),
+  ];
+  if (o.modbusChargerPort !== 0) {
+    for (let i = 0; i < 3; i++) {
+      out.push(
+        sim(
+          o.modbusChargerPort + i,
+          `simulated Modbus charger ${i + 1}`,
+          '--modbus-charger-port (uses it and the next two)',
+        ),
+      );
+    }
+  }
+  if (!o.upstreamUrl) out.push(sim(o.cmsPort, 'simulated cloud CMS', '--cms-port'));
+  if (o.opcua) out.push(sim(o.opcuaPort, 'simulated OPC UA BMS', '--opcua-port (or --no-opcua)'));
+  return out;
 }
 
 export interface DemoDeps {
@@ -115,7 +167,8 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
   const env = deps.env;
   const raw = (parseDocument(readFileSync(resolve(opts.config), 'utf8')).toJS() ?? {}) as Raw;
   const clock = deps.clock ?? new SystemClock();
-  const preLog = deps.log ?? createLogger({ level: 'info', pretty: process.stdout.isTTY });
+  const logFormat = opts.logFormat ?? defaultLogFormat(process.stdout.isTTY);
+  const preLog = deps.log ?? cliLogger({ level: 'info', format: logFormat });
   const started: Part[] = [];
   const stopAll = async () => {
     for (const p of started.splice(0).reverse()) {
@@ -133,7 +186,15 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
   };
 
   try {
-    const physics = new SitePhysics({ clock, seed: 42, baseLoadW: 9000, baseLoadNoiseW: 800, pvPeakW: 15000 });
+    const sunOffset = sunOffsetMs(opts.sunTime, clock.now());
+    const physics = new SitePhysics({
+      clock,
+      seed: 42,
+      baseLoadW: 9000,
+      baseLoadNoiseW: 800,
+      pvPeakW: 15000,
+      sunOffsetMs: sunOffset,
+    });
     await run({ name: 'site physics', start: () => physics.start(), stop: () => physics.stop() });
 
     let cms: CmsSim | undefined;
@@ -159,13 +220,15 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     for (const p of modbus.parts)
       await run({ name: p.name, where: () => p.where, start: () => p.start(), stop: () => p.stop() });
 
+    // The OPC UA BMS: node-opcua is imported only when it is wanted (it takes seconds).
     let bms: BmsServer | undefined;
     if (opts.opcua) {
       await run({
         name: 'battery BMS (OPC UA)',
         where: () => (bms ? `opc.tcp://127.0.0.1:${bms.port}` : ''),
         start: async () => {
-          bms = await startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
+          const m = await import('../../sim/devices/opcua/bms-server.js');
+          bms = await m.startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
         },
         stop: () => bms?.stop(),
       });
@@ -201,15 +264,24 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const grid = raw.grid ?? {};
     const patched = {
       ...raw,
-      api: { ...(raw.api as object), port: opts.httpPort },
+      api: { ...(raw.api as object), port: opts.httpPort, ...(opts.host ? { host: opts.host } : {}) },
       ocpp: {
         ...raw.ocpp,
         port: opts.ocppPort,
+        ...(opts.host ? { host: opts.host } : {}),
         upstream: { ...(raw.ocpp?.upstream as object), url: opts.upstreamUrl ?? cms?.url },
       },
       store: { ...(raw.store as object), path: join(opts.dataDir, 'demo.db') },
       modbus: { devices: modbus.devices() },
-      opcua: { devices: bms ? [bmsDeviceConfig(`opc.tcp://127.0.0.1:${bms.port}`, 'bms')] : [] },
+      // The YAML's BMS entry (the simulator's node ids) pointed at the port the simulator listens on.
+      opcua: {
+        devices: bms
+          ? ((raw.opcua as { devices?: Array<Record<string, unknown>> } | undefined)?.devices ?? []).map((d) => ({
+              ...d,
+              endpoint: `opc.tcp://127.0.0.1:${bms?.port ?? opts.opcuaPort}`,
+            }))
+          : [],
+      },
       mqtt: {
         ...(raw.mqtt as object),
         enabled: true,
@@ -226,7 +298,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const validated = validateConfig(patched, env);
     if (!validated.ok) throw new Error(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`);
     const config = validated.config;
-    const log = deps.log ?? createLogger({ level: config.log.level, pretty: process.stdout.isTTY });
+    const log = deps.log ?? cliLogger({ level: config.log.level, format: logFormat });
 
     const gateway = createGateway(config, { clock, log, env });
     await run({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
@@ -282,11 +354,16 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       utility,
       chargers,
       describe() {
-        const lines = ['gridkeeper demo running on 127.0.0.1 (Ctrl-C stops everything):', '', ' gateway'];
+        const lines = [
+          `gridkeeper demo running on ${opts.host ?? '127.0.0.1'} (Ctrl-C stops everything):`,
+          '',
+          ' gateway',
+        ];
         for (const [name, url] of Object.entries(gateway.urls())) lines.push(`  ${name.padEnd(30)} ${url}`);
         lines.push('', ' simulated site');
         for (const p of started) if (p.where) lines.push(`  ${p.name.padEnd(30)} ${p.where()}`);
         lines.push(`  ${`${chargers.length} OCPP chargers`.padEnd(30)} -> ${ocppUrl}/<id>`);
+        lines.push(`  ${'simulated sun'.padEnd(30)} ${describeSun(sunOffset, clock.now())}`);
         lines.push('', ` try: curl -s ${gateway.api()?.url()}/api/v1/state`);
         return lines.join('\n');
       },
@@ -296,4 +373,12 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     await stopAll();
     throw err;
   }
+}
+
+/** "11:00 solar time (clock + 5 h 12 min)": what the demo's sun shows and how far it is from the clock. */
+function describeSun(offsetMs: number, now: number): string {
+  const sun = new Date(now + offsetMs).toISOString().slice(11, 16);
+  if (offsetMs === 0) return `${sun} UTC (follows the clock)`;
+  const min = Math.round(offsetMs / 60_000);
+  return `${sun} solar time now (clock UTC + ${Math.floor(min / 60)} h ${min % 60} min; --sun-time clock to follow the clock)`;
 }

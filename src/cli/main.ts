@@ -1,14 +1,17 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { configReferenceMarkdown } from '../config/docs.js';
 import { formatErrors, loadConfigFile } from '../config/load.js';
 import { SystemClock } from '../model/clock.js';
-import { createLogger } from '../util/logger.js';
+import type { GatewayConfig } from '../config/schema.js';
 import { adapterConfigErrors } from './checks.js';
+import { siteConfigWarnings, unknownIdErrors } from './checks-site.js';
 import { registerCommands } from './commands/index.js';
 import type { DemoOptions } from './demo.js';
+import { cliLogger, defaultLogFormat, LOG_FORMATS, type LogFormat } from './log-format.js';
 import { onShutdown } from './shutdown.js';
+import { checkDatabasePath, checkPorts, explainStartupError, type Listener, StartupError } from './startup.js';
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage. */
 export const EXIT_CONFIG = 2;
@@ -19,9 +22,62 @@ function port(value: string): number {
   return n;
 }
 
+/** The package version, from package.json beside src/ (tsx) or beside dist/ (built). */
+function version(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'gridkeeper' && pkg.version) return pkg.version;
+    } catch {
+      // not this layout; try the next
+    }
+  }
+  return 'unknown';
+}
+
+const logFormatOption = () =>
+  new Option('--log-format <format>', 'log lines: pretty (default on a terminal) or json (default otherwise)').choices(
+    LOG_FORMATS,
+  );
+
+/**
+ * Run a start-up; a failure becomes one line on stderr saying what and how
+ * to fix it, and a non-zero exit (everything started so far is already
+ * stopped by the part that failed; exiting ends anything in this process).
+ */
+async function startOrExplain<T>(listeners: readonly Listener[], start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    process.stderr.write(`gridkeeper: ${explainStartupError(err, listeners)}\n`);
+    process.exit(err instanceof StartupError ? err.exitCode : 1);
+  }
+}
+
+/** The ports of `gridkeeper run`, with the config key that changes each. */
+function runListeners(config: GatewayConfig, file: string): Listener[] {
+  const out: Listener[] = [
+    { port: config.api.port, host: config.api.host, what: 'HTTP API', change: `api.port in ${file}` },
+    { port: config.ocpp.port, host: config.ocpp.host, what: 'OCPP server', change: `ocpp.port in ${file}` },
+  ];
+  if (config.mqtt.enabled && config.mqtt.broker === 'embedded') {
+    out.push({
+      port: config.mqtt.port,
+      host: config.mqtt.host,
+      what: 'embedded MQTT broker',
+      change: `mqtt.port in ${file}`,
+    });
+  }
+  return out;
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('gridkeeper')
+    .version(version(), '-V, --version', 'print the version')
     .description('Edge gateway for EV charging depots: load management, local OCPP proxy, grid integration, one API.')
     .showHelpAfterError()
     .exitOverride((err) => {
@@ -43,7 +99,11 @@ export function buildProgram(): Command {
     .option('--modbus-charger-port <port>', 'first of three ports of the simulated Modbus chargers', port, 5023)
     .option('--mqtt-port <port>', 'port of the embedded MQTT broker', port, 1883)
     .option('--opcua-port <port>', 'port of the simulated OPC UA BMS', port, 4840)
-    .option('--no-opcua', 'leave out the simulated OPC UA BMS')
+    .option(
+      '--opcua',
+      'add the simulated OPC UA BMS (the battery the battery policy steers; node-opcua adds seconds to start-up)',
+      false,
+    )
     .option('--vtn-port <port>', 'port of the simulated OpenADR VTN', port, 8081)
     .option('--oscp-port <port>', 'port of the simulated OSCP capacity provider', port, 8082)
     .option(
@@ -56,10 +116,23 @@ export function buildProgram(): Command {
     )
     .option('--chargers <n>', 'number of simulated chargers', (v) => Number.parseInt(v, 10), 4)
     .option('--data-dir <dir>', 'where the demo keeps its SQLite file', 'data')
+    .option('--host <address>', "listen address of the gateway's API and OCPP server (e.g. 0.0.0.0)", '127.0.0.1')
+    .option(
+      '--sun-time <HH:MM|clock>',
+      'solar time of the simulated sun at start (the demo shows PV at any hour); "clock" follows UTC',
+      '11:00',
+    )
+    .addOption(logFormatOption())
     .action(async (opts: DemoOptions) => {
-      // Loaded lazily: the protocol stacks (node-opcua above all) take seconds to import.
-      const { startDemo } = await import('./demo.js');
-      const demo = await startDemo(opts, { env: process.env });
+      // Loaded lazily: the protocol stacks take time to import, and --help should not wait for them.
+      const { demoListeners, startDemo } = await import('./demo.js');
+      const listeners = demoListeners(opts);
+      const demo = await startOrExplain(listeners, async () => {
+        checkDatabasePath(`${opts.dataDir}/demo.db`, 'choose another with --data-dir <dir>');
+        // Every fixed port is checked before the first simulator starts.
+        await checkPorts(listeners);
+        return startDemo(opts, { env: process.env });
+      });
       process.stdout.write(`${demo.describe()}\n`);
       onShutdown(() => demo.stop());
     });
@@ -68,17 +141,38 @@ export function buildProgram(): Command {
     .command('run')
     .description('Run the gateway for a real site.')
     .requiredOption('-c, --config <file>', 'site configuration (YAML)')
-    .action(async (opts: { config: string }) => {
+    .option('--host <address>', 'listen address of the API and OCPP server (overrides api.host and ocpp.host)')
+    .addOption(logFormatOption())
+    .action(async (opts: { config: string; host?: string; logFormat?: LogFormat }) => {
       const result = loadConfigFile(opts.config, process.env);
-      const errors = result.ok ? adapterConfigErrors(result.config) : result.errors;
+      const errors = result.ok
+        ? [...unknownIdErrors(opts.config), ...adapterConfigErrors(result.config)]
+        : result.errors;
       if (!result.ok || errors.length > 0) {
         process.stderr.write(`${opts.config}: invalid configuration\n${formatErrors(errors)}\n`);
         process.exit(EXIT_CONFIG);
       }
-      const log = createLogger({ level: result.config.log.level });
-      const { createGateway } = await import('./compose.js');
-      const gateway = createGateway(result.config, { clock: new SystemClock(), log, env: process.env });
-      await gateway.start();
+      const config: GatewayConfig = opts.host
+        ? {
+            ...result.config,
+            api: { ...result.config.api, host: opts.host },
+            ocpp: { ...result.config.ocpp, host: opts.host },
+          }
+        : result.config;
+      const log = cliLogger({
+        level: config.log.level,
+        format: opts.logFormat ?? defaultLogFormat(process.stdout.isTTY),
+      });
+      for (const w of siteConfigWarnings(config)) log.warn(`${w.path}: ${w.message}`);
+      const listeners = runListeners(config, opts.config);
+      const gateway = await startOrExplain(listeners, async () => {
+        checkDatabasePath(config.store.path, `store.path in ${opts.config}`);
+        await checkPorts(listeners);
+        const { createGateway } = await import('./compose.js');
+        const gw = createGateway(config, { clock: new SystemClock(), log, env: process.env });
+        await gw.start();
+        return gw;
+      });
       log.info({ urls: gateway.urls() }, 'gridkeeper running');
       onShutdown(() => gateway.stop());
     });
@@ -89,13 +183,22 @@ export function buildProgram(): Command {
     .argument('<file>', 'site configuration (YAML)')
     .action((file: string) => {
       const result = loadConfigFile(file, process.env);
-      const errors = result.ok ? adapterConfigErrors(result.config) : result.errors;
+      // Unknown ids are looked up in the file itself, so they are named (with the intended id) even
+      // while other errors keep the schema from passing.
+      const ids = unknownIdErrors(file);
+      const errors = result.ok
+        ? [...ids, ...adapterConfigErrors(result.config)]
+        : [...result.errors.filter((e) => !ids.some((i) => i.path === e.path)), ...ids];
       if (!result.ok || errors.length > 0) {
         process.stderr.write(`${file}: ${errors.length} error(s)\n${formatErrors(errors)}\n`);
         process.exit(EXIT_CONFIG);
       }
+      const warnings = siteConfigWarnings(result.config);
+      for (const w of warnings) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
       process.stdout.write(
-        `${file}: ok (${result.config.chargers.length} chargers, site limit ${result.config.site.limitW} W)\n`,
+        `${file}: ok (${result.config.chargers.length} chargers, site limit ${result.config.site.limitW} W${
+          warnings.length ? `, ${warnings.length} warning(s)` : ''
+        })\n`,
       );
     });
 

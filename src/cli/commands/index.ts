@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerBackupCommand } from './backup.js';
 import { registerKeysCommand } from './keys.js';
 import { registerOpcuaCommand } from './opcua.js';
 import { registerScenarioCommand } from './scenario.js';
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerOpcuaCommand(program);
   registerKeysCommand(program);
   registerScenarioCommand(program);
+  registerBackupCommand(program);
 }

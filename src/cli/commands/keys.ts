@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SCOPES, type Scope } from '../../api/auth.js';
 import { formatErrors, loadConfigFile } from '../../config/load.js';
@@ -12,6 +14,7 @@ export type KeysCommandIo = CommandIo;
 interface StoreOptions {
   config?: string;
   db?: string;
+  dataDir: string;
 }
 
 function parseScopes(value: string): Scope[] {
@@ -36,16 +39,26 @@ export function registerKeysCommand(program: Command, io: KeysCommandIo = proces
   const withStore = (cmd: Command) =>
     cmd
       .option('-c, --config <file>', 'site config file (its store.path is used)', io.env.GRIDKEEPER_CONFIG)
-      .option('--db <path>', 'database file (instead of --config)');
+      .option('--db <path>', 'database file (instead of --config)')
+      .option('--data-dir <dir>', "the demo's data directory, used without --config and --db", 'data');
 
   const open = (o: StoreOptions) => {
     let path = o.db;
-    if (!path) {
-      if (!o.config) {
-        io.err('give --config <site.yaml> or --db <file>\n');
+    if (!path && !o.config) {
+      // Without a site, the keys are the demo's (npm start), as the README shows.
+      const demoDb = join(o.dataDir, 'demo.db');
+      if (!existsSync(demoDb)) {
+        io.err(
+          `no database: give --config <site.yaml> or --db <file> (the demo's ${demoDb} does not exist yet: start the demo with npm start first)\n`,
+        );
         io.fail(2);
         return undefined;
       }
+      io.err(`using the demo's database ${demoDb} (give --config or --db for a site)\n`);
+      path = demoDb;
+    }
+    if (!path) {
+      if (!o.config) return undefined;
       const r = loadConfigFile(o.config, io.env);
       if (!r.ok) {
         io.err(`${formatErrors(r.errors)}\n`);
