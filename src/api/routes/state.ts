@@ -98,6 +98,8 @@ function lastHeard(s: SiteSnapshot): Map<string, number> {
 }
 
 export interface StateExtras {
+  /** When a device not in the process image (a sub-metered load) last sent a reading. */
+  readonly heard?: (deviceId: string) => number | undefined;
   readonly override?: () => { limitW: number; until: number; reason: string } | undefined;
 }
 
@@ -151,7 +153,7 @@ export function buildState(
       protocol: d.protocol,
       kind: d.kind,
       online: d.online,
-      lastSeen: iso(latest(d.lastSeen, heard.get(d.id))),
+      lastSeen: iso(latest(latest(d.lastSeen, heard.get(d.id)), extras.heard?.(d.id))),
       error: d.error ?? null,
     })),
     stale: [...s.stale],
