@@ -5,6 +5,7 @@ import type { GatewayContext } from '../context.js';
 import type { Integration } from '../integration/index.js';
 import { installAuth, type KeyVerifier } from './auth.js';
 import { dashboardRoutes } from './dashboard.js';
+import { trackLoadReadings } from './last-heard.js';
 import { LiveStreams } from './live.js';
 import { installErrorDocs } from './documented-errors.js';
 import { installProblemHandlers } from './errors.js';
@@ -112,7 +113,13 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
 
   await app.register(healthRoutes(ctx, { ready: isReady }));
   await app.register(faviconRoutes());
-  await app.register(stateRoutes(ctx, integration ? { override: () => integration.siteOverride.active() } : {}));
+  const loads = trackLoadReadings(ctx.bus);
+  await app.register(
+    stateRoutes(ctx, {
+      heard: loads.at,
+      ...(integration ? { override: () => integration.siteOverride.active() } : {}),
+    }),
+  );
   let live: LiveStreams | undefined;
   const grid = opts.providers?.grid;
   // Grid signals change in the grid service; partners see each new or changed event once.
@@ -129,7 +136,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
       heartbeatMs: ctx.config.api.events.heartbeatMs,
       metrics: ctx.metrics,
     });
-    const deps: RouteDeps = { ctx, integration, providers: opts.providers ?? {} };
+    const deps: RouteDeps = { ctx, integration, providers: opts.providers ?? {}, heard: loads.at };
     await app.register(eventRoutes(live));
     // One plugin per resource, in the order of the OpenAPI document.
     const resources = [
@@ -169,6 +176,7 @@ export async function createApiServer(ctx: GatewayContext, opts: ApiServerOption
     async stop() {
       started = false;
       offGrid?.();
+      loads.stop();
       live?.stop();
       await opts.onStop?.();
       await app.close();

@@ -97,6 +97,8 @@ describe('API contract', () => {
         lastSeen: t1,
       },
     });
+    core.bus.emit('device', { id: 'building', protocol: 'mqtt', kind: 'load', online: true, lastSeen: t0 });
+    core.bus.emit('load', { id: 'building', powerW: reading(5000, t1, 'building') });
     core.loop.runRound('manual');
     const state = (await app.inject({ method: 'GET', url: '/api/v1/state', headers: auth(ADMIN_KEY) })).json();
     expect(state.grid.powerW).toBe(6900);
@@ -105,7 +107,9 @@ describe('API contract', () => {
     expect(Number.isInteger(e.setpointW)).toBe(true);
     expect(Math.round(e.currentA * 10)).toBeCloseTo(e.currentA * 10, 9);
     expect(e.sessionEnergyWh).toBe(18);
-    expect(state.devices.find((d: { id: string }) => d.id === 'CP01').lastSeen).toBe(new Date(t1).toISOString());
+    for (const id of ['CP01', 'building']) {
+      expect(state.devices.find((d: { id: string }) => d.id === id).lastSeen, id).toBe(new Date(t1).toISOString());
+    }
     const session = (await app.inject({ method: 'GET', url: '/api/v1/sessions/s1', headers: auth(ADMIN_KEY) })).json();
     expect(session.energyWh).toBe(18);
     // A set-point as the dispatcher writes it, arithmetic noise and all.

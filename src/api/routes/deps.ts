@@ -18,6 +18,8 @@ export interface RouteDeps {
   readonly ctx: GatewayContext;
   readonly integration: Integration;
   readonly providers: ApiProviders;
+  /** When a device outside the process image (a sub-metered load) last sent a reading. */
+  readonly heard?: (deviceId: string) => number | undefined;
 }
 
 export const DAY_MS = 86_400_000;

@@ -111,6 +111,8 @@ function lastHeard(s: SiteSnapshot): Map<string, number> {
 }
 
 export interface StateExtras {
+  /** When a device not in the process image (a sub-metered load) last sent a reading. */
+  readonly heard?: (deviceId: string) => number | undefined;
   readonly override?: () => { limitW: number; until: number; reason: string } | undefined;
 }
 
@@ -164,7 +166,7 @@ export function buildState(
       protocol: d.protocol,
       kind: d.kind,
       online: d.online,
-      lastSeen: iso(latest(d.lastSeen, heard.get(d.id))),
+      lastSeen: iso(latest(latest(d.lastSeen, heard.get(d.id)), extras.heard?.(d.id))),
       error: d.error ?? null,
       measures: d.measures
         ? {
