@@ -77,6 +77,8 @@ export class SessionTracker {
     if (this.ctx.sessions.get(sid)) return; // a repeated StartTransaction: the session exists
     const startedAt = Date.parse(p.timestamp) || this.ctx.clock.now();
     const txId = String(transactionId);
+    // A start answered locally that the CMS took before this session was written (a crash between the two).
+    const upstream = fromCms ? transactionId : this.ctx.outbox.upstreamTx(this.charger.id, transactionId);
     this.beforeStart(sid, txId, p.connectorId, startedAt);
     const info: SessionInfo = {
       id: sid,
@@ -88,7 +90,7 @@ export class SessionTracker {
       energyWh: 0,
       meterStartWh: p.meterStart,
       chargerTransactionId: txId,
-      ...(fromCms ? { upstreamTransactionId: txId } : {}),
+      ...(upstream !== undefined ? { upstreamTransactionId: String(upstream) } : {}),
       syncState: fromCms ? 'synced' : 'pending',
     };
     this.save(info, 'session.started');
