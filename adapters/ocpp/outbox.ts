@@ -44,7 +44,6 @@ export class OcppOutbox {
   private readonly attemptStmt;
   private readonly poisonStmt;
   private readonly localTxStmt;
-  private readonly sessionStmt;
   private readonly nextTxStmt;
   private readonly bumpTxStmt;
   private readonly mapTxStmt;
@@ -81,7 +80,6 @@ export class OcppOutbox {
       `UPDATE ocpp_outbox SET status = 'poison', attempts = attempts + 1, last_error = ?, done_at = ? WHERE seq = ?`,
     );
     this.localTxStmt = db.prepare('UPDATE ocpp_outbox SET local_tx_id = ?, session_id = ? WHERE seq = ?');
-    this.sessionStmt = db.prepare('UPDATE ocpp_outbox SET session_id = ? WHERE seq = ?');
     this.nextTxStmt = db.prepare(`SELECT value FROM ocpp_meta WHERE key = 'next_local_tx_id'`);
     this.bumpTxStmt = db.prepare(`UPDATE ocpp_meta SET value = value + 1 WHERE key = 'next_local_tx_id'`);
     this.mapTxStmt = db.prepare(
@@ -241,10 +239,6 @@ export class OcppOutbox {
     this.poisonStmt.run(error, now, seq);
   }
 
-  setSession(seq: number, sessionId: string): void {
-    this.sessionStmt.run(sessionId, seq);
-  }
-
   /** Issue a gateway transaction id for a StartTransaction answered locally and record it on the row, atomically. */
   issueLocalTx(seq: number, sessionId: string): number {
     return this.db.transaction(() => {
@@ -275,10 +269,6 @@ export class OcppOutbox {
       this.mapTxStmt.run(chargerId, local, upstreamTxId);
       return local;
     })();
-  }
-
-  mapTx(chargerId: string, localTxId: number, upstreamTxId: number): void {
-    this.mapTxStmt.run(chargerId, localTxId, upstreamTxId);
   }
 
   upstreamTx(chargerId: string, localTxId: number): number | undefined {

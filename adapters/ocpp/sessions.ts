@@ -77,6 +77,8 @@ export class SessionTracker {
     if (this.ctx.sessions.get(sid)) return; // a repeated StartTransaction: the session exists
     const startedAt = Date.parse(p.timestamp) || this.ctx.clock.now();
     const txId = String(transactionId);
+    // A start answered locally that the CMS took before this session was written (a crash between the two).
+    const upstream = fromCms ? transactionId : this.ctx.outbox.upstreamTx(this.charger.id, transactionId);
     this.beforeStart(sid, txId, p.connectorId, startedAt);
     const info: SessionInfo = {
       id: sid,
@@ -88,7 +90,7 @@ export class SessionTracker {
       energyWh: 0,
       meterStartWh: p.meterStart,
       chargerTransactionId: txId,
-      ...(fromCms ? { upstreamTransactionId: txId } : {}),
+      ...(upstream !== undefined ? { upstreamTransactionId: String(upstream) } : {}),
       syncState: fromCms ? 'synced' : 'pending',
     };
     this.save(info, 'session.started');
@@ -181,7 +183,10 @@ export class SessionTracker {
   /** 1.6: the CMS accepted a start answered locally; later messages carry its transaction id. */
   upstreamAccepted(sid: string, upstreamTxId: number): void {
     const s = this.ctx.sessions.get(sid);
-    if (s) this.save({ ...s, upstreamTransactionId: String(upstreamTxId) }, 'session.updated');
+    if (s) {
+      this.warnRepeat(sid, String(upstreamTxId));
+      this.save({ ...s, upstreamTransactionId: String(upstreamTxId) }, 'session.updated');
+    }
     this.refreshSync(sid);
   }
 
@@ -217,13 +222,17 @@ export class SessionTracker {
         'session.stopped',
       );
     }
-    const earlier = sessions.lastByTransaction(this.charger.id, chargerTxId, sid);
-    if (earlier) {
-      log.warn(
-        { chargerId: this.charger.id, transactionId: chargerTxId, session: sid, earlierSession: earlier.id },
-        'transaction id seen before: a new session, the earlier one is left as it was',
-      );
-    }
+    this.warnRepeat(sid, chargerTxId);
+  }
+
+  /** A transaction id (the charger's or the CMS's) that an earlier session of this charger had: said once, naming both. */
+  private warnRepeat(sid: string, txId: string): void {
+    const earlier = this.ctx.sessions.lastByTransaction(this.charger.id, txId, sid);
+    if (!earlier) return;
+    this.ctx.log.warn(
+      { chargerId: this.charger.id, transactionId: txId, session: sid, earlierSession: earlier.id },
+      'transaction id seen before: a new session, the earlier one is left as it was',
+    );
   }
 
   /**

@@ -17,6 +17,6 @@ export interface SessionStorePort {
   openByUpstream(chargerId: string, upstreamTxId: string): SessionInfo | undefined;
   /** Open sessions of one connector, oldest first. */
   openOnConnector(chargerId: string, connectorId: number): SessionInfo[];
-  /** The latest other session of a charger that had this charger transaction id (for the repeat warning). */
-  lastByTransaction(chargerId: string, chargerTxId: string, exceptId: string): SessionInfo | undefined;
+  /** The latest other session of a charger known under this transaction id, the charger's or the CMS's (for the repeat warning). */
+  lastByTransaction(chargerId: string, txId: string, exceptId: string): SessionInfo | undefined;
 }

@@ -61,6 +61,7 @@ const FILTERS: ReadonlyArray<readonly [keyof SessionQuery, string]> = [
 export class SessionStore implements SessionStorePort {
   private readonly upsertStmt;
   private readonly getStmt;
+  private readonly legacyStmt;
   private readonly openByTxStmt;
   private readonly openByUpstreamStmt;
   private readonly openOnConnectorStmt;
@@ -77,12 +78,14 @@ export class SessionStore implements SessionStorePort {
         energy_wh = excluded.energy_wh, upstream_tx_id = excluded.upstream_tx_id,
         charger_tx_id = excluded.charger_tx_id, sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`);
     this.getStmt = db.prepare('SELECT * FROM sessions WHERE id = ?');
+    this.legacyStmt = db.prepare('SELECT * FROM sessions WHERE legacy_id = ?');
     const open = 'SELECT * FROM sessions WHERE charger_id = ? AND stopped_at IS NULL';
     this.openByTxStmt = db.prepare(`${open} AND charger_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
     this.openByUpstreamStmt = db.prepare(`${open} AND upstream_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
     this.openOnConnectorStmt = db.prepare(`${open} AND connector_id = ? ORDER BY started_at, id`);
     this.lastByTxStmt = db.prepare(
-      'SELECT * FROM sessions WHERE charger_id = ? AND charger_tx_id = ? AND id <> ? ORDER BY started_at DESC, id DESC LIMIT 1',
+      `SELECT * FROM sessions WHERE charger_id = @c AND (charger_tx_id = @tx OR upstream_tx_id = @tx) AND id <> @id
+        ORDER BY started_at DESC, id DESC LIMIT 1`,
     );
   }
 
@@ -104,8 +107,9 @@ export class SessionStore implements SessionStorePort {
     });
   }
 
+  /** A session by its id; a partner holding an id from before `core-004` (`<charger>-<tx>`) still finds it. */
   get(id: string): SessionInfo | undefined {
-    const row = this.getStmt.get(id) as SessionRow | undefined;
+    const row = (this.getStmt.get(id) ?? this.legacyStmt.get(id)) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -126,9 +130,9 @@ export class SessionStore implements SessionStorePort {
     return (this.openOnConnectorStmt.all(chargerId, connectorId) as SessionRow[]).map(fromRow);
   }
 
-  /** The latest other session of a charger that had this charger transaction id (open or stopped). */
-  lastByTransaction(chargerId: string, chargerTxId: string, exceptId: string): SessionInfo | undefined {
-    const row = this.lastByTxStmt.get(chargerId, chargerTxId, exceptId) as SessionRow | undefined;
+  /** The latest other session of a charger known under this transaction id (charger's or CMS's; open or stopped). */
+  lastByTransaction(chargerId: string, txId: string, exceptId: string): SessionInfo | undefined {
+    const row = this.lastByTxStmt.get({ c: chargerId, tx: txId, id: exceptId }) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 

@@ -1,12 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Gateway, createGateway } from '../../src/cli/compose.js';
-import { SystemClock } from '../../src/model/clock.js';
-import { createLogger, silentLogger } from '../../src/util/logger.js';
-import { testConfig } from '../helpers/core.js';
-import { type JsonCms, connectJsonCharger, startJsonCms, startWebhookSink } from './peers/ocpp-json.js';
+import {
+  ISO,
+  type Json,
+  T0,
+  energy16,
+  energy201,
+  foreignIds,
+  hookCount,
+  identityStack,
+  until,
+} from './identity-stack.js';
+import { connectJsonCharger } from './peers/ocpp-json.js';
 
 /**
  * Session identity across gateway restarts on the same database, against a
@@ -16,131 +20,14 @@ import { type JsonCms, connectJsonCharger, startJsonCms, startWebhookSink } from
  * replay drains within 5 s of the CMS link returning. Peers: plain ws + JSON.
  */
 
-type Json = Record<string, unknown>;
-
-async function until(cond: () => boolean, ms = 8000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const ISO = (ms: number) => new Date(ms).toISOString();
-const T0 = Date.parse('2026-01-05T08:00:00Z');
-
-function energy16(wh: number, at: number): Json[] {
-  return [
-    {
-      timestamp: ISO(at),
-      sampledValue: [{ value: String(wh), measurand: 'Energy.Active.Import.Register', unit: 'Wh' }],
-    },
-  ];
-}
-
-function energy201(wh: number, at: number): Json[] {
-  return [{ timestamp: ISO(at), sampledValue: [{ value: wh, measurand: 'Energy.Active.Import.Register' }] }];
-}
-
 describe('session identity with repeated transaction ids', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup() {
-    const dir = mkdtempSync(join(tmpdir(), 'gk-identity-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const hooks = await startWebhookSink();
-    cleanups.push(() => hooks.stop());
-    let cms = await startJsonCms({ firstTxId: 1 });
-    const cmsPort = Number(new URL(cms.url).port);
-    const cmsList: JsonCms[] = [cms];
-    cleanups.push(() => cms.stop());
-    let gw: Gateway | undefined;
-    const startGateway = async () => {
-      gw = createGateway(
-        testConfig({
-          store: { path: join(dir, 'gridkeeper.db') },
-          api: { port: 0, anonymousRead: true },
-          ocpp: {
-            port: 0,
-            unknownChargers: 'accept',
-            forwardTimeoutMs: 1500,
-            upstream: { url: cms.url, reconnectMinMs: 100, reconnectMaxMs: 300, pingIntervalMs: 0 },
-          },
-          integration: {
-            webhooks: [
-              {
-                id: 'billing',
-                url: hooks.url,
-                events: ['session.started', 'session.stopped'],
-                secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
-              },
-            ],
-            webhookDelivery: { initialBackoffMs: 50, maxBackoffMs: 200 },
-          },
-        } as never),
-        {
-          clock: new SystemClock(),
-          log: process.env.GK_DEBUG ? createLogger({ level: 'debug' } as never) : silentLogger(),
-          env: {},
-        },
-      );
-      await gw.start();
-      return gw;
-    };
-    cleanups.push(async () => {
-      await gw?.stop();
-    });
-    return {
-      hooks,
-      cmsList,
-      cms: () => cms,
-      gateway: () => gw as Gateway,
-      startGateway,
-      stopGateway: async () => {
-        await gw?.stop();
-        gw = undefined;
-      },
-      /** The CMS goes away; a fresh one (counting its ids from 1 again) comes back on the same address. */
-      cmsDown: () => cms.stop(),
-      cmsUp: async () => {
-        cms = await startJsonCms({ port: cmsPort, firstTxId: 1 });
-        cmsList.push(cms);
-        return cms;
-      },
-      ocppUrl: (id: string) => `${(gw as Gateway).urls().ocpp}/${id}`,
-      sessions: async (chargerId: string) => {
-        const res = await fetch(`${(gw as Gateway).api()?.url()}/api/v1/sessions?chargerId=${chargerId}&limit=50`);
-        const body = (await res.json()) as { items?: Json[]; data?: Json[] } | Json[];
-        const items = Array.isArray(body) ? body : (body.items ?? body.data ?? []);
-        return [...items].sort((a, b) => String(a.startedAt).localeCompare(String(b.startedAt)));
-      },
-    };
-  }
-
-  /** Every webhook of `type` about `chargerId`, by session id. */
-  function hookCount(bodies: Json[], type: string, chargerId: string): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const b of bodies) {
-      const d = b.data as Json;
-      if (b.type !== type || d.chargerId !== chargerId) continue;
-      out.set(String(d.sessionId), (out.get(String(d.sessionId)) ?? 0) + 1);
-    }
-    return out;
-  }
-
-  /** Transaction ids in charger messages a CMS received that it never issued. */
-  function foreignIds(cms: JsonCms, chargerId: string): unknown[] {
-    return cms.received
-      .filter((r) => r.chargerId === chargerId && (r.action === 'MeterValues' || r.action === 'StopTransaction'))
-      .map((r) => r.params.transactionId)
-      .filter((tx) => tx !== undefined && !cms.issued.includes(tx as number));
-  }
-
   it('1.6J: a CMS that issues the same ids again after a gateway restart gets new sessions, and the outage replay drains', async () => {
-    const t = await setup();
+    const t = await identityStack(cleanups);
     const id = 'cp16';
     await t.startGateway();
     let cp = await connectJsonCharger(t.ocppUrl(id), 'ocpp1.6');
@@ -249,10 +136,16 @@ describe('session identity with repeated transaction ids', () => {
     }
     expect(started.size).toBe(3);
     expect(stopped.size).toBe(3);
+    // Each repeat said once, naming the new session and the earlier one.
+    const repeats = t.logs.filter((l) => String(l.msg).startsWith('transaction id seen before'));
+    expect(repeats.map((l) => [l.session, l.earlierSession])).toEqual([
+      [sessions[1]?.sessionId, sessions[0]?.sessionId],
+      [sessions[2]?.sessionId, sessions[1]?.sessionId],
+    ]);
   }, 60_000);
 
   it('1.6J outage: offline start, CMS back, stop while online: the CMS sees only its own id, remote stop is mapped back', async () => {
-    const t = await setup();
+    const t = await identityStack(cleanups);
     const id = 'cp16b';
     await t.startGateway();
     const cp = await connectJsonCharger(t.ocppUrl(id), 'ocpp1.6');
@@ -305,7 +198,7 @@ describe('session identity with repeated transaction ids', () => {
   }, 60_000);
 
   it('2.0.1: a charger that reuses its transaction ids after a gateway restart gets new sessions; outage replay keeps seqNo order', async () => {
-    const t = await setup();
+    const t = await identityStack(cleanups);
     const id = 'cs201';
     const boot = { reason: 'PowerUp', chargingStation: { model: 'M2', vendorName: 'Acme' } };
     const te = (eventType: string, seqNo: number, wh: number, at: number, extra: Json = {}) => ({
@@ -378,60 +271,10 @@ describe('session identity with repeated transaction ids', () => {
     expect([...started.values()]).toEqual([1, 1, 1]);
     expect([...stopped.values()]).toEqual([1, 1, 1]);
     expect(new Set(sessions.map((s) => s.sessionId))).toEqual(new Set(started.keys()));
+    const repeats = t.logs.filter((l) => String(l.msg).startsWith('transaction id seen before'));
+    expect(repeats.map((l) => [l.transactionId, l.session, l.earlierSession])).toEqual([
+      ['TX-1', sessions[1]?.sessionId, sessions[0]?.sessionId],
+      ['TX-1', sessions[2]?.sessionId, sessions[1]?.sessionId],
+    ]);
   }, 60_000);
-  it('1.6J repeats: a message the charger sends again (same id, or same content under a new id) reaches the CMS once', async () => {
-    const t = await setup();
-    const id = 'cp16r';
-    await t.startGateway();
-    const cp = await connectJsonCharger(t.ocppUrl(id), 'ocpp1.6');
-    cleanups.push(() => cp.close());
-    await cp.call('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'M1' });
-    await until(() => t.cms().connected(id), 5000, 'CMS link');
-    const start = { connectorId: 1, idTag: 'TAG', meterStart: 0, timestamp: ISO(T0) };
-    const first = await cp.call('StartTransaction', start, 'start-1');
-    expect(await cp.call('StartTransaction', start, 'start-1')).toEqual(first);
-    expect(await cp.call('StartTransaction', start, 'start-1-retry')).toEqual(first);
-    const tx = first.transactionId as number;
-    const mv = { connectorId: 1, transactionId: tx, meterValue: energy16(500, T0 + 10_000) };
-    await cp.call('MeterValues', mv, 'mv-1');
-    await cp.call('MeterValues', mv, 'mv-1-retry');
-    const stop = { transactionId: tx, meterStop: 900, timestamp: ISO(T0 + 20_000), reason: 'Local' };
-    await cp.call('StopTransaction', stop, 'stop-1');
-    await cp.call('StopTransaction', stop, 'stop-1-retry');
-    await new Promise((r) => setTimeout(r, 300));
-    const got = t.cms().received.filter((r) => r.chargerId === id && r.action !== 'BootNotification');
-    expect(got.map((r) => [r.action, r.msgId])).toEqual([
-      ['StartTransaction', 'start-1'],
-      ['MeterValues', 'mv-1'],
-      ['StopTransaction', 'stop-1'],
-    ]);
-    const sessions = await t.sessions(id);
-    expect(sessions.map((s) => [s.energyWh, s.stopReason])).toEqual([[900, 'Local']]);
-  }, 30_000);
-
-  it('a start on a connector that still has an open session closes that one as superseded, with its last energy', async () => {
-    const t = await setup();
-    const id = 'cp16s';
-    await t.startGateway();
-    const cp = await connectJsonCharger(t.ocppUrl(id), 'ocpp1.6');
-    cleanups.push(() => cp.close());
-    await cp.call('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'M1' });
-    await until(() => t.cms().connected(id), 5000, 'CMS link');
-    const a = await cp.call('StartTransaction', { connectorId: 1, idTag: 'A', meterStart: 100, timestamp: ISO(T0) });
-    await cp.call('MeterValues', {
-      connectorId: 1,
-      transactionId: a.transactionId,
-      meterValue: energy16(700, T0 + 60_000),
-    });
-    // The charger lost the stop (e.g. a reset) and starts anew on the same connector.
-    await cp.call('StartTransaction', { connectorId: 1, idTag: 'B', meterStart: 800, timestamp: ISO(T0 + 120_000) });
-    await until(() => hookCount(t.hooks.bodies, 'session.stopped', id).size === 1, 8000, 'superseded webhook');
-    const sessions = await t.sessions(id);
-    expect(sessions.map((s) => [s.idTag, s.stopReason, s.energyWh, s.stoppedAt])).toEqual([
-      ['A', 'superseded', 600, ISO(T0 + 120_000)],
-      ['B', null, 0, null],
-    ]);
-    const stoppedHook = t.hooks.bodies.find((b) => b.type === 'session.stopped')?.data as Json;
-    expect(stoppedHook).toMatchObject({ stopReason: 'superseded', sessionId: sessions[0]?.sessionId });
-  }, 30_000);
 });

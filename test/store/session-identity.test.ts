@@ -66,6 +66,8 @@ describe('session identity migration and lookups', () => {
     expect(store.openByTransaction('cp-1', '7')?.id).toBe(open?.id);
     expect(store.openByTransaction('cp-1', '5')).toBeUndefined();
     expect(store.lastByTransaction('cp-1', '5', 'other')?.id).toBe(stopped?.id);
+    // A partner holding an old id still finds the session.
+    expect(store.get('cp-1-5')?.id).toBe(stopped?.id);
     db.close();
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OCPP_MIGRATIONS, OcppOutbox } from '../../../adapters/ocpp/index.js';
+import { contentKey } from '../../../adapters/ocpp/repeats.js';
 import { type Db, openDatabase } from '../../../src/store/db.js';
 import { CORE_MIGRATIONS } from '../../../src/store/migrations.js';
 
@@ -66,5 +67,35 @@ describe('OCPP outbox: counts and backlog for the API and metrics', () => {
       expect(plan(stmt), stmt).toContain('USING COVERING INDEX ocpp_outbox_status (status=?)');
       expect(plan(stmt), stmt).not.toMatch(/SCAN ocpp_outbox/);
     }
+  });
+  it('a repeat by content is the recorded row; a delivered start records the CMS id in the same commit', () => {
+    const o = open();
+    const start = { connectorId: 1, idTag: 'T', meterStart: 0, timestamp: '2026-01-05T08:00:00.000Z' };
+    const input = {
+      chargerId: 'C',
+      protocol: 'ocpp1.6' as const,
+      action: 'StartTransaction',
+      payload: start,
+      createdAt: 1,
+      offline: true,
+      sessionId: 'S1',
+    };
+    const key = contentKey('StartTransaction', start);
+    expect(key).toBeDefined();
+    expect(
+      contentKey('StartTransaction', { timestamp: start.timestamp, meterStart: 0, idTag: 'T', connectorId: 1 }),
+    ).toBe(key);
+    expect(contentKey('StatusNotification', { status: 'Available', timestamp: start.timestamp })).toBeUndefined();
+    const first = o.append({ ...input, msgId: 'm1', contentKey: key as string });
+    const again = o.append({ ...input, msgId: 'm2', sessionId: 'S2', contentKey: key as string });
+    expect(first.repeat).toBe(false);
+    expect(again).toMatchObject({ repeat: true, row: { seq: first.row.seq, msgId: 'm1', sessionId: 'S1' } });
+    expect(o.counts().pending).toBe(1);
+
+    const local = o.issueLocalTx(first.row.seq, 'S1');
+    expect(local).toBeGreaterThanOrEqual(1_000_000_001);
+    expect(o.startDelivered('C', first.row.seq, { transactionId: 42 }, 42, 10)).toBe(local);
+    expect(o.upstreamTx('C', local)).toBe(42);
+    expect(o.counts()).toMatchObject({ pending: 0, done: 1 });
   });
 });
