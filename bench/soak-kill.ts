@@ -30,6 +30,7 @@ function notesOf(r: KillSoakReport): string {
     r.unconfirmed + r.chargersNotIdle + r.chargerFailures.length > 0
       ? `run incomplete: ${r.unconfirmed} unconfirmed messages, ${r.chargersNotIdle} chargers not idle, failures: ${r.chargerFailures.join('; ')}`
       : '',
+    r.duplicateNewId > 0 ? `new-id duplicates by action: ${JSON.stringify(r.duplicateNewIdByAction)}` : '',
     r.examples.slice(0, 6).join(' | '),
   ]
     .filter(Boolean)

@@ -39,6 +39,8 @@ export interface SoakVerdict {
   readonly sessionsUnknownToCms: number;
   /** The same charger message again under a message id the CMS had not seen for it (cannot be told apart). */
   readonly duplicateNewId: number;
+  /** The same, by action. */
+  readonly duplicateNewIdByAction: Readonly<Record<string, number>>;
   /** The same charger message again under the same message id (a CMS can drop it). */
   readonly duplicateSameId: number;
   /** First arrivals at the CMS that came after a later message of the same charger. */
@@ -84,6 +86,7 @@ export function judge(
   const wrongSessions = new Set<string>();
   let wrongId = 0;
   let duplicateNewId = 0;
+  const duplicateNewIdByAction: Record<string, number> = {};
   let duplicateSameId = 0;
   let outOfOrder = 0;
   let foreign = 0;
@@ -102,6 +105,7 @@ export function judge(
       if (ids.has(r.msgId)) duplicateSameId++;
       else {
         duplicateNewId++;
+        duplicateNewIdByAction[r.action] = (duplicateNewIdByAction[r.action] ?? 0) + 1;
         note(
           'duplicate-new-id',
           `${r.chargerId} ${r.action} at the CMS as ${[...ids].join(', ')}, again as ${r.msgId}`,
@@ -165,6 +169,7 @@ export function judge(
     offlineSessionsWithWrongId,
     sessionsUnknownToCms,
     duplicateNewId,
+    duplicateNewIdByAction,
     duplicateSameId,
     outOfOrder,
     foreign,
