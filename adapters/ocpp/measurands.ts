@@ -15,8 +15,10 @@ import type { Payload } from './types.js';
  * (`DeviceStatus.measures`, shown in the API's devices view).
  */
 export const SAMPLED = ['Energy.Active.Import.Register', 'Power.Active.Import', 'Current.Import'] as const;
+/** A bidirectional charger's feed-in is reported as export power: asked for first, dropped if refused. */
+const WITH_EXPORT = [...SAMPLED, 'Power.Active.Export'].join(',');
 /** Fallbacks for chargers that refuse the full list, most useful first. */
-const SAMPLED_FALLBACKS = [SAMPLED.join(','), 'Power.Active.Import,Current.Import', 'Current.Import'];
+const SAMPLED_FALLBACKS = [WITH_EXPORT, SAMPLED.join(','), 'Power.Active.Import,Current.Import', 'Current.Import'];
 export const SAMPLE_INTERVAL_S = 5;
 export const ALIGNED_INTERVAL_S = 300;
 
@@ -68,11 +70,18 @@ async function change16(t: MeasurandTarget, key: string, value: string): Promise
 
 async function configure16(t: MeasurandTarget): Promise<MeterCapability> {
   const refused: string[] = [];
+  const tried: string[] = [];
+  let taken = false;
   for (const list of SAMPLED_FALLBACKS) {
     const st = await change16(t, 'MeterValuesSampledData', list);
-    if (st === 'Accepted' || st === 'RebootRequired') break;
-    refused.push(`MeterValuesSampledData=${list}: ${st}`);
+    if (st === 'Accepted' || st === 'RebootRequired') {
+      taken = true;
+      break;
+    }
+    tried.push(`MeterValuesSampledData=${list}: ${st}`);
   }
+  // Export power is optional: a charger that took the list without it has not refused anything needed.
+  if (!taken || tried.length > 1) refused.push(...tried);
   for (const [key, value] of [
     ['MeterValueSampleInterval', String(SAMPLE_INTERVAL_S)],
     ['ClockAlignedDataInterval', String(ALIGNED_INTERVAL_S)],
@@ -98,7 +107,7 @@ const ALIGNED_CTRLR = { name: 'AlignedDataCtrlr' };
 
 async function configure2x(t: MeasurandTarget): Promise<MeterCapability> {
   const wanted = [
-    { component: SAMPLED_CTRLR, variable: { name: 'TxUpdatedMeasurands' }, attributeValue: SAMPLED.join(',') },
+    { component: SAMPLED_CTRLR, variable: { name: 'TxUpdatedMeasurands' }, attributeValue: WITH_EXPORT },
     { component: SAMPLED_CTRLR, variable: { name: 'TxUpdatedInterval' }, attributeValue: String(SAMPLE_INTERVAL_S) },
     { component: ALIGNED_CTRLR, variable: { name: 'Interval' }, attributeValue: String(ALIGNED_INTERVAL_S) },
     { component: ALIGNED_CTRLR, variable: { name: 'Measurands' }, attributeValue: SAMPLED[0] },

@@ -19,7 +19,7 @@ export interface ControlLoopOptions {
   readonly coalesceMs: number;
   /** Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`). */
   readonly allocate: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
-  /** A charger reading older than this is replaced by the estimate from its set-point, ms (default 15 s). */
+  /** A charger reading older than this is replaced by the estimate from its set-point, ms (default 12.5 s: 2.5 sample intervals). */
   readonly drawFreshMs?: number;
   /** Observers (metrics, failsafe events, API). */
   readonly onRound?: (round: ControlRound) => void;
@@ -54,7 +54,7 @@ export class ControlLoop {
   readonly draws: DrawEstimator;
 
   constructor(private readonly opts: ControlLoopOptions) {
-    this.draws = new DrawEstimator({ freshMs: opts.drawFreshMs ?? 15_000 });
+    this.draws = new DrawEstimator({ freshMs: opts.drawFreshMs ?? 12_500 });
   }
 
   start(): void {

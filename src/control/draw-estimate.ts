@@ -129,7 +129,8 @@ export class DrawEstimator {
     const byId = new Map(snapshot.evses.map((e) => [e.id, e] as const));
     for (const sp of setpoints) {
       const e = byId.get(sp.evseId);
-      if (!e || !SESSION_STATUSES.has(e.status)) {
+      // Feed-in (V2G) is left to its measurement: the estimate models vehicles drawing, not feeding.
+      if (!e || !SESSION_STATUSES.has(e.status) || sp.currentA < 0 || sp.powerW < 0) {
         this.tracks.delete(sp.evseId);
         continue;
       }
@@ -163,6 +164,7 @@ export class DrawEstimator {
   private range(e: EvseState, now: number, gridTs: number): Range | undefined {
     if (!SESSION_STATUSES.has(e.status)) return undefined;
     const t = this.tracks.get(e.id);
+    if (!t && e.bidirectional) return undefined;
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
     if (t && fresh) this.learn(t, e, r.value, r.ts);

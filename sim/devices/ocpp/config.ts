@@ -53,7 +53,9 @@ export class ChargerConfig {
     const entries: Array<[string, Setting]> =
       opts.version === 'ocpp1.6'
         ? [
-            ['MeterValueSampleInterval', rw(interval, int)],
+            // An interval given by the test or scenario is pinned (as an installer may lock it): the gateway's
+            // ChangeConfiguration is Rejected and the charger keeps it.
+            ['MeterValueSampleInterval', opts.intervalMs !== undefined ? ro(interval) : rw(interval, int)],
             ['MeterValuesSampledData', rw(sampled, measurands)],
             ['MeterValuesSampledDataMaxLength', ro(String(MAX_MEASURANDS))],
             ['StopTxnSampledData', rw('Energy.Active.Import.Register', measurands)],
@@ -72,7 +74,7 @@ export class ChargerConfig {
           ]
         : [
             ['SampledDataCtrlr/Enabled', rw('true', bool)],
-            ['SampledDataCtrlr/TxUpdatedInterval', rw(interval, int)],
+            ['SampledDataCtrlr/TxUpdatedInterval', opts.intervalMs !== undefined ? ro(interval) : rw(interval, int)],
             ['SampledDataCtrlr/TxUpdatedMeasurands', rw(sampled, measurands)],
             ['SampledDataCtrlr/TxStartedMeasurands', rw('Energy.Active.Import.Register', measurands)],
             ['SampledDataCtrlr/TxEndedMeasurands', rw('Energy.Active.Import.Register', measurands)],

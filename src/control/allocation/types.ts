@@ -204,7 +204,9 @@ export function settingsOf(o: TreeAllocatorOptions): Settings {
     rampUpAPerS: o.rampUpAPerS ?? 4,
     holdMaxMs: o.holdMaxMs ?? 30_000,
     holdToleranceA: o.holdToleranceA ?? 0.5,
-    freshMs: o.freshMs ?? 5000,
+    // Chargers are configured to sample every 5 s (adapters/ocpp/measurands.ts): a reading stays
+    // usable for two and a half intervals, so one late message does not make every vehicle unknown.
+    freshMs: o.freshMs ?? 12_500,
     maxOverdrawA: o.maxOverdrawA ?? 3,
     assumedOverdrawA: o.assumedOverdrawA ?? 1.5,
     phaseSwitchDwellMs: o.phaseSwitchDwellMs ?? 300_000,
