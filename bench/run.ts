@@ -40,6 +40,7 @@ const MODULES: BenchModule[] = [
   { name: 'modbus', load: () => import('./modbus-run.js') },
   { name: 'mqtt', load: () => import('./mqtt.js') },
   { name: 'grid', load: () => import('./grid.js') },
+  { name: 'dr-meter', load: () => import('./dr-meter.js') },
   { name: 'api', load: () => import('./api.js') },
   { name: 'soak-kill', load: () => import('./soak-kill.js') },
 ];

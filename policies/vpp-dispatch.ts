@@ -43,6 +43,8 @@ export interface VppInput {
   readonly staleAfterMs: number;
   /** Tier of the requests: `grid` for a DSO/utility set-point, `optimisation` for a market dispatch. */
   readonly tier: Tier;
+  /** The load the gateway does not steer at the last meter sample (time-aligned, W); from the snapshot when absent. */
+  readonly otherLoadW?: number;
   /** Vehicles that did not follow their last discharge set-point: re-planned without them for a while. */
   readonly unresponsive?: ReadonlyArray<{ readonly evseId: string; readonly why: string }>;
 }
@@ -66,6 +68,7 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
   let needW = sp.value - grid.value;
 
   const bat = input.battery;
+  let batteryTargetW: number | undefined;
   if (bat) {
     const b = snapshot.battery;
     const bw = b.powerW && isFresh(b.powerW, now, input.staleAfterMs) ? b.powerW.value : undefined;
@@ -78,6 +81,7 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
       const wanted = clamp(bw + needW, -maxDis, maxCha);
       const target = clamp(wanted, bw - ramp, bw + ramp);
       needW -= target - bw;
+      batteryTargetW = target;
       const limits: string[] = [];
       if (target !== wanted) limits.push(`ramp ${kw(ramp)} per round`);
       if (wanted === -maxDis)
@@ -133,13 +137,26 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
     }
     eligible.push({ id: e.id, nowW, minW: -maxDischargeW, maxW: maxChargeW, why });
   }
-  // Share the rest in proportion to each vehicle's room in the needed direction.
-  const room = (c: (typeof eligible)[number]) =>
-    needW < 0 ? Math.max(0, c.nowW - c.minW) : Math.max(0, c.maxW - c.nowW);
-  const totalRoom = eligible.reduce((s, c) => s + room(c), 0);
+  // The vehicles' total is absolute: the set-point less the load nothing here steers (taken as the meter saw it),
+  // the battery's part and the chargers outside dispatch. Built from the error of the last step instead, a vehicle
+  // that reports its new power after the meter shows it would be asked twice and the dispatch would oscillate.
+  const eligibleIds = new Set(eligible.map((c) => c.id));
+  let fixedW = 0;
+  let evseW = 0;
+  for (const e of snapshot.evses) {
+    const w = e.powerW && isFresh(e.powerW, now, input.staleAfterMs) ? e.powerW.value : 0;
+    evseW += w;
+    if (!eligibleIds.has(e.id)) fixedW += w;
+  }
+  const batNowW = snapshot.battery.powerW?.value ?? 0;
+  const otherW = input.otherLoadW ?? grid.value - evseW - batNowW;
+  const batTermW = input.otherLoadW !== undefined && !bat ? 0 : (batteryTargetW ?? batNowW);
+  const totalW = sp.value - otherW - batTermW - fixedW;
+  const capDis = eligible.reduce((s, c) => s + -c.minW, 0);
+  const capCha = eligible.reduce((s, c) => s + c.maxW, 0);
   const limits: Limit[] = [];
   // What the devices cannot deliver is said, with the reason of each vehicle (the site's reasons show it).
-  const shortfallW = needW < 0 ? Math.max(0, -needW - totalRoom) : 0;
+  const shortfallW = totalW < 0 ? Math.max(0, -totalW - capDis) : 0;
   if (shortfallW > 100) {
     const whys = eligible.map((c) => `${c.id}: ${c.why}`);
     limits.push({
@@ -149,14 +166,18 @@ export function decide(snapshot: SiteSnapshot, input: VppInput, now: number): De
       ),
     });
   }
-  if (totalRoom <= 0) return { limits, requests };
-  // A vehicle serving the set-point keeps its share even when the site is on target (no need left),
-  // or it would fall back to charging and the next round would dispatch it again.
   for (const c of eligible) {
-    const share = Math.abs(needW) < 1 ? 0 : (needW * room(c)) / totalRoom;
-    const wanted = clamp(c.nowW + share, c.minW, c.maxW);
+    // Shared in proportion to what each can do in the needed direction.
+    const wanted =
+      totalW < 0
+        ? capDis > 0
+          ? Math.max(c.minW, (totalW * -c.minW) / capDis)
+          : 0
+        : capCha > 0
+          ? Math.min(c.maxW, (totalW * c.maxW) / capCha)
+          : 0;
     const target = clamp(wanted, c.nowW - ramp, c.nowW + ramp);
-    if (room(c) === 0) continue;
+    if (c.minW === 0 && target >= c.nowW) continue; // cannot feed and may keep charging: not ours to steer
     // A request only ever raises charging: charging less than now, or not at all before feeding in,
     // takes a cap on the EVSE as well.
     if (target < c.nowW || target <= 0)

@@ -241,7 +241,8 @@ export function gridPolicies(
     out.push(
       bindPolicy('vpp-dispatch', tier, vppDecide, (now: number): VppInput => {
         const store = service()?.store;
-        const sp = store?.input(now).setpoint;
+        const gridInput = store?.input(now);
+        const sp = gridInput?.setpoint;
         const signal = sp ? store?.active(now, 'setpoint').find((s) => s.eventId === sp.eventId) : undefined;
         return {
           ...(sp ? { setpoint: sp } : {}),
@@ -249,6 +250,7 @@ export function gridPolicies(
           ...(vpp.battery ? { battery: vpp.battery } : {}),
           vehicles: opts.vehicles?.(now) ?? [],
           unresponsive: service()?.v2g.unresponsive(now) ?? [],
+          ...(gridInput?.otherLoadW !== undefined ? { otherLoadW: gridInput.otherLoadW } : {}),
           v2gMinSocPct: vpp.v2gMinSocPct,
           rampWPerS: vpp.rampWPerS,
           stepS: config.control.intervalMs / 1000,

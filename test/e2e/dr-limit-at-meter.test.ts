@@ -175,6 +175,7 @@ async function holdsWithin(meterW: () => number, limitW: number, start: number, 
       throw new Error(`${what}: meter at ${meterW()} W, above the ${limitW} W limit ${now - start} ms after its start`);
     await sleep(50);
   }
+  if (process.env.GK_DEBUG) console.log(`${what}: met at the meter ${okSince - start} ms after the start`);
   expect(okSince - start, `${what}: met ${okSince - start} ms after the start`).toBeLessThanOrEqual(10_000);
 }
 

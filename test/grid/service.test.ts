@@ -52,7 +52,7 @@ describe('grid service: simple signals', () => {
     });
     expect(r.ok).toBe(true);
     vclock.advance(100);
-    // 12 kW - 2 kW building = 10 kW for two cars (above the 2 x 4.2 kW floor); the allocator shares it.
+    // 12 kW - 2 kW building = 10 kW for two cars; the allocator shares it.
     const evses = core.loop.lastRound()?.limits.find((l) => l.scope === 'evses');
     expect(evses?.maxImportW).toBe(10_000);
     expect(evses?.reasons[0]?.text).toContain('dso-7');
@@ -129,6 +129,28 @@ describe('grid service: simple signals', () => {
     const [ev] = grid.events();
     expect(ev).toMatchObject({ id: 'short', kind: 'IMPORT_CAPACITY_LIMIT', status: 'completed' });
     expect(ev?.detail?.['compliancePct']).toBe(100);
+  });
+
+  it('a limit the site cannot meet is never shown as met: grid view, grid.limit event', () => {
+    const { core, grid, vclock } = setup();
+    const events: unknown[] = [];
+    core.bus.on('grid.limit', (e) => events.push(e));
+    // 1 kW below a building load of 2 kW the gateway does not control: cannot be met, whatever the chargers do.
+    grid.applySimpleSignal({ importLimitW: 1000, until: vclock.now() + 600_000, id: 'too-low' });
+    for (let i = 0; i < 14; i++) {
+      vclock.advance(1000);
+      for (const id of ['CP1', 'CP2'])
+        core.bus.emit('evse.live', { id: `${id}/1`, patch: { powerW: reading(0, vclock.now(), id) } });
+      core.bus.emit('grid', { powerW: reading(2_000, vclock.now(), 'meter') });
+    }
+    const st = grid.status();
+    expect(GridStatusSchema.parse(JSON.parse(JSON.stringify(st)))).toBeDefined();
+    expect(st.limit).toMatchObject({ met: false, importLimitW: 1000, source: 'http', eventId: 'too-low' });
+    expect(st.limit.why).toContain('not met');
+    expect(events.at(-1)).toMatchObject({ met: false });
+    const evses = core.loop.lastRound()?.limits.find((l) => l.scope === 'evses');
+    expect(evses?.maxImportW).toBe(0);
+    expect(evses?.reasons[0]?.text).toContain('cannot be met');
   });
 
   it('config defaults parse', () => {
