@@ -87,7 +87,7 @@ export function demoListeners(options: Partial<DemoOptions>): Listener[] {
     }
   }
   if (!o.upstreamUrl) out.push(sim(o.cmsPort, 'simulated cloud CMS', '--cms-port'));
-  if (o.opcua) out.push(sim(o.opcuaPort, 'simulated OPC UA BMS', '--opcua-port (or --no-opcua)'));
+  if (o.opcua) out.push(sim(o.opcuaPort, 'simulated OPC UA BMS', '--opcua-port (or leave out --opcua)'));
   return out;
 }
 
