@@ -164,6 +164,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     setpoint: (id) => core.dispatcher.current(id),
     limits: () => core.loop.lastRound()?.limits ?? [],
     ocppChargers: () => ocpp.outboxSummary(),
+    gridSignals: () => gridSvc.store.active(clock.now()),
   });
   if (config.modbus.devices.length > 0) {
     components.push(

@@ -16,7 +16,7 @@ import { type Clock, SystemClock } from '../model/clock.js';
 import type { Logger } from '../util/logger.js';
 import { createGateway, type Gateway } from './compose.js';
 import { cliLogger, defaultLogFormat, type LogFormat } from './log-format.js';
-import type { Listener } from './startup.js';
+import { type Listener, StartupError } from './startup.js';
 
 export interface DemoOptions {
   readonly config: string;
@@ -54,7 +54,7 @@ export interface DemoOptions {
 export function sunOffsetMs(sunTime: string | undefined, now: number): number {
   if (!sunTime || sunTime === 'clock') return 0;
   const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(sunTime);
-  if (!m) throw new Error(`--sun-time must be HH:MM or "clock", not "${sunTime}"`);
+  if (!m) throw new StartupError(`--sun-time must be HH:MM or "clock", not "${sunTime}"`, 2);
   const want = (Number(m[1]) * 60 + Number(m[2])) * 60_000;
   const day = 86_400_000;
   return (((want - (now % day)) % day) + day) % day;
@@ -87,7 +87,7 @@ export function demoListeners(options: Partial<DemoOptions>): Listener[] {
     }
   }
   if (!o.upstreamUrl) out.push(sim(o.cmsPort, 'simulated cloud CMS', '--cms-port'));
-  if (o.opcua) out.push(sim(o.opcuaPort, 'simulated OPC UA BMS', '--opcua-port (or --no-opcua)'));
+  if (o.opcua) out.push(sim(o.opcuaPort, 'simulated OPC UA BMS', '--opcua-port (or leave out --opcua)'));
   return out;
 }
 
@@ -296,7 +296,9 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
       },
     };
     const validated = validateConfig(patched, env);
-    if (!validated.ok) throw new Error(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`);
+    if (!validated.ok) {
+      throw new StartupError(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`, 2);
+    }
     const config = validated.config;
     const log = deps.log ?? cliLogger({ level: config.log.level, format: logFormat });
 

@@ -119,6 +119,9 @@ export function explainStartupError(err: unknown, listeners: readonly Listener[]
     if (l) return portInUse(l).message;
     return `port ${e.port ?? '?'} is already in use (${e.address ?? ''}): stop what listens there or choose another port`;
   }
+  if (e?.code === 'ENOENT' && typeof (e as { path?: unknown }).path === 'string') {
+    return `cannot read ${(e as { path: string }).path}: no such file (check --config)`;
+  }
   if (e?.code === 'SQLITE_CANTOPEN') return `cannot open the database: ${e.message} (check store.path / --data-dir)`;
   const first = String(e?.message ?? err).split('\n')[0];
   return `start-up failed: ${first}`;

@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Reason, Setpoint } from '../model/decision.js';
+import type { GridSignal } from '../model/grid.js';
 import type { SiteSnapshot } from '../model/site.js';
 import type { OcppOutboxCharger } from '../ports/ocpp.js';
 
@@ -21,6 +22,8 @@ export interface SiteMetricsSource {
   limits(): readonly SiteMetricsLimit[];
   /** Per-charger OCPP link state (charger connected, CMS connected); absent without the proxy. */
   ocppChargers?(): readonly OcppOutboxCharger[];
+  /** Grid signals in force now, from every source (OpenADR, OSCP, HTTP, MQTT). */
+  gridSignals?(): readonly GridSignal[];
 }
 
 /** Names of the site metrics, for the Grafana dashboard test and the docs. */
@@ -40,6 +43,7 @@ export const SITE_METRIC_NAMES = [
   'gridkeeper_device_up',
   'gridkeeper_ocpp_charger_connected',
   'gridkeeper_ocpp_cms_connected',
+  'gridkeeper_grid_signal_watts',
 ] as const;
 
 const PHASES = ['L1', 'L2', 'L3'] as const;
@@ -203,6 +207,21 @@ export function registerSiteMetrics(registry: Registry, src: SiteMetricsSource):
         g.set({ site: s.siteId, device: d.id, protocol: d.protocol, kind: d.kind }, d.online ? 1 : 0);
     },
   );
+
+  const signals = src.gridSignals;
+  if (signals) {
+    gauge(
+      'gridkeeper_grid_signal_watts',
+      'Grid signals in force now by source and kind (importLimit, exportLimit, setpoint), W',
+      ['source', 'kind', 'event'],
+      (g, s) => {
+        for (const sig of signals()) {
+          if (sig.kind !== 'importLimit' && sig.kind !== 'exportLimit' && sig.kind !== 'setpoint') continue;
+          g.set({ site: s.siteId, source: sig.source, kind: sig.kind, event: sig.eventId }, Math.round(sig.value));
+        }
+      },
+    );
+  }
 
   const chargers = src.ocppChargers;
   if (chargers) {

@@ -38,7 +38,10 @@ describe('site metrics on /metrics', () => {
   let url: string;
   beforeAll(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gk-metrics-'));
-    demo = await startDemo({ ...DEMO_ANY_PORTS, dataDir, chargers: 4, opcua: false }, { env: {}, log: silentLogger() });
+    demo = await startDemo(
+      { ...DEMO_ANY_PORTS, dataDir, chargers: 4, opcua: false },
+      { env: { GRIDKEEPER_ADMIN_KEY: 'metrics-test-key' }, log: silentLogger() },
+    );
     url = `${demo.gateway.api()?.url()}/metrics`;
   }, 30_000);
   afterAll(async () => {
@@ -134,6 +137,30 @@ describe('site metrics on /metrics', () => {
     const sum = one(samples, 'gridkeeper_control_round_seconds_sum')[0]?.value ?? Number.NaN;
     expect(sum / rounds).toBeLessThan(0.1);
   }, 40_000);
+
+  it('a grid limit shows by its source, and the limits it shapes name the grid tier', async () => {
+    const api = demo.gateway.api()?.url();
+    const res = await fetch(`${api}/api/v1/grid/limit`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer metrics-test-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ importLimitW: 25_000, until: new Date(Date.now() + 600_000).toISOString() }),
+    });
+    expect(res.status).toBe(200);
+    const { samples } = await waitFor(
+      'the grid tier binding a limit',
+      async () => {
+        const r = await scrape();
+        const bound = one(r.samples, 'gridkeeper_limit_watts').some((s) => s.labels.tier === 'grid');
+        return bound ? r : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
+    const signals = one(samples, 'gridkeeper_grid_signal_watts').filter((s) => s.labels.kind === 'importLimit');
+    expect(signals.find((s) => s.labels.source === 'http')?.value).toBe(25_000);
+    // (The grid tier's budget is not simply the signal: the grid policy adds a legal floor per session.)
+    const grid = one(samples, 'gridkeeper_limit_watts').filter((s) => s.labels.tier === 'grid');
+    expect(grid.every((l) => l.labels.source === 'grid-signals' && l.value > 0)).toBe(true);
+  }, 30_000);
 
   it('the Grafana dashboard references only metrics the gateway exposes', async () => {
     const { types } = await scrape();
