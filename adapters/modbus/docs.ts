@@ -44,13 +44,31 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
       '0x80000000, NaN) are treated as missing, never as numbers.',
   );
   out.push('');
+  out.push('### SunSpec devices known to work');
+  out.push('');
+  out.push(
+    'These products expose SunSpec models over Modbus TCP and are read by discovery, without a profile. ' +
+      'The list is field experience from other open-source energy managers (evcc templates that read them through ' +
+      "SunSpec), not a test of this gateway's own; enable Modbus TCP (SunSpec) in the device first.",
+  );
+  out.push('');
+  for (const [vendor, products] of SUNSPEC_KNOWN) out.push(`- **${vendor}**: ${products}`);
+  out.push('');
   out.push('## Device profiles');
   out.push('');
-  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as |');
-  out.push('|---|---|---|---|---|---|');
+  out.push(
+    'Each profile follows a vendor register document, named under its heading with where the facts were read. ' +
+      'Profiles marked **unverified** were not checked against a vendor document: try them on the bench first. ' +
+      'Worked examples (an SDM630 on RS-485 as the grid meter, a Modbus charger, an external MQTT broker): ' +
+      '[examples.md](examples.md).',
+  );
+  out.push('');
+  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as | Checked against document |');
+  out.push('|---|---|---|---|---|---|---|');
   for (const p of profiles.values()) {
     out.push(
-      `| \`${p.name}\` | ${p.vendor} | ${p.model} | ${p.kind} | ${p.usages.join(', ')} | ${p.aliases.join(', ') || '—'} |`,
+      `| \`${p.name}\` | ${p.vendor} | ${p.model} | ${p.kind} | ${p.usages.join(', ')} | ${p.aliases.join(', ') || '—'} | ` +
+        `${p.verified ? 'yes' : '**unverified**'} |`,
     );
   }
   for (const p of profiles.values()) {
@@ -58,6 +76,7 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
     out.push(`### ${p.vendor} ${p.model} (\`${p.name}\`)`);
     out.push('');
     if (p.description) out.push(p.description.trim(), '');
+    out.push(`Source: *${p.source.document}*, ${p.source.version}. Read at: ${p.source.readAt.join('; ')}.`, '');
     out.push(
       `Default table: ${p.defaults.table}; word order: ${p.defaults.wordOrder}; byte order: ${p.defaults.byteOrder}; ` +
         `poll: ${p.pollMs} ms.`,
@@ -91,11 +110,22 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
       '`modbus.profileDirs`), and reference it from the site config with `profile: <vendor>-<model>`. No code. ' +
       'The catalogue test (`test/adapters/modbus/catalogue.test.ts`) checks the schema, register overlaps, units, ' +
       'and that every writable point has a range and a revert time; every profile is also read end to end against ' +
-      'a simulator built from the same file. Regenerate this page afterwards.',
+      'an independently written simulator map of the same device (`sim/devices/modbus/maps/<name>.json`), and each ' +
+      'point is checked against that map: width, table, word order, scale, sign, and the "not available" values. ' +
+      'A profile must name its vendor document (`source`); set `verified: false` when the map was not checked ' +
+      'against one. Regenerate this page with `npm run docs:devices`.',
   );
   out.push('');
   return out.join('\n');
 }
+
+/** SunSpec products other energy managers read through discovery (evcc templates that use SunSpec models). */
+const SUNSPEC_KNOWN: ReadonlyArray<readonly [string, string]> = [
+  ['Enphase', 'IQ Gateway (Modbus TCP)'],
+  ['Fronius', 'Symo GEN24 Plus, Primo GEN24 Plus, Verto Plus, Argeno; Fronius Smart Meter through the inverter'],
+  ['Kostal', 'Plenticore, Smart Energy Meter (KSEM)'],
+  ['SolarEdge', 'single- and three-phase inverters, hybrid (StorEdge) inverters, with a SolarEdge meter'],
+];
 
 export const DEVICES_DOC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'devices.md');
 

@@ -1,8 +1,24 @@
 import { SIM_QUANTITIES, type SimDeviceMap } from './device-map.js';
-import alfen from './maps/alfen-eve.json' with { type: 'json' };
-import sdm630 from './maps/eastron-sdm630.json' with { type: 'json' };
-import keba from './maps/keba-p30.json' with { type: 'json' };
-import quasar from './maps/wallbox-quasar.json' with { type: 'json' };
+import abbB23 from './maps/abb-b23.json' with { type: 'json' };
+import alfenEve from './maps/alfen-eve.json' with { type: 'json' };
+import carlogavazziEm24 from './maps/carlogavazzi-em24.json' with { type: 'json' };
+import carlogavazziEm340 from './maps/carlogavazzi-em340.json' with { type: 'json' };
+import eastronSdm120 from './maps/eastron-sdm120.json' with { type: 'json' };
+import eastronSdm630 from './maps/eastron-sdm630.json' with { type: 'json' };
+import eastronSdm72 from './maps/eastron-sdm72.json' with { type: 'json' };
+import eastronSdm72dmV2 from './maps/eastron-sdm72dm-v2.json' with { type: 'json' };
+import huaweiSun2000Battery from './maps/huawei-sun2000-battery.json' with { type: 'json' };
+import huaweiSun2000Grid from './maps/huawei-sun2000-grid.json' with { type: 'json' };
+import huaweiSun2000Pv from './maps/huawei-sun2000-pv.json' with { type: 'json' };
+import janitzaB23 from './maps/janitza-b23.json' with { type: 'json' };
+import kebaP30 from './maps/keba-p30.json' with { type: 'json' };
+import siemensPac2200 from './maps/siemens-pac2200.json' with { type: 'json' };
+import sungrowSgGrid from './maps/sungrow-sg-grid.json' with { type: 'json' };
+import sungrowSgPv from './maps/sungrow-sg-pv.json' with { type: 'json' };
+import sungrowShGrid from './maps/sungrow-sh-grid.json' with { type: 'json' };
+import sungrowShPv from './maps/sungrow-sh-pv.json' with { type: 'json' };
+import victronGxBattery from './maps/victron-gx-battery.json' with { type: 'json' };
+import wallboxQuasar from './maps/wallbox-quasar.json' with { type: 'json' };
 import { SIM_REGISTER_TYPES } from './registers.js';
 
 const TYPES: ReadonlySet<string> = new Set(SIM_REGISTER_TYPES);
@@ -14,9 +30,28 @@ const QUANTITIES: ReadonlySet<string> = new Set(SIM_QUANTITIES);
  * each profile with an independently written device.
  */
 export const SIM_DEVICE_MAPS: ReadonlyMap<string, SimDeviceMap> = new Map(
-  Object.entries({ 'eastron-sdm630': sdm630, 'alfen-eve': alfen, 'keba-p30': keba, 'wallbox-quasar': quasar }).map(
-    ([name, json]) => [name, checked(name, json)],
-  ),
+  Object.entries({
+    'abb-b23': abbB23,
+    'alfen-eve': alfenEve,
+    'carlogavazzi-em24': carlogavazziEm24,
+    'carlogavazzi-em340': carlogavazziEm340,
+    'eastron-sdm120': eastronSdm120,
+    'eastron-sdm630': eastronSdm630,
+    'eastron-sdm72': eastronSdm72,
+    'eastron-sdm72dm-v2': eastronSdm72dmV2,
+    'huawei-sun2000-battery': huaweiSun2000Battery,
+    'huawei-sun2000-grid': huaweiSun2000Grid,
+    'huawei-sun2000-pv': huaweiSun2000Pv,
+    'janitza-b23': janitzaB23,
+    'keba-p30': kebaP30,
+    'siemens-pac2200': siemensPac2200,
+    'sungrow-sg-grid': sungrowSgGrid,
+    'sungrow-sg-pv': sungrowSgPv,
+    'sungrow-sh-grid': sungrowShGrid,
+    'sungrow-sh-pv': sungrowShPv,
+    'victron-gx-battery': victronGxBattery,
+    'wallbox-quasar': wallboxQuasar,
+  }).map(([name, json]) => [name, checked(name, json)]),
 );
 
 /** A map by name, or the map itself. */
