@@ -13,7 +13,7 @@ import { SIM_DEVICE_MAPS } from '../../../sim/devices/modbus/device-maps.js';
 import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
 import { encodeRaw, notImplemented, wordsOf } from '../../../sim/devices/modbus/registers.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
-import { advanceUntil, testDeps } from './helpers.js';
+import { advanceUntil, recorder, testDeps } from './helpers.js';
 
 const files = profileFiles();
 
@@ -139,7 +139,9 @@ describe('device profile catalogue', () => {
       if (!profile) throw new Error(`profile ${name} not loaded`);
       for (const usage of profile.usages) {
         const deps = testDeps();
+        const rec = recorder(deps.bus);
         const physics = new SitePhysics({ clock: deps.clock });
+        physics.setBaseLoadStep(4321);
         const sim =
           profile.kind === 'charger'
             ? new ModbusChargerSim({ device: name, physics, clock: deps.clock })
@@ -153,6 +155,12 @@ describe('device profile catalogue', () => {
           await a.start();
           await advanceUntil(deps.clock, () => (a.devices.get('d')?.polls ?? 0) > 0, 100, 5000);
           expect(a.devices.get('d')?.isOnline, `${name} as ${usage}`).toBe(true);
+          if (usage === 'grid') {
+            // The grid power the simulated device measured arrives with the gateway's sign (+ import).
+            const want = physics.gridPowerW();
+            expect(Math.abs(want), 'the site draws power, so a sign error would show').toBeGreaterThan(100);
+            expect(rec.last('grid')?.powerW?.value, `${name} grid power`).toBeCloseTo(want, 0);
+          }
         } finally {
           await a.stop();
           await sim.stop();
