@@ -7,6 +7,8 @@ import { DEVICES_DOC, renderDevicesMarkdown } from '../../../adapters/modbus/doc
 import { createModbusAdapter } from '../../../adapters/modbus/index.js';
 import { decodePoint } from '../../../adapters/modbus/profile-device.js';
 import { checkProfileFile, loadProfiles, profileFiles } from '../../../adapters/modbus/profiles.js';
+import { adapterConfigErrors } from '../../../src/cli/checks.js';
+import { parseConfigText } from '../../../src/config/load.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
 import { pointTable } from '../../../sim/devices/modbus/device-map.js';
 import { SIM_DEVICE_MAPS } from '../../../sim/devices/modbus/device-maps.js';
@@ -249,5 +251,24 @@ describe('modbus config against the catalogue', () => {
       'devices.2.role: profile "eastron-sdm630" supports grid, pv, load, not charger',
     ]);
     expect(() => createModbusAdapter(cfg, testDeps())).toThrow(/modbus\.devices\.1\.profile: unknown profile/);
+  });
+});
+
+describe('docs/examples.md', () => {
+  const doc = readFileSync(join(DEVICES_DOC, '..', 'examples.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+
+  it('has the three worked examples: SDM630 on RS-485, a Modbus charger, an external MQTT broker', () => {
+    expect(blocks).toHaveLength(3);
+    expect(blocks[0]).toMatch(/transport: rtu[\s\S]*profile: eastron-sdm630/);
+    expect(blocks[1]).toMatch(/role: charger[\s\S]*profile: alfen-eve/);
+    expect(blocks[2]).toMatch(/broker: external/);
+  });
+
+  it.each(blocks.map((b, i) => [i + 1, b]))('example %i passes check-config', (_i, text) => {
+    const env = { MQTT_USERNAME: 'u', MQTT_PASSWORD: 'p' };
+    const r = parseConfigText(text, env);
+    const errors = r.ok ? adapterConfigErrors(r.config) : r.errors;
+    expect(errors).toEqual([]);
   });
 });
