@@ -7,9 +7,11 @@ import carlogavazziEm340 from './maps/carlogavazzi-em340.json' with { type: 'jso
 import eastronSdm120 from './maps/eastron-sdm120.json' with { type: 'json' };
 import eastronSdm220 from './maps/eastron-sdm220.json' with { type: 'json' };
 import eastronSdm230 from './maps/eastron-sdm230.json' with { type: 'json' };
+import eastronSdm54 from './maps/eastron-sdm54.json' with { type: 'json' };
 import eastronSdm630 from './maps/eastron-sdm630.json' with { type: 'json' };
 import eastronSdm72 from './maps/eastron-sdm72.json' with { type: 'json' };
 import eastronSdm72dmV2 from './maps/eastron-sdm72dm-v2.json' with { type: 'json' };
+import eltakoDsz15dm from './maps/eltako-dsz15dm.json' with { type: 'json' };
 import finder7m38 from './maps/finder-7m38.json' with { type: 'json' };
 import huaweiSun2000Battery from './maps/huawei-sun2000-battery.json' with { type: 'json' };
 import huaweiSun2000Grid from './maps/huawei-sun2000-grid.json' with { type: 'json' };
@@ -18,6 +20,7 @@ import ineproPro380 from './maps/inepro-pro380.json' with { type: 'json' };
 import janitzaB23 from './maps/janitza-b23.json' with { type: 'json' };
 import kebaP30 from './maps/keba-p30.json' with { type: 'json' };
 import lovatoDmg610 from './maps/lovato-dmg610.json' with { type: 'json' };
+import ornoWe516 from './maps/orno-we516.json' with { type: 'json' };
 import schneiderIem3000 from './maps/schneider-iem3000.json' with { type: 'json' };
 import siemensPac2200 from './maps/siemens-pac2200.json' with { type: 'json' };
 import sungrowSgGrid from './maps/sungrow-sg-grid.json' with { type: 'json' };
@@ -47,9 +50,11 @@ export const SIM_DEVICE_MAPS: ReadonlyMap<string, SimDeviceMap> = new Map(
     'eastron-sdm120': eastronSdm120,
     'eastron-sdm220': eastronSdm220,
     'eastron-sdm230': eastronSdm230,
+    'eastron-sdm54': eastronSdm54,
     'eastron-sdm630': eastronSdm630,
     'eastron-sdm72': eastronSdm72,
     'eastron-sdm72dm-v2': eastronSdm72dmV2,
+    'eltako-dsz15dm': eltakoDsz15dm,
     'finder-7m38': finder7m38,
     'huawei-sun2000-battery': huaweiSun2000Battery,
     'huawei-sun2000-grid': huaweiSun2000Grid,
@@ -58,6 +63,7 @@ export const SIM_DEVICE_MAPS: ReadonlyMap<string, SimDeviceMap> = new Map(
     'janitza-b23': janitzaB23,
     'keba-p30': kebaP30,
     'lovato-dmg610': lovatoDmg610,
+    'orno-we516': ornoWe516,
     'schneider-iem3000': schneiderIem3000,
     'siemens-pac2200': siemensPac2200,
     'sungrow-sg-grid': sungrowSgGrid,
