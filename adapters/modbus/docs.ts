@@ -103,6 +103,15 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
     }
   }
   out.push('');
+  out.push('## Asked for, not in the catalogue yet');
+  out.push('');
+  out.push(
+    'Profiles are written only from vendor register facts; these devices were left out because a fact the gateway ' +
+      'needs could not be established, or the generic profile cannot express the device:',
+  );
+  out.push('');
+  for (const [device, why] of NOT_COVERED) out.push(`- **${device}**: ${why}`);
+  out.push('');
   out.push('## Adding a device');
   out.push('');
   out.push(
@@ -125,6 +134,44 @@ const SUNSPEC_KNOWN: ReadonlyArray<readonly [string, string]> = [
   ['Fronius', 'Symo GEN24 Plus, Primo GEN24 Plus, Verto Plus, Argeno; Fronius Smart Meter through the inverter'],
   ['Kostal', 'Plenticore, Smart Energy Meter (KSEM)'],
   ['SolarEdge', 'single- and three-phase inverters, hybrid (StorEdge) inverters, with a SolarEdge meter'],
+];
+
+/** Devices the catalogue was asked for and does not have, with the reason (kept honest here, not in a ticket). */
+const NOT_COVERED: ReadonlyArray<readonly [string, string]> = [
+  [
+    'ABB Terra AC',
+    'the charging state is one byte inside a 32-bit register (0x400C) next to bits whose meaning was not found, ' +
+      'and the address of its communication-timeout register was not found; profiles have no byte/mask field yet.',
+  ],
+  [
+    'Phoenix Contact CHARX SEC',
+    'register map known (per-unit blocks of 1000, max current at +301), but no document states what the controller ' +
+      'does when the energy manager stops writing; a set-point without a known revert is refused by the catalogue.',
+  ],
+  [
+    'Mennekes AMTRON (Compact, Xtra/Premium HCC3)',
+    'the Compact needs a heartbeat register written every few seconds (0x0D00) or it drops the set-point; ' +
+      'the generic profile device writes only on change and on connect.',
+  ],
+  ['Victron EV Charging Station', 'set-current register known (5016), revert behaviour without writes not documented.'],
+  [
+    'Wallbox Quasar (V2G)',
+    'no public register document found; the profile is the old "-like" map, kept as the V2G example and marked unverified.',
+  ],
+  [
+    'Janitza UMG 604',
+    'no register table could be read; the Janitza profile covers the B-series DIN-rail meters (B21/B23/B24).',
+  ],
+  [
+    'Sungrow battery (SH series)',
+    'battery power (13021) is unsigned on older firmware, with the direction in the running-state bits (13000); ' +
+      'the profile codec cannot combine them.',
+  ],
+  [
+    'BYD battery',
+    'only reachable through the inverter (Fronius/SMA via SunSpec model 802, Sungrow, Huawei) — use that.',
+  ],
+  ['Siemens PAC2200 energy counters', 'float64 registers (801/809), which the profile codec does not read.'],
 ];
 
 export const DEVICES_DOC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'devices.md');
