@@ -57,13 +57,16 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
   out.push('## Device profiles');
   out.push('');
   out.push(
-    'Each profile follows a vendor register document, named under its heading with where the facts were read. ' +
-      'Profiles marked **unverified** were not checked against a vendor document: try them on the bench first. ' +
+    'Each profile follows a vendor register table, named under its heading with where the facts were read: ' +
+      "the vendor's document itself, or a public project that carries the table (the version then says " +
+      '"vendor PDF version not read"). Profiles marked **unverified** follow no vendor table at all. ' +
+      'No map has been tried on real hardware by this project yet, only against simulators written from the same ' +
+      'tables: try a new device on the bench first. ' +
       'Worked examples (an SDM630 on RS-485 as the grid meter, a Modbus charger, an external MQTT broker): ' +
       '[examples.md](examples.md).',
   );
   out.push('');
-  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as | Checked against document |');
+  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as | Follows a vendor table |');
   out.push('|---|---|---|---|---|---|---|');
   for (const p of profiles.values()) {
     out.push(
