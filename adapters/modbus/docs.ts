@@ -44,13 +44,34 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
       '0x80000000, NaN) are treated as missing, never as numbers.',
   );
   out.push('');
+  out.push('### SunSpec devices known to work');
+  out.push('');
+  out.push(
+    'These products expose SunSpec models over Modbus TCP and are read by discovery, without a profile. ' +
+      'The list is field experience from other open-source energy managers (evcc templates that read them through ' +
+      "SunSpec), not a test of this gateway's own; enable Modbus TCP (SunSpec) in the device first.",
+  );
+  out.push('');
+  for (const [vendor, products] of SUNSPEC_KNOWN) out.push(`- **${vendor}**: ${products}`);
+  out.push('');
   out.push('## Device profiles');
   out.push('');
-  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as |');
-  out.push('|---|---|---|---|---|---|');
+  out.push(
+    'Each profile follows a vendor register table, named under its heading with where the facts were read: ' +
+      "the vendor's document itself, or a public project that carries the table (the version then says " +
+      '"vendor PDF version not read"). Profiles marked **unverified** follow no vendor table at all. ' +
+      'No map has been tried on real hardware by this project yet, only against simulators written from the same ' +
+      'tables: try a new device on the bench first. ' +
+      'Worked examples (an SDM630 on RS-485 as the grid meter, a Modbus charger, an external MQTT broker): ' +
+      '[examples.md](examples.md).',
+  );
+  out.push('');
+  out.push('| Profile | Vendor | Model | Kind | Usages | Also sold as | Follows a vendor table |');
+  out.push('|---|---|---|---|---|---|---|');
   for (const p of profiles.values()) {
     out.push(
-      `| \`${p.name}\` | ${p.vendor} | ${p.model} | ${p.kind} | ${p.usages.join(', ')} | ${p.aliases.join(', ') || '—'} |`,
+      `| \`${p.name}\` | ${p.vendor} | ${p.model} | ${p.kind} | ${p.usages.join(', ')} | ${p.aliases.join(', ') || '—'} | ` +
+        `${p.verified ? 'yes' : '**unverified**'} |`,
     );
   }
   for (const p of profiles.values()) {
@@ -58,6 +79,7 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
     out.push(`### ${p.vendor} ${p.model} (\`${p.name}\`)`);
     out.push('');
     if (p.description) out.push(p.description.trim(), '');
+    out.push(`Source: *${p.source.document}*, ${p.source.version}. Read at: ${p.source.readAt.join('; ')}.`, '');
     out.push(
       `Default table: ${p.defaults.table}; word order: ${p.defaults.wordOrder}; byte order: ${p.defaults.byteOrder}; ` +
         `poll: ${p.pollMs} ms.`,
@@ -84,6 +106,15 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
     }
   }
   out.push('');
+  out.push('## Asked for, not in the catalogue yet');
+  out.push('');
+  out.push(
+    'Profiles are written only from vendor register facts; these devices were left out because a fact the gateway ' +
+      'needs could not be established, or the generic profile cannot express the device:',
+  );
+  out.push('');
+  for (const [device, why] of NOT_COVERED) out.push(`- **${device}**: ${why}`);
+  out.push('');
   out.push('## Adding a device');
   out.push('');
   out.push(
@@ -91,11 +122,60 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
       '`modbus.profileDirs`), and reference it from the site config with `profile: <vendor>-<model>`. No code. ' +
       'The catalogue test (`test/adapters/modbus/catalogue.test.ts`) checks the schema, register overlaps, units, ' +
       'and that every writable point has a range and a revert time; every profile is also read end to end against ' +
-      'a simulator built from the same file. Regenerate this page afterwards.',
+      'an independently written simulator map of the same device (`sim/devices/modbus/maps/<name>.json`), and each ' +
+      'point is checked against that map: width, table, word order, scale, sign, and the "not available" values. ' +
+      'A profile must name its vendor document (`source`); set `verified: false` when the map was not checked ' +
+      'against one. Regenerate this page with `npm run docs:devices`.',
   );
   out.push('');
   return out.join('\n');
 }
+
+/** SunSpec products other energy managers read through discovery (evcc templates that use SunSpec models). */
+const SUNSPEC_KNOWN: ReadonlyArray<readonly [string, string]> = [
+  ['Enphase', 'IQ Gateway (Modbus TCP)'],
+  ['Fronius', 'Symo GEN24 Plus, Primo GEN24 Plus, Verto Plus, Argeno; Fronius Smart Meter through the inverter'],
+  ['Kostal', 'Plenticore, Smart Energy Meter (KSEM)'],
+  ['SolarEdge', 'single- and three-phase inverters, hybrid (StorEdge) inverters, with a SolarEdge meter'],
+];
+
+/** Devices the catalogue was asked for and does not have, with the reason (kept honest here, not in a ticket). */
+const NOT_COVERED: ReadonlyArray<readonly [string, string]> = [
+  [
+    'ABB Terra AC',
+    'the charging state is one byte inside a 32-bit register (0x400C) next to bits whose meaning was not found, ' +
+      'and the address of its communication-timeout register was not found; profiles have no byte/mask field yet.',
+  ],
+  [
+    'Phoenix Contact CHARX SEC',
+    'register map known (per-unit blocks of 1000, max current at +301), but no document states what the controller ' +
+      'does when the energy manager stops writing; a set-point without a known revert is refused by the catalogue.',
+  ],
+  [
+    'Mennekes AMTRON (Compact, Xtra/Premium HCC3)',
+    'the Compact needs a heartbeat register written every few seconds (0x0D00) or it drops the set-point; ' +
+      'the generic profile device writes only on change and on connect.',
+  ],
+  ['Victron EV Charging Station', 'set-current register known (5016), revert behaviour without writes not documented.'],
+  [
+    'Wallbox Quasar (V2G)',
+    'no public register document found; the profile is the old "-like" map, kept as the V2G example and marked unverified.',
+  ],
+  [
+    'Janitza UMG 604',
+    'no register table could be read; the Janitza profile covers the B-series DIN-rail meters (B21/B23/B24).',
+  ],
+  [
+    'Sungrow battery (SH series)',
+    'battery power (13021) is unsigned on older firmware, with the direction in the running-state bits (13000); ' +
+      'the profile codec cannot combine them.',
+  ],
+  [
+    'BYD battery',
+    'only reachable through the inverter (Fronius/SMA via SunSpec model 802, Sungrow, Huawei) — use that.',
+  ],
+  ['Siemens PAC2200 energy counters', 'float64 registers (801/809), which the profile codec does not read.'],
+];
 
 export const DEVICES_DOC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'devices.md');
 

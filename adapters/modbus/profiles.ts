@@ -123,6 +123,21 @@ export const ProfileSchema = z
     model: z.string().min(1),
     description: z.string().default(''),
     kind: z.enum(['meter', 'charger', 'inverter', 'battery']),
+    source: z
+      .object({
+        document: z.string().min(1).describe('Title of the vendor document the register map follows.'),
+        version: z.string().min(1).describe('Its version or date.'),
+        readAt: z
+          .array(z.string().min(1))
+          .min(1)
+          .describe('Where the facts were read (URL of the document or of a public project that carries them).'),
+      })
+      .strict()
+      .describe('The vendor document this profile follows; a profile without one is refused.'),
+    verified: z
+      .boolean()
+      .default(true)
+      .describe('false: the map was not checked against the vendor document (try it on the bench first).'),
     aliases: z.array(z.string()).default([]).describe('Rebadged products with the same register map.'),
     usages: z
       .array(z.enum(['grid', 'pv', 'battery', 'charger', 'load']))

@@ -56,6 +56,8 @@ export interface SimPoint {
   readonly max?: number;
   /** Factory value of a writable point. */
   readonly initial?: number;
+  /** Raw values the vendor document names as "not available" for this register. */
+  readonly invalid?: readonly number[];
 }
 
 export interface SimDeviceMap {

@@ -18,6 +18,8 @@ export const SIM_REGISTER_TYPES = [
   'acc32',
   'bitfield32',
   'float32',
+  'uint64',
+  'int64',
   'string',
 ] as const;
 export type SimRegisterType = (typeof SIM_REGISTER_TYPES)[number];
@@ -29,6 +31,7 @@ const TWO_WORDS: ReadonlySet<SimRegisterType> = new Set(['uint32', 'int32', 'acc
 /** Registers a value of this type occupies (`length` for strings). */
 export function wordsOf(type: SimRegisterType, length = 1): number {
   if (type === 'string') return length;
+  if (type === 'uint64' || type === 'int64') return 4;
   return TWO_WORDS.has(type) ? 2 : 1;
 }
 
@@ -52,6 +55,16 @@ export function encodeRaw(type: SimRegisterType, value: number, order: WordOrder
       return [clampInt(value, -0x8000, 0x7fff) & 0xffff];
     case 'string':
       throw new Error('strings are encoded with encodeText');
+    case 'uint64':
+    case 'int64': {
+      // Energy counters of some meters (ABB, Schneider); four words, the same word order rule.
+      const b8 = Buffer.alloc(8);
+      const big = BigInt(Math.round(value));
+      if (type === 'int64') b8.writeBigInt64BE(big, 0);
+      else b8.writeBigUInt64BE(big < 0n ? 0n : big > 0xffffffffffffffffn ? 0xffffffffffffffffn : big, 0);
+      const w = [0, 2, 4, 6].map((i) => b8.readUInt16BE(i));
+      return order === 'low-first' ? w.reverse() : w;
+    }
     default:
       return [clampInt(value, 0, 0xffff)];
   }
@@ -61,7 +74,7 @@ export function encodeRaw(type: SimRegisterType, value: number, order: WordOrder
 
 /** The raw number held in register words. */
 export function decodeRaw(type: SimRegisterType, words: readonly number[], order: WordOrder = 'high-first'): number {
-  const w = order === 'low-first' && words.length === 2 ? [words[1] ?? 0, words[0] ?? 0] : words;
+  const w = order === 'low-first' && words.length >= 2 ? [...words].reverse() : words;
   const buf = Buffer.alloc(w.length * 2);
   w.forEach((x, i) => {
     buf.writeUInt16BE(x & 0xffff, i * 2);
@@ -69,6 +82,10 @@ export function decodeRaw(type: SimRegisterType, words: readonly number[], order
   switch (type) {
     case 'float32':
       return buf.readFloatBE(0);
+    case 'uint64':
+      return Number(buf.readBigUInt64BE(0));
+    case 'int64':
+      return Number(buf.readBigInt64BE(0));
     case 'int32':
       return buf.readInt32BE(0);
     case 'uint32':
@@ -113,6 +130,10 @@ export function notImplemented(type: SimRegisterType, length = 1): number[] {
       return [0xffff, 0xffff];
     case 'float32':
       return [0x7fc0, 0];
+    case 'uint64':
+      return [0xffff, 0xffff, 0xffff, 0xffff];
+    case 'int64':
+      return [0x8000, 0, 0, 0];
     case 'string':
       return new Array<number>(length).fill(0);
     default:

@@ -2,13 +2,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerCount } from '../../../adapters/modbus/codec.js';
 import { DEVICES_DOC, renderDevicesMarkdown } from '../../../adapters/modbus/docs.js';
 import { createModbusAdapter } from '../../../adapters/modbus/index.js';
+import { decodePoint } from '../../../adapters/modbus/profile-device.js';
 import { checkProfileFile, loadProfiles, profileFiles } from '../../../adapters/modbus/profiles.js';
+import { adapterConfigErrors } from '../../../src/cli/checks.js';
+import { parseConfigText } from '../../../src/config/load.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
+import { pointTable } from '../../../sim/devices/modbus/device-map.js';
+import { SIM_DEVICE_MAPS } from '../../../sim/devices/modbus/device-maps.js';
 import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
+import { encodeRaw, notImplemented, wordsOf } from '../../../sim/devices/modbus/registers.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
-import { advanceUntil, testDeps } from './helpers.js';
+import { advanceUntil, recorder, testDeps } from './helpers.js';
 
 const files = profileFiles();
 
@@ -24,6 +31,109 @@ describe('device profile catalogue', () => {
     expect(basename(file)).toMatch(/^[a-z0-9]+(-[a-z0-9]+)+\.yaml$/);
   });
 
+  it('the promised breadth: at least 30 profiles, every one naming its vendor document', () => {
+    const profiles = loadProfiles();
+    expect(profiles.size).toBeGreaterThanOrEqual(30);
+    for (const p of profiles.values()) {
+      expect(p.source.document.length, p.name).toBeGreaterThan(0);
+      expect(p.source.readAt.length, p.name).toBeGreaterThan(0);
+      // A map nobody checked against a document says so, in the profile and in its description.
+      if (!p.verified) expect(p.description, p.name).toMatch(/UNVERIFIED/);
+      expect(p.vendor, `${p.name}: no "-like" vendors, mark the map verified: false instead`).not.toMatch(/-like/i);
+    }
+  });
+
+  it('refuses a profile without its vendor document', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gk-nosource-'));
+    try {
+      const f = join(dir, 'x-nosource.yaml');
+      writeFileSync(
+        f,
+        'vendor: X\nmodel: Y\nkind: meter\nusages: [grid]\npoints:\n  - { name: p, quantity: power, address: 0, type: int16, unit: W }\n',
+      );
+      expect(checkProfileFile(f).errors).toEqual([`${f}: source: Invalid input: expected object, received undefined`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe.each(files.map((f) => [basename(f, '.yaml')]))(
+    '%s against the register map of its simulated device',
+    (name) => {
+      const profile = loadProfiles().get(name);
+      const map = SIM_DEVICE_MAPS.get(name);
+      const order = map?.wordOrder;
+
+      it('every profile point is a register the device documents, of the same width and table', () => {
+        if (!profile || !map) throw new Error(`${name}: profile or simulator map missing`);
+        for (const pt of profile.points) {
+          const sp = map.points.find((x) => x.address === pt.address);
+          expect(sp, `${name}.${pt.name} at ${pt.address}`).toBeDefined();
+          if (!sp) continue;
+          expect(registerCount(pt.type), `${name}.${pt.name} width`).toBe(wordsOf(sp.type));
+          expect(pt.table ?? profile.defaults.table, `${name}.${pt.name} table`).toBe(pointTable(map, sp));
+          const writable = pt.access !== 'r';
+          expect(writable, `${name}.${pt.name} access`).toBe(sp.access === 'rw' || sp.access === 'w');
+          // Word order: the device's flag and the profile's must agree for multi-register values.
+          if (registerCount(pt.type) > 1) {
+            const profileOrder = pt.wordOrder ?? profile.defaults.wordOrder;
+            expect(profileOrder === 'little', `${name}.${pt.name} word order`).toBe(order === 'low-first');
+          }
+        }
+      });
+
+      it('values the device encodes decode to the same engineering value (type, scale, sign, word order)', () => {
+        if (!profile || !map) throw new Error(`${name}: profile or simulator map missing`);
+        for (const pt of profile.points) {
+          const sp = map.points.find((x) => x.address === pt.address);
+          if (!sp || sp.quantity === 'status' || pt.unit === 'enum' || pt.access === 'w') continue;
+          const per = sp.per ?? 1;
+          const signed = ['int16', 'int32', 'int64'].includes(pt.type);
+          // Values on the device's own step, both directions when the register is signed.
+          const steps = signed ? [0, 1, 7, 1234, -1, -7, -1234] : [0, 1, 7, 1234];
+          for (const n of steps) {
+            const value = n * Math.abs(per) * (per < 0 ? -1 : 1);
+            if (per < 0 && !signed) continue;
+            const regs = encodeRaw(sp.type, value / per, order);
+            const got = decodePoint(profile, pt, regs);
+            expect(got, `${name}.${pt.name} raw ${value / per}`).toBeCloseTo(value, 6);
+          }
+        }
+      });
+
+      it('the "not available" values the device documents read as missing, never as numbers', () => {
+        if (!profile || !map) throw new Error(`${name}: profile or simulator map missing`);
+        for (const pt of profile.points) {
+          const sp = map.points.find((x) => x.address === pt.address);
+          if (!sp) continue;
+          expect([...pt.invalid].sort(), `${name}.${pt.name} invalid values`).toEqual([...(sp.invalid ?? [])].sort());
+          for (const raw of sp.invalid ?? []) {
+            expect(
+              decodePoint(profile, pt, encodeRaw(sp.type, raw, order)),
+              `${name}.${pt.name} ${raw}`,
+            ).toBeUndefined();
+          }
+          if (sp.type === 'float32') {
+            expect(decodePoint(profile, pt, notImplemented('float32')), `${name}.${pt.name} NaN`).toBeUndefined();
+          }
+        }
+      });
+
+      it('status codes of the device map onto the same EVSE status', () => {
+        if (!profile || !map) throw new Error(`${name}: profile or simulator map missing`);
+        const st = profile.points.find((p) => p.quantity === 'status');
+        if (profile.kind !== 'charger') {
+          expect(st).toBeUndefined();
+          return;
+        }
+        expect(st?.enum, `${name}: status enum`).toBeDefined();
+        for (const [status, code] of Object.entries(map.status ?? {})) {
+          expect(st?.enum?.[String(code)], `${name}: device code ${code}`).toBe(status);
+        }
+      });
+    },
+  );
+
   it.each(files.map((f) => [basename(f, '.yaml')]))(
     '%s is read end to end in every usage against the independently written simulator of that device',
     async (name) => {
@@ -31,7 +141,9 @@ describe('device profile catalogue', () => {
       if (!profile) throw new Error(`profile ${name} not loaded`);
       for (const usage of profile.usages) {
         const deps = testDeps();
+        const rec = recorder(deps.bus);
         const physics = new SitePhysics({ clock: deps.clock });
+        physics.setBaseLoadStep(4321);
         const sim =
           profile.kind === 'charger'
             ? new ModbusChargerSim({ device: name, physics, clock: deps.clock })
@@ -45,6 +157,12 @@ describe('device profile catalogue', () => {
           await a.start();
           await advanceUntil(deps.clock, () => (a.devices.get('d')?.polls ?? 0) > 0, 100, 5000);
           expect(a.devices.get('d')?.isOnline, `${name} as ${usage}`).toBe(true);
+          if (usage === 'grid') {
+            // The grid power the simulated device measured arrives with the gateway's sign (+ import).
+            const want = physics.gridPowerW();
+            expect(Math.abs(want), 'the site draws power, so a sign error would show').toBeGreaterThan(100);
+            expect(rec.last('grid')?.powerW?.value, `${name} grid power`).toBeCloseTo(want, 0);
+          }
         } finally {
           await a.stop();
           await sim.stop();
@@ -61,7 +179,8 @@ describe('device profile catalogue', () => {
       writeFileSync(f, body);
       return f;
     };
-    const head = 'vendor: X\nmodel: Y\nkind: charger\nusages: [charger]\ncharger: {}\npoints:\n';
+    const head =
+      'vendor: X\nmodel: Y\nkind: charger\nsource: { document: D, version: "1", readAt: [here] }\nusages: [charger]\ncharger: {}\npoints:\n';
     const status =
       "  - { name: st, quantity: status, address: 0, type: uint16, unit: enum, enum: { '0': Available } }\n";
 
@@ -132,5 +251,24 @@ describe('modbus config against the catalogue', () => {
       'devices.2.role: profile "eastron-sdm630" supports grid, pv, load, not charger',
     ]);
     expect(() => createModbusAdapter(cfg, testDeps())).toThrow(/modbus\.devices\.1\.profile: unknown profile/);
+  });
+});
+
+describe('docs/examples.md', () => {
+  const doc = readFileSync(join(DEVICES_DOC, '..', 'examples.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+
+  it('has the three worked examples: SDM630 on RS-485, a Modbus charger, an external MQTT broker', () => {
+    expect(blocks).toHaveLength(3);
+    expect(blocks[0]).toMatch(/transport: rtu[\s\S]*profile: eastron-sdm630/);
+    expect(blocks[1]).toMatch(/role: charger[\s\S]*profile: alfen-eve/);
+    expect(blocks[2]).toMatch(/broker: external/);
+  });
+
+  it.each(blocks.map((b, i) => [i + 1, b]))('example %i passes check-config', (_i, text) => {
+    const env = { MQTT_USERNAME: 'u', MQTT_PASSWORD: 'p' };
+    const r = parseConfigText(text, env);
+    const errors = r.ok ? adapterConfigErrors(r.config) : r.errors;
+    expect(errors).toEqual([]);
   });
 });
