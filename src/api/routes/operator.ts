@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { OperatorControls } from '../providers.js';
 import type { ZodTypeProvider } from '../schema.js';
@@ -53,7 +54,7 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
         schema: {
           tags: ['evses'],
           summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
-          response: { 200: z.array(CapView) },
+          response: { 200: z.array(CapView), ...problems(503) },
         },
       },
       async () => caps(),
@@ -63,7 +64,7 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
       command('evse.pause', 'evses', {
         summary: 'Pause one EVSE until resumed (operator cap of 0 A; the allocator pauses its session)',
         params: EvseParams,
-        response: { 200: z.array(CapView) },
+        response: { 200: z.array(CapView), ...problems(503) },
       }),
       async (req) => {
         controls().setEvseCap(evseId(req.params), 0, req.principal?.name ?? 'unknown');
@@ -75,7 +76,7 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
       command('evse.resume', 'evses', {
         summary: "Resume a paused EVSE (removes the operator's cap)",
         params: EvseParams,
-        response: { 200: z.array(CapView) },
+        response: { 200: z.array(CapView), ...problems(503) },
       }),
       async (req) => {
         controls().setEvseCap(evseId(req.params), null, req.principal?.name ?? 'unknown');
