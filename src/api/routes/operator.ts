@@ -2,8 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { unavailable } from '../problem.js';
 import type { OperatorControls } from '../providers.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, command, found, iso } from './deps.js';
+import { type RouteDeps, command, found, iso, reading, zodPlugin } from './deps.js';
 import { buildState } from './state.js';
 
 const EvseParams = z.object({ chargerId: z.string().min(1).max(128), connectorId: z.coerce.number().int().min(0) });
@@ -45,17 +44,13 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
       id,
     ).id;
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/operator/caps',
-      {
-        schema: {
-          tags: ['evses'],
-          summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
-          response: { 200: z.array(CapView) },
-        },
-      },
+      reading('evses', {
+        summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
+        response: { 200: z.array(CapView) },
+      }),
       async () => caps(),
     );
     r.put(
@@ -82,5 +77,5 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
         return caps();
       },
     );
-  };
+  });
 }
