@@ -1,4 +1,4 @@
-import { dayDefaults, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../scenario/helpers.js';
+import { dayDefaults, HOUR, loadPulse, outsideControl, ownChargerFleet, scenarioDay } from '../scenario/helpers.js';
 import type { DrInterval } from '../scenario/types.js';
 
 const MIN = 60_000;
@@ -45,10 +45,7 @@ export const drDay = scenarioDay(
       startAt: day + 14 * HOUR,
       endAt: day + 23 * HOUR,
       vehicles,
-      baseLoadW: 12_000,
-      baseLoadNoiseW: 600,
-      loadSteps: loadPulse(day + 18.25 * HOUR, day + 18.5 * HOUR, 8000),
-      pvPeakW: 0,
+      ...outsideControl(12_000, 600, loadPulse(day + 18.25 * HOUR, day + 18.5 * HOUR, 8000), 0),
       dr,
       ...dayDefaults(2000),
       note: '14:00 to 23:00; the baseline gets each limit directly at its start (a simple external-limit input)',

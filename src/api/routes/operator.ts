@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { unavailable } from '../problem.js';
 import type { OperatorControls } from '../providers.js';
-import { type RouteDeps, command, found, iso, reading, zodPlugin } from './deps.js';
+import { type RouteDeps, command, found, iso, listing, zodPlugin } from './deps.js';
 import { buildState } from './state.js';
 
 const EvseParams = z.object({ chargerId: z.string().min(1).max(128), connectorId: z.coerce.number().int().min(0) });
@@ -45,14 +45,12 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
     ).id;
   };
   return zodPlugin((r) => {
-    r.get(
-      '/api/v1/operator/caps',
-      reading('evses', {
-        summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
-        response: { 200: z.array(CapView) },
-      }),
-      async () => caps(),
-    );
+    listing(r, '/api/v1/operator/caps', {
+      tag: 'evses',
+      summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
+      response: CapView,
+      list: caps,
+    });
     r.put(
       '/api/v1/evses/:chargerId/:connectorId/pause',
       command('evse.pause', 'evses', {
