@@ -224,22 +224,21 @@ export class LiveStreams {
     this.unsubscribe = opts.hub.subscribe((e) => {
       for (const c of this.clients) c.enqueue(e, true);
     });
-    this.gauge =
-      (opts.metrics.getSingleMetric('gridkeeper_api_live_clients') as Gauge<'transport'> | undefined) ??
-      new Gauge({
-        name: 'gridkeeper_api_live_clients',
-        help: 'Connected live-event clients',
-        labelNames: ['transport'],
-        registers: [opts.metrics],
-      });
-    this.cutoffs =
-      (opts.metrics.getSingleMetric('gridkeeper_api_live_cutoffs_total') as Counter<'transport'> | undefined) ??
-      new Counter({
-        name: 'gridkeeper_api_live_cutoffs_total',
-        help: 'Live-event clients cut off for reading too slowly',
-        labelNames: ['transport'],
-        registers: [opts.metrics],
-      });
+    // A second LiveStreams on the same registry (tests, restarts) shares its metrics.
+    const perTransport = <M>(
+      name: string,
+      make: (o: { name: string; labelNames: ['transport']; registers: Registry[] }) => M,
+    ) =>
+      (opts.metrics.getSingleMetric(name) as M | undefined) ??
+      make({ name, labelNames: ['transport'], registers: [opts.metrics] });
+    this.gauge = perTransport(
+      'gridkeeper_api_live_clients',
+      (o) => new Gauge({ ...o, help: 'Connected live-event clients' }),
+    );
+    this.cutoffs = perTransport(
+      'gridkeeper_api_live_cutoffs_total',
+      (o) => new Counter({ ...o, help: 'Live-event clients cut off for reading too slowly' }),
+    );
     this.heartbeatTimer = opts.clock.setInterval(() => {
       for (const c of this.clients) c.heartbeat();
     }, opts.heartbeatMs);
