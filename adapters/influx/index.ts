@@ -77,13 +77,14 @@ export function snapshotPoints(
  */
 export function createInfluxAdapter(config: InfluxConfig, deps: InfluxAdapterDeps): InfluxAdapter {
   const { clock, log, db, metrics } = deps;
+  const { host, port, protocol, database, username, password } = config;
   const influx = new InfluxDB({
-    host: config.host,
-    port: config.port,
-    protocol: config.protocol,
-    database: config.database,
-    ...(config.username ? { username: config.username } : {}),
-    ...(config.password ? { password: config.password } : {}),
+    host,
+    port,
+    protocol,
+    database,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
   });
   const insert = db.prepare('INSERT INTO influx_buffer (points_json, n) VALUES (?, ?)');
   const total = db.prepare('SELECT COALESCE(SUM(n), 0) AS n FROM influx_buffer');

@@ -73,19 +73,17 @@ export class ModbusLink {
   private readonly backoff: Backoff;
   private readonly listeners = new Set<(connected: boolean) => void>();
   private lastError?: string;
+  readonly id: string;
 
   constructor(
     readonly opts: LinkOptions,
     private readonly deps: LinkDeps,
   ) {
+    this.id = opts.id;
     this.backoff = new Backoff({
       initialMs: opts.reconnectMinMs,
       maxMs: Math.max(opts.reconnectMinMs, opts.reconnectMaxMs),
     });
-  }
-
-  get id(): string {
-    return this.opts.id;
   }
 
   get isConnected(): boolean {

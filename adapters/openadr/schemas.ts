@@ -53,19 +53,19 @@ export const IntervalSchema = z.looseObject({
 });
 export type Interval = z.infer<typeof IntervalSchema>;
 
-export const EventPayloadDescriptorSchema = z.looseObject({
+/** What a payload descriptor of an event and of a report both carry. */
+const payloadDescriptor = {
   objectType: z.string().optional(),
   payloadType: z.string().min(1).max(128),
   units: nullish(z.string()),
-  currency: nullish(z.string()),
-});
+};
+
+export const EventPayloadDescriptorSchema = z.looseObject({ ...payloadDescriptor, currency: nullish(z.string()) });
 export type EventPayloadDescriptor = z.infer<typeof EventPayloadDescriptorSchema>;
 
 export const ReportPayloadDescriptorSchema = z.looseObject({
-  objectType: z.string().optional(),
-  payloadType: z.string().min(1).max(128),
+  ...payloadDescriptor,
   readingType: nullish(z.string()),
-  units: nullish(z.string()),
   accuracy: nullish(z.number()),
   confidence: nullish(z.number().int().min(0).max(100)),
 });

@@ -2,7 +2,7 @@ import ModbusSerial from 'modbus-serial';
 import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { PhaseRotation } from '../../src/model/site.js';
 import type { SiteDescription } from '../scenario/types.js';
-import { ROTATION_INDEX } from '../site/physics.js';
+import { sitePhase } from '../site/physics.js';
 import { allocate, type BaselineSession } from './allocate.js';
 import { CentralSystem, type ChargerView } from './central-system.js';
 
@@ -78,7 +78,7 @@ export class BaselineController {
 
   /** Phase currents a charger draws now on the site's phases, and how many phases its vehicle uses. */
   private drawOf(view: ChargerView, rotation: PhaseRotation): { site: number[]; phases: number[]; powerW: number } {
-    const idx = ROTATION_INDEX[rotation] ?? [0, 1, 2];
+    const on = (terminal: number) => sitePhase(rotation, terminal);
     const V = this.o.site.voltageV;
     const site = [0, 0, 0];
     const own = view.currentsA ?? [0, 0, 0];
@@ -87,12 +87,12 @@ export class BaselineController {
       // Un-phased power only: assume three phases.
       const a = (view.powerW ?? 0) / (3 * V);
       phases = [0, 1, 2];
-      for (const i of phases) site[idx[i] as number] = (site[idx[i] as number] as number) + a;
+      for (const i of phases) site[on(i)] = (site[on(i)] as number) + a;
     } else {
-      for (let i = 0; i < 3; i++) site[idx[i] as number] = (site[idx[i] as number] as number) + (own[i] as number);
+      for (let i = 0; i < 3; i++) site[on(i)] = (site[on(i)] as number) + (own[i] as number);
     }
     const powerW = view.powerW ?? own.reduce((s, a) => s + a * V, 0);
-    return { site, phases: phases.map((i) => idx[i] as number), powerW };
+    return { site, phases: phases.map(on), powerW };
   }
 
   private async round(): Promise<void> {
@@ -119,11 +119,7 @@ export class BaselineController {
         chargerW += d.powerW;
         if (!view.tx) continue;
         const sitePhases =
-          d.phases.length > 0
-            ? d.phases
-            : spec.phases === 1
-              ? [ROTATION_INDEX[spec.phaseRotation]?.[0] ?? 0]
-              : [0, 1, 2];
+          d.phases.length > 0 ? d.phases : spec.phases === 1 ? [sitePhase(spec.phaseRotation, 0)] : [0, 1, 2];
         const path: string[] = [];
         for (let n: string | undefined = spec.circuit; n && n !== 'site' && path.length < 32; n = parents.get(n)) {
           path.push(n);

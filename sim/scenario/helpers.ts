@@ -158,6 +158,19 @@ export function loadPulse(from: number, until: number, w: number): Array<{ at: n
 }
 
 /**
+ * What the site draws and makes outside any controller: the building's mean load with its random
+ * variation, its load steps, and the PV peak at solar noon (0: no PV), W.
+ */
+export function outsideControl(
+  baseLoadW: number,
+  baseLoadNoiseW: number,
+  loadSteps: ScenarioDay['loadSteps'],
+  pvPeakW: number,
+): Pick<ScenarioDay, 'baseLoadW' | 'baseLoadNoiseW' | 'loadSteps' | 'pvPeakW'> {
+  return { baseLoadW, baseLoadNoiseW, loadSteps, pvPeakW };
+}
+
+/**
  * What every simulated day shares: the time-of-use tariff, 0.08 EUR/kWh
  * feed-in, and the gateway's load management with `marginW` (plus any other
  * policies of the scenario).

@@ -27,25 +27,19 @@ interface Load {
   currentsA: PhaseValues;
 }
 
-/** Site phase index (0..2) of each charger terminal L1, L2, L3 (sim/ keeps its own: of src/model it takes types only). */
-export const ROTATION_INDEX: Record<PhaseRotation, readonly [number, number, number]> = {
-  L1L2L3: [0, 1, 2],
-  L2L3L1: [1, 2, 0],
-  L3L1L2: [2, 0, 1],
-  L1L3L2: [0, 2, 1],
-  L3L2L1: [2, 1, 0],
-  L2L1L3: [1, 0, 2],
-};
+/**
+ * Site phase (0..2) that terminal `terminal` (0..2) of a charger wired as `rotation` sits on: the
+ * name says it (`L2L3L1`: terminal L1 on site L2). Unknown wiring counts as straight.
+ */
+export function sitePhase(rotation: PhaseRotation, terminal: number): number {
+  const n = Number(rotation.charAt(terminal * 2 + 1));
+  return n >= 1 && n <= 3 ? n - 1 : terminal;
+}
 
 /** Map currents in a device's own phase order onto the site's phases. */
 export function rotate(currents: PhaseValues, rotation: PhaseRotation): PhaseValues {
-  const idx = ROTATION_INDEX[rotation];
-  const out: [number, number, number] = [0, 0, 0];
-  for (let i = 0; i < 3; i++) {
-    const j = idx[i] as number;
-    out[j] = (out[j] as number) + (currents[i] as number);
-  }
-  return out;
+  const onSite = (p: number) => currents.reduce((sum, a, t) => (sitePhase(rotation, t) === p ? sum + a : sum), 0);
+  return [onSite(0), onSite(1), onSite(2)];
 }
 
 /**

@@ -1,6 +1,5 @@
-import { chargerRow, dayDefaults, drawPlug, drawVisit, HOUR, loadPulse } from '../scenario/helpers.js';
-import type { DrInterval, ScenarioDefinition, ScenarioVehicle, SiteCharger } from '../scenario/types.js';
-import { createRng } from '../site/rng.js';
+import { dayDefaults, HOUR, loadPulse, outsideControl, ownChargerFleet, scenarioDay } from '../scenario/helpers.js';
+import type { DrInterval } from '../scenario/types.js';
 
 const MIN = 60_000;
 
@@ -11,35 +10,24 @@ const MIN = 60_000;
  * limit, second by second, and an interval the site never got under counts
  * as a failed response.
  */
-export const drDay: ScenarioDefinition = {
-  name: 'dr-day',
-  description:
-    'depot afternoon and evening, 16 chargers, utility import limits (day-ahead and short notice) over OpenADR',
-  build(opts) {
-    const rng = createRng(opts.seed);
-    const day = Date.UTC(2026, 0, 5);
-    const chargers: SiteCharger[] = [];
-    const vehicles: ScenarioVehicle[] = [];
-    for (let i = 0; i < 16; i++) {
-      const id = `R${String(i + 1).padStart(2, '0')}`;
-      chargers.push(chargerRow(id, 'site', i));
-      const plug = drawPlug(rng);
-      const socPct = 15 + rng() * 30;
-      const arriveAt = day + 14.5 * HOUR + rng() * 3 * HOUR;
-      vehicles.push(
-        drawVisit(rng, opts, {
-          id: `van-${i + 1}`,
-          chargerId: id,
-          idTag: `TAGDR${i + 1}`,
-          arriveAt,
-          departAt: day + 21.5 * HOUR + Math.round(rng() * 60) * MIN,
-          capacityWh: 75_000,
-          socPct,
-          plug,
-          neededWh: () => Math.round(15_000 + rng() * 15_000),
-        }),
-      );
-    }
+export const drDay = scenarioDay(
+  'dr-day',
+  'depot afternoon and evening, 16 chargers, utility import limits (day-ahead and short notice) over OpenADR',
+  Date.UTC(2026, 0, 5),
+  ({ day, rng, opts }) => {
+    const { chargers, vehicles } = ownChargerFleet(rng, opts, {
+      count: 16,
+      chargerPrefix: 'R',
+      vehiclePrefix: 'van',
+      tagPrefix: 'DR',
+      circuit: () => 'site',
+      visit: () => {
+        const socPct = 15 + rng() * 30;
+        const arriveAt = day + 14.5 * HOUR + rng() * 3 * HOUR;
+        const departAt = day + 21.5 * HOUR + Math.round(rng() * 60) * MIN;
+        return { socPct, arriveAt, departAt, capacityWh: 75_000, neededWh: () => Math.round(15_000 + rng() * 15_000) };
+      },
+    });
     const dr: DrInterval[] = [
       { id: 'peak-1', start: day + 17 * HOUR, end: day + 18 * HOUR, importLimitW: 60_000 },
       { id: 'peak-2', start: day + 18 * HOUR, end: day + 19 * HOUR, importLimitW: 45_000 },
@@ -57,13 +45,10 @@ export const drDay: ScenarioDefinition = {
       startAt: day + 14 * HOUR,
       endAt: day + 23 * HOUR,
       vehicles,
-      baseLoadW: 12_000,
-      baseLoadNoiseW: 600,
-      loadSteps: loadPulse(day + 18.25 * HOUR, day + 18.5 * HOUR, 8000),
-      pvPeakW: 0,
+      ...outsideControl(12_000, 600, loadPulse(day + 18.25 * HOUR, day + 18.5 * HOUR, 8000), 0),
       dr,
       ...dayDefaults(2000),
       note: '14:00 to 23:00; the baseline gets each limit directly at its start (a simple external-limit input)',
     };
   },
-};
+);

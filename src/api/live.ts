@@ -29,6 +29,23 @@ interface ClientOptions {
   readonly onClosed: (c: LiveClient) => void;
 }
 
+/** How one transport (an SSE response or a WebSocket) carries frames; the flow control is the client's. */
+interface LiveWire {
+  /** Bytes written but not yet handed to the kernel. */
+  buffered(): number;
+  write(frame: string): void;
+  /** Calls `resume` once the buffered bytes have gone out. */
+  waitDrain(resume: () => void): void;
+  frameOf(e: HubEvent): string;
+  /** Tells the client to resume after `resumeAfter`, then drops the connection. */
+  overflow(resumeAfter: number): void;
+  /** Tells the client which events are gone (it asked to resume after `requestedAfter`). */
+  gap(info: { requestedAfter: number; oldestRetained: number }): void;
+  heartbeat(): void;
+  /** Ends the connection if it is still open. */
+  end(): void;
+}
+
 /**
  * One live client (SSE response or WebSocket). Frames go straight to the
  * socket while it keeps up; otherwise they queue, and once the queued live
@@ -36,20 +53,23 @@ interface ClientOptions {
  * Nothing here ever waits on a client, so one slow reader cannot delay the
  * hub, the control loop or the other clients.
  */
-abstract class LiveClient {
-  protected queue: Queued[] = [];
-  protected qHead = 0;
-  protected liveBytes = 0;
-  protected waiting = false;
+class LiveClient {
+  private queue: Queued[] = [];
+  private qHead = 0;
+  private liveBytes = 0;
+  private waiting = false;
   lastWritten: number;
   closed = false;
 
   readonly patterns: readonly string[] | undefined;
-  protected readonly limit: number;
+  private readonly limit: number;
   private readonly onCutoff: () => void;
   private readonly onClosed: (c: LiveClient) => void;
 
-  constructor(o: ClientOptions) {
+  constructor(
+    readonly wire: LiveWire,
+    o: ClientOptions,
+  ) {
     this.patterns = o.patterns;
     this.limit = o.limit;
     this.onCutoff = o.onCutoff;
@@ -57,18 +77,11 @@ abstract class LiveClient {
     this.lastWritten = o.startAfter;
   }
 
-  protected abstract buffered(): number;
-  protected abstract write(frame: string): void;
-  protected abstract waitDrain(resume: () => void): void;
-  protected abstract sendOverflow(resumeAfter: number): void;
-  abstract frameOf(e: HubEvent): string;
-  abstract heartbeat(): void;
-
   enqueue(e: HubEvent, live: boolean): void {
     if (this.closed || !matchesAny(e.type, this.patterns)) return;
-    const frame = this.frameOf(e);
-    if (this.qHead === this.queue.length && !this.waiting && this.buffered() < this.limit) {
-      this.write(frame);
+    const frame = this.wire.frameOf(e);
+    if (this.qHead === this.queue.length && !this.waiting && this.wire.buffered() < this.limit) {
+      this.wire.write(frame);
       this.lastWritten = e.id;
       return;
     }
@@ -85,10 +98,10 @@ abstract class LiveClient {
 
   pump(): void {
     while (!this.closed && this.qHead < this.queue.length) {
-      if (this.buffered() >= this.limit) {
+      if (this.wire.buffered() >= this.limit) {
         if (!this.waiting) {
           this.waiting = true;
-          this.waitDrain(() => {
+          this.wire.waitDrain(() => {
             this.waiting = false;
             this.pump();
           });
@@ -96,7 +109,7 @@ abstract class LiveClient {
         return;
       }
       const q = this.queue[this.qHead++]!;
-      this.write(q.frame);
+      this.wire.write(q.frame);
       this.lastWritten = q.id;
       if (q.live) this.liveBytes -= q.frame.length;
     }
@@ -109,94 +122,72 @@ abstract class LiveClient {
   cutOff(): void {
     if (this.closed) return;
     this.onCutoff();
-    this.sendOverflow(this.lastWritten);
+    this.wire.overflow(this.lastWritten);
     this.close();
   }
 
+  heartbeat(): void {
+    if (!this.closed) this.wire.heartbeat();
+  }
+
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue = [];
-    this.onClosed(this);
+    if (!this.closed) {
+      this.closed = true;
+      this.queue = [];
+      this.onClosed(this);
+    }
+    this.wire.end();
   }
 }
 
-class SseClient extends LiveClient {
-  constructor(
-    private readonly res: ServerResponse,
-    o: ClientOptions,
-  ) {
-    super(o);
-  }
-  protected buffered(): number {
-    return this.res.writableLength;
-  }
-  protected write(frame: string): void {
-    this.res.write(frame);
-  }
-  protected waitDrain(resume: () => void): void {
-    this.res.once('drain', resume);
-  }
-  protected sendOverflow(resumeAfter: number): void {
-    // No `id:` line: the client's Last-Event-ID stays at the last real event.
-    this.res.write(
-      `event: overflow\ndata: ${JSON.stringify({ resumeAfter, reason: 'client too slow; reconnect with Last-Event-ID' })}\n\n`,
-    );
-    // Close the connection itself, not only the response (keep-alive would hold it open);
-    // the socket is detached from the response once it finishes, so keep it.
-    const socket = this.res.socket;
-    this.res.end(() => socket?.end());
-    // A client that reads nothing never lets end() finish: drop it after a grace period.
-    const t = setTimeout(() => socket?.destroy(), 5000);
-    t.unref();
-  }
-  frameOf(e: HubEvent): string {
-    return sseFrame(e);
-  }
-  heartbeat(): void {
-    if (!this.closed && this.buffered() < this.limit) this.res.write(': keep-alive\n\n');
-  }
-  override close(): void {
-    super.close();
-    if (!this.res.writableEnded) this.res.end();
-  }
+function sseWire(res: ServerResponse, limit: number): LiveWire {
+  return {
+    buffered: () => res.writableLength,
+    write: (frame) => res.write(frame),
+    waitDrain: (resume) => res.once('drain', resume),
+    frameOf: sseFrame,
+    overflow(resumeAfter) {
+      // No `id:` line: the client's Last-Event-ID stays at the last real event.
+      res.write(
+        `event: overflow\ndata: ${JSON.stringify({ resumeAfter, reason: 'client too slow; reconnect with Last-Event-ID' })}\n\n`,
+      );
+      // Close the connection itself, not only the response (keep-alive would hold it open);
+      // the socket is detached from the response once it finishes, so keep it.
+      const socket = res.socket;
+      res.end(() => socket?.end());
+      // A client that reads nothing never lets end() finish: drop it after a grace period.
+      const t = setTimeout(() => socket?.destroy(), 5000);
+      t.unref();
+    },
+    gap: (info) => res.write(`event: gap\ndata: ${JSON.stringify(info)}\n\n`),
+    heartbeat() {
+      if (res.writableLength < limit) res.write(': keep-alive\n\n');
+    },
+    end() {
+      if (!res.writableEnded) res.end();
+    },
+  };
 }
 
-class WsClient extends LiveClient {
-  constructor(
-    private readonly ws: WebSocket,
-    o: ClientOptions,
-  ) {
-    super(o);
-  }
-  protected buffered(): number {
-    return this.ws.bufferedAmount;
-  }
-  protected write(frame: string): void {
-    this.ws.send(frame);
-  }
-  protected waitDrain(resume: () => void): void {
+function wsWire(ws: WebSocket): LiveWire {
+  return {
+    buffered: () => ws.bufferedAmount,
+    write: (frame) => ws.send(frame),
     // The callback of a send runs once that frame left the user-space buffer.
-    this.ws.send(JSON.stringify({ type: 'ping' }), () => resume());
-  }
-  protected sendOverflow(resumeAfter: number): void {
-    this.ws.send(
-      JSON.stringify({ type: 'overflow', resumeAfter, reason: 'client too slow; reconnect with lastEventId' }),
-    );
-    this.ws.close(1013, 'client too slow');
-    const t = setTimeout(() => this.ws.terminate(), 5000);
-    t.unref();
-  }
-  frameOf(e: HubEvent): string {
-    return wsFrame(e);
-  }
-  heartbeat(): void {
-    if (!this.closed) this.ws.ping();
-  }
-  override close(): void {
-    super.close();
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(1001, 'gateway stopping');
-  }
+    waitDrain: (resume) => ws.send(JSON.stringify({ type: 'ping' }), () => resume()),
+    frameOf: wsFrame,
+    overflow(resumeAfter) {
+      ws.send(JSON.stringify({ type: 'overflow', resumeAfter, reason: 'client too slow; reconnect with lastEventId' }));
+      ws.close(1013, 'client too slow');
+      const t = setTimeout(() => ws.terminate(), 5000);
+      t.unref();
+    },
+    gap: (info) => ws.send(JSON.stringify({ type: 'gap', ...info })),
+    heartbeat: () => ws.ping(),
+    end() {
+      if (ws.readyState === ws.OPEN) ws.close(1001, 'gateway stopping');
+    },
+  };
 }
 
 // One serialisation per event, shared by every client.
@@ -233,22 +224,21 @@ export class LiveStreams {
     this.unsubscribe = opts.hub.subscribe((e) => {
       for (const c of this.clients) c.enqueue(e, true);
     });
-    this.gauge =
-      (opts.metrics.getSingleMetric('gridkeeper_api_live_clients') as Gauge<'transport'> | undefined) ??
-      new Gauge({
-        name: 'gridkeeper_api_live_clients',
-        help: 'Connected live-event clients',
-        labelNames: ['transport'],
-        registers: [opts.metrics],
-      });
-    this.cutoffs =
-      (opts.metrics.getSingleMetric('gridkeeper_api_live_cutoffs_total') as Counter<'transport'> | undefined) ??
-      new Counter({
-        name: 'gridkeeper_api_live_cutoffs_total',
-        help: 'Live-event clients cut off for reading too slowly',
-        labelNames: ['transport'],
-        registers: [opts.metrics],
-      });
+    // A second LiveStreams on the same registry (tests, restarts) shares its metrics.
+    const perTransport = <M>(
+      name: string,
+      make: (o: { name: string; labelNames: ['transport']; registers: Registry[] }) => M,
+    ) =>
+      (opts.metrics.getSingleMetric(name) as M | undefined) ??
+      make({ name, labelNames: ['transport'], registers: [opts.metrics] });
+    this.gauge = perTransport(
+      'gridkeeper_api_live_clients',
+      (o) => new Gauge({ ...o, help: 'Connected live-event clients' }),
+    );
+    this.cutoffs = perTransport(
+      'gridkeeper_api_live_cutoffs_total',
+      (o) => new Counter({ ...o, help: 'Live-event clients cut off for reading too slowly' }),
+    );
     this.heartbeatTimer = opts.clock.setInterval(() => {
       for (const c of this.clients) c.heartbeat();
     }, opts.heartbeatMs);
@@ -260,14 +250,14 @@ export class LiveStreams {
 
   /** Start streaming to an SSE response whose headers are already written. */
   addSse(res: ServerResponse, patterns: readonly string[] | undefined, after: number | undefined): void {
-    const c = new SseClient(res, this.clientOptions('sse', patterns, after));
-    this.attach(c, 'sse', after, (info) => res.write(`event: gap\ndata: ${JSON.stringify(info)}\n\n`));
+    const c = new LiveClient(sseWire(res, this.opts.clientBufferBytes), this.clientOptions('sse', patterns, after));
+    this.attach(c, 'sse', after);
     res.on('close', () => c.close());
   }
 
   addWs(ws: WebSocket, patterns: readonly string[] | undefined, after: number | undefined): void {
-    const c = new WsClient(ws, this.clientOptions('ws', patterns, after));
-    this.attach(c, 'ws', after, (info) => ws.send(JSON.stringify({ type: 'gap', ...info })));
+    const c = new LiveClient(wsWire(ws), this.clientOptions('ws', patterns, after));
+    this.attach(c, 'ws', after);
     ws.on('close', () => c.close());
     ws.on('error', () => c.close());
   }
@@ -292,16 +282,11 @@ export class LiveStreams {
     for (const c of [...this.clients]) c.close();
   }
 
-  private attach(
-    c: LiveClient,
-    transport: 'sse' | 'ws',
-    after: number | undefined,
-    announceGap: (info: { requestedAfter: number; oldestRetained: number }) => void,
-  ): void {
+  private attach(c: LiveClient, transport: 'sse' | 'ws', after: number | undefined): void {
     if (after !== undefined) {
       const { events, gap } = this.opts.hub.since(after, c.patterns);
       // Tell the client plainly that some events are gone instead of pretending nothing happened.
-      if (gap) announceGap({ requestedAfter: after, oldestRetained: this.opts.hub.oldestId() });
+      if (gap) c.wire.gap({ requestedAfter: after, oldestRetained: this.opts.hub.oldestId() });
       for (const e of events) c.enqueue(e, false);
     }
     this.clients.add(c);

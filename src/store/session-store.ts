@@ -53,22 +53,11 @@ const FILTERS: ReadonlyArray<readonly [keyof SessionQuery, string]> = [
   ['to', 'started_at < @to'],
 ];
 
-/**
- * Durable record of charging sessions, keyed by the gateway's own session id.
- * The charger's and the CMS's transaction ids are attributes; lookups by
- * them see a charger's open sessions only (ids repeat across sessions).
- */
-export class SessionStore implements SessionStorePort {
-  private readonly upsertStmt;
-  private readonly getStmt;
-  private readonly legacyStmt;
-  private readonly openByTxStmt;
-  private readonly openByUpstreamStmt;
-  private readonly openOnConnectorStmt;
-  private readonly lastByTxStmt;
-
-  constructor(private readonly db: Db) {
-    this.upsertStmt = db.prepare(`
+/** The statements a session store runs, prepared once per database. */
+function sessionQueries(db: Db) {
+  const open = 'SELECT * FROM sessions WHERE charger_id = ? AND stopped_at IS NULL';
+  return {
+    upsert: db.prepare(`
       INSERT INTO sessions (id, evse_id, charger_id, connector_id, id_tag, started_at, stopped_at, meter_start_wh,
                             energy_wh, upstream_tx_id, charger_tx_id, sync_state, stop_reason)
       VALUES (@id, @evseId, @chargerId, @connectorId, @idTag, @startedAt, @stoppedAt, @meterStartWh,
@@ -76,21 +65,33 @@ export class SessionStore implements SessionStorePort {
       ON CONFLICT(id) DO UPDATE SET
         id_tag = excluded.id_tag, stopped_at = excluded.stopped_at, meter_start_wh = excluded.meter_start_wh,
         energy_wh = excluded.energy_wh, upstream_tx_id = excluded.upstream_tx_id,
-        charger_tx_id = excluded.charger_tx_id, sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`);
-    this.getStmt = db.prepare('SELECT * FROM sessions WHERE id = ?');
-    this.legacyStmt = db.prepare('SELECT * FROM sessions WHERE legacy_id = ?');
-    const open = 'SELECT * FROM sessions WHERE charger_id = ? AND stopped_at IS NULL';
-    this.openByTxStmt = db.prepare(`${open} AND charger_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
-    this.openByUpstreamStmt = db.prepare(`${open} AND upstream_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`);
-    this.openOnConnectorStmt = db.prepare(`${open} AND connector_id = ? ORDER BY started_at, id`);
-    this.lastByTxStmt = db.prepare(
+        charger_tx_id = excluded.charger_tx_id, sync_state = excluded.sync_state, stop_reason = excluded.stop_reason`),
+    get: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+    legacy: db.prepare('SELECT * FROM sessions WHERE legacy_id = ?'),
+    openByTx: db.prepare(`${open} AND charger_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`),
+    openByUpstream: db.prepare(`${open} AND upstream_tx_id = ? ORDER BY started_at DESC, id DESC LIMIT 1`),
+    openOnConnector: db.prepare(`${open} AND connector_id = ? ORDER BY started_at, id`),
+    lastByTx: db.prepare(
       `SELECT * FROM sessions WHERE charger_id = @c AND (charger_tx_id = @tx OR upstream_tx_id = @tx) AND id <> @id
         ORDER BY started_at DESC, id DESC LIMIT 1`,
-    );
+    ),
+  };
+}
+
+/**
+ * Durable record of charging sessions, keyed by the gateway's own session id.
+ * The charger's and the CMS's transaction ids are attributes; lookups by
+ * them see a charger's open sessions only (ids repeat across sessions).
+ */
+export class SessionStore implements SessionStorePort {
+  private readonly q: ReturnType<typeof sessionQueries>;
+
+  constructor(private readonly db: Db) {
+    this.q = sessionQueries(db);
   }
 
   upsert(s: SessionInfo): void {
-    this.upsertStmt.run({
+    this.q.upsert.run({
       id: s.id,
       evseId: s.evseId,
       chargerId: s.chargerId,
@@ -109,30 +110,30 @@ export class SessionStore implements SessionStorePort {
 
   /** A session by its id; a partner holding an id from before `core-004` (`<charger>-<tx>`) still finds it. */
   get(id: string): SessionInfo | undefined {
-    const row = (this.getStmt.get(id) ?? this.legacyStmt.get(id)) as SessionRow | undefined;
+    const row = (this.q.get.get(id) ?? this.q.legacy.get(id)) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /** The open session of a charger with this charger transaction id. */
   openByTransaction(chargerId: string, chargerTxId: string): SessionInfo | undefined {
-    const row = this.openByTxStmt.get(chargerId, chargerTxId) as SessionRow | undefined;
+    const row = this.q.openByTx.get(chargerId, chargerTxId) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /** The open session of a charger the CMS knows under this transaction id. */
   openByUpstream(chargerId: string, upstreamTxId: string): SessionInfo | undefined {
-    const row = this.openByUpstreamStmt.get(chargerId, upstreamTxId) as SessionRow | undefined;
+    const row = this.q.openByUpstream.get(chargerId, upstreamTxId) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
   /** Open sessions of one connector (normally none or one), oldest first. */
   openOnConnector(chargerId: string, connectorId: number): SessionInfo[] {
-    return (this.openOnConnectorStmt.all(chargerId, connectorId) as SessionRow[]).map(fromRow);
+    return (this.q.openOnConnector.all(chargerId, connectorId) as SessionRow[]).map(fromRow);
   }
 
   /** The latest other session of a charger known under this transaction id (charger's or CMS's; open or stopped). */
   lastByTransaction(chargerId: string, txId: string, exceptId: string): SessionInfo | undefined {
-    const row = this.lastByTxStmt.get({ c: chargerId, tx: txId, id: exceptId }) as SessionRow | undefined;
+    const row = this.q.lastByTx.get({ c: chargerId, tx: txId, id: exceptId }) as SessionRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 

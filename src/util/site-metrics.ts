@@ -113,60 +113,56 @@ export function registerSiteMetrics(registry: Registry, src: SiteMetricsSource):
     if (v !== undefined) g.set({ site: s.siteId }, round1(v));
   });
 
-  const evseLabels = ['evse', 'charger'] as const;
-  gauge('gridkeeper_evse_power_watts', 'Measured power per EVSE, W (+ charging, - V2G)', evseLabels, (g, s) => {
-    for (const e of s.evses) {
-      const v = good(e.powerW);
-      if (v !== undefined) g.set({ site: s.siteId, evse: e.id, charger: e.chargerId }, Math.round(v));
-    }
+  /** A gauge with one series per EVSE (labels `evse`, `charger` and `extra`); `fill` sets an EVSE's values. */
+  const evseGauge = <L extends string>(
+    name: string,
+    help: string,
+    extra: readonly L[],
+    fill: (e: SiteSnapshot['evses'][number], set: (labels: Partial<Record<L, string>>, v: number) => void) => void,
+  ) =>
+    gauge(name, help, ['evse', 'charger', ...extra], (g, s) => {
+      for (const e of s.evses) {
+        // The EVSE's own labels first, then `extra`: the order prometheus prints them in.
+        const own = { site: s.siteId, evse: e.id, charger: e.chargerId };
+        fill(e, (labels, v) => g.set({ ...own, ...labels } as Partial<Record<L | keyof typeof own, string>>, v));
+      }
+    });
+  evseGauge('gridkeeper_evse_power_watts', 'Measured power per EVSE, W (+ charging, - V2G)', [], (e, set) => {
+    const v = good(e.powerW);
+    if (v !== undefined) set({}, Math.round(v));
   });
-  gauge(
+  evseGauge(
     'gridkeeper_evse_current_amperes',
     'Measured current per EVSE and charger phase, A',
-    [...evseLabels, 'phase'],
-    (g, s) => {
-      for (const e of s.evses) {
-        const v = good(e.currentsA);
-        if (!v) continue;
-        PHASES.forEach((phase, i) => {
-          g.set({ site: s.siteId, evse: e.id, charger: e.chargerId, phase }, round1(v[i] ?? 0));
-        });
-      }
+    ['phase'],
+    (e, set) => {
+      const v = good(e.currentsA);
+      if (v) for (const [i, phase] of PHASES.entries()) set({ phase }, round1(v[i] ?? 0));
     },
   );
-  gauge(
+  evseGauge(
     'gridkeeper_evse_setpoint_amperes',
     'Current limit the gateway holds for an EVSE, A per phase (0 = paused); `source` is the binding policy',
-    [...evseLabels, 'source'],
-    (g, s) => {
-      for (const e of s.evses) {
-        const sp = src.setpoint(e.id);
-        if (sp)
-          g.set(
-            { site: s.siteId, evse: e.id, charger: e.chargerId, source: bindingSource(sp.reasons) },
-            round1(sp.currentA),
-          );
-      }
+    ['source'],
+    (e, set) => {
+      const sp = src.setpoint(e.id);
+      if (sp) set({ source: bindingSource(sp.reasons) }, round1(sp.currentA));
     },
   );
-  gauge(
+  evseGauge(
     'gridkeeper_evse_setpoint_watts',
     'Power equivalent of the set-point the gateway holds for an EVSE, W',
-    evseLabels,
-    (g, s) => {
-      for (const e of s.evses) {
-        const sp = src.setpoint(e.id);
-        if (sp) g.set({ site: s.siteId, evse: e.id, charger: e.chargerId }, Math.round(sp.powerW));
-      }
+    [],
+    (e, set) => {
+      const sp = src.setpoint(e.id);
+      if (sp) set({}, Math.round(sp.powerW));
     },
   );
-  gauge(
+  evseGauge(
     'gridkeeper_evse_status',
     'Connector status per EVSE: 1 for the current status (OCPP-style names), absent otherwise',
-    [...evseLabels, 'status'],
-    (g, s) => {
-      for (const e of s.evses) g.set({ site: s.siteId, evse: e.id, charger: e.chargerId, status: e.status }, 1);
-    },
+    ['status'],
+    (e, set) => set({ status: e.status }, 1),
   );
 
   const limitLabels = ['scope', 'direction', 'source', 'tier'] as const;

@@ -1,11 +1,11 @@
-import type { Clock, TimerHandle } from '../../../src/model/clock.js';
+import type { Clock } from '../../../src/model/clock.js';
 import type { EvseStatus, PhaseRotation } from '../../../src/model/site.js';
 import type { SitePhysics } from '../../site/physics.js';
 import { SimVehicle, type VehicleSpec } from '../../site/vehicle.js';
 import type { SimQuantity } from './device-map.js';
 import { MappedDeviceSim, type MappedSimOptions } from './mapped-device.js';
 import { ModbusSimException } from './server.js';
-import { Stepper } from './stepper.js';
+import { SiteLoad } from './site-load.js';
 
 export interface ChargerSimOptions extends MappedSimOptions {
   readonly clock: Clock;
@@ -25,8 +25,7 @@ export interface ChargerSimOptions extends MappedSimOptions {
  */
 export class ModbusChargerSim extends MappedDeviceSim {
   vehicle?: SimVehicle;
-  private readonly stepper: Stepper;
-  private revertTimer?: TimerHandle;
+  private readonly load: SiteLoad;
   private revertAt?: number;
   private readonly id: string;
   private limitA = 0;
@@ -41,21 +40,10 @@ export class ModbusChargerSim extends MappedDeviceSim {
     super(c);
     if (!this.map.charger) throw new Error(`${this.map.vendor} ${this.map.model} is not a charger`);
     this.id = c.id ?? `modbus-charger-${this.unitId}`;
-    this.stepper = new Stepper(c.clock, c.stepMs ?? 1000, (dtH, now) => this.step(dtH, now));
+    this.load = new SiteLoad({ ...c, id: this.id, step: (dtH, now) => this.step(dtH, now) });
+    this.parts.push(this.load);
     this.provide = (q) => this.value(q);
     this.onSet = (q, v) => this.set(q, v);
-  }
-
-  override async start(): Promise<void> {
-    this.stepper.start();
-    await super.start();
-  }
-
-  override async stop(): Promise<void> {
-    this.stepper.stop();
-    this.c.clock.clearTimeout(this.revertTimer);
-    this.c.physics.removeLoad(this.id);
-    await super.stop();
   }
 
   /** Is the charger V2G-capable (for callers building configs). */
@@ -181,13 +169,10 @@ export class ModbusChargerSim extends MappedDeviceSim {
   }
 
   private armRevert(): void {
-    this.c.clock.clearTimeout(this.revertTimer);
-    this.revertAt = undefined;
     const reg = this.map.points.find((x) => x.quantity === 'revertTimeout');
     const s = (reg ? this.setting(reg.name) : undefined) ?? this.hw.revertS;
-    if (s <= 0) return;
-    this.revertAt = this.c.clock.now() + s * 1000;
-    this.revertTimer = this.c.clock.setTimeout(() => {
+    this.revertAt = s > 0 ? this.c.clock.now() + s * 1000 : undefined;
+    this.load.armRevert(s, () => {
       this.reverted++;
       this.revertAt = undefined;
       const fb = this.map.points.find((x) => x.quantity === 'fallbackCurrent');
@@ -195,7 +180,7 @@ export class ModbusChargerSim extends MappedDeviceSim {
       this.limitA = safe;
       this.powerSetW = this.powerSetW === undefined ? undefined : 0;
       this.vehicle?.offer(safe, this.c.clock.now());
-    }, s * 1000);
+    });
   }
 
   private step(dtH: number, now: number): void {

@@ -26,6 +26,8 @@ export interface MappedSimOptions extends DeviceHabits {
  * (exception 3 outside min/max) and handed on.
  */
 export class MappedDeviceSim {
+  /** What a subclass runs beside the server (started first, stopped first). */
+  protected readonly parts: { start(): void; stop(): void }[] = [];
   readonly server: ModbusSimServer;
   readonly unit: UnitMemory;
   readonly unitId: number;
@@ -60,10 +62,12 @@ export class MappedDeviceSim {
   }
 
   async start(): Promise<void> {
+    for (const p of this.parts) p.start();
     if (this.ownServer) await this.server.start();
   }
 
   async stop(): Promise<void> {
+    for (const p of this.parts) p.stop();
     if (this.ownServer) await this.server.stop();
   }
 

@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from '../../../src/model/clock.js';
+import type { Clock } from '../../../src/model/clock.js';
 import type { SitePhysics } from '../../site/physics.js';
 import { type DeviceHabits, ModbusSimException, ModbusSimServer, habitsOf } from './server.js';
-import { Stepper } from './stepper.js';
+import { SiteLoad } from './site-load.js';
 import { SunSpecMapBuilder, type SunSpecBlock } from './sunspec-map.js';
 
 /** Device habits (one client only, response time) are the server's options. */
@@ -22,6 +22,8 @@ export interface SunSpecSimOptions extends DeviceHabits {
 
 /** Common behaviour of the SunSpec simulators: one server, one unit, model 1 first. */
 abstract class SunSpecSim {
+  /** What a subclass runs beside the server (started first, stopped first). */
+  protected readonly parts: { start(): void; stop(): void }[] = [];
   readonly server: ModbusSimServer;
   readonly unitId: number;
   readonly common: SunSpecBlock;
@@ -73,10 +75,12 @@ abstract class SunSpecSim {
   }
 
   async start(): Promise<void> {
+    for (const p of this.parts) p.start();
     await this.server.start();
   }
 
   async stop(): Promise<void> {
+    for (const p of this.parts) p.stop();
     await this.server.stop();
   }
 
@@ -155,18 +159,18 @@ export class SunSpecBatterySim extends SunSpecSim {
   private readonly maxW: number;
   private energyWh: number;
   private powerW = 0;
-  private readonly stepper: Stepper;
-  private revertTimer?: TimerHandle;
+  private readonly load: SiteLoad;
   /** Writes accepted (tests). */
   writes = 0;
 
-  constructor(private readonly b: SunSpecBatterySimOptions) {
+  constructor(b: SunSpecBatterySimOptions) {
     super(b, 'battery-802', [124, 802]);
     this.id = b.id ?? 'battery';
     this.capacityWh = b.capacityWh ?? 100_000;
     this.maxW = b.maxChargeW ?? 50_000;
     this.energyWh = (this.capacityWh * (b.socPct ?? 50)) / 100;
-    this.stepper = new Stepper(b.clock, b.stepMs ?? 1000, (dtH) => this.step(dtH));
+    this.load = new SiteLoad({ ...b, id: this.id, step: (dtH) => this.step(dtH) });
+    this.parts.push(this.load);
     this.storage = this.model(124);
     this.battery = this.model(802);
     this.storage.setScaled('WChaMax', this.maxW, 1);
@@ -182,18 +186,6 @@ export class SunSpecBatterySim extends SunSpecSim {
     this.battery.setRaw('SetOp', 1);
     this.unit.hooks.onWrite = (addr, values) => this.onWrite(addr, values);
     this.refresh();
-  }
-
-  override async start(): Promise<void> {
-    this.stepper.start();
-    await super.start();
-  }
-
-  override async stop(): Promise<void> {
-    this.stepper.stop();
-    this.b.clock.clearTimeout(this.revertTimer);
-    this.b.physics.removeLoad(this.id);
-    await super.stop();
   }
 
   get socPct(): number {
@@ -220,14 +212,10 @@ export class SunSpecBatterySim extends SunSpecSim {
   }
 
   private armRevert(): void {
-    this.b.clock.clearTimeout(this.revertTimer);
-    const s = this.storage.value('InOutWRte_RvrtTms') ?? 0;
-    if (s > 0) {
-      this.revertTimer = this.b.clock.setTimeout(() => {
-        this.storage.setRaw('StorCtl_Mod', 0);
-        this.applyControl();
-      }, s * 1000);
-    }
+    this.load.armRevert(this.storage.value('InOutWRte_RvrtTms') ?? 0, () => {
+      this.storage.setRaw('StorCtl_Mod', 0);
+      this.applyControl();
+    });
   }
 
   private applyControl(): void {

@@ -1,4 +1,4 @@
-import { dayDefaults, feeders, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
+import { dayDefaults, feeders, HOUR, loadPulse, outsideControl, ownChargerFleet, scenarioDay } from '../helpers.js';
 
 /**
  * A delivery-van depot at night: 40 AC chargers on two feeders, a tight
@@ -39,10 +39,12 @@ export const scenario = scenarioDay(
       startAt,
       endAt: day + 32 * HOUR,
       vehicles,
-      baseLoadW: 15_000,
-      baseLoadNoiseW: 800,
-      loadSteps: [...loadPulse(day + 19 * HOUR, day + 20 * HOUR, 30_000), { at: day + 23 * HOUR, w: 1500 }],
-      pvPeakW: 0,
+      ...outsideControl(
+        15_000,
+        800,
+        [...loadPulse(day + 19 * HOUR, day + 20 * HOUR, 30_000), { at: day + 23 * HOUR, w: 1500 }],
+        0,
+      ),
       ...dayDefaults(3000),
       note: '15:00 to 08:00 (every visit of the night)',
     };

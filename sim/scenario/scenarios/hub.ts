@@ -1,4 +1,14 @@
-import { chargerRow, dayDefaults, drawPlug, drawVisit, feeders, HOUR, loadPulse, scenarioDay } from '../helpers.js';
+import {
+  chargerRow,
+  dayDefaults,
+  drawPlug,
+  drawVisit,
+  feeders,
+  HOUR,
+  loadPulse,
+  outsideControl,
+  scenarioDay,
+} from '../helpers.js';
 import type { ScenarioVehicle, SiteCharger } from '../types.js';
 
 /**
@@ -55,10 +65,7 @@ export const scenario = scenarioDay(
       startAt: day + 7 * HOUR,
       endAt: day + 21 * HOUR,
       vehicles,
-      baseLoadW: 20_000,
-      baseLoadNoiseW: 1000,
-      loadSteps: loadPulse(day + 11.5 * HOUR, day + 12 * HOUR, 25_000),
-      pvPeakW: 120_000,
+      ...outsideControl(20_000, 1000, loadPulse(day + 11.5 * HOUR, day + 12 * HOUR, 25_000), 120_000),
       ...dayDefaults(3000, {
         solar: { enabled: true, mode: 'min+solar' },
         peakShaving: { enabled: true, targetW: 70_000, marginW: 2000 },

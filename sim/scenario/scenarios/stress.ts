@@ -1,4 +1,4 @@
-import { dayDefaults, HOUR, loadPulse, ownChargerFleet, scenarioDay } from '../helpers.js';
+import { dayDefaults, HOUR, loadPulse, outsideControl, ownChargerFleet, scenarioDay } from '../helpers.js';
 import type { SiteCircuit } from '../types.js';
 
 /**
@@ -42,10 +42,7 @@ export const scenario = scenarioDay(
       startAt,
       endAt: startAt + 2 * HOUR,
       vehicles,
-      baseLoadW: 40_000,
-      baseLoadNoiseW: 1500,
-      loadSteps: loadPulse(startAt + 1 * HOUR, startAt + 1.25 * HOUR, 60_000),
-      pvPeakW: 0,
+      ...outsideControl(40_000, 1500, loadPulse(startAt + 1 * HOUR, startAt + 1.25 * HOUR, 60_000), 0),
       ...dayDefaults(6000),
       note: 'shortened to 17:00-19:00: 200 chargers over real sockets at 1 s steps do not fit a night in 5 minutes',
     };

@@ -11,6 +11,7 @@ import type { GatewayContext } from '../../context.js';
 import type { Integration } from '../../integration/index.js';
 import type { RouteAuth } from '../auth.js';
 import type { ApiProviders } from '../providers.js';
+import { problems } from '../documented-errors.js';
 import { notFound } from '../problem.js';
 import { TimeParam, type ZodTypeProvider } from '../schema.js';
 
@@ -122,6 +123,24 @@ export function zodPlugin(register: (r: ZodApp) => void): FastifyPluginAsync {
   return async (app) => register(app.withTypeProvider<ZodTypeProvider>());
 }
 
+/** `GET <path>`: every item `list` gives, checked against `response` (the lists are small: no paging). */
+export function listing<R extends z.ZodType>(
+  r: ZodApp,
+  path: string,
+  o: {
+    tag: string;
+    summary: string;
+    response: R;
+    list: () => z.input<R>[];
+    auth?: RouteAuth;
+    /** Answers only the handler gives (e.g. 503 when a provider is not wired). */
+    problems?: number[];
+  },
+): void {
+  const response = { 200: z.array(o.response), ...problems(...(o.problems ?? [])) };
+  r.get(path, reading(o.tag, { summary: o.summary, response }, o.auth), async () => o.list());
+}
+
 /**
  * A read-only collection: `GET <path>` lists every item, `GET <path>/:id` shows one or answers
  * 404 `no <noun> <id>`, both shown through `view`.
@@ -140,8 +159,6 @@ export function collection<T, R extends z.ZodType>(
     auth?: RouteAuth;
   },
 ): void {
-  r.get(path, reading(o.tag, { summary: o.summary, response: { 200: z.array(o.response) } }, o.auth), async () =>
-    o.list().map(o.view),
-  );
+  listing(r, path, { ...o, list: () => o.list().map(o.view) });
   getById(r, `${path}/:id`, o);
 }

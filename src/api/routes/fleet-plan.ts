@@ -1,8 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { SiteSnapshot } from '../../model/site.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, iso } from './deps.js';
+import { type RouteDeps, iso, listing, zodPlugin } from './deps.js';
 
 const PlanStatus = z.enum(['no-needs', 'not-plugged-in', 'done', 'on-track', 'at-risk', 'infeasible', 'departed']);
 
@@ -80,18 +79,12 @@ export function fleetPlanRoutes(d: RouteDeps): FastifyPluginAsync {
         reason: fleetReason,
       };
     });
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-    r.get(
-      '/api/v1/fleet/plan',
-      {
-        schema: {
-          tags: ['vehicles'],
-          summary: 'Every vehicle with its departure, energy needed vs delivered, and whether it will make it',
-          response: { 200: z.array(PlanView) },
-        },
-      },
-      async () => plan(ctx.clock.now(), ctx.state.snapshot()),
-    );
-  };
+  return zodPlugin((r) => {
+    listing(r, '/api/v1/fleet/plan', {
+      tag: 'vehicles',
+      summary: 'Every vehicle with its departure, energy needed vs delivered, and whether it will make it',
+      response: PlanView,
+      list: () => plan(ctx.clock.now(), ctx.state.snapshot()),
+    });
+  });
 }

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { problems } from '../documented-errors.js';
 import { unavailable } from '../problem.js';
 import type { OperatorControls } from '../providers.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { type RouteDeps, command, found, iso } from './deps.js';
+import { type RouteDeps, command, found, iso, listing, zodPlugin } from './deps.js';
 import { buildState } from './state.js';
 
 const EvseParams = z.object({ chargerId: z.string().min(1).max(128), connectorId: z.coerce.number().int().min(0) });
@@ -46,19 +45,14 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
       id,
     ).id;
   };
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
-    r.get(
-      '/api/v1/operator/caps',
-      {
-        schema: {
-          tags: ['evses'],
-          summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
-          response: { 200: z.array(CapView), ...problems(503) },
-        },
-      },
-      async () => caps(),
-    );
+  return zodPlugin((r) => {
+    listing(r, '/api/v1/operator/caps', {
+      tag: 'evses',
+      summary: "The operator's manual EVSE caps in force (paused EVSEs have a 0 A cap)",
+      response: CapView,
+      list: caps,
+      problems: [503],
+    });
     r.put(
       '/api/v1/evses/:chargerId/:connectorId/pause',
       command('evse.pause', 'evses', {
@@ -83,5 +77,5 @@ export function operatorRoutes(d: RouteDeps): FastifyPluginAsync {
         return caps();
       },
     );
-  };
+  });
 }

@@ -1,47 +1,40 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../problem.js';
-import type { ZodTypeProvider } from '../schema.js';
-import { DAY_MS, type RouteDeps, iso, rangeQuery } from './deps.js';
+import { DAY_MS, type RouteDeps, iso, rangeQuery, reading, zodPlugin } from './deps.js';
 
 const MAX_POINTS = 2000;
 
 /** The tariff as a timeline (import and export price per kWh), for planning views and the dashboard. */
 export function priceRoutes(d: RouteDeps): FastifyPluginAsync {
   const { ctx, providers } = d;
-  return async (app) => {
-    const r = app.withTypeProvider<ZodTypeProvider>();
+  return zodPlugin((r) => {
     r.get(
       '/api/v1/grid/prices',
-      {
-        schema: {
-          tags: ['grid'],
-          summary: 'Tariff timeline: import and export price per kWh on a grid of `step` ms (empty without a tariff)',
-          querystring: rangeQuery(
-            {
-              step: z.coerce
-                .number()
-                .int()
-                .min(60_000)
-                .max(DAY_MS)
-                .default(900_000)
-                .describe('Distance between points, ms'),
-            },
-            7 * DAY_MS,
-          ),
-          response: {
-            200: z.object({
-              from: z.string(),
-              to: z.string(),
-              step: z.number().int(),
-              currency: z.string().nullable(),
-              points: z.array(
-                z.object({ ts: z.string(), importPerKwh: z.number(), exportPerKwh: z.number() }).strict(),
-              ),
-            }),
+      reading('grid', {
+        summary: 'Tariff timeline: import and export price per kWh on a grid of `step` ms (empty without a tariff)',
+        querystring: rangeQuery(
+          {
+            step: z.coerce
+              .number()
+              .int()
+              .min(60_000)
+              .max(DAY_MS)
+              .default(900_000)
+              .describe('Distance between points, ms'),
           },
+          7 * DAY_MS,
+        ),
+        response: {
+          200: z.object({
+            from: z.string(),
+            to: z.string(),
+            step: z.number().int(),
+            currency: z.string().nullable(),
+            points: z.array(z.object({ ts: z.string(), importPerKwh: z.number(), exportPerKwh: z.number() }).strict()),
+          }),
         },
-      },
+      }),
       async (req) => {
         const now = ctx.clock.now();
         const step = req.query.step;
@@ -71,5 +64,5 @@ export function priceRoutes(d: RouteDeps): FastifyPluginAsync {
         };
       },
     );
-  };
+  });
 }

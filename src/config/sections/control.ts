@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policySection } from './parts.js';
 
 export const ControlSchema = z
   .object({
@@ -16,44 +17,28 @@ export const ControlSchema = z
       .describe('Current set-point changes smaller than this are not written, A.'),
     policies: z
       .object({
-        loadManagement: z
-          .object({
-            enabled: z.boolean().default(true),
-            marginW: z.number().nonnegative().default(500).describe('Headroom kept below the site limit, W.'),
-          })
-          .strict()
-          .prefault({}),
-        solar: z
-          .object({
-            enabled: z.boolean().default(false),
-            mode: z.enum(['solar-only', 'min+solar', 'fast']).default('min+solar'),
-            priority: z.enum(['battery-first', 'ev-first']).default('ev-first'),
-            startMarginW: z.number().nonnegative().default(500).describe('Surplus above a minimum needed to start, W.'),
-            stopToleranceW: z.number().nonnegative().default(1000).describe('Import tolerated before pausing, W.'),
-          })
-          .strict()
-          .prefault({}),
-        battery: z
-          .object({
-            enabled: z.boolean().default(false),
-            id: z.string().default('battery'),
-            maxChargeW: z.number().nonnegative().default(5000),
-            maxDischargeW: z.number().nonnegative().default(5000),
-            socFloorPct: z.number().min(0).max(100).default(10),
-            socCeilingPct: z.number().min(0).max(100).default(95),
-            dischargeForEvs: z.boolean().default(false),
-            cheapBelowEurPerKwh: z.number().optional().describe('Charge from the grid below this price, EUR/kWh.'),
-          })
-          .strict()
-          .prefault({}),
-        peakShaving: z
-          .object({
-            enabled: z.boolean().default(false),
-            targetW: z.number().positive().optional().describe('Peak import target (default: site.limitW), W.'),
-            marginW: z.number().nonnegative().default(500),
-          })
-          .strict()
-          .prefault({}),
+        loadManagement: policySection(true, {
+          marginW: z.number().nonnegative().default(500).describe('Headroom kept below the site limit, W.'),
+        }),
+        solar: policySection(false, {
+          mode: z.enum(['solar-only', 'min+solar', 'fast']).default('min+solar'),
+          priority: z.enum(['battery-first', 'ev-first']).default('ev-first'),
+          startMarginW: z.number().nonnegative().default(500).describe('Surplus above a minimum needed to start, W.'),
+          stopToleranceW: z.number().nonnegative().default(1000).describe('Import tolerated before pausing, W.'),
+        }),
+        battery: policySection(false, {
+          id: z.string().default('battery'),
+          maxChargeW: z.number().nonnegative().default(5000),
+          maxDischargeW: z.number().nonnegative().default(5000),
+          socFloorPct: z.number().min(0).max(100).default(10),
+          socCeilingPct: z.number().min(0).max(100).default(95),
+          dischargeForEvs: z.boolean().default(false),
+          cheapBelowEurPerKwh: z.number().optional().describe('Charge from the grid below this price, EUR/kWh.'),
+        }),
+        peakShaving: policySection(false, {
+          targetW: z.number().positive().optional().describe('Peak import target (default: site.limitW), W.'),
+          marginW: z.number().nonnegative().default(500),
+        }),
         allocator: z
           .object({
             minOnMs: z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { intAtLeast } from './parts.js';
 
 const EVENT_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 
@@ -22,21 +23,14 @@ export const WebhookConfigSchema = z
 
 export const WebhookDeliverySchema = z
   .object({
-    timeoutMs: z.number().int().min(100).default(10_000),
-    initialBackoffMs: z.number().int().min(10).default(2_000),
-    maxBackoffMs: z.number().int().min(100).default(3_600_000),
-    deadAfterMs: z
-      .number()
-      .int()
-      .min(1000)
-      .default(26 * 3_600_000)
-      .describe('An event still undelivered this long after it was queued is dead-lettered (default 26 h).'),
-    keepDeliveredMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(7 * 86_400_000),
-    backlogAlert: z.number().int().min(1).default(1000).describe('Raise an alert above this many pending events.'),
+    timeoutMs: intAtLeast(100, 10_000),
+    initialBackoffMs: intAtLeast(10, 2_000),
+    maxBackoffMs: intAtLeast(100, 3_600_000),
+    deadAfterMs: intAtLeast(1000, 26 * 3_600_000).describe(
+      'An event still undelivered this long after it was queued is dead-lettered (default 26 h).',
+    ),
+    keepDeliveredMs: intAtLeast(0, 7 * 86_400_000),
+    backlogAlert: intAtLeast(1, 1000).describe('Raise an alert above this many pending events.'),
   })
   .strict();
 
@@ -48,8 +42,8 @@ export const AuthoriserSchema = z
       .regex(/^whsec_[A-Za-z0-9+/=]+$/)
       .optional()
       .describe('Requests are signed like webhooks when set.'),
-    timeoutMs: z.number().int().min(50).default(2_000),
-    cacheTtlMs: z.number().int().min(0).default(86_400_000).describe('Accepted answers are cached this long.'),
+    timeoutMs: intAtLeast(50, 2_000),
+    cacheTtlMs: intAtLeast(0, 86_400_000).describe('Accepted answers are cached this long.'),
     fallback: z
       .enum(['cache-then-local', 'accept', 'reject'])
       .default('cache-then-local')
@@ -66,15 +60,12 @@ export const InfluxSchema = z
     database: z.string().min(1).default('gridkeeper'),
     username: z.string().optional(),
     password: z.string().optional().describe('From an environment variable reference.'),
-    intervalMs: z.number().int().min(100).default(5000).describe('Sampling interval of the site state, ms.'),
-    batchSize: z.number().int().min(1).default(5000),
-    flushIntervalMs: z.number().int().min(50).default(1000),
-    maxBufferedPoints: z
-      .number()
-      .int()
-      .min(1000)
-      .default(5_000_000)
-      .describe('Points kept on disk through an outage; oldest dropped beyond.'),
+    intervalMs: intAtLeast(100, 5000).describe('Sampling interval of the site state, ms.'),
+    batchSize: intAtLeast(1, 5000),
+    flushIntervalMs: intAtLeast(50, 1000),
+    maxBufferedPoints: intAtLeast(1000, 5_000_000).describe(
+      'Points kept on disk through an outage; oldest dropped beyond.',
+    ),
     createDatabase: z.boolean().default(true),
   })
   .strict();
@@ -95,8 +86,8 @@ export const ReportsSchema = z
 
 export const AlertsSchema = z
   .object({
-    deviceOfflineAfterMs: z.number().int().min(0).default(60_000),
-    checkIntervalMs: z.number().int().min(100).default(5_000),
+    deviceOfflineAfterMs: intAtLeast(0, 60_000),
+    checkIntervalMs: intAtLeast(100, 5_000),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { intAtLeast } from './parts.js';
 import { uniqueIdCheck } from './ids.js';
 
 /**
@@ -21,14 +22,11 @@ export const ModbusLinkSchema = z
     parity: z.enum(['none', 'even', 'odd']).default('none'),
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
-    timeoutMs: z.number().int().min(50).default(1000).describe('Default request timeout on this link, ms.'),
-    gapMs: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe('Pause between two requests; some devices need it (RTU: 3.5 chars are handled by the driver).'),
-    connectTimeoutMs: z.number().int().min(50).default(3000),
+    timeoutMs: intAtLeast(50, 1000).describe('Default request timeout on this link, ms.'),
+    gapMs: intAtLeast(0, 0).describe(
+      'Pause between two requests; some devices need it (RTU: 3.5 chars are handled by the driver).',
+    ),
+    connectTimeoutMs: intAtLeast(50, 3000),
   })
   .strict()
   .superRefine((l, ctx) => {
@@ -37,7 +35,7 @@ export const ModbusLinkSchema = z
 
 export const ModbusEvseSchema = z
   .object({
-    connectorId: z.number().int().min(1).default(1),
+    connectorId: intAtLeast(1, 1),
     circuit: z.string().default('site'),
     phases: z.union([z.literal(1), z.literal(3)]).default(3),
     phaseRotation: z.enum(['L1L2L3', 'L2L3L1', 'L3L1L2', 'L1L3L2', 'L3L2L1', 'L2L1L3']).default('L1L2L3'),
@@ -66,21 +64,15 @@ export const ModbusDeviceSchema = z
       .optional()
       .describe('Skip discovery of the base address (40000, 0, 50000 are tried otherwise).'),
     profile: z.string().optional().describe('Device profile name (file name without .yaml) for non-SunSpec devices.'),
-    pollMs: z.number().int().min(50).default(1000),
-    timeoutMs: z.number().int().min(50).default(1000),
-    offlineAfterFailures: z
-      .number()
-      .int()
-      .min(1)
-      .default(2)
-      .describe('Consecutive failed polls before the device is reported offline and its readings stop.'),
+    pollMs: intAtLeast(50, 1000),
+    timeoutMs: intAtLeast(50, 1000),
+    offlineAfterFailures: intAtLeast(1, 2).describe(
+      'Consecutive failed polls before the device is reported offline and its readings stop.',
+    ),
     invertPower: z.boolean().default(false).describe('Flip the sign of power readings (devices wired the other way).'),
-    revertTimeoutS: z
-      .number()
-      .int()
-      .min(0)
-      .default(60)
-      .describe('Revert timeout written with set-points where the device supports it, s.'),
+    revertTimeoutS: intAtLeast(0, 60).describe(
+      'Revert timeout written with set-points where the device supports it, s.',
+    ),
     evse: ModbusEvseSchema.optional().describe('Charger devices: the EVSE the gateway announces and controls.'),
   })
   .strict();
@@ -91,8 +83,8 @@ export const ModbusSchema = z
     devices: z.array(ModbusDeviceSchema).default([]),
     reconnect: z
       .object({
-        minMs: z.number().int().min(10).default(1000),
-        maxMs: z.number().int().min(10).default(30_000),
+        minMs: intAtLeast(10, 1000),
+        maxMs: intAtLeast(10, 30_000),
       })
       .strict()
       .prefault({}),
