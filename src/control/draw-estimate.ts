@@ -178,10 +178,12 @@ export class DrawEstimator {
     }
     const wPerA = t.phases * e.voltageV;
     const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
-    // A fresh reading is where the vehicle was lately: it may not have moved from there yet (a vehicle
-    // slower than learnt, or drawing less than its set-point), so it bounds the lowest draw too.
+    // A fresh reading taken after the last change is where the vehicle was since: it may not have
+    // moved from there yet (slower than learnt, or drawing less than its set-point), so it bounds the
+    // lowest draw too. One taken before the change only shows the old set-point, already in the range.
+    const since = fresh && r.ts >= last.at;
     const seen = (w: number): Range =>
-      fresh
+      since
         ? { lowW: Math.min(w, r.value), highW: Math.max(w, r.value), measured: false }
         : { lowW: w, highW: w, measured: false };
     if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) return seen(drawW(last.a));
@@ -195,35 +197,32 @@ export class DrawEstimator {
       highW = Math.max(highW, w);
       if (now - c.at >= t.delayMs) break;
     }
-    if (!fresh) return { lowW, highW, measured: false };
+    if (!since) return { lowW, highW, measured: false };
     return { lowW: Math.min(lowW, r.value), highW: Math.max(highW, r.value), measured: false };
   }
 
   /**
-   * From a reading: the vehicle's response delay and offset. A reading that matches one recent
-   * set-point and no other, taken after that one was sent, shows the vehicle followed it within that
-   * time (also an older one: a vehicle that followed an increase and was cut again before its reading
-   * came still teaches its delay, else the pessimistic shedding of an unlearnt vehicle never ends).
+   * From a reading: the vehicle's response delay and offset. The vehicle is on one of the recent
+   * set-points the reading matches; whichever, it followed it within the time since the EARLIEST of
+   * them was sent (an upper bound on its delay, also when it was cut again before its reading came:
+   * else an unlearnt vehicle is shed pessimistically forever, and a ramp of close steps taught nothing).
+   * It confirms the last set-point when it matches that one.
    */
   private learn(t: Track, e: EvseState, w: number, ts: number): void {
     const wPerA = t.phases * e.voltageV;
     if (!(wPerA > 0)) return;
     const a = w / wPerA - t.offsetA;
-    let match = -1;
-    for (let i = 0; i < t.history.length; i++) {
-      if (Math.abs(a - (t.history[i] as Change).a) > FOLLOWED_TOLERANCE_A) continue;
-      if (match >= 0) return; // between two close set-points: tells nothing
-      match = i;
-    }
+    const match = t.history.findIndex((c) => Math.abs(a - c.a) <= FOLLOWED_TOLERANCE_A);
     if (match < 0) return;
     const c = t.history[match] as Change;
+    // Still on what the charger offered before the first set-point, or read before the change: no news.
     if (c.upTo || ts < c.at) return;
-    // The reading bounds the delay from above; the smallest bound seen is the best one.
     const seen = Math.max(0, ts - c.at);
     t.delayMs = t.learntDelay ? Math.min(t.delayMs, seen) : seen;
     t.learntDelay = true;
-    if (match !== t.history.length - 1 || t.confirmedAfterMs !== undefined) return;
-    t.confirmedAfterMs = Math.min(seen, t.delayMs);
-    if (c.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - c.a);
+    const last = t.history[t.history.length - 1] as Change;
+    if (t.confirmedAfterMs !== undefined || ts < last.at || Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
+    t.confirmedAfterMs = Math.min(Math.max(0, ts - last.at), t.delayMs);
+    if (last.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - last.a);
   }
 }
