@@ -32,6 +32,8 @@ interface Range {
 interface Change {
   readonly a: number;
   readonly at: number;
+  /** Before the first set-point: the charger offers `a` (its maximum), the vehicle draws anything up to it. */
+  readonly upTo?: true;
 }
 
 interface Track {
@@ -59,8 +61,6 @@ const FOLLOWED_TOLERANCE_A = 1;
 export class DrawEstimator {
   private readonly tracks = new Map<string, Track>();
   private last: readonly DrawEstimate[] = [];
-  /** Building load (grid − battery − charging) of the last round, W. */
-  private buildingW: number | undefined;
 
   private readonly maxDelayMs: number;
 
@@ -76,10 +76,15 @@ export class DrawEstimator {
   /**
    * The snapshot with each session's `powerW` replaced by its estimate where the reading cannot be
    * trusted. A vehicle that may or may not have followed its last change yet draws somewhere between
-   * its old and new set-point; which of the two is read off the grid meter: the building load is
-   * taken as the last one known for sure, within what the meter allows (meter − the highest and −
-   * the lowest possible draw). Guessing "old" would count a vehicle that did follow as a building
-   * load step and cut everyone; guessing "new" would hand out a decrease not yet made.
+   * its old and new set-point; it is taken at the LOWEST of them, so the building load (meter − known
+   * loads) is the highest the meter allows: a meter rise while an increase is on its way may be a
+   * building step, and handing it to the vehicles could plan the site over its limit (the allocator
+   * keeps the highest, an unfollowed decrease's old set-point, reserved). Once the vehicle has
+   * confirmed its change, or its response delay has passed, it is taken at its set-point, so freed
+   * headroom is filled. Physical bound: the building cannot feed in more than on-site PV produces, so
+   * the estimated draws never exceed what the meter shows (grid − battery + PV − measured draws).
+   * No memory of earlier rounds: a steady meter with steady vehicles gives the same estimate every
+   * round (a remembered building load fed the estimate back into the set-points).
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
     const gridTs = snapshot.grid.powerW?.ts ?? Number.NEGATIVE_INFINITY;
@@ -87,35 +92,29 @@ export class DrawEstimator {
       const r = this.range(e, now, gridTs);
       return r ? { e, r } : undefined;
     });
-    let lowW = 0;
-    let highW = 0;
+    let measuredW = 0;
+    let estimatedW = 0;
     for (const x of ranges) {
       if (!x) continue;
-      lowW += x.r.lowW;
-      highW += x.r.highW;
+      if (x.r.measured) measuredW += x.r.lowW;
+      else estimatedW += x.r.lowW;
     }
     const grid = snapshot.grid.powerW;
-    const battery = snapshot.battery.powerW?.value ?? 0;
-    let f = 1;
-    if (grid) {
-      // Building load in [grid − high, grid − low]: the last one, moved only as far as the meter forces
-      // it (a meter change is the vehicles' as far as their pending changes can explain it).
-      let ev = lowW;
-      if (highW - lowW > 1) {
-        const known = this.buildingW ?? grid.value - battery - highW;
-        ev = Math.min(highW, Math.max(lowW, grid.value - battery - known));
-        f = (ev - lowW) / (highW - lowW);
-      }
-      this.buildingW = grid.value - battery - ev;
+    let scale = 1;
+    if (grid && estimatedW > 0) {
+      const battery = snapshot.battery.powerW?.value ?? 0;
+      const pv = Math.max(0, snapshot.pv.powerW?.value ?? 0);
+      const roomW = Math.max(0, grid.value - battery + pv - measuredW);
+      if (estimatedW > roomW) scale = roomW / estimatedW;
     }
     const out: DrawEstimate[] = [];
     let changed = false;
     const evses = snapshot.evses.map((e, i) => {
       const x = ranges[i];
       if (!x) return e;
-      const w = x.r.lowW + f * (x.r.highW - x.r.lowW);
       const source = x.r.measured ? 'measured' : 'estimated';
-      out.push({ evseId: e.id, w, uncertaintyW: x.r.highW - x.r.lowW, source });
+      const w = x.r.measured ? x.r.lowW : x.r.lowW * scale;
+      out.push({ evseId: e.id, w, uncertaintyW: x.r.highW - w, source });
       if (x.r.measured) return e;
       changed = true;
       return { ...e, powerW: reading(w, now, 'estimate') };
@@ -137,10 +136,10 @@ export class DrawEstimator {
       const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
       let t = this.tracks.get(e.id);
       if (!t || t.session !== key) {
-        // Before the first set-point the vehicle takes what the charger offers: its maximum.
+        // Before the first set-point the vehicle may take what the charger offers, its maximum, or nothing.
         t = {
           session: key,
-          history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY }],
+          history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY, upTo: true }],
           phases: sp.phases,
           delayMs: this.maxDelayMs,
           offsetA: 0,
@@ -179,42 +178,51 @@ export class DrawEstimator {
     }
     const wPerA = t.phases * e.voltageV;
     const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
-    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) {
-      const w = drawW(last.a);
-      return { lowW: w, highW: w, measured: false };
-    }
+    // A fresh reading taken after the last change is where the vehicle was since: it may not have
+    // moved from there yet (slower than learnt, or drawing less than its set-point), so it bounds the
+    // lowest draw too. One taken before the change only shows the old set-point, already in the range.
+    const since = fresh && r.ts >= last.at;
+    const seen = (w: number): Range =>
+      since
+        ? { lowW: Math.min(w, r.value), highW: Math.max(w, r.value), measured: false }
+        : { lowW: w, highW: w, measured: false };
+    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) return seen(drawW(last.a));
     // Any set-point from the last one surely followed (older than the delay) on may be in force.
     let lowW = Number.POSITIVE_INFINITY;
     let highW = 0;
     for (let i = t.history.length - 1; i >= 0; i--) {
       const c = t.history[i] as Change;
       const w = drawW(c.a);
-      lowW = Math.min(lowW, w);
+      lowW = Math.min(lowW, c.upTo ? 0 : w);
       highW = Math.max(highW, w);
       if (now - c.at >= t.delayMs) break;
     }
-    return { lowW, highW, measured: false };
+    if (!since) return { lowW, highW, measured: false };
+    return { lowW: Math.min(lowW, r.value), highW: Math.max(highW, r.value), measured: false };
   }
 
   /**
-   * From a reading: the vehicle's response delay and offset. It shows the last set-point followed only
-   * when it matches that one and no other recent one (a reading between two close set-points tells nothing).
+   * From a reading: the vehicle's response delay and offset. The vehicle is on one of the recent
+   * set-points the reading matches; whichever, it followed it within the time since the EARLIEST of
+   * them was sent (an upper bound on its delay, also when it was cut again before its reading came:
+   * else an unlearnt vehicle is shed pessimistically forever, and a ramp of close steps taught nothing).
+   * It confirms the last set-point when it matches that one.
    */
   private learn(t: Track, e: EvseState, w: number, ts: number): void {
     const wPerA = t.phases * e.voltageV;
-    const last = t.history[t.history.length - 1] as Change;
-    if (!(wPerA > 0) || ts < last.at || t.confirmedAfterMs !== undefined) return;
+    if (!(wPerA > 0)) return;
     const a = w / wPerA - t.offsetA;
-    if (Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
-    for (let i = 0; i < t.history.length - 1; i++)
-      if (Math.abs(a - (t.history[i] as Change).a) <= FOLLOWED_TOLERANCE_A) return;
-    // The reading bounds the delay from above; the smallest bound seen is the best one.
-    const seen = ts - last.at;
-    t.confirmedAfterMs = Math.max(0, Math.min(seen, t.delayMs));
-    if (Number.isFinite(seen)) {
-      t.delayMs = t.learntDelay ? Math.min(t.delayMs, Math.max(seen, 0)) : Math.max(seen, 0);
-      t.learntDelay = true;
-    }
+    const match = t.history.findIndex((c) => Math.abs(a - c.a) <= FOLLOWED_TOLERANCE_A);
+    if (match < 0) return;
+    const c = t.history[match] as Change;
+    // Still on what the charger offered before the first set-point, or read before the change: no news.
+    if (c.upTo || ts < c.at) return;
+    const seen = Math.max(0, ts - c.at);
+    t.delayMs = t.learntDelay ? Math.min(t.delayMs, seen) : seen;
+    t.learntDelay = true;
+    const last = t.history[t.history.length - 1] as Change;
+    if (t.confirmedAfterMs !== undefined || ts < last.at || Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
+    t.confirmedAfterMs = Math.min(Math.max(0, ts - last.at), t.delayMs);
     if (last.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - last.a);
   }
 }

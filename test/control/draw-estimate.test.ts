@@ -60,22 +60,42 @@ describe('DrawEstimator', () => {
     expect(d.estimates()[0]).toMatchObject({ source: 'estimated', uncertaintyW: 0 });
   });
 
-  it('while a change may still be on its way, reads from the meter which side the vehicle is on', () => {
+  it('while an increase may still be on its way, takes the vehicle at its old set-point whatever the meter shows', () => {
     const d = new DrawEstimator({ freshMs: 15_000 });
     const e = evse('CP1/1');
     d.record([sp('CP1/1', 10)], snap(0, 0, [e]), 0);
-    // Settled: building = 40 kW − 10 A of charging.
     const chargingW = 10 * 3 * V;
     d.apply(snap(20_000, 40_000 + chargingW, [e]), 20_000);
     d.record([sp('CP1/1', 20)], snap(20_000, 40_000 + chargingW, [e]), 20_000);
-    // 2 s later the meter already shows the vehicle on 20 A (building unchanged): no step in building load.
+    // 2 s later the meter rose by what the increase would add: the vehicle following, or a building
+    // step with the vehicle still to follow. Safe only as the latter: the rise is building load.
     const now = 22_000;
     const out = d.apply(snap(now, 40_000 + 20 * 3 * V, [e]), now);
-    expect(out.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(chargingW);
     expect(d.estimates()[0]?.uncertaintyW).toBeCloseTo(10 * 3 * V);
-    // And when the meter has not moved, the vehicle is still on its old 10 A.
-    const still = d.apply(snap(now, 40_000 + chargingW, [e]), now);
-    expect(still.evses[0]?.powerW?.value).toBeCloseTo(chargingW);
+    // The same meter gives the same estimate (no memory feeding back into the set-points).
+    const again = d.apply(snap(now + 500, 40_000 + 20 * 3 * V, [e]), now + 500);
+    expect(again.evses[0]?.powerW?.value).toBeCloseTo(chargingW);
+    // Once the (unlearnt, 11 s) delay has passed the vehicle is taken at its new set-point.
+    const settled = d.apply(snap(32_000, 40_000 + 20 * 3 * V, [e]), 32_000);
+    expect(settled.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V);
+  });
+
+  it('before a first set-point takes nothing for sure, and never more than the meter shows (building >= -PV)', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    const a = evse('CP1/1');
+    const b = evse('CP2/1');
+    d.record([sp('CP1/1', 10), sp('CP2/1', 10)], snap(0, 4_000, [a, b]), 0);
+    // The vehicles may still draw anything up to the 32 A the chargers offered: lowest 0.
+    const early = d.apply(snap(1_000, 4_000, [a, b]), 1_000);
+    expect(early.evses.map((e) => e.powerW?.value)).toEqual([0, 0]);
+    // Past the delay each is taken at 10 A (6.9 kW), but the meter shows 4 kW: together at most 4 kW.
+    const late = d.apply(snap(20_000, 4_000, [a, b]), 20_000);
+    expect(late.evses.reduce((s, e) => s + (e.powerW?.value ?? 0), 0)).toBeCloseTo(4_000);
+    // With 3 kW of PV on site the building may feed in 3 kW: at most 7 kW.
+    const pv = { ...snap(20_000, 4_000, [a, b]), pv: { powerW: reading(3_000, 20_000, 'pv') } };
+    const withPv = d.apply(pv, 20_000);
+    expect(withPv.evses.reduce((s, e) => s + (e.powerW?.value ?? 0), 0)).toBeCloseTo(7_000);
   });
 
   it('uses a fresh reading taken after the vehicle followed, and learns the vehicle is quick', () => {
