@@ -57,6 +57,8 @@ export interface DrawEstimatorOptions {
 }
 
 const FOLLOWED_TOLERANCE_A = 1;
+/** A charger reading and a meter reading this close together show the same moment, ms. */
+const SAME_SAMPLE_MS = 1000;
 
 export class DrawEstimator {
   private readonly tracks = new Map<string, Track>();
@@ -169,6 +171,10 @@ export class DrawEstimator {
     if (t && fresh) this.learn(t, e, r.value, r.ts);
     const last = t?.history[t.history.length - 1];
     if (!t || !last) return fresh ? { lowW: r.value, highW: r.value, measured: true } : undefined;
+    // Building load is the meter minus the vehicles' draw *when the meter sampled*: a reading of the
+    // vehicle taken together with the meter's is that draw, whatever set-point is on its way (a change
+    // still pending is the allocator's increase hold to reserve, not a reason to doubt the reading).
+    if (fresh && Math.abs(r.ts - gridTs) <= SAME_SAMPLE_MS) return { lowW: r.value, highW: r.value, measured: true };
     // The grid reading must be as new as the vehicle's move: a meter read before it still holds the old draw.
     const followedBy = last.at + (t.confirmedAfterMs ?? t.delayMs);
     const meterCaughtUp = gridTs >= followedBy;

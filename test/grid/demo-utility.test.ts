@@ -102,8 +102,11 @@ describe('demo utility side: VTN + OSCP sims driving the gateway (acceptance pat
     await ven.pollNow();
 
     // The first demo event starts 30 s in: 60 kW import limit, below the 100 kW the site draws.
-    clock.advance(31_000);
-    publish();
+    // The meter and the chargers keep reporting meanwhile, as real ones do (a silent meter is the failsafe's case).
+    for (let s = 0; s < 31; s++) {
+      clock.advance(1000);
+      publish();
+    }
     await ven.pollNow();
     clock.advance(100);
     await core.dispatcher.idle();
