@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { type Kpis, kpis, type ProfileEvent, type Sample, type Step } from './closed-loop-kpis.js';
 import { startGateway } from './gateway.js';
+import { meteredSite } from './metered-site.js';
 import { forkPeer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
 
@@ -36,28 +37,9 @@ export interface ClosedLoopRun extends Kpis {
   readonly settleMs: number;
 }
 
-/** The site file: chargers, the Modbus grid meter, the 200 kW limit. */
+/** The site file: chargers, the Modbus grid meter, the 200 kW limit, the control defaults. */
 export function closedLoopSite(n: number, meterPort: number, pollMs: number): Record<string, unknown> {
-  return {
-    site: { id: 'closed-loop', limitW: LIMIT_W, failsafeLimitW: n * 6 * VOLTS_3P },
-    chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}`, maxCurrentA: 32, phases: 3 })),
-    modbus: {
-      devices: [
-        {
-          id: 'grid-meter',
-          role: 'grid',
-          profile: 'eastron-sdm630',
-          sunspec: false,
-          host: '127.0.0.1',
-          port: meterPort,
-          unitId: 1,
-          pollMs,
-          timeoutMs: 500,
-        },
-      ],
-    },
-    ocpp: { securityProfile: 0, unknownChargers: 'reject' },
-  };
+  return meteredSite({ id: 'closed-loop', chargers: n, meterPort, pollMs, limitW: LIMIT_W, control: {} });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -18,6 +18,7 @@ import { type GatewayUnderTest, startGateway } from './gateway.js';
 import { BASE_W, MARGIN_W, meteredSite, VOLTS_3P } from './metered-site.js';
 import { forkPeer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
+import { vtnWallClock } from './vtn-clock.js';
 
 export interface DrMeterOptions {
   readonly chargers?: number;
@@ -29,22 +30,12 @@ export interface DrMeterOptions {
 const FOLLOW_MS = 5000;
 const TOL_W = 200;
 
-type VtnClock = Parameters<typeof createVtnSim>[0]['clock'];
-type Handle = ReturnType<VtnClock['setTimeout']>;
-const wallClock: VtnClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as Handle,
-  clearTimeout: (h) => clearTimeout(h as unknown as NodeJS.Timeout),
-  setInterval: (fn, ms) => setInterval(fn, ms) as unknown as Handle,
-  clearInterval: (h) => clearInterval(h as unknown as NodeJS.Timeout),
-};
-
 export async function run(opts: DrMeterOptions = {}): Promise<BenchResult[]> {
   const n = opts.chargers ?? 10;
   const levelsA = opts.levelsA ?? [10, 7, 12, 8, 11, 6];
   const windowMs = opts.windowMs ?? 20_000;
   const siteW = BASE_W + n * 16 * VOLTS_3P + MARGIN_W;
-  const vtn = createVtnSim({ clock: wallClock, programs: [{ programName: 'dr' }] });
+  const vtn = createVtnSim({ clock: vtnWallClock, programs: [{ programName: 'dr' }] });
   await vtn.start();
   const programID = String([...vtn.programs.values()][0]?.id);
   const meter = forkPeer('./meter-peer.ts');

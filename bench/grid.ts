@@ -23,6 +23,7 @@ import { BASE_W, MARGIN_W, meteredSite, type StepResult, VOLTS_3P } from './mete
 import { monoMs } from './peers/clock.js';
 import { forkPeer, type Peer } from './peers/ipc.js';
 import { type BenchResult, percentile } from './types.js';
+import { vtnWallClock } from './vtn-clock.js';
 
 export interface GridBenchOptions {
   readonly chargers?: number;
@@ -97,20 +98,9 @@ async function trial(
   return `cut to ${r.cutTo}, ${r.missing} missing; released to ${rel.limits}`;
 }
 
-type VtnClock = Parameters<typeof createVtnSim>[0]['clock'];
-type Handle = ReturnType<VtnClock['setTimeout']>;
-/** The utility's own wall clock (Node timers): the VTN simulator is the bench's, not the gateway's. */
-const wallClock: VtnClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms) as unknown as Handle,
-  clearTimeout: (h) => clearTimeout(h as unknown as NodeJS.Timeout),
-  setInterval: (fn, ms) => setInterval(fn, ms) as unknown as Handle,
-  clearInterval: (h) => clearInterval(h as unknown as NodeJS.Timeout),
-};
-
 async function measure(n: number, trials: number) {
   const key = randomBytes(24).toString('hex');
-  const vtn = createVtnSim({ clock: wallClock, programs: [{ programName: PROGRAM }] });
+  const vtn = createVtnSim({ clock: vtnWallClock, programs: [{ programName: PROGRAM }] });
   await vtn.start();
   const programID = [...vtn.programs.values()][0]?.id as string;
   const meter = forkPeer('./meter-peer.ts');

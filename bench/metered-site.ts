@@ -23,6 +23,8 @@ export interface MeteredSiteOptions {
   readonly meterPort: number;
   readonly pollMs: number;
   readonly limitW: number;
+  /** The site file's `control` section (default: load management with the benches' margin). */
+  readonly control?: Record<string, unknown>;
 }
 
 /** A site file (as an object) for `gridkeeper run`: the chargers, the grid meter, load management with the margin. */
@@ -46,6 +48,6 @@ export function meteredSite(o: MeteredSiteOptions): Record<string, unknown> {
       ],
     },
     ocpp: { securityProfile: 0, unknownChargers: 'reject' },
-    control: { policies: { loadManagement: { marginW: MARGIN_W } } },
+    control: o.control ?? { policies: { loadManagement: { marginW: MARGIN_W } } },
   };
 }
