@@ -5,9 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { answerCall16 } from './cms-answers.js';
 import { Endpoint, type Json } from './ocpp-wire.js';
-
-const now = () => new Date().toISOString();
 
 export class CmsPeer {
   private readonly wss: WebSocketServer;
@@ -67,26 +66,6 @@ export class CmsPeer {
 
   private answer(action: string, payload: Json): Json | undefined {
     this.received++;
-    switch (action) {
-      case 'BootNotification':
-        return { status: 'Accepted', currentTime: now(), interval: 60 };
-      case 'Heartbeat':
-        return { currentTime: now() };
-      case 'Authorize':
-        return { idTagInfo: { status: 'Accepted' } };
-      case 'StartTransaction':
-        return { transactionId: this.txSeq++, idTagInfo: { status: 'Accepted' } };
-      case 'StopTransaction':
-        return payload.idTag ? { idTagInfo: { status: 'Accepted' } } : {};
-      case 'DataTransfer':
-        return { status: 'Accepted' };
-      case 'MeterValues':
-      case 'StatusNotification':
-      case 'DiagnosticsStatusNotification':
-      case 'FirmwareStatusNotification':
-        return {};
-      default:
-        return undefined;
-    }
+    return answerCall16(action, payload, () => this.txSeq++);
   }
 }

@@ -8,6 +8,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { answerCall16 } from './cms-answers.js';
 import { decode, encodeError, encodeResult, type Json } from './ocpp-wire.js';
 
 export interface CmsReceipt {
@@ -22,8 +23,6 @@ export interface IssuedTx {
   /** The StartTransaction's timestamp: the charger's mark of that start. */
   readonly startStamp: string;
 }
-
-const now = () => new Date().toISOString();
 
 export class SoakCms {
   readonly receipts: CmsReceipt[] = [];
@@ -82,34 +81,16 @@ export class SoakCms {
   }
 
   private answer(chargerId: string, msgId: string, action: string, payload: Json): Json | undefined {
-    switch (action) {
-      case 'BootNotification':
-        return { status: 'Accepted', currentTime: now(), interval: 60 };
-      case 'Heartbeat':
-        return { currentTime: now() };
-      case 'Authorize':
-        return { idTagInfo: { status: 'Accepted' } };
-      case 'StartTransaction': {
-        const key = `${chargerId}\u0000${msgId}`;
-        let tx = this.startByMsg.get(key);
-        if (tx === undefined) {
-          tx = this.nextTx++;
-          this.startByMsg.set(key, tx);
-          this.issued.set(tx, { chargerId, startStamp: String(payload.timestamp) });
-        }
-        return { transactionId: tx, idTagInfo: { status: 'Accepted' } };
+    return answerCall16(action, payload, () => {
+      // A repeat of the same StartTransaction message gets the id it was given the first time.
+      const key = `${chargerId}\u0000${msgId}`;
+      let tx = this.startByMsg.get(key);
+      if (tx === undefined) {
+        tx = this.nextTx++;
+        this.startByMsg.set(key, tx);
+        this.issued.set(tx, { chargerId, startStamp: String(payload.timestamp) });
       }
-      case 'StopTransaction':
-        return payload.idTag ? { idTagInfo: { status: 'Accepted' } } : {};
-      case 'DataTransfer':
-        return { status: 'Accepted' };
-      case 'MeterValues':
-      case 'StatusNotification':
-      case 'DiagnosticsStatusNotification':
-      case 'FirmwareStatusNotification':
-        return {};
-      default:
-        return undefined;
-    }
+      return tx;
+    });
   }
 }
