@@ -185,7 +185,7 @@ export function writeDevicesDoc(path: string = DEVICES_DOC): string {
   return path;
 }
 
-// `tsx adapters/modbus/docs.ts` regenerates the page (the lead wires it as an npm script).
+// `npm run docs:devices` regenerates the page.
 if (import.meta.url === `file://${process.argv[1]}`) {
   process.stdout.write(`${writeDevicesDoc()}\n`);
 }

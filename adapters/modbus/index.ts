@@ -136,7 +136,15 @@ export function createModbusAdapter(cfg: ModbusConfig, deps: ModbusAdapterDeps):
             `modbus device ${d.id}: unknown profile "${d.profile}" (known: ${[...profiles.keys()].join(', ')})`,
           );
         }
-        const pd = new ProfileDevice({ ...common, ...(d.evse ? { evse: d.evse } : {}) }, profile, driverDeps);
+        const pd = new ProfileDevice(
+          {
+            ...common,
+            ...(d.evse ? { evse: d.evse } : {}),
+            ...(d.maxRegistersPerRead !== undefined ? { maxRegistersPerRead: d.maxRegistersPerRead } : {}),
+          },
+          profile,
+          driverDeps,
+        );
         driver = pd;
         if (d.role === 'charger') sinks.push([pd.evseId, pd.sink()]);
       } else {

@@ -20,6 +20,8 @@ export interface ProfileDeviceOptions {
   readonly invertPower: boolean;
   readonly revertTimeoutS: number;
   readonly evse?: ModbusEvseConfig;
+  /** Overrides the profile's limit for this device (site config). */
+  readonly maxRegistersPerRead?: number;
 }
 
 export interface ProfileDeviceDeps {
@@ -36,10 +38,8 @@ interface Block {
   readonly points: ProfilePoint[];
 }
 
-const MAX_BLOCK = 120;
-
-/** Group readable points into as few requests as the map allows. */
-export function planReads(profile: DeviceProfile): Block[] {
+/** Group readable points into as few requests as the map and the device's request size allow. */
+export function planReads(profile: DeviceProfile, maxRegistersPerRead = profile.defaults.maxRegistersPerRead): Block[] {
   const readable = profile.points
     .filter((p) => p.access !== 'w')
     .map((p) => ({ p, table: p.table ?? profile.defaults.table }))
@@ -52,7 +52,7 @@ export function planReads(profile: DeviceProfile): Block[] {
       cur &&
       cur.table === table &&
       p.address - cur.end <= profile.defaults.maxGap &&
-      end - cur.address <= MAX_BLOCK
+      end - cur.address <= maxRegistersPerRead
     ) {
       cur.end = Math.max(cur.end, end);
       cur.points.push(p);
@@ -115,7 +115,7 @@ export class ProfileDevice implements DeviceDriver {
     readonly profile: DeviceProfile,
     private readonly d: ProfileDeviceDeps,
   ) {
-    this.blocks = planReads(profile);
+    this.blocks = planReads(profile, o.maxRegistersPerRead);
     for (const pt of profile.points) {
       this.byName.set(pt.name, pt);
       if (!this.byQuantity.has(pt.quantity)) this.byQuantity.set(pt.quantity, pt);

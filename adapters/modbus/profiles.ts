@@ -155,6 +155,15 @@ export const ProfileSchema = z
           .max(32)
           .default(8)
           .describe('Unused registers a read may span to save a request; 0 for devices that refuse gaps.'),
+        maxRegistersPerRead: z
+          .number()
+          .int()
+          .min(1)
+          .max(125)
+          .default(120)
+          .describe(
+            'Most registers one request may ask for (Modbus allows 125; some devices take fewer, e.g. KEBA P40: 2).',
+          ),
       })
       .strict()
       .prefault({}),

@@ -64,6 +64,15 @@ export const ModbusDeviceSchema = z
       .optional()
       .describe('Skip discovery of the base address (40000, 0, 50000 are tried otherwise).'),
     profile: z.string().optional().describe('Device profile name (file name without .yaml) for non-SunSpec devices.'),
+    maxRegistersPerRead: z
+      .number()
+      .int()
+      .min(1)
+      .max(125)
+      .optional()
+      .describe(
+        "Profile devices: most registers one request may ask for, overriding the profile's (e.g. 2 for a KEBA P40).",
+      ),
     pollMs: intAtLeast(50, 1000),
     timeoutMs: intAtLeast(50, 1000),
     offlineAfterFailures: intAtLeast(1, 2).describe(

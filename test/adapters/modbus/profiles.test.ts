@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusConfirmError } from '../../../adapters/modbus/errors.js';
 import { type ModbusAdapter, createModbusAdapter } from '../../../adapters/modbus/index.js';
-import type { ProfileDevice } from '../../../adapters/modbus/profile-device.js';
+import { type ProfileDevice, planReads } from '../../../adapters/modbus/profile-device.js';
+import { loadProfiles } from '../../../adapters/modbus/profiles.js';
 import { ModbusSchema } from '../../../src/config/sections/modbus.js';
 import type { Setpoint } from '../../../src/model/decision.js';
 import { ModbusChargerSim, ProfileMeterSim } from '../../../sim/devices/modbus/profile-sim.js';
@@ -184,5 +185,23 @@ describe('Modbus chargers from profiles', () => {
     await advanceUntil(deps.clock, () => rec.last('device')?.online === false);
     expect(rec.last('evse.live')?.patch.status).toBe('Offline');
     expect(rec.last('evse.live')?.patch.powerW?.quality).toBe('bad');
+  });
+});
+
+describe('read planning', () => {
+  const profiles = loadProfiles();
+  it('keeps each request within the device limit (a KEBA P40 configured to 2 registers) and merges where the map allows', () => {
+    const keba = profiles.get('keba-p30');
+    const sdm = profiles.get('eastron-sdm630');
+    if (!keba || !sdm) throw new Error('profiles missing');
+    // The P30 takes the merged reads evcc uses; the P40 is configured per device.
+    expect(Math.max(...planReads(keba).map((b) => b.count))).toBeGreaterThan(2);
+    const kebaBlocks = planReads(keba, 2);
+    expect(kebaBlocks.length).toBeGreaterThan(5);
+    for (const b of kebaBlocks) expect(b.count, `read at ${b.address}`).toBeLessThanOrEqual(2);
+    // Every readable point is still read.
+    expect(kebaBlocks.flatMap((b) => b.points).length).toBe(keba.points.filter((p) => p.access !== 'w').length);
+    // The default limit lets a meter's adjacent registers go in one request.
+    expect(Math.max(...planReads(sdm).map((b) => b.count))).toBeGreaterThan(2);
   });
 });
