@@ -59,7 +59,8 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
   out.push(
     'Each profile follows a vendor register table, named under its heading with where the facts were read: ' +
       "the vendor's document itself, or a public project that carries the table (the version then says " +
-      '"vendor PDF version not read"). Profiles marked **unverified** follow no vendor table at all. ' +
+      '"vendor PDF version not read"). Profiles marked **unverified** were not (or only in part) checked against ' +
+      'a vendor table; their description says which registers stand on what. ' +
       'No map has been tried on real hardware by this project yet, only against simulators written from the same ' +
       'tables: try a new device on the bench first. ' +
       'Worked examples (an SDM630 on RS-485 as the grid meter, a Modbus charger, an external MQTT broker): ' +
@@ -101,7 +102,8 @@ export function renderDevicesMarkdown(profiles: ReadonlyMap<string, DeviceProfil
       const revert = pt.access === 'r' ? '' : pt.revertTimeoutS ? `${pt.revertTimeoutS} s` : 'persistent';
       out.push(
         `| ${pt.name} | ${pt.quantity} | ${pt.table ?? p.defaults.table} | ${pt.address} (${hex}${regs > 1 ? `, ${regs} regs` : ''}) | ` +
-          `${pt.type} | ${pt.unit} | ${pt.scale} | ${pt.access} | ${range} | ${revert} |`,
+          `${pt.type}${pt.mask !== undefined ? ` & 0x${pt.mask.toString(16).toUpperCase()}` : ''} | ${pt.unit} | ` +
+          `${pt.scale} | ${pt.access} | ${range} | ${revert} |`,
       );
     }
   }
@@ -142,29 +144,18 @@ const SUNSPEC_KNOWN: ReadonlyArray<readonly [string, string]> = [
 /** Devices the catalogue was asked for and does not have, with the reason (kept honest here, not in a ticket). */
 const NOT_COVERED: ReadonlyArray<readonly [string, string]> = [
   [
-    'ABB Terra AC',
-    'the charging state is one byte inside a 32-bit register (0x400C) next to bits whose meaning was not found, ' +
-      'and the address of its communication-timeout register was not found; profiles have no byte/mask field yet.',
+    'Phoenix Contact CHARX SEC-3xxx',
+    'register map known from evcc (per-connector blocks of 1000, max current at +301, IEC 61851 state as an ASCII ' +
+      'character at +299), but neither the vendor register table nor any driver states what the controller does when ' +
+      'the energy manager stops writing; a set-point without a known revert is refused by the catalogue.',
   ],
   [
-    'Phoenix Contact CHARX SEC',
-    'register map known (per-unit blocks of 1000, max current at +301), but no document states what the controller ' +
-      'does when the energy manager stops writing; a set-point without a known revert is refused by the catalogue.',
-  ],
-  [
-    'Mennekes AMTRON (Compact, Xtra/Premium HCC3)',
+    'Mennekes AMTRON Compact 2.0s and Xtra/Premium (HCC3)',
     'the Compact needs a heartbeat register written every few seconds (0x0D00) or it drops the set-point; ' +
-      'the generic profile device writes only on change and on connect.',
+      'the generic profile device writes only on change and on connect. The AMTRON Professional / Charge Control ' +
+      '(Bender controller) is in the catalogue.',
   ],
   ['Victron EV Charging Station', 'set-current register known (5016), revert behaviour without writes not documented.'],
-  [
-    'Wallbox Quasar (V2G)',
-    'no public register document found; the profile is the old "-like" map, kept as the V2G example and marked unverified.',
-  ],
-  [
-    'Janitza UMG 604',
-    'no register table could be read; the Janitza profile covers the B-series DIN-rail meters (B21/B23/B24).',
-  ],
   [
     'Sungrow battery (SH series)',
     'battery power (13021) is unsigned on older firmware, with the direction in the running-state bits (13000); ' +

@@ -68,11 +68,14 @@ export function planReads(profile: DeviceProfile, maxRegistersPerRead = profile.
 
 /** Raw register value -> engineering value in the base unit; undefined for invalid / NaN. */
 export function decodePoint(profile: DeviceProfile, pt: ProfilePoint, regs: readonly number[]): number | undefined {
-  const raw = decodeNumber(regs, pt.type, {
+  const decoded = decodeNumber(regs, pt.type, {
     wordOrder: pt.wordOrder ?? profile.defaults.wordOrder,
     byteOrder: pt.byteOrder ?? profile.defaults.byteOrder,
   });
-  if (raw === undefined || pt.invalid.includes(raw)) return undefined;
+  if (decoded === undefined) return undefined;
+  // A state byte beside spare bits: keep the documented bits (`>>> 0` keeps bit 31 unsigned).
+  const raw = pt.mask === undefined ? decoded : (decoded & pt.mask) >>> 0;
+  if (pt.invalid.includes(raw)) return undefined;
   const base = UNITS[pt.unit].base;
   if (base === 'enum' || base === 'bool') return raw;
   return raw * pt.scale * UNITS[pt.unit].factor * (pt.sign === 'inverted' ? -1 : 1);

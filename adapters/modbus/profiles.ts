@@ -108,6 +108,16 @@ export const ProfilePointSchema = z
       .optional()
       .describe('Writable points: seconds after which the device reverts to its safe value without a new write.'),
     invalid: z.array(z.number()).default([]).describe('Raw values meaning "not available".'),
+    mask: z
+      .number()
+      .int()
+      .min(1)
+      .max(0xffffffff)
+      .optional()
+      .describe(
+        'Read-only integer points: bits of the raw value that carry it (a state byte beside spare bits); ' +
+          'applied before `invalid` and `enum`, not shifted.',
+      ),
     enum: z.record(z.string(), z.string()).optional().describe('Raw value -> meaning (status points: EVSE status).'),
     singleWrite: z.boolean().default(false).describe('Write with FC06 instead of FC16 (one register only).'),
     confirm: z
@@ -238,6 +248,14 @@ export function profileProblems(p: z.infer<typeof ProfileSchema>): string[] {
         else if (c.access === 'w') problems.push(`${pt.name}: confirm point "${pt.confirm}" is not readable`);
       }
       if (pt.singleWrite && registerCount(pt.type) !== 1) problems.push(`${pt.name}: singleWrite needs a 16-bit type`);
+    }
+    if (pt.mask !== undefined) {
+      if (pt.access !== 'r') problems.push(`${pt.name}: mask is for read-only points`);
+      if (!['uint16', 'enum16', 'bitfield16', 'uint32', 'bitfield32'].includes(pt.type)) {
+        problems.push(`${pt.name}: mask needs an unsigned 16- or 32-bit type`);
+      } else if (registerCount(pt.type) === 1 && pt.mask > 0xffff) {
+        problems.push(`${pt.name}: mask 0x${pt.mask.toString(16)} is wider than ${pt.type}`);
+      }
     }
     if (pt.quantity === 'status') {
       if (!pt.enum) problems.push(`${pt.name}: status points need an enum`);

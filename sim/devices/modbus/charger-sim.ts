@@ -2,7 +2,7 @@ import type { Clock } from '../../../src/model/clock.js';
 import type { EvseStatus, PhaseRotation } from '../../../src/model/site.js';
 import type { SitePhysics } from '../../site/physics.js';
 import { SimVehicle, type VehicleSpec } from '../../site/vehicle.js';
-import type { SimQuantity } from './device-map.js';
+import type { SimPoint, SimQuantity } from './device-map.js';
 import { MappedDeviceSim, type MappedSimOptions } from './mapped-device.js';
 import { ModbusSimException } from './server.js';
 import { SiteLoad } from './site-load.js';
@@ -42,7 +42,7 @@ export class ModbusChargerSim extends MappedDeviceSim {
     this.id = c.id ?? `modbus-charger-${this.unitId}`;
     this.load = new SiteLoad({ ...c, id: this.id, step: (dtH, now) => this.step(dtH, now) });
     this.parts.push(this.load);
-    this.provide = (q) => this.value(q);
+    this.provide = (q, p) => this.value(q, p);
     this.onSet = (q, v) => this.set(q, v);
   }
 
@@ -97,10 +97,18 @@ export class ModbusChargerSim extends MappedDeviceSim {
   private statusCode(): number {
     const codes = this.map.status ?? {};
     if (this.powerW() < 0 && this.map.dischargingStatus !== undefined) return this.map.dischargingStatus;
-    return codes[this.status()] ?? codes.Available ?? 0;
+    // A device with one "connected, not charging" code (CP state B) reports it for every such state.
+    const plugged = codes.SuspendedEV ?? codes.SuspendedEVSE ?? codes.Preparing;
+    const fallback = this.vehicle && this.status() !== 'Charging' ? plugged : undefined;
+    return codes[this.status()] ?? fallback ?? codes.Available ?? 0;
   }
 
-  private value(q: SimQuantity): number | undefined {
+  /** The writable point of a quantity (a set register), if the device has one. */
+  private writable(q: SimQuantity): SimPoint | undefined {
+    return this.map.points.find((p) => p.quantity === q && (p.access === 'w' || p.access === 'rw'));
+  }
+
+  private value(q: SimQuantity, point?: SimPoint): number | undefined {
     const V = this.c.physics.voltageV;
     const p = this.powerW();
     const a = Math.abs(p) / (this.phases * V);
@@ -129,7 +137,9 @@ export class ModbusChargerSim extends MappedDeviceSim {
       case 'sessionEnergy':
         return Math.max(0, (this.vehicle?.deliveredWh ?? 0) - this.v2gWh);
       case 'soc':
-        return this.vehicle ? Math.round(this.vehicle.socPct - this.v2gPct()) : undefined;
+        if (this.vehicle) return Math.round(this.vehicle.socPct - this.v2gPct());
+        // No vehicle: the register holds the value the device documents as "not available".
+        return point?.invalid?.[0] !== undefined ? point.invalid[0] * (point.per ?? 1) : undefined;
       case 'cableState':
         // KEBA-style: 0 no cable, 7 cable plugged and locked at both ends.
         return this.vehicle ? 7 : 0;
@@ -137,6 +147,16 @@ export class ModbusChargerSim extends MappedDeviceSim {
         return 0;
       case 'appliedCurrent':
         return this.limitA;
+      case 'hardwareMaxCurrent':
+        return this.hw.maxCurrentA;
+      case 'setting':
+        return point ? this.setting(point.name) : undefined;
+      case 'revertTimeout':
+      case 'fallbackCurrent': {
+        // A read-back register mirrors its set register; alone, it holds its factory value.
+        const w = this.writable(q);
+        return (w ? this.setting(w.name) : undefined) ?? (point ? this.setting(point.name) : undefined);
+      }
       case 'validTimeRemaining':
         return this.revertAt === undefined ? 0 : Math.max(0, Math.ceil((this.revertAt - this.c.clock.now()) / 1000));
       default:
@@ -169,14 +189,16 @@ export class ModbusChargerSim extends MappedDeviceSim {
   }
 
   private armRevert(): void {
-    const reg = this.map.points.find((x) => x.quantity === 'revertTimeout');
+    const reg = this.writable('revertTimeout');
     const s = (reg ? this.setting(reg.name) : undefined) ?? this.hw.revertS;
     this.revertAt = s > 0 ? this.c.clock.now() + s * 1000 : undefined;
     this.load.armRevert(s, () => {
       this.reverted++;
       this.revertAt = undefined;
-      const fb = this.map.points.find((x) => x.quantity === 'fallbackCurrent');
-      const safe = (fb ? this.setting(fb.name) : undefined) ?? this.hw.fallbackA;
+      // The installer's fallback: the set register if there is one (unset: the device default), else the fixed one.
+      const fbw = this.writable('fallbackCurrent');
+      const fbr = this.map.points.find((x) => x.quantity === 'fallbackCurrent');
+      const safe = (fbw ? this.setting(fbw.name) : fbr ? this.setting(fbr.name) : undefined) ?? this.hw.fallbackA;
       this.limitA = safe;
       this.powerSetW = this.powerSetW === undefined ? undefined : 0;
       this.vehicle?.offer(safe, this.c.clock.now());

@@ -30,6 +30,8 @@ export const SIM_QUANTITIES = [
   'errorCode',
   // Current limit in force now (after validity, failsafe, hardware maximum).
   'appliedCurrent',
+  // Largest current the hardware (or its installer setting) allows, A.
+  'hardwareMaxCurrent',
   // Seconds until the set-point reverts.
   'validTimeRemaining',
   'currentLimit',
@@ -38,6 +40,8 @@ export const SIM_QUANTITIES = [
   'revertTimeout',
   'controlMode',
   'setpointType',
+  // A configuration register the device keeps and the simulation does not act on.
+  'setting',
 ] as const;
 export type SimQuantity = (typeof SIM_QUANTITIES)[number];
 

@@ -1,5 +1,6 @@
 import { SIM_QUANTITIES, type SimDeviceMap } from './device-map.js';
 import abbB23 from './maps/abb-b23.json' with { type: 'json' };
+import abbTerraAc from './maps/abb-terra-ac.json' with { type: 'json' };
 import alfenEve from './maps/alfen-eve.json' with { type: 'json' };
 import beMpm3pm from './maps/be-mpm3pm.json' with { type: 'json' };
 import carlogavazziEm24 from './maps/carlogavazzi-em24.json' with { type: 'json' };
@@ -18,8 +19,10 @@ import huaweiSun2000Grid from './maps/huawei-sun2000-grid.json' with { type: 'js
 import huaweiSun2000Pv from './maps/huawei-sun2000-pv.json' with { type: 'json' };
 import ineproPro380 from './maps/inepro-pro380.json' with { type: 'json' };
 import janitzaB23 from './maps/janitza-b23.json' with { type: 'json' };
+import janitzaUmg604 from './maps/janitza-umg604.json' with { type: 'json' };
 import kebaP30 from './maps/keba-p30.json' with { type: 'json' };
 import lovatoDmg610 from './maps/lovato-dmg610.json' with { type: 'json' };
+import mennekesAmtronProfessional from './maps/mennekes-amtron-professional.json' with { type: 'json' };
 import ornoWe516 from './maps/orno-we516.json' with { type: 'json' };
 import schneiderIem3000 from './maps/schneider-iem3000.json' with { type: 'json' };
 import siemensPac2200 from './maps/siemens-pac2200.json' with { type: 'json' };
@@ -43,6 +46,7 @@ const QUANTITIES: ReadonlySet<string> = new Set(SIM_QUANTITIES);
 export const SIM_DEVICE_MAPS: ReadonlyMap<string, SimDeviceMap> = new Map(
   Object.entries({
     'abb-b23': abbB23,
+    'abb-terra-ac': abbTerraAc,
     'alfen-eve': alfenEve,
     'be-mpm3pm': beMpm3pm,
     'carlogavazzi-em24': carlogavazziEm24,
@@ -61,8 +65,10 @@ export const SIM_DEVICE_MAPS: ReadonlyMap<string, SimDeviceMap> = new Map(
     'huawei-sun2000-pv': huaweiSun2000Pv,
     'inepro-pro380': ineproPro380,
     'janitza-b23': janitzaB23,
+    'janitza-umg604': janitzaUmg604,
     'keba-p30': kebaP30,
     'lovato-dmg610': lovatoDmg610,
+    'mennekes-amtron-professional': mennekesAmtronProfessional,
     'orno-we516': ornoWe516,
     'schneider-iem3000': schneiderIem3000,
     'siemens-pac2200': siemensPac2200,

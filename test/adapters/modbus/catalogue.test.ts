@@ -22,7 +22,17 @@ const files = profileFiles();
 describe('device profile catalogue', () => {
   it('has the profiles the gateway promises', () => {
     const names = files.map((f) => basename(f, '.yaml'));
-    expect(names).toEqual(expect.arrayContaining(['eastron-sdm630', 'alfen-eve', 'keba-p30', 'wallbox-quasar']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'eastron-sdm630',
+        'janitza-umg604',
+        'alfen-eve',
+        'keba-p30',
+        'abb-terra-ac',
+        'mennekes-amtron-professional',
+        'wallbox-quasar',
+      ]),
+    );
   });
 
   it.each(files.map((f) => [basename(f), f]))('%s is valid (schema, overlaps, units, writable points)', (_n, file) => {
@@ -94,6 +104,8 @@ describe('device profile catalogue', () => {
           for (const n of steps) {
             const value = n * Math.abs(per) * (per < 0 ? -1 : 1);
             if (per < 0 && !signed) continue;
+            // A raw value the device documents as "not available" is no value (checked in the next test).
+            if ((sp.invalid ?? []).includes(value / per)) continue;
             const regs = encodeRaw(sp.type, value / per, order);
             const got = decodePoint(profile, pt, regs);
             expect(got, `${name}.${pt.name} raw ${value / per}`).toBeCloseTo(value, 6);
@@ -171,6 +183,21 @@ describe('device profile catalogue', () => {
     },
   );
 
+  it('a masked status keeps only its documented bits (ABB Terra AC: state in byte 1, flag and spare bytes around it)', () => {
+    const abb = loadProfiles().get('abb-terra-ac');
+    const st = abb?.points.find((p) => p.name === 'chargingState');
+    if (!abb || !st) throw new Error('abb-terra-ac chargingState missing');
+    const status = (raw: number) => st.enum?.[String(decodePoint(abb, st, encodeRaw('uint32', raw)))];
+    // C2 (4) in bits 14..8: charging, whether or not bit 15 ("below the commanded value") and the spare bytes are set.
+    expect(status(0x0000_0400)).toBe('Charging');
+    expect(status(0x0000_8400)).toBe('Charging');
+    expect(status(0xffff_84ff)).toBe('Charging');
+    expect(status(0x0000_8000)).toBe('Available');
+    expect(status(0x0000_0100)).toBe('Preparing');
+    // State 5 ("others") has no EVSE status: the device reads as Unavailable.
+    expect(status(0x0000_0500)).toBeUndefined();
+  });
+
   describe('catches broken profiles and names file and point', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gk-profiles-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -219,6 +246,18 @@ describe('device profile catalogue', () => {
       expect(checkProfileFile(g).errors).toEqual([
         `${g}: st: enum 0 -> "Idle" is not an EVSE status`,
         `${g}: p: quantity power needs a unit in W, got A`,
+      ]);
+    });
+
+    it('a mask on a writable, signed or too narrow point', () => {
+      const f = write(
+        'x-mask.yaml',
+        `${head}  - { name: st, quantity: status, address: 0, type: uint16, mask: 0x1FF00, unit: enum, enum: { '0': Available } }\n  - { name: t, quantity: other, address: 1, type: int16, mask: 0xFF, unit: enum }\n  - { name: lim, quantity: currentLimit, address: 20, type: uint16, mask: 0xFF, unit: A, access: rw, min: 0, max: 32, revertTimeoutS: 30 }\n`,
+      );
+      expect(checkProfileFile(f).errors).toEqual([
+        `${f}: st: mask 0x1ff00 is wider than uint16`,
+        `${f}: t: mask needs an unsigned 16- or 32-bit type`,
+        `${f}: lim: mask is for read-only points`,
       ]);
     });
 

@@ -53,7 +53,13 @@ describe('Modbus demo set (what `gridkeeper demo` starts)', () => {
       'mb-keba/1',
       'mb-quasar/1',
     ]);
-    await adapter.stop();
+    // Stop lets a poll in flight finish; with delayed devices its answer needs virtual time to pass.
+    let stopped = false;
+    const stopping = adapter.stop().then(() => {
+      stopped = true;
+    });
+    await advanceUntil(deps.clock, () => stopped, 20, 5000);
+    await stopping;
     for (const p of [...demo.parts].reverse()) await p.stop();
     cleanup.splice(0);
     expect(deps.dispatcher.sinks.size).toBe(0);

@@ -83,6 +83,32 @@ describe('Eastron SDM630 profile (FC04 float32)', () => {
   });
 });
 
+describe('Janitza UMG 604 profile (FC03 float32, Wh counters)', () => {
+  it('reads the consumer-signed sum power and the tariff-free energy sums as a grid meter', async () => {
+    const ctx = await setup([]);
+    const sim = new ProfileMeterSim({ device: 'janitza-umg604', physics: ctx.physics });
+    await sim.start();
+    cleanup.push(() => sim.stop());
+    ctx.physics.importWh = 2_345_600;
+    ctx.physics.exportWh = 12_000;
+    const a = createModbusAdapter(
+      ModbusSchema.parse({ devices: [{ id: 'umg', role: 'grid', port: sim.port, profile: 'janitza-umg604' }] }),
+      ctx.deps,
+    );
+    cleanup.push(() => a.stop());
+    await a.start();
+    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('grid').length > 0);
+    const g = ctx.rec.last('grid');
+    // 5000 W base load - 2000 W PV: the site imports 3000 W, + as the gateway counts the grid.
+    expect(g?.powerW?.value).toBeCloseTo(3000, 1);
+    expect(g?.currentsA?.value[1]).toBeCloseTo(3000 / 3 / 230, 3);
+    expect(g?.importEnergyWh?.value).toBeCloseTo(2_345_600, -1);
+    expect(g?.exportEnergyWh?.value).toBeCloseTo(12_000, 0);
+    expect(sim.unit.get('holding', 19026, 2)).toBeDefined();
+    expect(sim.unit.get('input', 19026, 2)).toBeUndefined();
+  });
+});
+
 describe('Modbus chargers from profiles', () => {
   async function charger(name: string, extra: Record<string, unknown> = {}) {
     const ctx = await setup([]);
@@ -161,12 +187,13 @@ describe('Modbus chargers from profiles', () => {
     expect((err as Error).message).toMatch(/setChargingCurrent written 8, read back 10/);
   });
 
-  it('Quasar-like V2G: switches to remote control and follows a signed power set-point', async () => {
+  it('Wallbox Quasar V2G: switches to remote control and follows a signed power set-point', async () => {
     const { sim, sink, deps, rec, physics, a } = await charger('wallbox-quasar');
     expect(rec.last('evse.spec')?.bidirectional).toBe(true);
     expect(sim.setting('controlMode')).toBe(1);
     expect(sim.setting('setpointType')).toBe(1);
-    expect(sim.setting('commTimeout')).toBe(60);
+    expect(sim.setting('autostartOnConnect')).toBe(1);
+    expect(sim.setting('modbusIdleTimeout')).toBe(60);
     sim.plugIn({ ...car, phases: 1, bidirectional: true, responseDelayMs: 500, socPct: 80 });
     await sink.applySetpoint({ evseId: 'mb1/1', currentA: 0, powerW: -5000, phases: 1, reasons: [] });
     expect(sim.setting('powerSetpoint')).toBe(-5000);
@@ -177,6 +204,55 @@ describe('Modbus chargers from profiles', () => {
     expect(rec.last('evse.live')?.patch.powerW?.value).toBeCloseTo(3680, 0);
     const dev = a.drivers.get('mb1') as ProfileDevice;
     expect(dev.values.soc).toBeGreaterThan(70);
+  });
+
+  it('ABB Terra AC: mA limit written with FC16 to a write-only register, confirmed at 4022h; gateway gone, it stops', async () => {
+    const { sim, sink, deps, rec, a } = await charger('abb-terra-ac', { revertTimeoutS: 45 });
+    // The communication timeout (4106h) is set from the gateway and confirmed through 4020h.
+    expect(sim.setting('setCommunicationTimeout')).toBe(45);
+    expect(rec.last('evse.live')?.patch.status).toBe('Available');
+    sim.plugIn(car);
+    await sink.applySetpoint(sp('mb1/1', 10));
+    expect(sim.setting('setChargingCurrentLimit')).toBe(10);
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.status === 'Charging');
+    const live = rec.last('evse.live')?.patch;
+    expect(live?.powerW?.value).toBeCloseTo(10 * 3 * 230, 0);
+    expect(live?.currentsA?.value[2]).toBeCloseTo(10, 2);
+    const dev = a.drivers.get('mb1') as ProfileDevice;
+    expect(dev.values.fallbackLimit).toBe(0xff); // no fallback limit written: ABB's default
+    expect(dev.values.userSettableMaxCurrent).toBe(32);
+    // Without a fallback limit the charger stops once the gateway has been silent for the timeout.
+    await a.stop();
+    deps.clock.advance(46_000);
+    expect(sim.reverted).toBe(1);
+    await advanceUntil(deps.clock, () => sim.powerW() === 0, 100, 10_000);
+  });
+
+  it('ABB Terra AC: a limit the charger does not take is caught at the read-back register', async () => {
+    const { sim, sink } = await charger('abb-terra-ac');
+    await sink.applySetpoint(sp('mb1/1', 12));
+    sim.onSet = () => {};
+    const err = await sink.applySetpoint(sp('mb1/1', 8)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModbusConfirmError);
+    expect((err as Error).message).toMatch(/setChargingCurrentLimit written 8, read back 12/);
+  });
+
+  it('MENNEKES AMTRON Professional: HEMS limit in A with read-back, timeout written; gateway gone, the safe current', async () => {
+    const { sim, sink, deps, rec, a } = await charger('mennekes-amtron-professional');
+    expect(sim.setting('commTimeout')).toBe(60);
+    sim.plugIn(car);
+    // CP state B: connected, not charging.
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.status === 'SuspendedEV');
+    await sink.applySetpoint(sp('mb1/1', 16));
+    expect(sim.setting('hemsCurrentLimit')).toBe(16);
+    await advanceUntil(deps.clock, () => rec.last('evse.live')?.patch.status === 'Charging');
+    expect(rec.last('evse.live')?.patch.powerW?.value).toBeCloseTo(16 * 3 * 230, 0);
+    const dev = a.drivers.get('mb1') as ProfileDevice;
+    expect(dev.values.safeCurrent).toBe(6);
+    await a.stop();
+    deps.clock.advance(61_000);
+    expect(sim.reverted).toBe(1);
+    await advanceUntil(deps.clock, () => Math.abs(sim.powerW() - 6 * 3 * 230) < 1, 100, 10_000);
   });
 
   it('a charger that goes away is reported Offline with bad power', async () => {

@@ -179,7 +179,7 @@ describe('simulated register-mapped devices', () => {
     return { sim, link, clock };
   }
 
-  it('Quasar-like: refuses a power set-point until remote control with power set-points is selected', async () => {
+  it('Wallbox Quasar: refuses a power set-point until remote control with power set-points is selected', async () => {
     const { sim, link } = await charger('wallbox-quasar');
     const err = await link.write(1, 0x0104, encodeRaw('int16', -3000)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModbusExceptionError);
@@ -188,8 +188,11 @@ describe('simulated register-mapped devices', () => {
     await link.write(1, 0x0053, [1]);
     await link.write(1, 0x0104, encodeRaw('int16', -3000));
     expect(sim.setting('powerSetpoint')).toBe(-3000);
-    // No vehicle: the SoC register holds the "not available" value.
-    expect(await link.read(1, 'holding', 0x021a, 1)).toEqual([0xffff]);
+    // No vehicle: the SoC register reads 0, which the Quasar uses for "not available".
+    expect(await link.read(1, 'holding', 0x021a, 1)).toEqual([0]);
+    // Registers between the documented ones do not exist.
+    const gap = await link.read(1, 'holding', 0x0054, 1).catch((e: unknown) => e);
+    expect((gap as ModbusExceptionError).exceptionCode).toBe(2);
   });
 
   it('Alfen-like: the max current is valid for 60 s, counts down, then falls back to the safe current', async () => {
