@@ -24,4 +24,14 @@ describe('closed-loop site (issue 15 targets, short run)', () => {
     expect(r.reactionMs[0]).toBeLessThanOrEqual(1000);
     expect(r.steadyProfilesPerMin).toBeLessThanOrEqual(6);
   }, 240_000);
+
+  it('vehicles 5 s late: never over the limit beyond the lag, headroom filled once they followed, few profiles', async () => {
+    const r = await closedLoop({ lagMs: 5000, periodMs: 32_000, steps: 2 });
+    expect(r.overLimitS).toBeLessThanOrEqual(1);
+    expect(r.headroomPct).toHaveLength(2);
+    for (const h of r.headroomPct) expect(h).toBeGreaterThanOrEqual(95);
+    expect(r.fillMs[0]).toBeLessThanOrEqual(20_000);
+    expect(r.reactionMs[0]).toBeLessThanOrEqual(1000);
+    expect(r.steadyProfilesPerMin).toBeLessThanOrEqual(6);
+  }, 300_000);
 });
