@@ -92,8 +92,8 @@ export class SiteCharger {
     });
     this.txId = Number(s.payload.transactionId);
     await this.status('Charging');
-    // No profile yet: the vehicle takes what the charger offers (its maximum).
-    this.setDraw(this.o.vehicleMaxA);
+    // The vehicle takes what the charger offers: its maximum, or the limit of a profile that came first.
+    this.setDraw(Math.min(this.o.vehicleMaxA, this.limitA ?? this.o.vehicleMaxA));
     this.armSampling();
   }
 

@@ -1,52 +1,37 @@
 import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+import { DrawTrack, type Range } from './draw-track.js';
 
 /**
- * What each charging session draws now, for the site balance, when its
- * charger has not reported it since the last set-point change (factory
- * default meter values come every 60 s, un-phased). Without this, the draw
- * of a charger that has not confirmed it was counted as building load, the
- * budget shrank by it and the headroom was never filled.
+ * What each charging session draws now, for the site balance (building load =
+ * grid meter − known loads), when its charger's reading does not show it at
+ * the meter's moment. Without this, the draw of a charger that has not
+ * confirmed it was counted as building load, the budget shrank by it and the
+ * headroom was never filled.
  *
- * The estimate is the set-point the vehicle follows, taken from the dispatched
- * set-points: the old one until the vehicle's learnt response delay has
- * passed, the new one after, plus its learnt offset (a vehicle drawing above
- * its set-point); its uncertainty is the old–new difference while the change
- * may still be on its way, else the spread of the offset. A fresh reading
- * taken after the vehicle could have followed is used as it is.
+ * Each session's draw is a range (draw-track.ts): the set-points that may be
+ * in force given the delay bounds its readings taught. Where the range is
+ * open, the meter decides between "the vehicle followed" and "the building
+ * moved":
+ * - a vehicle with no evidence (never seen following) is taken at the LOWEST
+ *   draw it may have, so an unexplained meter rise is building load;
+ * - inside the learnt follow window of a vehicle seen following before, the
+ *   building is taken as unchanged since the last meter sample as long as
+ *   the meter stays within what the vehicles' possible draws explain (a rise
+ *   as large as the pending increases, at the time they are due, is the
+ *   vehicles following; anything beyond is building load at once).
+ * The window is short (the learnt delay ± jitter), so a building step that
+ * coincides with it is missed for at most that long; outside it the draw is
+ * known and the building load is exact.
  */
 export interface DrawEstimate {
   readonly evseId: string;
   readonly w: number;
   readonly uncertaintyW: number;
   readonly source: 'measured' | 'estimated';
-}
-
-interface Range {
-  readonly lowW: number;
-  readonly highW: number;
-  readonly measured: boolean;
-}
-
-interface Change {
-  readonly a: number;
-  readonly at: number;
-  /** Before the first set-point: the charger offers `a` (its maximum), the vehicle draws anything up to it. */
-  readonly upTo?: true;
-}
-
-interface Track {
-  readonly session: string;
-  /** Set-points of the last `maxDelayMs` and the one before them, oldest first: any may be in force. */
-  history: Change[];
-  phases: number;
-  /** Learnt: how long the vehicle takes to follow a change, ms; how far it draws above its set-point, A. */
-  delayMs: number;
-  offsetA: number;
-  learntDelay: boolean;
-  /** A reading this long after the last change showed the vehicle on its new set-point, ms. */
-  confirmedAfterMs: number | undefined;
+  /** Learnt response delay of the vehicle (upper bound from its readings), ms; absent when never seen following. */
+  readonly delayMs?: number;
 }
 
 export interface DrawEstimatorOptions {
@@ -56,13 +41,15 @@ export interface DrawEstimatorOptions {
   readonly maxDelayMs?: number;
 }
 
-const FOLLOWED_TOLERANCE_A = 1;
-/** A charger reading and a meter reading this close together show the same moment, ms. */
-const SAME_SAMPLE_MS = 1000;
+/** A meter this close to what the vehicles' possible draws explain is explained by them, W and share of the open part. */
+const TOLERANCE_W = 1500;
+const TOLERANCE_SHARE = 0.05;
 
 export class DrawEstimator {
-  private readonly tracks = new Map<string, Track>();
+  private readonly tracks = new Map<string, DrawTrack>();
   private last: readonly DrawEstimate[] = [];
+  /** Building load (grid − battery − charging) of the last round, W: kept only inside follow windows. */
+  private buildingW: number | undefined;
 
   private readonly maxDelayMs: number;
 
@@ -76,48 +63,68 @@ export class DrawEstimator {
   }
 
   /**
-   * The snapshot with each session's `powerW` replaced by its estimate where the reading cannot be
-   * trusted. A vehicle that may or may not have followed its last change yet draws somewhere between
-   * its old and new set-point; it is taken at the LOWEST of them, so the building load (meter − known
-   * loads) is the highest the meter allows: a meter rise while an increase is on its way may be a
-   * building step, and handing it to the vehicles could plan the site over its limit (the allocator
-   * keeps the highest, an unfollowed decrease's old set-point, reserved). Once the vehicle has
-   * confirmed its change, or its response delay has passed, it is taken at its set-point, so freed
-   * headroom is filled. Physical bound: the building cannot feed in more than on-site PV produces, so
-   * the estimated draws never exceed what the meter shows (grid − battery + PV − measured draws).
-   * No memory of earlier rounds: a steady meter with steady vehicles gives the same estimate every
-   * round (a remembered building load fed the estimate back into the set-points).
+   * The snapshot with each session's `powerW` replaced by its estimate where its reading does not show
+   * the draw at the meter's moment. Physical bound: the building cannot feed in more than on-site PV
+   * produces, so the estimated draws never exceed what the meter shows (grid − battery + PV − measured).
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
-    const gridTs = snapshot.grid.powerW?.ts ?? Number.NEGATIVE_INFINITY;
-    const ranges: Array<{ e: EvseState; r: Range } | undefined> = snapshot.evses.map((e) => {
-      const r = this.range(e, now, gridTs);
-      return r ? { e, r } : undefined;
-    });
-    let measuredW = 0;
-    let estimatedW = 0;
-    for (const x of ranges) {
-      if (!x) continue;
-      if (x.r.measured) measuredW += x.r.lowW;
-      else estimatedW += x.r.lowW;
-    }
     const grid = snapshot.grid.powerW;
+    const gridTs = grid?.ts ?? now;
+    const ranges: Array<Range | undefined> = snapshot.evses.map((e) => this.range(e, now, gridTs));
+    let measuredW = 0;
+    let stayW = 0;
+    let lowW = 0;
+    let highW = 0;
+    for (const r of ranges) {
+      if (!r) continue;
+      if (r.measured) measuredW += r.lowW;
+      else {
+        stayW += r.stayW;
+        // Only vehicles with evidence of how they follow may explain a meter move.
+        lowW += r.learnt ? r.lowW : r.stayW;
+        highW += r.learnt ? r.highW : r.stayW;
+      }
+    }
+    const battery = snapshot.battery.powerW?.value ?? 0;
+    // Where the open part of the draws lies: from each one's "not followed" value towards its highest
+    // (up > 0) or its lowest (up < 0), as a share of the way.
+    let up = 0;
     let scale = 1;
-    if (grid && estimatedW > 0) {
-      const battery = snapshot.battery.powerW?.value ?? 0;
+    if (grid) {
+      const rest = grid.value - battery - measuredW;
+      // The building as it was, if the vehicles' possible draws explain the meter; else it moved, by
+      // how much is not known: the vehicles are taken not to have followed what is not confirmed.
+      const was = this.buildingW;
+      // (Within a tolerance: vehicles draw a little off their set-points, meter and readings are not exact.)
+      const tol = TOLERANCE_W + TOLERANCE_SHARE * (highW - lowW);
+      const b = was !== undefined && was >= rest - highW - tol && was <= rest - lowW + tol ? was : rest - stayW;
+      const drawW = Math.min(highW, Math.max(lowW, rest - b));
+      this.buildingW = rest - drawW;
+      if (drawW > stayW && highW > stayW) up = (drawW - stayW) / (highW - stayW);
+      else if (drawW < stayW && stayW > lowW) up = (drawW - stayW) / (stayW - lowW);
       const pv = Math.max(0, snapshot.pv.powerW?.value ?? 0);
       const roomW = Math.max(0, grid.value - battery + pv - measuredW);
-      if (estimatedW > roomW) scale = roomW / estimatedW;
-    }
+      if (drawW > roomW) scale = roomW / drawW;
+    } else this.buildingW = undefined;
     const out: DrawEstimate[] = [];
     let changed = false;
     const evses = snapshot.evses.map((e, i) => {
-      const x = ranges[i];
-      if (!x) return e;
-      const source = x.r.measured ? 'measured' : 'estimated';
-      const w = x.r.measured ? x.r.lowW : x.r.lowW * scale;
-      out.push({ evseId: e.id, w, uncertaintyW: x.r.highW - w, source });
-      if (x.r.measured) return e;
+      const r = ranges[i];
+      if (!r) return e;
+      const t = this.tracks.get(e.id);
+      const delay = t?.learnt ? { delayMs: t.delayMs() } : {};
+      if (r.measured) {
+        out.push({ evseId: e.id, w: r.lowW, uncertaintyW: 0, source: 'measured', ...delay });
+        // The reading is the draw at the meter's moment: so dated, a policy does not drop it as old.
+        const p = e.powerW;
+        if (!p || p.ts >= gridTs) return e;
+        changed = true;
+        return { ...e, powerW: reading(p.value, gridTs, p.source) };
+      }
+      let w = r.stayW;
+      if (r.learnt) w += up > 0 ? up * (r.highW - r.stayW) : up * (r.stayW - r.lowW);
+      w *= scale;
+      out.push({ evseId: e.id, w, uncertaintyW: Math.max(w - r.lowW, r.highW - w), source: 'estimated', ...delay });
       changed = true;
       return { ...e, powerW: reading(w, now, 'estimate') };
     });
@@ -139,96 +146,28 @@ export class DrawEstimator {
       let t = this.tracks.get(e.id);
       if (!t || t.session !== key) {
         // Before the first set-point the vehicle may take what the charger offers, its maximum, or nothing.
-        t = {
-          session: key,
-          history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY, upTo: true }],
-          phases: sp.phases,
-          delayMs: this.maxDelayMs,
-          offsetA: 0,
-          learntDelay: false,
-          confirmedAfterMs: undefined,
-        };
+        t = new DrawTrack(key, e.maxCurrentA, sp.phases, this.maxDelayMs);
         this.tracks.set(e.id, t);
       }
-      const last = t.history[t.history.length - 1] as Change;
-      if (Math.abs(sp.currentA - last.a) > 1e-6) {
-        t.history.push({ a: sp.currentA, at: now });
-        t.confirmedAfterMs = undefined;
-      }
-      // Keep the changes that may still be on their way and the last one surely followed.
-      while (t.history.length > 1 && (t.history[1] as Change).at <= now - this.maxDelayMs) t.history.shift();
-      t.phases = sp.phases;
+      t.set(sp.currentA, sp.phases, now);
     }
   }
 
-  /** What a session may draw now: one value when known, else the range its recent set-points span. */
+  /** What a session may draw at the meter's moment; undefined when it is not charging or not known at all. */
   private range(e: EvseState, now: number, gridTs: number): Range | undefined {
     if (!SESSION_STATUSES.has(e.status)) return undefined;
     const t = this.tracks.get(e.id);
     if (!t && e.bidirectional) return undefined;
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
-    if (t && fresh) this.learn(t, e, r.value, r.ts);
-    const last = t?.history[t.history.length - 1];
-    if (!t || !last) return fresh ? { lowW: r.value, highW: r.value, measured: true } : undefined;
-    // Building load is the meter minus the vehicles' draw *when the meter sampled*: a reading of the
-    // vehicle taken together with the meter's is that draw, whatever set-point is on its way (a change
-    // still pending is the allocator's increase hold to reserve, not a reason to doubt the reading).
-    if (fresh && Math.abs(r.ts - gridTs) <= SAME_SAMPLE_MS) return { lowW: r.value, highW: r.value, measured: true };
-    // The grid reading must be as new as the vehicle's move: a meter read before it still holds the old draw.
-    const followedBy = last.at + (t.confirmedAfterMs ?? t.delayMs);
-    const meterCaughtUp = gridTs >= followedBy;
-    // A fresh reading is the truth when it shows the last change followed, or none was pending when taken.
-    if (fresh && meterCaughtUp && (t.confirmedAfterMs !== undefined || r.ts >= last.at + this.maxDelayMs)) {
-      return { lowW: r.value, highW: r.value, measured: true };
+    if (fresh && !t) return { lowW: r.value, highW: r.value, stayW: r.value, measured: true, learnt: true };
+    // A session that just started, before its first set-point: its vehicle takes anything up to what the
+    // charger offers. The meter rise that comes with it is the vehicle (its start is the evidence), not
+    // the building: else the sessions already running were paused to make room for it.
+    if (!t) {
+      const maxW = e.maxCurrentA * (e.vehiclePhases ?? e.phases) * e.voltageV;
+      return { lowW: 0, highW: maxW, stayW: 0, measured: false, learnt: true };
     }
-    const wPerA = t.phases * e.voltageV;
-    const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
-    // A fresh reading taken after the last change is where the vehicle was since: it may not have
-    // moved from there yet (slower than learnt, or drawing less than its set-point), so it bounds the
-    // lowest draw too. One taken before the change only shows the old set-point, already in the range.
-    const since = fresh && r.ts >= last.at;
-    const seen = (w: number): Range =>
-      since
-        ? { lowW: Math.min(w, r.value), highW: Math.max(w, r.value), measured: false }
-        : { lowW: w, highW: w, measured: false };
-    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) return seen(drawW(last.a));
-    // Any set-point from the last one surely followed (older than the delay) on may be in force.
-    let lowW = Number.POSITIVE_INFINITY;
-    let highW = 0;
-    for (let i = t.history.length - 1; i >= 0; i--) {
-      const c = t.history[i] as Change;
-      const w = drawW(c.a);
-      lowW = Math.min(lowW, c.upTo ? 0 : w);
-      highW = Math.max(highW, w);
-      if (now - c.at >= t.delayMs) break;
-    }
-    if (!since) return { lowW, highW, measured: false };
-    return { lowW: Math.min(lowW, r.value), highW: Math.max(highW, r.value), measured: false };
-  }
-
-  /**
-   * From a reading: the vehicle's response delay and offset. The vehicle is on one of the recent
-   * set-points the reading matches; whichever, it followed it within the time since the EARLIEST of
-   * them was sent (an upper bound on its delay, also when it was cut again before its reading came:
-   * else an unlearnt vehicle is shed pessimistically forever, and a ramp of close steps taught nothing).
-   * It confirms the last set-point when it matches that one.
-   */
-  private learn(t: Track, e: EvseState, w: number, ts: number): void {
-    const wPerA = t.phases * e.voltageV;
-    if (!(wPerA > 0)) return;
-    const a = w / wPerA - t.offsetA;
-    const match = t.history.findIndex((c) => Math.abs(a - c.a) <= FOLLOWED_TOLERANCE_A);
-    if (match < 0) return;
-    const c = t.history[match] as Change;
-    // Still on what the charger offered before the first set-point, or read before the change: no news.
-    if (c.upTo || ts < c.at) return;
-    const seen = Math.max(0, ts - c.at);
-    t.delayMs = t.learntDelay ? Math.min(t.delayMs, seen) : seen;
-    t.learntDelay = true;
-    const last = t.history[t.history.length - 1] as Change;
-    if (t.confirmedAfterMs !== undefined || ts < last.at || Math.abs(a - last.a) > FOLLOWED_TOLERANCE_A) return;
-    t.confirmedAfterMs = Math.min(Math.max(0, ts - last.at), t.delayMs);
-    if (last.a > 0) t.offsetA = 0.8 * t.offsetA + 0.2 * (w / wPerA - last.a);
+    return t.range(e, gridTs, fresh ? r : undefined);
   }
 }

@@ -112,4 +112,63 @@ describe('DrawEstimator', () => {
     const later = d.apply(snap(31_000, 60_000, [evse('CP1/1')]), 31_000);
     expect(later.evses[0]?.powerW?.value).toBeCloseTo(8 * 3 * V);
   });
+
+  /** A vehicle seen following within 0.5 s: set-point 10 A at 0, its reading at 500 ms shows it on 10 A. */
+  function quick(): DrawEstimator {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    d.record([sp('CP1/1', 10)], snap(0, 0, [evse('CP1/1')]), 0);
+    const on10 = evse('CP1/1', { w: 10 * 3 * V, ts: 500 });
+    d.apply(snap(600, 40_000 + 10 * 3 * V, [on10]), 600);
+    return d;
+  }
+
+  it("a meter rise that a learnt vehicle's increase explains, in its follow window, is the vehicle following", () => {
+    const d = quick();
+    const old = evse('CP1/1', { w: 10 * 3 * V, ts: 9_000 });
+    d.apply(snap(9_500, 40_000 + 10 * 3 * V, [old]), 9_500);
+    d.record([sp('CP1/1', 20)], snap(9_500, 40_000 + 10 * 3 * V, [old]), 10_000);
+    // 300 ms later the meter shows the 10 A more: the building is as it was (40 kW), the vehicle on 20 A.
+    const out = d.apply(snap(10_300, 40_000 + 20 * 3 * V, [old]), 10_300);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V, 0);
+    expect(d.estimates()[0]).toMatchObject({ source: 'estimated', delayMs: 500 });
+  });
+
+  it('a meter rise beyond what the vehicles can explain is building load, all of it, at once', () => {
+    const d = quick();
+    const old = evse('CP1/1', { w: 10 * 3 * V, ts: 9_000 });
+    d.apply(snap(9_500, 40_000 + 10 * 3 * V, [old]), 9_500);
+    d.record([sp('CP1/1', 20)], snap(9_500, 40_000 + 10 * 3 * V, [old]), 10_000);
+    // +30 kW while the increase adds 6.9 kW: the building moved; the vehicle is taken not to have followed.
+    const out = d.apply(snap(10_300, 70_000 + 10 * 3 * V, [old]), 10_300);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(10 * 3 * V, 0);
+  });
+
+  it('before its learnt delay a vehicle has not followed: its reading stays the draw; a slow one is learnt slow', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    d.record([sp('CP1/1', 10)], snap(0, 0, [evse('CP1/1')]), 0);
+    d.apply(snap(20_000, 50_000, [evse('CP1/1', { w: 10 * 3 * V, ts: 19_000 })]), 20_000);
+    d.record([sp('CP1/1', 20)], snap(20_000, 50_000, [evse('CP1/1')]), 20_000);
+    // Still on 10 A 4.5 s after the change, on 20 A at 25.5 s: it takes 4.5-5.5 s.
+    d.apply(snap(24_600, 50_000, [evse('CP1/1', { w: 10 * 3 * V, ts: 24_500 })]), 24_600);
+    d.apply(snap(25_600, 56_900, [evse('CP1/1', { w: 20 * 3 * V, ts: 25_500 })]), 25_600);
+    d.record([sp('CP1/1', 8)], snap(30_000, 56_900, [evse('CP1/1')]), 30_000);
+    // 3 s after the next change its last reading (20 A, taken after the change) is still the draw.
+    const early = d.apply(snap(33_000, 56_900, [evse('CP1/1', { w: 20 * 3 * V, ts: 32_500 })]), 33_000);
+    expect(early.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V, 0);
+    expect(d.estimates()[0]?.source).toBe('measured');
+    // Past the window (change + 5.5 s + jitter) it is on 8 A, whatever its older reading showed.
+    const late = d.apply(snap(36_500, 43_100 + 8 * 3 * V, [evse('CP1/1', { w: 20 * 3 * V, ts: 32_500 })]), 36_500);
+    expect(late.evses[0]?.powerW?.value).toBeCloseTo(8 * 3 * V, 0);
+  });
+
+  it('a decrease not yet confirmed keeps the vehicle at its old set-point (the allocator holds it reserved)', () => {
+    const d = new DrawEstimator({ freshMs: 15_000 });
+    const e = evse('CP1/1');
+    d.record([sp('CP1/1', 20)], snap(0, 0, [e]), 0);
+    d.apply(snap(20_000, 40_000 + 20 * 3 * V, [e]), 20_000);
+    d.record([sp('CP1/1', 10)], snap(20_000, 40_000 + 20 * 3 * V, [e]), 20_000);
+    const out = d.apply(snap(21_000, 40_000 + 20 * 3 * V, [e]), 21_000);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(20 * 3 * V);
+    expect(d.estimates()[0]?.uncertaintyW).toBeCloseTo(10 * 3 * V);
+  });
 });

@@ -42,7 +42,9 @@ describe('circuit-tree allocator', () => {
     const tree = buildCircuitTree({ fuseA: 100, circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 40 }] });
     const evs = ['a', 'b', 'c'].map((x) => evse(`${x}/1`, { circuitId: 'f1' }));
     const sp = run(tree, evs).setpoints;
-    expect(sp.map((s) => s.currentA)).toEqual([13.3, 13.3, 13.3]);
+    // 40 A in three on the 0.1 A grid: the remainder goes to the last one, the fuse is used, never exceeded.
+    expect(sp.map((s) => s.currentA)).toEqual([13.3, 13.3, 13.4]);
+    expect(sp.reduce((a, s) => a + s.currentA, 0)).toBeLessThanOrEqual(40 + 1e-9);
     expect(sp[0]?.reasons[0]?.text).toMatch(/circuit f1 fuse 40 A/);
   });
 
@@ -50,7 +52,8 @@ describe('circuit-tree allocator', () => {
     const tree = buildCircuitTree({ fuseA: 18.5, circuits: [] });
     const evs = ['a', 'b', 'c'].map((x) => evse(`${x}/1`));
     const sp = run(tree, evs).setpoints;
-    expect(sp.map((s) => s.currentA)).toEqual([6.1, 6.1, 6.1]);
+    expect(sp.map((s) => s.currentA)).toEqual([6.1, 6.2, 6.2]);
+    expect(sp.reduce((a, s) => a + s.currentA, 0)).toBeLessThanOrEqual(18.5);
   });
 
   it('pauses the lowest priority, latest arrival when the minimums do not fit', () => {

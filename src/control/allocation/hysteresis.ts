@@ -12,9 +12,11 @@ export function smooth(cands: readonly Cand[], r: Round): boolean {
   const rampUp = s.rampUpAPerS;
   const deadbandA = s.deadbandA;
   let pending = false;
-  for (const c of cands) {
+  const shares = roundedShares(cands);
+  for (let i = 0; i < cands.length; i++) {
+    const c = cands[i] as Cand;
     const prevA = c.mem?.currentA ?? 0;
-    let a = c.admitted ? Math.floor(c.cur * 10 + EPS) / 10 : 0;
+    let a = c.admitted ? (shares[i] as number) : 0;
     let reasons: readonly Reason[] = c.admitted ? bindingOf(c) : (c.pauseReasons ?? []);
     if (a > 0 && c.admitted) {
       let extra: Reason[] | undefined;
@@ -64,4 +66,37 @@ function held(c: Cand, now: number, holdTol: number): number {
   if (c.measuredA !== undefined && c.measuredTs > m.setAt && c.measuredA <= m.currentA + holdTol + c.overdrawA)
     return 0;
   return m.holdA;
+}
+
+/**
+ * Each admitted session's share on the 0.1 A grid of set-points. Rounding every share down left up to
+ * 0.1 A per session unused (2 A on a site of 20, a few % of a tight limit); the remainders are carried
+ * on to the next session of the same group instead (same circuit path, phases and voltage, so every
+ * constraint of the group sees the same total as before rounding, never more).
+ */
+function roundedShares(cands: readonly Cand[]): number[] {
+  const out: number[] = new Array(cands.length).fill(0);
+  const groups = new Map<readonly unknown[], Map<string, { sum: number; given: number }>>();
+  for (let i = 0; i < cands.length; i++) {
+    const c = cands[i] as Cand;
+    if (!c.admitted) continue;
+    let byShape = groups.get(c.cons);
+    if (!byShape) {
+      byShape = new Map();
+      groups.set(c.cons, byShape);
+    }
+    const shape = `${c.mask[0] ? 1 : 0}${c.mask[1] ? 1 : 0}${c.mask[2] ? 1 : 0}@${c.wPerA}`;
+    let g = byShape.get(shape);
+    if (!g) {
+      g = { sum: 0, given: 0 };
+      byShape.set(shape, g);
+    }
+    g.sum += c.cur;
+    const d = Math.min(Math.floor(g.sum * 10 + EPS) - g.given, Math.floor(c.maxA * 10 + EPS));
+    const own = Math.floor(c.cur * 10 + EPS);
+    const deci = Math.max(own, d);
+    g.given += deci;
+    out[i] = deci / 10;
+  }
+  return out;
 }
