@@ -228,7 +228,16 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         where: () => (bms ? `opc.tcp://127.0.0.1:${bms.port}` : ''),
         start: async () => {
           const m = await import('../../sim/devices/opcua/bms-server.js');
-          bms = await m.startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
+          // Like a real battery system: it answers a write at once, moves a second later, 20 kW/s.
+          bms = await m.startBmsServer({
+            clock,
+            port: opts.opcuaPort,
+            physics,
+            initialSocPct: 55,
+            responseDelayMs: 1000,
+            rampWPerS: 20_000,
+            stepMs: 250,
+          });
         },
         stop: () => bms?.stop(),
       });
