@@ -180,8 +180,11 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     }
   };
   const run = async (p: Part) => {
+    const t0 = performance.now();
     await p.start();
     started.push(p);
+    // Start-up time per part, for `--log-level debug` style profiling of `npm start`.
+    preLog.debug({ part: p.name, ms: Math.round(performance.now() - t0) }, 'demo part started');
     return p;
   };
 
