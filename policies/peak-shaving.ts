@@ -1,7 +1,7 @@
 import type { Decision, Limit, PowerRequest } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
 import type { SiteSnapshot } from '../src/model/site.js';
-import { batteryBalance } from './battery-balance.js';
+import { batteryBalance } from './battery.js';
 
 export interface PeakShavingConfig {
   /** Import the site must stay under (contracted capacity or a lower peak target), W. */
