@@ -274,6 +274,11 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
 
     // The demo's config: the YAML plus where the simulators listen.
     const grid = raw.grid ?? {};
+    // Without the OPC UA BMS the SunSpec battery is the one the battery and VPP policies steer
+    // (otherwise they would ask a battery that is not there, and the demo's battery would sit idle).
+    const steered = bms ? undefined : 'battery';
+    const control = raw.control as { policies?: { battery?: Record<string, unknown> } } | undefined;
+    const vpp = grid.vpp as { battery?: Record<string, unknown> } | undefined;
     const patched = {
       ...raw,
       api: { ...(raw.api as object), port: opts.httpPort, ...(opts.host ? { host: opts.host } : {}) },
@@ -301,8 +306,17 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         port: opts.mqttPort,
         devices: [buildingLoadDeviceConfig()],
       },
+      ...(steered && control?.policies?.battery
+        ? {
+            control: {
+              ...control,
+              policies: { ...control.policies, battery: { ...control.policies.battery, id: steered } },
+            },
+          }
+        : {}),
       grid: {
         ...grid,
+        ...(steered && vpp?.battery ? { vpp: { ...vpp, battery: { ...vpp.battery, id: steered } } } : {}),
         openadr: { ...(grid.openadr as object), ...openadr },
         oscp: { ...(grid.oscp as object), ...gridSims.oscp },
       },
