@@ -16,7 +16,10 @@ import { type Clock, SystemClock } from '../model/clock.js';
 import type { Logger } from '../util/logger.js';
 import { createGateway, type Gateway } from './compose.js';
 import { cliLogger, defaultLogFormat, type LogFormat } from './log-format.js';
+import { describeSun, sunOffsetMs } from './demo-sun.js';
 import { type Listener, StartupError } from './startup.js';
+
+export { sunOffsetMs } from './demo-sun.js';
 
 export interface DemoOptions {
   readonly config: string;
@@ -48,16 +51,6 @@ export interface DemoOptions {
    * (UTC-based), so the demo shows PV at any hour; `clock` follows the wall clock.
    */
   readonly sunTime?: string;
-}
-
-/** The simulated sun's offset from the clock so that it reads `sunTime` at `now`, ms (0 for `clock`). */
-export function sunOffsetMs(sunTime: string | undefined, now: number): number {
-  if (!sunTime || sunTime === 'clock') return 0;
-  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(sunTime);
-  if (!m) throw new StartupError(`--sun-time must be HH:MM or "clock", not "${sunTime}"`, 2);
-  const want = (Number(m[1]) * 60 + Number(m[2])) * 60_000;
-  const day = 86_400_000;
-  return (((want - (now % day)) % day) + day) % day;
 }
 
 /** The ports the demo will listen on, with the flag that changes each (checked before anything starts). */
@@ -401,12 +394,4 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     await stopAll();
     throw err;
   }
-}
-
-/** "11:00 solar time (clock + 5 h 12 min)": what the demo's sun shows and how far it is from the clock. */
-function describeSun(offsetMs: number, now: number): string {
-  const sun = new Date(now + offsetMs).toISOString().slice(11, 16);
-  if (offsetMs === 0) return `${sun} UTC (follows the clock)`;
-  const min = Math.round(offsetMs / 60_000);
-  return `${sun} solar time now (clock UTC + ${Math.floor(min / 60)} h ${min % 60} min; --sun-time clock to follow the clock)`;
 }
