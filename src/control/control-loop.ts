@@ -123,6 +123,10 @@ export class ControlLoop {
 /** EVSEs whose charger is not connected now: set-points are not written to them (see `Dispatcher.dispatch`). */
 function unreachable(snapshot: SiteSnapshot): ReadonlySet<string> | undefined {
   let out: Set<string> | undefined;
-  for (const e of snapshot.evses) if (e.status === 'Offline') (out ??= new Set()).add(e.id);
+  for (const e of snapshot.evses) {
+    if (e.status !== 'Offline') continue;
+    out ??= new Set();
+    out.add(e.id);
+  }
   return out;
 }
