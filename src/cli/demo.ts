@@ -314,6 +314,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         oscp: { ...(grid.oscp as object), ...gridSims.oscp },
       },
     };
+    const composing = performance.now();
     const validated = validateConfig(patched, env);
     if (!validated.ok) {
       throw new StartupError(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`, 2);
@@ -322,6 +323,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const log = deps.log ?? cliLogger({ level: config.log.level, format: logFormat });
 
     const gateway = createGateway(config, { clock, log, env });
+    preLog.debug({ ms: Math.round(performance.now() - composing) }, 'demo gateway configured and composed');
     await run({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
 
     const mqttPort = gateway.component<MqttAdapter>('mqtt')?.brokerPort ?? opts.mqttPort;
