@@ -31,7 +31,8 @@ describe('demo battery without the OPC UA BMS', () => {
         },
         { timeoutMs: 15_000, intervalMs: 100 },
       );
-      expect(sent.reasons[0]?.policy).toBe('battery');
+      // The battery policy asked for it (a grid signal's cap may come first in the chain when it clamps).
+      expect(sent.reasons.map((r) => r.policy)).toContain('battery');
       // The battery's own reading (SunSpec, polled) shows it moving.
       await waitFor(
         'battery power in /api/v1/state',
