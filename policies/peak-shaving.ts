@@ -1,6 +1,7 @@
 import type { Decision, Limit, PowerRequest } from '../src/model/decision.js';
 import { isFresh } from '../src/model/reading.js';
 import type { SiteSnapshot } from '../src/model/site.js';
+import { batteryBalance } from './battery.js';
 
 export interface PeakShavingConfig {
   /** Import the site must stay under (contracted capacity or a lower peak target), W. */
@@ -11,6 +12,8 @@ export interface PeakShavingConfig {
   readonly batteryMaxDischargeW?: number;
   readonly batterySocFloorPct?: number;
   readonly staleAfterMs: number;
+  /** Time the battery takes to follow a set-point until the grid meter shows it, ms (default 3 s). */
+  readonly batterySettleMs?: number;
 }
 
 /**
@@ -19,6 +22,11 @@ export interface PeakShavingConfig {
  * get a budget that counts the battery's remaining discharge power as
  * available, so the cars are throttled only for what the battery cannot
  * cover.
+ *
+ * The battery enters the balance as battery power at the meter's sample.
+ * While it is still following its last set-point the balance is uncertain:
+ * the discharge may grow at once (the safe side of a peak), but it is not
+ * taken back before the meter has shown the battery settled.
  */
 export function decide(snapshot: SiteSnapshot, config: PeakShavingConfig, now: number): Decision {
   const grid = snapshot.grid.powerW;
@@ -26,13 +34,13 @@ export function decide(snapshot: SiteSnapshot, config: PeakShavingConfig, now: n
   let evseW = 0;
   for (const e of snapshot.evses) if (e.powerW && isFresh(e.powerW, now, config.staleAfterMs)) evseW += e.powerW.value;
   const b = snapshot.battery;
-  const batW = b.powerW && isFresh(b.powerW, now, config.staleAfterMs) ? b.powerW.value : 0;
+  const balance = batteryBalance(snapshot, config.batteryId, now, config.staleAfterMs, config.batterySettleMs);
   const soc = b.socPct && isFresh(b.socPct, now, config.staleAfterMs) ? b.socPct.value : undefined;
   const canDischargeW =
     config.batteryId !== undefined && soc !== undefined && soc > (config.batterySocFloorPct ?? 10)
       ? (config.batteryMaxDischargeW ?? 0)
       : 0;
-  const withoutBatteryW = grid.value - batW;
+  const withoutBatteryW = grid.value - balance.atMeterW;
   const otherW = withoutBatteryW - evseW;
   const target = config.targetW - config.marginW;
   const budgetW = Math.max(0, target - otherW + canDischargeW);
@@ -49,15 +57,20 @@ export function decide(snapshot: SiteSnapshot, config: PeakShavingConfig, now: n
   ];
   const requests: PowerRequest[] = [];
   const excess = withoutBatteryW - target;
-  if (config.batteryId !== undefined && excess > 0 && canDischargeW > 0) {
-    const w = Math.min(canDischargeW, excess);
+  // While the battery follows a discharge set-point of ours, that much stays asked for.
+  const heldW = balance.following && balance.following.powerW < 0 ? -balance.following.powerW : 0;
+  if (config.batteryId !== undefined && (excess > 0 || heldW > 0) && canDischargeW > 0) {
+    const w = Math.min(canDischargeW, Math.max(excess, heldW));
     requests.push({
       target: `battery:${config.batteryId}`,
       powerW: -w,
       reason: {
         policy: 'peak-shaving',
         tier: 'contract',
-        text: `shaving ${fmtKw(w)} above the ${fmtKw(config.targetW)} target`,
+        text:
+          excess >= heldW
+            ? `shaving ${fmtKw(w)} above the ${fmtKw(config.targetW)} target`
+            : `holding ${fmtKw(w)} discharge until the meter shows the battery settled (${fmtKw(Math.max(0, excess))} above the ${fmtKw(config.targetW)} target before that)`,
       },
     });
   }

@@ -137,6 +137,7 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
     if (Object.keys(patch).length > 0) bus.emit('battery', patch as Partial<BatteryState>);
   }
 
+  let reportedSeen = Number.NEGATIVE_INFINITY;
   function alive(): void {
     lastSeen = clock.now();
     if (!online) {
@@ -144,6 +145,11 @@ export function createOpcuaAdapter(cfg: OpcuaDeviceConfig, deps: OpcuaAdapterDep
       lastError = undefined;
       log.info('OPC UA device online');
       emitDevice();
+      reportedSeen = lastSeen;
+    } else if (lastSeen - reportedSeen >= 1000) {
+      // Like a Modbus poll: the device's lastSeen follows every notification and keep-alive (at most once a second).
+      emitDevice();
+      reportedSeen = lastSeen;
     }
   }
 

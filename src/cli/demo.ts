@@ -16,7 +16,10 @@ import { type Clock, SystemClock } from '../model/clock.js';
 import type { Logger } from '../util/logger.js';
 import { createGateway, type Gateway } from './compose.js';
 import { cliLogger, defaultLogFormat, type LogFormat } from './log-format.js';
+import { describeSun, sunOffsetMs } from './demo-sun.js';
 import { type Listener, StartupError } from './startup.js';
+
+export { sunOffsetMs } from './demo-sun.js';
 
 export interface DemoOptions {
   readonly config: string;
@@ -48,16 +51,6 @@ export interface DemoOptions {
    * (UTC-based), so the demo shows PV at any hour; `clock` follows the wall clock.
    */
   readonly sunTime?: string;
-}
-
-/** The simulated sun's offset from the clock so that it reads `sunTime` at `now`, ms (0 for `clock`). */
-export function sunOffsetMs(sunTime: string | undefined, now: number): number {
-  if (!sunTime || sunTime === 'clock') return 0;
-  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(sunTime);
-  if (!m) throw new StartupError(`--sun-time must be HH:MM or "clock", not "${sunTime}"`, 2);
-  const want = (Number(m[1]) * 60 + Number(m[2])) * 60_000;
-  const day = 86_400_000;
-  return (((want - (now % day)) % day) + day) % day;
 }
 
 /** The ports the demo will listen on, with the flag that changes each (checked before anything starts). */
@@ -180,8 +173,11 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     }
   };
   const run = async (p: Part) => {
+    const t0 = performance.now();
     await p.start();
     started.push(p);
+    // Start-up time per part, for `--log-level debug` style profiling of `npm start`.
+    preLog.debug({ part: p.name, ms: Math.round(performance.now() - t0) }, 'demo part started');
     return p;
   };
 
@@ -228,7 +224,16 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         where: () => (bms ? `opc.tcp://127.0.0.1:${bms.port}` : ''),
         start: async () => {
           const m = await import('../../sim/devices/opcua/bms-server.js');
-          bms = await m.startBmsServer({ clock, port: opts.opcuaPort, physics, initialSocPct: 55 });
+          // Like a real battery system: it answers a write at once, moves a second later, 20 kW/s.
+          bms = await m.startBmsServer({
+            clock,
+            port: opts.opcuaPort,
+            physics,
+            initialSocPct: 55,
+            responseDelayMs: 1000,
+            rampWPerS: 20_000,
+            stepMs: 250,
+          });
         },
         stop: () => bms?.stop(),
       });
@@ -262,6 +267,11 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
 
     // The demo's config: the YAML plus where the simulators listen.
     const grid = raw.grid ?? {};
+    // Without the OPC UA BMS the SunSpec battery is the one the battery and VPP policies steer
+    // (otherwise they would ask a battery that is not there, and the demo's battery would sit idle).
+    const steered = bms ? undefined : 'battery';
+    const control = raw.control as { policies?: { battery?: Record<string, unknown> } } | undefined;
+    const vpp = grid.vpp as { battery?: Record<string, unknown> } | undefined;
     const patched = {
       ...raw,
       api: { ...(raw.api as object), port: opts.httpPort, ...(opts.host ? { host: opts.host } : {}) },
@@ -289,12 +299,22 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
         port: opts.mqttPort,
         devices: [buildingLoadDeviceConfig()],
       },
+      ...(steered && control?.policies?.battery
+        ? {
+            control: {
+              ...control,
+              policies: { ...control.policies, battery: { ...control.policies.battery, id: steered } },
+            },
+          }
+        : {}),
       grid: {
         ...grid,
+        ...(steered && vpp?.battery ? { vpp: { ...vpp, battery: { ...vpp.battery, id: steered } } } : {}),
         openadr: { ...(grid.openadr as object), ...openadr },
         oscp: { ...(grid.oscp as object), ...gridSims.oscp },
       },
     };
+    const composing = performance.now();
     const validated = validateConfig(patched, env);
     if (!validated.ok) {
       throw new StartupError(`${opts.config}: invalid demo configuration\n${formatErrors(validated.errors)}`, 2);
@@ -303,6 +323,7 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     const log = deps.log ?? cliLogger({ level: config.log.level, format: logFormat });
 
     const gateway = createGateway(config, { clock, log, env });
+    preLog.debug({ ms: Math.round(performance.now() - composing) }, 'demo gateway configured and composed');
     await run({ name: 'gateway', start: () => gateway.start(), stop: () => gateway.stop() });
 
     const mqttPort = gateway.component<MqttAdapter>('mqtt')?.brokerPort ?? opts.mqttPort;
@@ -375,12 +396,4 @@ export async function startDemo(options: Partial<DemoOptions>, deps: DemoDeps): 
     await stopAll();
     throw err;
   }
-}
-
-/** "11:00 solar time (clock + 5 h 12 min)": what the demo's sun shows and how far it is from the clock. */
-function describeSun(offsetMs: number, now: number): string {
-  const sun = new Date(now + offsetMs).toISOString().slice(11, 16);
-  if (offsetMs === 0) return `${sun} UTC (follows the clock)`;
-  const min = Math.round(offsetMs / 60_000);
-  return `${sun} solar time now (clock UTC + ${Math.floor(min / 60)} h ${min % 60} min; --sun-time clock to follow the clock)`;
 }

@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { configReferenceMarkdown } from '../config/docs.js';
-import { formatErrors, loadConfigFile } from '../config/load.js';
 import { SystemClock } from '../model/clock.js';
 import type { GatewayConfig } from '../config/schema.js';
-import { adapterConfigErrors } from './checks.js';
-import { siteConfigWarnings, unknownIdErrors } from './checks-site.js';
-import { registerCommands } from './commands/index.js';
 import type { DemoOptions } from './demo.js';
 import { cliLogger, defaultLogFormat, LOG_FORMATS, type LogFormat } from './log-format.js';
 import { onShutdown } from './shutdown.js';
@@ -144,6 +139,8 @@ export function buildProgram(): Command {
     .option('--host <address>', 'listen address of the API and OCPP server (overrides api.host and ocpp.host)')
     .addOption(logFormatOption())
     .action(async (opts: { config: string; host?: string; logFormat?: LogFormat }) => {
+      const { formatErrors, loadConfigFile, adapterConfigErrors, siteConfigWarnings, unknownIdErrors } =
+        await configChecks();
       const result = loadConfigFile(opts.config, process.env);
       const errors = result.ok
         ? [...unknownIdErrors(opts.config), ...adapterConfigErrors(result.config)]
@@ -181,7 +178,9 @@ export function buildProgram(): Command {
     .command('check-config')
     .description('Validate a site file and print every error with its path (exit code 2 when invalid).')
     .argument('<file>', 'site configuration (YAML)')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { formatErrors, loadConfigFile, adapterConfigErrors, siteConfigWarnings, unknownIdErrors } =
+        await configChecks();
       const result = loadConfigFile(file, process.env);
       // Unknown ids are looked up in the file itself, so they are named (with the intended id) even
       // while other errors keep the schema from passing.
@@ -206,14 +205,37 @@ export function buildProgram(): Command {
     .command('config-docs')
     .description('Print (or write) the configuration reference generated from the schema.')
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action((opts: { out?: string }) => {
+    .action(async (opts: { out?: string }) => {
+      const { configReferenceMarkdown } = await import('../config/docs.js');
       const md = configReferenceMarkdown();
       if (opts.out) writeFileSync(opts.out, md);
       else process.stdout.write(md);
     });
 
-  registerCommands(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/** Config loading and the checks of `run` and `check-config` (imported when one of them runs). */
+async function configChecks() {
+  const [load, checks, site] = await Promise.all([
+    import('../config/load.js'),
+    import('./checks.js'),
+    import('./checks-site.js'),
+  ]);
+  return {
+    formatErrors: load.formatErrors,
+    loadConfigFile: load.loadConfigFile,
+    adapterConfigErrors: checks.adapterConfigErrors,
+    siteConfigWarnings: site.siteConfigWarnings,
+    unknownIdErrors: site.unknownIdErrors,
+  };
+}
+
+/** The commands defined above; the areas' commands (scenario, keys, opcua, backup) import much of the gateway. */
+const BUILT_IN = new Set(['demo', 'run', 'check-config', 'config-docs', '-V', '--version']);
+
+const program = buildProgram();
+// `npm start` should not load the scenario harness and the key store before the demo: the areas'
+// commands are registered only when the command line may ask for one of them (or for the help).
+if (!BUILT_IN.has(process.argv[2] ?? '')) (await import('./commands/index.js')).registerCommands(program);
+await program.parseAsync(process.argv);

@@ -95,7 +95,7 @@ export class ControlLoop {
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
     const setpoints = this.opts.allocate(snapshot, arbitration);
-    this.opts.dispatcher.dispatch(setpoints);
+    this.opts.dispatcher.dispatch(setpoints, unreachable(snapshot));
     this.draws.record(setpoints, snapshot, now);
     const round: ControlRound = {
       ts: now,
@@ -118,4 +118,15 @@ export class ControlLoop {
     this.opts.onRound?.(round);
     return round;
   }
+}
+
+/** EVSEs whose charger is not connected now: set-points are not written to them (see `Dispatcher.dispatch`). */
+function unreachable(snapshot: SiteSnapshot): ReadonlySet<string> | undefined {
+  let out: Set<string> | undefined;
+  for (const e of snapshot.evses) {
+    if (e.status !== 'Offline') continue;
+    out ??= new Set();
+    out.add(e.id);
+  }
+  return out;
 }

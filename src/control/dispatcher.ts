@@ -75,9 +75,21 @@ export class Dispatcher {
     for (const key of [...this.sent.keys()]) if (key === prefix || key.startsWith(`${prefix}/`)) this.sent.delete(key);
   }
 
-  dispatch(setpoints: readonly Setpoint[]): void {
+  /**
+   * `unreachable`: EVSEs whose device is not connected now (status Offline, e.g. a Modbus charger
+   * that stopped answering): their set-point is kept as wanted but not written (the write would
+   * only wait for a timeout, round after round), a write still queued for them is dropped, and
+   * what was written before is forgotten, so the device gets its set-point when it is back.
+   */
+  dispatch(setpoints: readonly Setpoint[], unreachable?: ReadonlySet<string>): void {
     for (const sp of setpoints) {
       this.wanted.set(sp.evseId, sp);
+      if (unreachable?.has(sp.evseId)) {
+        this.sent.delete(sp.evseId);
+        const link = this.links.get(sp.evseId);
+        if (link) link.queued = undefined;
+        continue;
+      }
       // Compared with what the device will have once pending writes are through, so a round that
       // repeats a set-point still in flight does not write it twice.
       const pending = this.links.get(sp.evseId);

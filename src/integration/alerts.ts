@@ -1,3 +1,4 @@
+import { monotonicFactory } from 'ulid';
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
 import { EVSE_STATUSES, type EvseStatus } from '../model/site.js';
@@ -7,6 +8,7 @@ import type { EventHub } from './events.js';
 export type AlertSeverity = 'critical' | 'warning' | 'info';
 
 export interface Alert {
+  /** Unique per occurrence (a ULID): an alert raised again after it cleared is a new alert with a new id. */
   readonly id: string;
   /** e.g. `charger.faulted`, `charger.offline`, `device.offline`, `meter.stale`, `webhook.dead-letter`. */
   readonly kind: string;
@@ -43,7 +45,9 @@ export interface AlertChecks {
  * SQLite. Also records every EVSE status change for uptime figures.
  */
 export class AlertService {
+  /** Active alerts by `kind:subject` (one at a time per condition). */
   private readonly active = new Map<string, Alert>();
+  private readonly newId = monotonicFactory();
   private readonly firmware = new Map<string, FirmwareStatus>();
   private readonly unsubs: Array<() => void> = [];
   private timer?: TimerHandle;
@@ -57,7 +61,7 @@ export class AlertService {
       json: string;
     }>) {
       const a = JSON.parse(r.json) as Alert;
-      this.active.set(a.id, a);
+      this.active.set(`${a.kind}:${a.subject}`, a);
     }
   }
 
@@ -139,38 +143,41 @@ export class AlertService {
     message: string,
     data?: Readonly<Record<string, unknown>>,
   ): Alert | undefined {
-    const id = `${kind}:${subject}`;
-    if (this.active.has(id)) return undefined;
+    const key = `${kind}:${subject}`;
+    if (this.active.has(key)) return undefined;
+    const raisedAt = this.opts.clock.now();
     const a: Alert = {
-      id,
+      id: this.newId(raisedAt),
       kind,
       subject,
       severity,
       message,
-      raisedAt: this.opts.clock.now(),
+      raisedAt,
       ...(data ? { data } : {}),
     };
-    this.active.set(id, a);
-    // One row per occurrence: the id plus the raise time keeps history.
+    this.active.set(key, a);
+    // One row per occurrence, under the alert's own id.
     this.opts.db
       .prepare(
         'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(`${id}@${a.raisedAt}`, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
+      .run(a.id, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
     this.opts.hub.publish('alert.raised', { ...a });
     return a;
   }
 
   clear(kind: string, subject: string): boolean {
-    const id = `${kind}:${subject}`;
-    const a = this.active.get(id);
+    const key = `${kind}:${subject}`;
+    const a = this.active.get(key);
     if (!a) return false;
-    this.active.delete(id);
+    this.active.delete(key);
     const clearedAt = this.opts.clock.now();
     const cleared: Alert = { ...a, clearedAt };
+    // Alerts raised before ids were ULIDs have the row id `kind:subject@raisedAt`.
+    const rowId = a.id === key ? `${key}@${a.raisedAt}` : a.id;
     this.opts.db
       .prepare('UPDATE alerts SET cleared_at = ?, json = ? WHERE id = ?')
-      .run(clearedAt, JSON.stringify(cleared), `${id}@${a.raisedAt}`);
+      .run(clearedAt, JSON.stringify(cleared), rowId);
     this.opts.hub.publish('alert.cleared', { ...cleared });
     return true;
   }

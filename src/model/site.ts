@@ -118,6 +118,16 @@ export interface BatteryState {
   readonly alarms?: Reading<number>;
 }
 
+/** A set-point the gateway wrote to a battery and the device confirmed. */
+export interface BatteryCommand {
+  /** W, + charging, - discharging. */
+  readonly powerW: number;
+  /** When the device confirmed it, epoch ms. */
+  readonly ts: number;
+  /** The set-point before it, W (0 for the first): which way the last change went. */
+  readonly previousW: number;
+}
+
 export interface DeviceStatus {
   readonly id: string;
   readonly protocol: Protocol;
@@ -158,6 +168,12 @@ export interface SiteSnapshot {
   readonly battery: BatteryState;
   /** Each battery unit by device id, present when the site has more than one. */
   readonly batteries?: Readonly<Record<string, BatteryState>>;
+  /**
+   * The last set-point each battery (by device id) took from the gateway: a battery follows a
+   * new set-point a second or more late, so a policy must not read a meter sample taken before
+   * that as the result of it.
+   */
+  readonly batteryCommands?: Readonly<Record<string, BatteryCommand>>;
   readonly evses: readonly EvseState[];
   readonly devices: readonly DeviceStatus[];
   /** Set of inputs that are stale right now (device ids / quantities). */

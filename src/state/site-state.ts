@@ -3,6 +3,7 @@ import type { Clock } from '../model/clock.js';
 import { isFresh } from '../model/reading.js';
 import { aggregateBatteries, batterySource } from './battery-aggregate.js';
 import type {
+  BatteryCommand,
   BatteryState,
   DeviceStatus,
   EvseLive,
@@ -35,6 +36,8 @@ export class SiteState {
   private battery: BatteryState = {};
   /** Each battery unit by device id; `battery` is their aggregate. */
   private readonly batteries = new Map<string, BatteryState>();
+  /** The last set-point each battery confirmed, by device id (`battery:<id>` set-points). */
+  private readonly batteryCommands = new Map<string, BatteryCommand>();
   private readonly specs = new Map<string, EvseSpec>();
   private readonly live = new Map<string, EvseLive>();
   private readonly devices = new Map<string, DeviceStatus>();
@@ -59,6 +62,12 @@ export class SiteState {
         const source = batterySource(p);
         this.batteries.set(source, { ...this.batteries.get(source), ...p });
         this.battery = aggregateBatteries(this.batteries);
+        this.changed();
+      }),
+      bus.on('setpoint.changed', ({ setpoint, previous, ts }) => {
+        if (!setpoint.evseId.startsWith('battery:')) return;
+        const id = setpoint.evseId.slice('battery:'.length);
+        this.batteryCommands.set(id, { powerW: setpoint.powerW, ts, previousW: previous?.powerW ?? 0 });
         this.changed();
       }),
       bus.on('evse.spec', (spec) => {
@@ -114,6 +123,9 @@ export class SiteState {
       pv: this.pv,
       battery: this.battery,
       ...(this.batteries.size > 1 ? { batteries: Object.freeze(Object.fromEntries(this.batteries)) } : {}),
+      ...(this.batteryCommands.size > 0
+        ? { batteryCommands: Object.freeze(Object.fromEntries(this.batteryCommands)) }
+        : {}),
       evses: Object.freeze(evses),
       devices: Object.freeze([...this.devices.values()]),
       stale: Object.freeze(stale),

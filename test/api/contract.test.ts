@@ -99,6 +99,11 @@ describe('API contract', () => {
     });
     core.bus.emit('device', { id: 'building', protocol: 'mqtt', kind: 'load', online: true, lastSeen: t0 });
     core.bus.emit('load', { id: 'building', powerW: reading(5000, t1, 'building') });
+    // A Modbus meter and an OPC UA BMS: each successful read is a reading with the device as its source.
+    core.bus.emit('device', { id: 'grid-meter', protocol: 'modbus', kind: 'meter', online: true, lastSeen: t0 });
+    core.bus.emit('grid', { powerW: reading(6899.999999, t1, 'grid-meter') });
+    core.bus.emit('device', { id: 'bms', protocol: 'opcua', kind: 'battery', online: true, lastSeen: t0 });
+    core.bus.emit('battery', { socPct: reading(50, t1, 'bms'), powerW: reading(0, t1, 'bms') });
     core.loop.runRound('manual');
     const state = (await app.inject({ method: 'GET', url: '/api/v1/state', headers: auth(ADMIN_KEY) })).json();
     expect(state.grid.powerW).toBe(6900);
@@ -107,7 +112,7 @@ describe('API contract', () => {
     expect(Number.isInteger(e.setpointW)).toBe(true);
     expect(Math.round(e.currentA * 10)).toBeCloseTo(e.currentA * 10, 9);
     expect(e.sessionEnergyWh).toBe(18);
-    for (const id of ['CP01', 'building']) {
+    for (const id of ['CP01', 'building', 'grid-meter', 'bms']) {
       expect(state.devices.find((d: { id: string }) => d.id === id).lastSeen, id).toBe(new Date(t1).toISOString());
     }
     const session = (await app.inject({ method: 'GET', url: '/api/v1/sessions/s1', headers: auth(ADMIN_KEY) })).json();

@@ -34,8 +34,16 @@ describe('REST resources', () => {
       until: new Date(T0 + 600_000).toISOString(),
       reason: 'DSO request by phone',
     });
+    // The limit in force is the override (below the contract), and says so.
+    expect(state.site.limitW).toBe(11_000);
+    expect(state.site.reasons[0]).toMatchObject({ policy: 'site-override', tier: 'contract' });
+    expect(site.limitW).toBe(11_000);
+    expect(site.limitReasons[0]).toMatchObject({ policy: 'site-override' });
 
     f.core.vclock!.advance(600_001);
+    const after = (await app.inject({ method: 'GET', url: '/api/v1/state', headers: H })).json();
+    expect(after.site.limitW).toBe(f.core.config.site.limitW);
+    expect(after.site.reasons.some((r: { policy: string }) => r.policy === 'site-override')).toBe(false);
     expect(f.integration.siteOverride.active()).toBeUndefined();
     expect((await app.inject({ method: 'GET', url: '/api/v1/site/limit-override', headers: H })).json().active).toBe(
       false,

@@ -63,7 +63,7 @@ describe('maintenance alerts', () => {
       expect(
         alerts
           .list({ active: true })
-          .map((a) => a.id)
+          .map((a) => `${a.kind}:${a.subject}`)
           .sort(),
       ).toEqual(['webhook.backlog:outbox', 'webhook.dead-letter:wh_1']);
       backlog = 0;
@@ -79,9 +79,51 @@ describe('maintenance alerts', () => {
   it('active alerts survive a restart', () => {
     const { bus, alerts, db, clock, hub } = setup();
     bus.emit('device', { id: 'pv', protocol: 'modbus', kind: 'pv', online: false });
+    const [raised] = alerts.list({ active: true });
     alerts.stop();
     const again = new AlertService({ db, clock, hub, bus: createGatewayBus(), checkIntervalMs: 1000 });
-    expect(again.list({ active: true }).map((a) => a.id)).toEqual(['device.offline:pv']);
+    expect(again.list({ active: true })).toEqual([raised]);
+    again.clear('device.offline', 'pv');
+    expect(again.list({ active: false })).toEqual([{ ...raised, clearedAt: clock.now() }]);
+    db.close();
+  });
+
+  it('gives every occurrence its own id, also within the same millisecond', () => {
+    const { bus, alerts, db } = setup();
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        bus.emit('device', { id: 'pv', protocol: 'modbus', kind: 'pv', online: false });
+        ids.push(alerts.list({ active: true })[0]?.id ?? '');
+        bus.emit('device', { id: 'pv', protocol: 'modbus', kind: 'pv', online: true });
+      }
+      expect(new Set(ids).size).toBe(3);
+      for (const id of ids) expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+      expect(new Set(alerts.list().map((a) => a.id))).toEqual(new Set(ids));
+      expect(alerts.list().every((a) => a.clearedAt !== undefined)).toBe(true);
+    } finally {
+      alerts.stop();
+      db.close();
+    }
+  });
+
+  it('clears an alert stored before ids were unique', () => {
+    const { alerts, db, clock, hub } = setup();
+    alerts.stop();
+    const legacy = {
+      id: 'device.offline:pv',
+      kind: 'device.offline',
+      subject: 'pv',
+      severity: 'warning',
+      message: 'x',
+      raisedAt: 5,
+    };
+    db.prepare(
+      'INSERT INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run('device.offline:pv@5', 'device.offline', 'pv', 'warning', 'x', 5, JSON.stringify(legacy));
+    const again = new AlertService({ db, clock, hub, bus: createGatewayBus(), checkIntervalMs: 1000 });
+    expect(again.clear('device.offline', 'pv')).toBe(true);
+    expect(again.list()).toEqual([{ ...legacy, clearedAt: clock.now() }]);
     db.close();
   });
 });

@@ -41,6 +41,13 @@ export interface BmsServerOptions {
   readonly maxChargeW?: number;
   readonly maxDischargeW?: number;
   readonly stepMs?: number;
+  /**
+   * Time the BMS and its inverter take to start following a new set-point, ms (default 0:
+   * at once). A real battery system answers a write at once and moves a second or so later.
+   */
+  readonly responseDelayMs?: number;
+  /** How fast the power moves towards the set-point once it follows, W/s (default: a step). */
+  readonly rampWPerS?: number;
   /** User name -> password; anonymous access is refused when set. */
   readonly users?: Readonly<Record<string, string>>;
   /** Where the server keeps its certificate; a shared temp dir by default so it is generated once. */
@@ -82,6 +89,8 @@ export class BmsServer {
   private timer?: TimerHandle;
   private lastStep: number;
   private boundPort: number;
+  /** When the last set-point was written (the response delay runs from here). */
+  private setAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: BmsServerOptions) {
     this.id = opts.id ?? 'bms';
@@ -170,7 +179,8 @@ export class BmsServer {
   /** Apply a set-point as if written over OPC UA (tests, demo). */
   setSetpoint(w: number): void {
     this.setpointW = w;
-    this.follow();
+    this.setAt = this.opts.clock.now();
+    this.follow(0);
     this.publish();
   }
 
@@ -186,12 +196,24 @@ export class BmsServer {
     const k = Math.min(1, dtMs / 600_000);
     this.cellTempMaxC += (target + 1 - this.cellTempMaxC) * k;
     this.cellTempMinC += (target - 1 - this.cellTempMinC) * k;
-    this.follow();
+    this.follow(dtMs);
     this.publish();
   }
 
-  private follow(): void {
-    this.powerW = Math.max(-this.maxDischargeW(), Math.min(this.maxChargeW(), this.setpointW));
+  /** Move the power towards the set-point (within the BMS limits), after the response delay and at the ramp rate. */
+  private follow(dtMs: number): void {
+    const want = Math.max(-this.maxDischargeW(), Math.min(this.maxChargeW(), this.setpointW));
+    const delay = this.opts.responseDelayMs ?? 0;
+    const ramp = this.opts.rampWPerS;
+    if (this.opts.clock.now() - this.setAt < delay) {
+      // Not following yet, but never beyond what the BMS allows now.
+      this.powerW = Math.max(-this.maxDischargeW(), Math.min(this.maxChargeW(), this.powerW));
+    } else if (ramp === undefined) {
+      this.powerW = want;
+    } else {
+      const step = (ramp * dtMs) / 1000;
+      this.powerW = want > this.powerW ? Math.min(want, this.powerW + step) : Math.max(want, this.powerW - step);
+    }
     this.opts.physics?.setLoad(this.id, this.powerW);
   }
 

@@ -112,9 +112,8 @@ export function renderAlerts(list, count, alerts, acks) {
   list.innerHTML = alerts.length
     ? alerts
         .map((a) => {
-          // Alert ids are kind:subject, so an alert raised again has the old id: an older ack does not count.
-          const prior = acked.get(a.id);
-          const ack = prior && Date.parse(prior.at) >= Date.parse(a.raisedAt) ? prior : undefined;
+          // Every occurrence of an alert has its own id: an ack of an earlier one never shows here.
+          const ack = acked.get(a.id);
           return `<li class="${esc(a.severity)}${ack ? ' acked' : ''}" data-alert="${esc(a.id)}">${esc(a.message)}
   <span class="muted">since ${clock(a.raisedAt)}</span>${
     ack

@@ -59,7 +59,7 @@ export function siteRoutes({ ctx, integration }: RouteDeps): FastifyPluginAsync 
         },
       }),
       async () => {
-        const s = buildState(ctx);
+        const s = buildState(ctx, { override: () => integration.siteOverride.active() });
         return {
           id: ctx.config.site.id,
           name: ctx.config.site.name,

@@ -61,7 +61,9 @@ export const StateSchema = z.object({
   pv: z.object({ powerW: z.number().nullable() }),
   battery: z.object({ socPct: z.number().nullable(), powerW: z.number().nullable() }),
   site: z.object({
-    limitW: z.number().describe('Import limit applied in the last control round, W'),
+    limitW: z
+      .number()
+      .describe("Import limit in force, W: the contract, a grid signal's limit or the operator's override, the lowest"),
     contractLimitW: z.number().describe('Configured site import limit, W'),
     failsafe: z.boolean(),
     reasons: z.array(ReasonSchema),
@@ -126,6 +128,22 @@ export function buildState(
   const round = ctx.loop.lastRound();
   const siteLimit = round?.limits.find((l) => l.scope === 'site');
   const heard = lastHeard(s);
+  // The limit in force: the contract or a grid signal (the last round's site limit), or the operator's
+  // override when it is lower (it binds the chargers' budget like load management does).
+  const roundLimitW = siteLimit?.maxImportW ?? ctx.config.site.limitW;
+  const overrideBinds = o !== undefined && o.limitW < roundLimitW;
+  const limitReasons = [
+    ...(overrideBinds
+      ? [
+          {
+            policy: 'site-override',
+            tier: 'contract' as const,
+            text: `operator override ${(o.limitW / 1000).toFixed(1)} kW until ${new Date(o.until).toISOString()} (${o.reason})`,
+          },
+        ]
+      : []),
+    ...(siteLimit ? siteLimit.reasons : []),
+  ];
   return {
     ts: new Date(s.ts).toISOString(),
     siteId: s.siteId,
@@ -133,10 +151,10 @@ export function buildState(
     pv: { powerW: orNull(watts, s.pv.powerW?.value) },
     battery: { socPct: orNull(percent, s.battery.socPct?.value), powerW: orNull(watts, s.battery.powerW?.value) },
     site: {
-      limitW: watts(siteLimit?.maxImportW ?? ctx.config.site.limitW),
+      limitW: watts(overrideBinds ? o.limitW : roundLimitW),
       contractLimitW: ctx.config.site.limitW,
       failsafe: round ? round.stale.includes('grid.powerW') : false,
-      reasons: siteLimit ? [...siteLimit.reasons] : [],
+      reasons: limitReasons,
       override: o ? { limitW: o.limitW, until: new Date(o.until).toISOString(), reason: o.reason } : null,
     },
     evses: s.evses.map((e) => {

@@ -84,6 +84,8 @@ describe('OPC UA adapter against the simulated BMS', () => {
     bms.step();
     await waitFor(() => lastValue(battery, 'sohPct')?.value === 91, 'SoH change');
     expect(lastValue(battery, 'socPct')).toEqual({ value: 63, ts: clock.now(), source: 'bms', quality: 'good' });
+    // The device's own lastSeen follows the reads, not only its coming online.
+    expect(devices.at(-1)).toMatchObject({ id: 'bms', online: true, lastSeen: clock.now() });
   });
 
   it('writes a power set-point; the battery follows, SoC moves with the clock and the site sees the draw', async () => {
