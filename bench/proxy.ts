@@ -66,7 +66,8 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
-function gatewayConfig(
+/** The gateway's site file for the proxy bench (also used by the memory diagnostic, proxy-memory.ts). */
+export function gatewayConfig(
   n: number,
   cmsUrl: string,
   control?: Record<string, unknown>,

@@ -10,7 +10,8 @@ import { EvseObserver } from './observer.js';
 import { ProfileSink } from './profile-sink.js';
 import { OutboxReplay } from './replay.js';
 import { callErrorOf, callWithId, toRpcError } from './rpc/call.js';
-import { type OcppProtocol, actionsOf } from './rpc/protocol.js';
+import type { OcppProtocol } from './rpc/protocol.js';
+import { checkAnswer, checkCall } from './rpc/schema.js';
 import { Serial } from './serial.js';
 import { SessionTracker } from './sessions.js';
 import type { Payload } from './types.js';
@@ -18,6 +19,8 @@ import { toCharger as toChargerIds } from './tx-ids.js';
 import { Upstream } from './upstream.js';
 
 export type { LinkContext, LinkStats } from './context.js';
+
+const noop = (): void => {};
 
 /** The connected charger side as the link sees it (ocpp-rpc's server client). */
 export type ChargerSocket = RPCClient;
@@ -98,23 +101,30 @@ export class ChargerLink {
 
   start(): void {
     this.profiles.start();
-    for (const action of actionsOf(this.protocol)) {
-      this.charger.handle(action, ({ messageId, params }) => {
-        const answer = this.forwarder.fromCharger(action, messageId ?? randomUUID(), (params ?? {}) as Payload);
-        if (action === 'BootNotification')
-          void answer.then(
-            () => this.measure(0),
-            () => {},
-          );
-        return answer as Promise<Payload>;
-      });
-    }
+    // One handler for every action (a handler per action costs a map of closures per socket). The charger's call
+    // is checked against the schema here, once (`rpc/schema.ts`); a bad one gets the spec's CALLERROR.
+    this.charger.handle(({ method, messageId, params }) => this.fromCharger(method ?? '', messageId, params));
     // A charger that reconnects without booting is configured too.
     this.measure(2000);
     this.charger.on('close', () => this.onChargerClose());
     this.observer.start();
     void this.upstream.connect();
   }
+
+  private fromCharger(action: string, msgId: string | undefined, params: unknown): Promise<Payload> {
+    try {
+      checkCall(this.protocol, action, params);
+    } catch (err) {
+      if ((err as { rpcErrorCode?: string }).rpcErrorCode !== 'NotImplemented')
+        this.ctx.ownAnswers.invalid(action, err as Error);
+      return Promise.reject(err);
+    }
+    const answer = this.forwarder.fromCharger(action, msgId ?? randomUUID(), (params ?? {}) as Payload);
+    if (action === 'BootNotification') answer.then(this.measureAfterBoot, noop);
+    return answer as Promise<Payload>;
+  }
+
+  private readonly measureAfterBoot = (): void => this.measure(0);
 
   private measureTimer?: ReturnType<LinkContext['clock']['setTimeout']> | null;
 
@@ -157,6 +167,7 @@ export class ChargerLink {
 
   /** Try the queue again now (after parked messages were put back in line). */
   kick(): void {
+    this.replay.invalidate();
     void this.replay.drain();
   }
 
@@ -170,9 +181,13 @@ export class ChargerLink {
   private async fromCms(action: string, msgId: string, params: Payload): Promise<unknown> {
     if (this.chargerGone) throw createRPCError('GenericError', 'charger not connected');
     const mapped = toChargerIds(this.protocol, action, params, (cmsTx) => this.chargerTxOf(cmsTx));
-    const passThrough = () => this.toCharger(action, mapped, msgId);
+    // Checked on arrival from the CMS (`rpc/schema.ts`); a transaction id swapped for the charger's keeps it valid.
+    const passThrough = () => this.toCharger(action, mapped, msgId, true);
     if (action === 'SetChargingProfile' || action === 'ClearChargingProfile') {
-      return this.profiles.fromCms(action, mapped, passThrough);
+      // The gateway may answer these itself (a merged CMS max profile): its answers are checked before they go out.
+      const res = await this.profiles.fromCms(action, mapped, passThrough);
+      checkAnswer(this.protocol, action, res);
+      return res;
     }
     return passThrough();
   }
@@ -185,13 +200,19 @@ export class ChargerLink {
   }
 
   /** A call on the charger socket; gateway-originated calls get their own message id and never reach the CMS. */
-  private async toCharger(action: string, params: Payload, msgId = `gk-${randomUUID()}`): Promise<unknown> {
+  private async toCharger(
+    action: string,
+    params: Payload,
+    msgId = `gk-${randomUUID()}`,
+    checked = false,
+  ): Promise<unknown> {
     try {
       return await this.chargerSerial.run(() =>
         callWithId(this.charger, msgId, action, params, {
           clock: this.ctx.clock,
           timeoutMs: this.ctx.cfg.callTimeoutMs,
           ownAnswers: this.ctx.ownAnswers,
+          checked,
         }),
       );
     } catch (err) {

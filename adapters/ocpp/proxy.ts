@@ -23,7 +23,6 @@ import { type OutboxChargerStatus, registerProxyMetrics } from './metrics.js';
 import { OcppOutbox, type OutboxRow } from './outbox.js';
 import { OwnAnswers } from './rpc/call.js';
 import { OCPP_PROTOCOLS } from './rpc/protocol.js';
-import { strictValidators } from './rpc/validators.js';
 
 export type { CommandResult, OutboxChargerStatus };
 
@@ -123,8 +122,8 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
 
   const rpc = new RPCServer({
     protocols: [...OCPP_PROTOCOLS],
-    strictMode: true,
-    strictModeValidators: strictValidators(),
+    // Frames are checked once, where they arrive (`rpc/schema.ts`, in the link), not again by ocpp-rpc on the way out.
+    strictMode: false,
     callTimeoutMs: o.callTimeoutMs,
     pingIntervalMs: o.pingIntervalMs,
     wssOptions: { maxPayload: o.maxFrameBytes },
@@ -168,7 +167,6 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       counters.badFrame();
       log.warn({ chargerId: id, err: event.error.message }, 'bad frame from charger');
     });
-    client.on('strictValidationFailure', schemaViolation);
     if (client.protocol === 'ocpp1.6') speak16Errors(client);
     const link = new ChargerLink(id, client, spec, {
       cfg: o,
