@@ -17,6 +17,8 @@ export interface HeapProbe {
   evaluate(expression: string): Promise<unknown>;
   /** A CPU profile (V8's .cpuprofile JSON) over the next `ms`. */
   cpuProfile(ms: number): Promise<string>;
+  /** Allocations sampled over the next `ms` (V8's sampling heap profile, garbage included), as JSON. */
+  allocations(ms: number): Promise<string>;
   /** A heap snapshot (V8's JSON), taken after a GC. */
   snapshot(): Promise<string>;
   close(): void;
@@ -83,6 +85,17 @@ export async function connectHeapProbe(inspectPort: number): Promise<HeapProbe> 
       await send('Profiler.start');
       await new Promise((r) => setTimeout(r, ms));
       const r = (await send('Profiler.stop')) as { profile: unknown };
+      return JSON.stringify(r.profile);
+    },
+    async allocations(ms) {
+      await send('HeapProfiler.enable');
+      await send('HeapProfiler.startSampling', {
+        samplingInterval: 16384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+      await new Promise((r) => setTimeout(r, ms));
+      const r = (await send('HeapProfiler.stopSampling')) as { profile: unknown };
       return JSON.stringify(r.profile);
     },
     async snapshot() {

@@ -22,11 +22,16 @@ const arg = (name: string) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const n = Number(arg('--chargers') ?? 1000);
+const rampMs = 10_000;
 const snapshot = process.argv.includes('--snapshot');
 /** Where to write a CPU profile of 20 s of steady traffic (the gateway's main thread). */
 const cpuProfile = arg('--cpu-profile');
+/** Where to write a sampling allocation profile of 20 s of steady traffic (garbage included). */
+const allocProfile = arg('--alloc-profile');
+/** When the profile starts (ms after the first charger connects; default: steady traffic) and how long it runs. */
+const profileFrom = Number(arg('--profile-from') ?? rampMs + 3000);
+const profileMs = Number(arg('--profile-ms') ?? 20_000);
 const control = process.argv.includes('--control-off') ? { coalesceMs: 5000 } : undefined;
-const rampMs = 10_000;
 /** More node options for the gateway (e.g. `--trace-gc`, `--cpu-prof --cpu-prof-dir=...`); GK_BENCH_KEEP=1 keeps its log. */
 const nodeOptions = arg('--node-options') ?? '';
 
@@ -127,11 +132,12 @@ try {
   const t0 = Date.now();
   let profiled: Promise<string> | undefined;
   while (Date.now() - t0 < rampMs + 25_000) {
-    if (cpuProfile && !profiled && Date.now() - t0 > rampMs + 3000) profiled = probe.cpuProfile(20_000);
+    if ((cpuProfile || allocProfile) && !profiled && Date.now() - t0 > profileFrom)
+      profiled = cpuProfile ? probe.cpuProfile(profileMs) : probe.allocations(profileMs);
     await sleep(1000);
     rss.push(gw.rss());
   }
-  if (profiled && cpuProfile) writeFileSync(cpuProfile, await profiled);
+  if (profiled) writeFileSync((cpuProfile ?? allocProfile) as string, await profiled);
   const peak = Math.max(...rss.slice(12));
   const sm1 = smaps(gw.pid);
   const gcs = (await probe.evaluate('JSON.stringify(globalThis.__gkGc)')) as string;

@@ -1,18 +1,52 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Payload } from './types.js';
 
-/** JSON with object keys sorted, so the same content always gives the same text. */
+/**
+ * JSON with object keys sorted, so the same content always gives the same text. It runs on every queued
+ * message (most of them MeterValues), so it builds one string instead of arrays per object; the text is
+ * the same as the earlier map/sort/join version, so keys recorded before still match.
+ */
 function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .filter((k) => o[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
-      .join(',')}}`;
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    let s = '[';
+    for (let i = 0; i < v.length; i++) s += (i > 0 ? ',' : '') + stableJson(v[i]);
+    return `${s}]`;
   }
-  return JSON.stringify(v);
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  sortKeys(keys);
+  let s = '{';
+  let first = true;
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined) continue;
+    s += `${first ? '' : ','}${JSON.stringify(k)}:${stableJson(x)}`;
+    first = false;
+  }
+  return `${s}}`;
+}
+
+/**
+ * In place, in code-unit order like `Array.prototype.sort()`: insertion sort, because an object of an OCPP
+ * payload has a handful of keys, mostly in order already, and the built-in sort allocates on each call.
+ */
+function sortKeys(keys: string[]): void {
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
+/** sha256, base64url: the one-shot `crypto.hash` where Node has it (20.12+), else a Hash object. */
+function digest(text: string): string {
+  const oneShot = (crypto as { hash?: (alg: string, data: string, enc: string) => string }).hash;
+  return oneShot ? oneShot('sha256', text, 'base64url') : crypto.createHash('sha256').update(text).digest('base64url');
 }
 
 /** Transaction messages: their content (timestamps, meter readings, 2.x seqNo) names one event. */
@@ -44,7 +78,7 @@ export function contentKey(action: string, payload: Payload): string | undefined
   if (!status && !KEYED.has(action)) return undefined;
   const json = stableJson(payload);
   if (!json.includes('"timestamp"')) return undefined;
-  const hash = createHash('sha256').update(action).update('\n').update(json).digest('base64url').slice(0, 32);
+  const hash = digest(`${action}\n${json}`).slice(0, 32);
   if (!status) return hash;
   const connector = 'evseId' in payload ? `${payload.evseId}/${payload.connectorId}` : String(payload.connectorId);
   return `${STATUS_KEY}${connector}:${hash}`;
