@@ -16,7 +16,7 @@ import { Serial } from './serial.js';
 import { SessionTracker } from './sessions.js';
 import type { Payload } from './types.js';
 import { toCharger as toChargerIds } from './tx-ids.js';
-import { Upstream } from './upstream.js';
+import { Upstream, type UpstreamEvents } from './upstream.js';
 
 export type { LinkContext, LinkStats } from './context.js';
 
@@ -33,7 +33,7 @@ export type ChargerSocket = RPCClient;
  * `OutboxReplay`, `ProfileSink` (the gateway's max profile), `EvseObserver`
  * and `SessionTracker` (what the charger reports, onto the bus and store).
  */
-export class ChargerLink {
+export class ChargerLink implements UpstreamEvents {
   readonly protocol: OcppProtocol;
   private closed = false;
   private chargerGone = false;
@@ -55,19 +55,8 @@ export class ChargerLink {
     const ref: ChargerRef = { id, spec };
     this.observer = new EvseObserver(ref, this.protocol, ctx);
     const sessions = new SessionTracker(ref, this.protocol, this.observer, ctx);
-    this.upstream = new Upstream(ref, this.protocol, ctx, {
-      onCall: (action, msgId, params) => this.fromCms(action, msgId, params),
-      onOpen: async (client) => {
-        await this.forwarder.sendOwedBoot(client);
-        void this.replay.drain();
-      },
-      // Chargers waiting for a CMS answer get the local one now rather than after the forward timeout.
-      onLost: () => {
-        this.replay.release();
-        this.ctx.onCmsLost?.();
-      },
-      wantsReconnect: () => !(this.chargerGone && !this.ctx.outbox.hasPending(this.id)),
-    });
+    // The link itself takes the CMS connection's events (methods, not a closure each per charger).
+    this.upstream = new Upstream(ref, this.protocol, ctx, this);
     this.replay = new OutboxReplay(ref, this.upstream, sessions, ctx, () => {
       if (this.chargerGone && !this.ctx.outbox.hasPending(this.id)) void this.upstream.release();
     });
@@ -84,6 +73,28 @@ export class ChargerLink {
       },
       ctx,
     );
+  }
+
+  /** Upstream event: a CALL from the CMS for the charger. */
+  onCall(action: string, msgId: string, params: Payload): Promise<unknown> {
+    return this.fromCms(action, msgId, params);
+  }
+
+  /** Upstream event: the CMS connection is up; the owed boot goes first, then the queue. */
+  async onOpen(client: RPCClient): Promise<void> {
+    await this.forwarder.sendOwedBoot(client);
+    void this.replay.drain();
+  }
+
+  /** Upstream event: chargers waiting for a CMS answer get the local one now rather than after the forward timeout. */
+  onLost(): void {
+    this.replay.release();
+    this.ctx.onCmsLost?.();
+  }
+
+  /** Upstream event: a dropped CMS connection is reopened while the charger is here or owes the CMS messages. */
+  wantsReconnect(): boolean {
+    return !(this.chargerGone && !this.ctx.outbox.hasPending(this.id));
   }
 
   get online(): boolean {
@@ -120,11 +131,9 @@ export class ChargerLink {
       return Promise.reject(err);
     }
     const answer = this.forwarder.fromCharger(action, msgId ?? randomUUID(), (params ?? {}) as Payload);
-    if (action === 'BootNotification') answer.then(this.measureAfterBoot, noop);
+    if (action === 'BootNotification') answer.then(() => this.measure(0), noop);
     return answer as Promise<Payload>;
   }
-
-  private readonly measureAfterBoot = (): void => this.measure(0);
 
   private measureTimer?: ReturnType<LinkContext['clock']['setTimeout']> | null;
 
