@@ -27,6 +27,8 @@ import { OCPP_PROTOCOLS } from './rpc/protocol.js';
 export type { CommandResult, OutboxChargerStatus };
 
 const OPEN = 1;
+/** Connections the kernel may hold for the OCPP port before the gateway accepts them (see `listen`). */
+const LISTEN_BACKLOG = 8192;
 
 export interface OcppProxyConfig {
   readonly ocpp: OcppConfig;
@@ -279,7 +281,11 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     const server = http;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.port, o.host, () => {
+      // Node's default accept backlog (511) overflows when thousands of chargers connect at once (a depot after
+      // a power or network outage) while the event loop is busy: the kernel then drops the handshakes and the
+      // chargers see resets and connect timeouts (bench ocpp-5000: 1753 of 5000). The kernel caps this at
+      // net.core.somaxconn.
+      server.listen({ port: o.port, host: o.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
