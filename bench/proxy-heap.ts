@@ -11,6 +11,16 @@ import WebSocket from 'ws';
 export interface HeapProbe {
   /** Heap in use after a forced full GC, bytes; RSS at that moment beside it. */
   liveHeap(): Promise<{ heapUsed: number; rss: number }>;
+  /** `process.memoryUsage()` after a forced full GC. */
+  memory(): Promise<NodeJS.MemoryUsage>;
+  /** An expression evaluated in the gateway (diagnostics; the command-line API, e.g. `require`, is there). */
+  evaluate(expression: string): Promise<unknown>;
+  /** A CPU profile (V8's .cpuprofile JSON) over the next `ms`. */
+  cpuProfile(ms: number): Promise<string>;
+  /** Allocations sampled over the next `ms` (V8's sampling heap profile, garbage included), as JSON. */
+  allocations(ms: number): Promise<string>;
+  /** A heap snapshot (V8's JSON), taken after a GC. */
+  snapshot(): Promise<string>;
   close(): void;
 }
 
@@ -27,8 +37,15 @@ export async function connectHeapProbe(inspectPort: number): Promise<HeapProbe> 
   });
   let seq = 0;
   const waiting = new Map<number, (r: unknown) => void>();
+  let chunks: string[] = [];
   ws.on('message', (data) => {
-    const m = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    const m = JSON.parse(String(data)) as {
+      id?: number;
+      result?: unknown;
+      method?: string;
+      params?: { chunk: string };
+    };
+    if (m.method === 'HeapProfiler.addHeapSnapshotChunk' && m.params) chunks.push(m.params.chunk);
     if (m.id !== undefined) waiting.get(m.id)?.(m.result);
   });
   const send = (method: string, params: Record<string, unknown> = {}) =>
@@ -40,17 +57,53 @@ export async function connectHeapProbe(inspectPort: number): Promise<HeapProbe> 
       });
       ws.send(JSON.stringify({ id, method, params }));
     });
+  const memory = async (): Promise<NodeJS.MemoryUsage> => {
+    // Two passes: objects freed by finalisers of the first go in the second.
+    await send('HeapProfiler.collectGarbage');
+    await send('HeapProfiler.collectGarbage');
+    const r = (await send('Runtime.evaluate', {
+      expression: 'JSON.stringify(process.memoryUsage())',
+      returnByValue: true,
+    })) as { result: { value: string } };
+    return JSON.parse(r.result.value) as NodeJS.MemoryUsage;
+  };
   return {
+    memory,
     async liveHeap() {
-      // Two passes: objects freed by finalisers of the first go in the second.
-      await send('HeapProfiler.collectGarbage');
-      await send('HeapProfiler.collectGarbage');
-      const r = (await send('Runtime.evaluate', {
-        expression: 'JSON.stringify(process.memoryUsage())',
-        returnByValue: true,
-      })) as { result: { value: string } };
-      const m = JSON.parse(r.result.value) as { heapUsed: number; rss: number };
+      const m = await memory();
       return { heapUsed: m.heapUsed, rss: m.rss };
+    },
+    async evaluate(expression) {
+      const r = (await send('Runtime.evaluate', { expression, returnByValue: true, includeCommandLineAPI: true })) as {
+        result: { value: unknown };
+      };
+      return r.result.value;
+    },
+    async cpuProfile(ms) {
+      await send('Profiler.enable');
+      await send('Profiler.setSamplingInterval', { interval: 500 });
+      await send('Profiler.start');
+      await new Promise((r) => setTimeout(r, ms));
+      const r = (await send('Profiler.stop')) as { profile: unknown };
+      return JSON.stringify(r.profile);
+    },
+    async allocations(ms) {
+      await send('HeapProfiler.enable');
+      await send('HeapProfiler.startSampling', {
+        samplingInterval: 16384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+      await new Promise((r) => setTimeout(r, ms));
+      const r = (await send('HeapProfiler.stopSampling')) as { profile: unknown };
+      return JSON.stringify(r.profile);
+    },
+    async snapshot() {
+      chunks = [];
+      await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      const out = chunks.join('');
+      chunks = [];
+      return out;
     },
     close: () => ws.close(),
   };

@@ -10,6 +10,7 @@
  *  - growth per 1000 reconnects of one charger after a warm-up: live heap after a forced GC (read through the
  *    gateway's inspector, proxy-heap.ts) and RSS.
  */
+import { randomBytes } from 'node:crypto';
 import { startGateway } from './gateway.js';
 import { forkPeer } from './peers/ipc.js';
 import { freePort } from './peers/ports.js';
@@ -66,7 +67,8 @@ function slope(xs: readonly number[], ys: readonly number[]): number {
   return den === 0 ? Number.NaN : num / den;
 }
 
-function gatewayConfig(
+/** The gateway's site file for the proxy bench (also used by the memory diagnostic, proxy-memory.ts). */
+export function gatewayConfig(
   n: number,
   cmsUrl: string,
   control?: Record<string, unknown>,
@@ -82,6 +84,19 @@ function gatewayConfig(
 }
 
 const fmt = (x: number) => x.toFixed(3);
+
+/** The gateway's own count of sockets it dropped in the WebSocket handshake and of refused chargers (/metrics). */
+async function handshakeCounters(apiUrl: string, key: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${apiUrl}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+    const lines = text
+      .split('\n')
+      .filter((l) => /^gridkeeper_ocpp_(handshakes_dropped_total|refused_connections_total)/.test(l));
+    return lines.length > 0 ? lines.join(', ') : 'none reported';
+  } catch (err) {
+    return `metrics unreadable (${(err as Error).message})`;
+  }
+}
 
 export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> {
   const n = opts.chargers ?? 1000;
@@ -104,7 +119,11 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
     const { url: cmsUrl } = await peer.request<{ url: string }>('startCms');
     const direct = await peer.request<TrafficResult>('traffic', { ...traffic, url: cmsUrl });
 
-    const gw = await startGateway(gatewayConfig(n, cmsUrl, opts.control, opts.ocpp), 'proxy');
+    const key = randomBytes(24).toString('hex');
+    const gw = await startGateway(gatewayConfig(n, cmsUrl, opts.control, opts.ocpp), 'proxy', {
+      GRIDKEEPER_ADMIN_KEY: key,
+    });
+    let handshakes = '';
     let proxied: TrafficResult;
     const rss: Array<[number, number]> = [];
     let rssBefore: number;
@@ -130,6 +149,7 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
       }
       cpuMs = gw.cpuMs() - cpu0;
       trafficS = (performance.now() - t0) / 1000;
+      handshakes = await handshakeCounters(gw.apiUrl, key);
     } finally {
       await gw.stop();
     }
@@ -153,7 +173,7 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
           unit: 'ms',
           baseline: percentile(d, q),
           ...(judged ? { target: 'p99 <= 2 ms at 1000 chargers', met: n >= 1000 && added <= 2 } : {}),
-          notes: `proxied p${q} ${fmt(percentile(p, q))} ms vs direct ${fmt(percentile(d, q))} ms (baseline column: direct), ${p.length} vs ${d.length} messages${q === 99 && from === steadyFrom && !remote ? `; ${trafficNote}; chargers connected: proxied ${proxied.connected}/${n}, direct ${direct.connected}/${n}; proxied ${count(proxied)} msgs, errors ${errs(proxied)}; direct errors ${errs(direct)}` : ''}`,
+          notes: `proxied p${q} ${fmt(percentile(p, q))} ms vs direct ${fmt(percentile(d, q))} ms (baseline column: direct), ${p.length} vs ${d.length} messages${q === 99 && from === steadyFrom && !remote ? `; ${trafficNote}; chargers connected: proxied ${proxied.connected}/${n}, direct ${direct.connected}/${n}; gateway handshake counters: ${handshakes}; proxied ${count(proxied)} msgs, errors ${errs(proxied)}; direct errors ${errs(direct)}` : ''}`,
         });
       }
     }

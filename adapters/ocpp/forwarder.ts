@@ -9,6 +9,7 @@ import { contentKey } from './repeats.js';
 import type { EvseObserver } from './observer.js';
 import type { OutboxReplay } from './replay.js';
 import { callErrorOf, toRpcError } from './rpc/call.js';
+import { checkAnswer } from './rpc/schema.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 import type { SessionTracker } from './sessions.js';
 import type { Payload, V16, V21, V201 } from './types.js';
@@ -95,7 +96,8 @@ export class Forwarder {
         this.ctx.stats.forwarded++;
         const merged = auth ? mergeAuthorisation(this.protocol, res, await auth, true) : res;
         this.observeAnswer(action, params, res);
-        return merged;
+        // The CMS's answer was checked on arrival; only one the gateway changed is checked again.
+        return merged === res ? res : this.own(action, merged);
       } catch (err) {
         const ce = callErrorOf(err);
         if (ce) throw toRpcError(ce);
@@ -109,6 +111,20 @@ export class Forwarder {
     this.ctx.stats.answeredLocally++;
     // The cache holds the gateway's own answers, not the authoriser's (it keeps its own).
     this.observeAnswer(action, params, plain);
+    return this.own(action, answer);
+  }
+
+  /**
+   * An answer the gateway built (local, or merged with the authoriser's): checked against the schema before it
+   * goes out, as ocpp-rpc's strict mode would; the CMS's own answers were checked where they arrived.
+   */
+  private own(action: string, answer: Payload): Payload {
+    try {
+      checkAnswer(this.protocol, action, answer);
+    } catch (err) {
+      this.ctx.log.warn({ action, err: (err as Error).message }, 'gateway answer fails the OCPP schema');
+      throw createRPCError('InternalError');
+    }
     return answer;
   }
 
@@ -124,8 +140,11 @@ export class Forwarder {
   private async queued(action: string, msgId: string, params: Payload, auth: Auth): Promise<unknown> {
     const { upstream, replay, sessions, local } = this.parts;
     const { outbox, clock } = this.ctx;
-    const merge = async (res: Payload, fromCms: boolean): Promise<Payload> =>
-      auth ? mergeAuthorisation(this.protocol, res, await auth, fromCms) : res;
+    // The CMS's answers (live or recorded) were checked on arrival; the gateway's own are checked in `own`.
+    const merge = async (res: Payload, fromCms: boolean): Promise<Payload> => {
+      const merged = auth ? mergeAuthorisation(this.protocol, res, await auth, fromCms) : res;
+      return fromCms && merged === res ? res : this.own(action, merged);
+    };
     const key = contentKey(action, params);
     const { row, repeat } = await outbox.appendDurable({
       chargerId: this.charger.id,
@@ -154,6 +173,7 @@ export class Forwarder {
     } else {
       this.observeCall(action, params, sid);
     }
+    if (!repeat) replay.enqueue(row);
     const answer = await replay.awaitCms(row);
     const fromCms = answer !== undefined;
     let result: Payload;

@@ -10,14 +10,17 @@ import { EvseObserver } from './observer.js';
 import { ProfileSink } from './profile-sink.js';
 import { OutboxReplay } from './replay.js';
 import { callErrorOf, callWithId, toRpcError } from './rpc/call.js';
-import { type OcppProtocol, actionsOf } from './rpc/protocol.js';
+import type { OcppProtocol } from './rpc/protocol.js';
+import { checkAnswer, checkCall } from './rpc/schema.js';
 import { Serial } from './serial.js';
 import { SessionTracker } from './sessions.js';
 import type { Payload } from './types.js';
 import { toCharger as toChargerIds } from './tx-ids.js';
-import { Upstream } from './upstream.js';
+import { Upstream, type UpstreamEvents } from './upstream.js';
 
 export type { LinkContext, LinkStats } from './context.js';
+
+const noop = (): void => {};
 
 /** The connected charger side as the link sees it (ocpp-rpc's server client). */
 export type ChargerSocket = RPCClient;
@@ -30,7 +33,7 @@ export type ChargerSocket = RPCClient;
  * `OutboxReplay`, `ProfileSink` (the gateway's max profile), `EvseObserver`
  * and `SessionTracker` (what the charger reports, onto the bus and store).
  */
-export class ChargerLink {
+export class ChargerLink implements UpstreamEvents {
   readonly protocol: OcppProtocol;
   private closed = false;
   private chargerGone = false;
@@ -52,19 +55,8 @@ export class ChargerLink {
     const ref: ChargerRef = { id, spec };
     this.observer = new EvseObserver(ref, this.protocol, ctx);
     const sessions = new SessionTracker(ref, this.protocol, this.observer, ctx);
-    this.upstream = new Upstream(ref, this.protocol, ctx, {
-      onCall: (action, msgId, params) => this.fromCms(action, msgId, params),
-      onOpen: async (client) => {
-        await this.forwarder.sendOwedBoot(client);
-        void this.replay.drain();
-      },
-      // Chargers waiting for a CMS answer get the local one now rather than after the forward timeout.
-      onLost: () => {
-        this.replay.release();
-        this.ctx.onCmsLost?.();
-      },
-      wantsReconnect: () => !(this.chargerGone && !this.ctx.outbox.hasPending(this.id)),
-    });
+    // The link itself takes the CMS connection's events (methods, not a closure each per charger).
+    this.upstream = new Upstream(ref, this.protocol, ctx, this);
     this.replay = new OutboxReplay(ref, this.upstream, sessions, ctx, () => {
       if (this.chargerGone && !this.ctx.outbox.hasPending(this.id)) void this.upstream.release();
     });
@@ -83,6 +75,28 @@ export class ChargerLink {
     );
   }
 
+  /** Upstream event: a CALL from the CMS for the charger. */
+  onCall(action: string, msgId: string, params: Payload): Promise<unknown> {
+    return this.fromCms(action, msgId, params);
+  }
+
+  /** Upstream event: the CMS connection is up; the owed boot goes first, then the queue. */
+  async onOpen(client: RPCClient): Promise<void> {
+    await this.forwarder.sendOwedBoot(client);
+    void this.replay.drain();
+  }
+
+  /** Upstream event: chargers waiting for a CMS answer get the local one now rather than after the forward timeout. */
+  onLost(): void {
+    this.replay.release();
+    this.ctx.onCmsLost?.();
+  }
+
+  /** Upstream event: a dropped CMS connection is reopened while the charger is here or owes the CMS messages. */
+  wantsReconnect(): boolean {
+    return !(this.chargerGone && !this.ctx.outbox.hasPending(this.id));
+  }
+
   get online(): boolean {
     return this.upstream.online;
   }
@@ -98,22 +112,27 @@ export class ChargerLink {
 
   start(): void {
     this.profiles.start();
-    for (const action of actionsOf(this.protocol)) {
-      this.charger.handle(action, ({ messageId, params }) => {
-        const answer = this.forwarder.fromCharger(action, messageId ?? randomUUID(), (params ?? {}) as Payload);
-        if (action === 'BootNotification')
-          void answer.then(
-            () => this.measure(0),
-            () => {},
-          );
-        return answer as Promise<Payload>;
-      });
-    }
+    // One handler for every action (a handler per action costs a map of closures per socket). The charger's call
+    // is checked against the schema here, once (`rpc/schema.ts`); a bad one gets the spec's CALLERROR.
+    this.charger.handle(({ method, messageId, params }) => this.fromCharger(method ?? '', messageId, params));
     // A charger that reconnects without booting is configured too.
     this.measure(2000);
     this.charger.on('close', () => this.onChargerClose());
     this.observer.start();
     void this.upstream.connect();
+  }
+
+  private fromCharger(action: string, msgId: string | undefined, params: unknown): Promise<Payload> {
+    try {
+      checkCall(this.protocol, action, params);
+    } catch (err) {
+      if ((err as { rpcErrorCode?: string }).rpcErrorCode !== 'NotImplemented')
+        this.ctx.ownAnswers.invalid(action, err as Error);
+      return Promise.reject(err);
+    }
+    const answer = this.forwarder.fromCharger(action, msgId ?? randomUUID(), (params ?? {}) as Payload);
+    if (action === 'BootNotification') answer.then(() => this.measure(0), noop);
+    return answer as Promise<Payload>;
   }
 
   private measureTimer?: ReturnType<LinkContext['clock']['setTimeout']> | null;
@@ -157,6 +176,7 @@ export class ChargerLink {
 
   /** Try the queue again now (after parked messages were put back in line). */
   kick(): void {
+    this.replay.invalidate();
     void this.replay.drain();
   }
 
@@ -170,9 +190,13 @@ export class ChargerLink {
   private async fromCms(action: string, msgId: string, params: Payload): Promise<unknown> {
     if (this.chargerGone) throw createRPCError('GenericError', 'charger not connected');
     const mapped = toChargerIds(this.protocol, action, params, (cmsTx) => this.chargerTxOf(cmsTx));
-    const passThrough = () => this.toCharger(action, mapped, msgId);
+    // Checked on arrival from the CMS (`rpc/schema.ts`); a transaction id swapped for the charger's keeps it valid.
+    const passThrough = () => this.toCharger(action, mapped, msgId, true);
     if (action === 'SetChargingProfile' || action === 'ClearChargingProfile') {
-      return this.profiles.fromCms(action, mapped, passThrough);
+      // The gateway may answer these itself (a merged CMS max profile): its answers are checked before they go out.
+      const res = await this.profiles.fromCms(action, mapped, passThrough);
+      checkAnswer(this.protocol, action, res);
+      return res;
     }
     return passThrough();
   }
@@ -185,13 +209,19 @@ export class ChargerLink {
   }
 
   /** A call on the charger socket; gateway-originated calls get their own message id and never reach the CMS. */
-  private async toCharger(action: string, params: Payload, msgId = `gk-${randomUUID()}`): Promise<unknown> {
+  private async toCharger(
+    action: string,
+    params: Payload,
+    msgId = `gk-${randomUUID()}`,
+    checked = false,
+  ): Promise<unknown> {
     try {
       return await this.chargerSerial.run(() =>
         callWithId(this.charger, msgId, action, params, {
           clock: this.ctx.clock,
           timeoutMs: this.ctx.cfg.callTimeoutMs,
           ownAnswers: this.ctx.ownAnswers,
+          checked,
         }),
       );
     } catch (err) {

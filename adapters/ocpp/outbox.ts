@@ -1,5 +1,6 @@
 import type { Db } from '../../src/ports/store.js';
 import { type OutboxRow, type OutboxStatus, type RawRow, fromRaw } from './outbox-row.js';
+import { STATUS_KEY, statusKeyRange } from './repeats.js';
 import type { OcppProtocol } from './rpc/protocol.js';
 
 export type { OutboxRow, OutboxStatus } from './outbox-row.js';
@@ -36,6 +37,7 @@ export interface AppendInput {
 export class OcppOutbox {
   private readonly insertStmt;
   private readonly byContentStmt;
+  private readonly latestStatusStmt;
   private readonly startDoneStmt;
   private readonly byMsgStmt;
   private readonly pendingStmt;
@@ -65,6 +67,9 @@ export class OcppOutbox {
       VALUES (@chargerId, @msgId, @protocol, @action, @payload, @createdAt, @offline, @sessionId, @contentKey)`);
     this.byContentStmt = db.prepare(
       'SELECT * FROM ocpp_outbox WHERE charger_id = ? AND content_key = ? ORDER BY seq LIMIT 1',
+    );
+    this.latestStatusStmt = db.prepare(
+      'SELECT * FROM ocpp_outbox WHERE charger_id = ? AND content_key >= ? AND content_key < ? ORDER BY seq DESC LIMIT 1',
     );
     this.startDoneStmt = db.prepare('SELECT local_tx_id FROM ocpp_outbox WHERE seq = ?');
     this.byMsgStmt = db.prepare('SELECT * FROM ocpp_outbox WHERE charger_id = ? AND msg_id = ?');
@@ -118,9 +123,16 @@ export class OcppOutbox {
   /** Append (write-ahead). Returns the stored row and whether it already existed (a repeat). */
   append(input: AppendInput): { row: OutboxRow; repeat: boolean } {
     if (input.contentKey !== undefined) {
-      // The charger sent this very message before under another message id (its retry after a lost answer).
-      const prior = this.byContentStmt.get(input.chargerId, input.contentKey) as RawRow | undefined;
-      if (prior && prior.msg_id !== input.msgId) return { row: fromRaw(prior), repeat: true };
+      // The charger sent this very message before under another message id (its retry after a lost answer);
+      // a status only as the latest one of its connector (repeats.ts).
+      const prior = (
+        input.contentKey.startsWith(STATUS_KEY)
+          ? this.latestStatusStmt.get(input.chargerId, ...statusKeyRange(input.contentKey))
+          : this.byContentStmt.get(input.chargerId, input.contentKey)
+      ) as RawRow | undefined;
+      if (prior && prior.content_key === input.contentKey && prior.msg_id !== input.msgId) {
+        return { row: fromRaw(prior), repeat: true };
+      }
     }
     const info = this.insertStmt.run({
       chargerId: input.chargerId,
@@ -190,6 +202,40 @@ export class OcppOutbox {
     items.forEach((it, i) => {
       it.resolve(results[i] as { row: OutboxRow; repeat: boolean });
     });
+  }
+
+  private doneBatch: Array<{
+    seqs: readonly number[];
+    response: string;
+    now: number;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }> = [];
+
+  /**
+   * Mark rows delivered, group-committed like `appendDurable` (the CMS's answers to many chargers arriving
+   * in one event-loop turn share one SQLite transaction instead of one commit each); resolves once committed.
+   * A crash before the commit leaves the rows pending: they go to the CMS again with the same message ids.
+   */
+  markDoneDurable(seqs: readonly number[], response: unknown, now: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.doneBatch.push({ seqs, response: JSON.stringify(response ?? null), now, resolve, reject });
+      if (this.doneBatch.length === 1) setImmediate(() => this.commitDone());
+    });
+  }
+
+  private commitDone(): void {
+    const items = this.doneBatch;
+    this.doneBatch = [];
+    try {
+      this.db.transaction(() => {
+        for (const it of items) for (const seq of it.seqs) this.doneStmt.run(it.response, it.now, seq);
+      })();
+    } catch (err) {
+      for (const it of items) it.reject(err);
+      return;
+    }
+    for (const it of items) it.resolve();
   }
 
   byMessage(chargerId: string, msgId: string): OutboxRow | undefined {

@@ -23,11 +23,12 @@ import { type OutboxChargerStatus, registerProxyMetrics } from './metrics.js';
 import { OcppOutbox, type OutboxRow } from './outbox.js';
 import { OwnAnswers } from './rpc/call.js';
 import { OCPP_PROTOCOLS } from './rpc/protocol.js';
-import { strictValidators } from './rpc/validators.js';
 
 export type { CommandResult, OutboxChargerStatus };
 
 const OPEN = 1;
+/** Connections the kernel may hold for the OCPP port before the gateway accepts them (see `listen`). */
+const LISTEN_BACKLOG = 8192;
 
 export interface OcppProxyConfig {
   readonly ocpp: OcppConfig;
@@ -123,8 +124,8 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
 
   const rpc = new RPCServer({
     protocols: [...OCPP_PROTOCOLS],
-    strictMode: true,
-    strictModeValidators: strictValidators(),
+    // Frames are checked once, where they arrive (`rpc/schema.ts`, in the link), not again by ocpp-rpc on the way out.
+    strictMode: false,
     callTimeoutMs: o.callTimeoutMs,
     pingIntervalMs: o.pingIntervalMs,
     wssOptions: { maxPayload: o.maxFrameBytes },
@@ -168,7 +169,6 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
       counters.badFrame();
       log.warn({ chargerId: id, err: event.error.message }, 'bad frame from charger');
     });
-    client.on('strictValidationFailure', schemaViolation);
     if (client.protocol === 'ocpp1.6') speak16Errors(client);
     const link = new ChargerLink(id, client, spec, {
       cfg: o,
@@ -281,7 +281,11 @@ export function createOcppProxy(cfg: OcppProxyConfig, deps: OcppProxyDeps): Ocpp
     const server = http;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.port, o.host, () => {
+      // Node's default accept backlog (511) overflows when thousands of chargers connect at once (a depot after
+      // a power or network outage) while the event loop is busy: the kernel then drops the handshakes and the
+      // chargers see resets and connect timeouts (bench ocpp-5000: 1753 of 5000). The kernel caps this at
+      // net.core.somaxconn.
+      server.listen({ port: o.port, host: o.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });

@@ -23,6 +23,11 @@ export class OutboxReplay {
   private stopped = false;
   private retryTimer?: TimerHandle;
   private readonly retry: Backoff;
+  /** The charger's pending rows, oldest first: all of them when `known`, else a page read from the outbox. */
+  private queue: OutboxRow[] = [];
+  private known = false;
+  /** Highest seq placed in `queue` (a row read from the outbox is not enqueued again). */
+  private lastSeq = 0;
   /** Chargers waiting for the CMS's answer to their queued message, by outbox seq. */
   private readonly waiters = new Map<number, (response: Payload | undefined) => void>();
 
@@ -67,6 +72,22 @@ export class OutboxReplay {
     });
   }
 
+  /**
+   * A row this link just wrote (committed): it joins the in-memory queue when that queue holds every pending
+   * row of the charger, else the next read of the outbox finds it. A row already read from the outbox (a read
+   * between its commit and this call) is not added twice.
+   */
+  enqueue(row: OutboxRow): void {
+    if (!this.known || row.seq <= this.lastSeq) return;
+    this.queue.push(row);
+    this.lastSeq = row.seq;
+  }
+
+  /** Rows were put back in line from outside (parked ones requeued): read the outbox again. */
+  invalidate(): void {
+    this.known = false;
+  }
+
   /** Send pending outbox rows upstream, oldest first, one at a time. */
   async drain(): Promise<void> {
     if (this.draining) return;
@@ -75,21 +96,19 @@ export class OutboxReplay {
       for (;;) {
         const up = this.upstream.current;
         if (!up || this.stopped) return;
-        const rows = this.ctx.outbox.pending(this.charger.id, 64);
-        if (rows.length === 0) break;
-        for (let i = 0; i < rows.length; i++) {
-          if (this.upstream.current !== up) return;
-          const row = rows[i] as OutboxRow;
-          const prepared = this.prepare(row);
-          if ('poison' in prepared) {
-            this.poison(row, prepared.poison);
-            continue;
-          }
-          const { group, payload } = this.coalesce(rows, i, prepared.payload);
-          i += group.length - 1;
-          const outcome = await this.send(up, group, payload);
-          if (outcome === 'stop') return;
+        if (this.queue.length === 0 && !this.known) this.load();
+        const row = this.queue[0];
+        if (!row) break;
+        const prepared = this.prepare(row);
+        if ('poison' in prepared) {
+          this.queue.shift();
+          this.poison(row, prepared.poison);
+          continue;
         }
+        const { group, payload } = this.coalesce(prepared.payload);
+        const outcome = await this.send(up, group, payload);
+        if (outcome === 'stop') return;
+        if (this.upstream.current !== up) return;
       }
       this.onEmpty();
     } finally {
@@ -97,14 +116,28 @@ export class OutboxReplay {
     }
   }
 
+  /**
+   * The charger's pending rows from the outbox (after a restart, a reconnect, a requeue), oldest first. Fewer
+   * than a page means the queue now holds all of them: rows this link writes from here on are added by
+   * `enqueue`, so the per-message path reads nothing back from SQLite.
+   */
+  private load(): void {
+    const page = 64;
+    const rows = this.ctx.outbox.pending(this.charger.id, page);
+    this.queue = rows;
+    this.known = rows.length < page;
+    this.lastSeq = rows.length > 0 ? (rows[rows.length - 1] as OutboxRow).seq : this.lastSeq;
+  }
+
   /** Coalesce a backlog of meter values of one connector and transaction into one frame (optional). */
-  private coalesce(rows: readonly OutboxRow[], at: number, first: Payload): { group: OutboxRow[]; payload: Payload } {
-    const row = rows[at] as OutboxRow;
+  private coalesce(first: Payload): { group: OutboxRow[]; payload: Payload } {
+    const rows = this.queue;
+    const row = rows[0] as OutboxRow;
     const group = [row];
     let payload = first;
     const max = this.ctx.cfg.replay.batchMeterValues;
-    while (row.action === 'MeterValues' && group.length < max && at + group.length < rows.length) {
-      const next = rows[at + group.length] as OutboxRow;
+    while (row.action === 'MeterValues' && group.length < max && group.length < rows.length) {
+      const next = rows[group.length] as OutboxRow;
       const np = next.action === 'MeterValues' ? this.prepare(next) : undefined;
       if (!np || 'poison' in np || !sameMeterTarget(payload, np.payload)) break;
       payload = {
@@ -136,17 +169,24 @@ export class OutboxReplay {
       this.upstream.answered();
       this.retry.reset();
       if (row.protocol === 'ocpp1.6' && row.action === 'StartTransaction') {
-        // Delivered and, for a start answered locally, the CMS's id recorded: one commit.
+        // Delivered and, for a start answered locally, the CMS's id recorded: one commit, before anything
+        // behind it is prepared (its messages need that id).
         const cmsTx = (res as unknown as V16.StartTransactionResponse).transactionId;
         const localTxId = outbox.startDelivered(this.charger.id, row.seq, res, cmsTx, clock.now());
         if (localTxId !== undefined && row.sessionId) this.sessions.upstreamAccepted(row.sessionId, cmsTx);
       } else {
-        outbox.markDoneMany(
-          group.map((g) => g.seq),
-          res,
-          clock.now(),
-        );
+        try {
+          await outbox.markDoneDurable(group.length === 1 ? [row.seq] : group.map((g) => g.seq), res, clock.now());
+        } catch (err) {
+          // Not recorded: the rows stay pending and go again with the same message ids.
+          this.ctx.log.error({ err: (err as Error).message }, 'outbox: could not record a delivery');
+          this.known = false;
+          this.queue = [];
+          this.scheduleRetry();
+          return 'stop';
+        }
       }
+      this.queue.splice(0, group.length);
       for (const g of group) {
         this.ctx.stats.replayed++;
         this.delivered(g, res);
@@ -164,10 +204,14 @@ export class OutboxReplay {
       const counts = ce !== undefined || this.upstream.answers > answersBefore;
       const limit = ce ? cfg.replay.maxAttempts : cfg.replay.maxTimeouts;
       if (counts && row.attempts + 1 >= limit) {
+        this.queue.splice(0, group.length);
         for (const g of group) this.poison(g, why);
         return 'next';
       }
-      if (counts) outbox.markAttempt(row.seq, why);
+      if (counts) {
+        outbox.markAttempt(row.seq, why);
+        if (this.queue[0] === row) this.queue[0] = { ...row, attempts: row.attempts + 1, lastError: why };
+      }
       this.ctx.log.warn({ action: row.action, err: why }, 'CMS did not take a queued message');
       if (!ce) {
         this.upstream.reopen(up);
@@ -214,7 +258,7 @@ export class OutboxReplay {
       const status = answer.idTagInfo?.status;
       if (typeof idTag === 'string' && status) this.ctx.outbox.cacheAuth(idTag, status, this.ctx.clock.now());
     }
-    if (row.sessionId) this.sessions.refreshSync(row.sessionId);
+    if (row.sessionId) this.sessions.delivered(row.sessionId);
     waiter?.(res);
   }
 }

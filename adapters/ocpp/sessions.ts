@@ -30,6 +30,8 @@ export class SessionTracker {
   /** Energy of open sessions as last metered (the store may lag by ENERGY_PERSIST_MS). */
   private readonly latestEnergy = new Map<string, number>();
   private readonly nextId: (seedTime?: number) => string = monotonicFactory();
+  /** Open sessions this tracker last found synced (`refreshSync`), so a delivery need not ask again. */
+  private readonly synced = new Set<string>();
 
   constructor(
     private readonly charger: ChargerRef,
@@ -197,6 +199,17 @@ export class SessionTracker {
     const { pending, poison } = this.ctx.outbox.sessionStatus(sessionId);
     const syncState: SessionInfo['syncState'] = poison > 0 ? 'failed' : pending > 0 ? 'pending' : 'synced';
     if (syncState !== s.syncState) this.save({ ...s, syncState }, 'session.updated');
+    // Stopped sessions are not remembered: the set stays as small as the open sessions.
+    if (syncState === 'synced' && s.stoppedAt === undefined) this.synced.add(sessionId);
+    else this.synced.delete(sessionId);
+  }
+
+  /**
+   * A message of the session reached the CMS. A delivery can only move the state towards synced, so a running
+   * session already synced (MeterValues while the CMS is up, the common case) costs no queries.
+   */
+  delivered(sessionId: string): void {
+    if (!this.synced.has(sessionId)) this.refreshSync(sessionId);
   }
 
   /**
@@ -253,6 +266,7 @@ export class SessionTracker {
   }
 
   private save(s: SessionInfo, event: SessionEvent): void {
+    if (s.syncState !== 'synced' || s.stoppedAt !== undefined) this.synced.delete(s.id);
     if (event === 'session.stopped') {
       this.energyPersistedAt.delete(s.id);
       this.latestEnergy.delete(s.id);

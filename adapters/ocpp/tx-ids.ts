@@ -16,24 +16,27 @@ export const FIRST_LOCAL_TX_ID = 1_000_000_001;
  * A message whose id the CMS can never know is parked, so the queue moves on.
  */
 export function toCms(row: OutboxRow, outbox: OcppOutbox): { payload: Payload } | { poison: string } {
-  const payload = { ...row.payload };
+  // The row's payload is copied only when something in it changes (most messages go up as they came).
+  const p = row.payload;
   if (row.protocol !== 'ocpp1.6') {
-    if (row.action === 'TransactionEvent' && row.offline) payload.offline = true;
-    return { payload };
+    if (row.action === 'TransactionEvent' && row.offline) return { payload: { ...p, offline: true } };
+    return { payload: p };
   }
-  const tx = payload.transactionId;
+  const tx = p.transactionId;
   if (typeof tx !== 'number' || (row.action !== 'StopTransaction' && row.action !== 'MeterValues')) {
-    return { payload };
+    return { payload: p };
   }
+  // Only ids the gateway issued (all from FIRST_LOCAL_TX_ID up) have a CMS id of their own.
+  if (tx < FIRST_LOCAL_TX_ID) return { payload: p };
   const up = outbox.upstreamTx(row.chargerId, tx);
-  if (up !== undefined) {
-    payload.transactionId = up;
-  } else if (tx >= FIRST_LOCAL_TX_ID && outbox.isLocalTx(row.chargerId, tx)) {
+  if (up !== undefined) return { payload: { ...p, transactionId: up } };
+  if (outbox.isLocalTx(row.chargerId, tx)) {
     // Its StartTransaction was delivered or parked without the CMS accepting it: no id to give.
-    if (row.action === 'MeterValues') delete payload.transactionId;
-    else return { poison: `transaction ${tx} was never accepted by the CMS` };
+    if (row.action !== 'MeterValues') return { poison: `transaction ${tx} was never accepted by the CMS` };
+    const { transactionId: _gone, ...rest } = p;
+    return { payload: rest };
   }
-  return { payload };
+  return { payload: p };
 }
 
 /**

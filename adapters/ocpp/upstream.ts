@@ -4,8 +4,8 @@ import type { TimerHandle } from '../../src/model/clock.js';
 import { Backoff } from '../../src/util/backoff.js';
 import type { ChargerRef, LinkContext } from './context.js';
 import { callWithId } from './rpc/call.js';
-import { type OcppProtocol, actionsOf } from './rpc/protocol.js';
-import { strictValidators } from './rpc/validators.js';
+import type { OcppProtocol } from './rpc/protocol.js';
+import { checkCall } from './rpc/schema.js';
 import { Serial } from './serial.js';
 import type { Payload } from './types.js';
 
@@ -100,7 +100,10 @@ export class Upstream {
 
   /** Call the CMS on `client` with the charger's message id, after the calls before it. */
   call(client: RPCClient, msgId: string, action: string, params: unknown, timeoutMs: number): Promise<unknown> {
-    return this.serial.run(() => callWithId(client, msgId, action, params, { clock: this.ctx.clock, timeoutMs }));
+    // Everything sent up is a charger frame checked where it arrived (replayed ones were checked before they were stored).
+    return this.serial.run(() =>
+      callWithId(client, msgId, action, params, { clock: this.ctx.clock, timeoutMs, checked: true }),
+    );
   }
 
   /** The CMS answered a call: it is alive. */
@@ -181,13 +184,15 @@ export class Upstream {
       identity: this.charger.id,
       endpoint: up.url.replace(/\/+$/, ''),
       protocols: [this.protocol],
-      strictMode: true,
-      strictModeValidators: strictValidators(),
+      // Frames are checked once, where they arrive (`rpc/schema.ts`), not again by ocpp-rpc on the way out.
+      strictMode: false,
       reconnect: false,
       callTimeoutMs: up.callTimeoutMs,
       pingIntervalMs: up.pingIntervalMs,
       ...(password !== undefined ? { password } : {}),
       wsOpts: {
+        // OCPP frames are small; a deflate context costs hundreds of KB per socket if a CMS accepts the offer.
+        perMessageDeflate: false,
         maxPayload: this.ctx.cfg.maxFrameBytes,
         rejectUnauthorized: up.rejectUnauthorized,
         ...(up.ca ? { ca: readPem(up.ca) } : {}),
@@ -195,13 +200,12 @@ export class Upstream {
         ...(up.clientKey ? { key: readPem(up.clientKey) } : {}),
       },
     } as ConstructorParameters<typeof RPCClient>[0]);
-    for (const action of actionsOf(this.protocol)) {
-      client.handle(
-        action,
-        ({ messageId, params }) =>
-          this.events.onCall(action, messageId ?? randomUUID(), (params ?? {}) as Payload) as Promise<Payload>,
-      );
-    }
+    // One handler for every action (a handler per action costs a map of closures per socket); the CMS's calls are
+    // checked against the schema here, once (`rpc/schema.ts`), and passed on to the charger unchecked.
+    client.handle(({ method = '', messageId, params }) => {
+      checkCall(this.protocol, method, params);
+      return this.events.onCall(method, messageId ?? randomUUID(), (params ?? {}) as Payload) as Promise<Payload>;
+    });
     // Failures surface as 'close'; without listeners these events would throw.
     client.on('error', () => {});
     client.on('socketError', () => {});

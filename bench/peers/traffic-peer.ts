@@ -83,8 +83,10 @@ async function traffic(a: TrafficArgs) {
     let c: ChargerPeer;
     try {
       c = await ChargerPeer.connect({ url: a.url, id: `CP${i}`, followMs: 50 });
-    } catch {
-      fail('connect');
+    } catch (err) {
+      // Why it failed says where a server stops (refused = listen backlog, reset = dropped in the handshake, HTTP status).
+      const e = err as { code?: string; message?: string };
+      fail(`connect ${e.code ?? /HTTP \d+/.exec(e.message ?? '')?.[0] ?? e.message ?? 'failed'}`);
       return;
     }
     chargers.push(c);

@@ -64,6 +64,11 @@ export interface CallWithIdOptions {
   readonly timeoutMs: number;
   /** Where to note answers taken here, for the socket's bad-frame accounting. */
   readonly ownAnswers?: OwnAnswers;
+  /**
+   * `params` were checked against the schema already: a frame the other leg received and validated, passed on
+   * (`rpc/schema.ts`: each frame is checked once, where it arrives). Gateway-built calls leave this unset.
+   */
+  readonly checked?: boolean;
 }
 
 const OPEN = 1;
@@ -158,11 +163,13 @@ export function callWithId(
   if (client.state !== OPEN) return Promise.reject(new Error('socket not open'));
   const protocol = client.protocol;
   const validator = isOcppProtocol(protocol) ? validatorFor(protocol as OcppProtocol) : undefined;
-  try {
-    // Throws the matching RPC error (FormationViolation, TypeConstraintViolation, ...).
-    validator?.validate(`urn:${method}.req`, params);
-  } catch (err) {
-    return Promise.reject(err);
+  if (!opts.checked) {
+    try {
+      // Throws the matching RPC error (FormationViolation, TypeConstraintViolation, ...).
+      validator?.validate(`urn:${method}.req`, params);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
   const waiting = tapOf(client);
   if (!waiting) return callByEvent(client, msgId, method, params, opts, validator);

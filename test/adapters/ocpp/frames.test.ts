@@ -82,6 +82,38 @@ describe('OCPP proxy: malformed and invalid frames', () => {
     expect(await badFrames()).toBe(1);
   });
 
+  it("checks the CMS's calls where they arrive and the charger's answers to them, once", async () => {
+    const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
+    stack = await startStack({ clock, chargers: [{ id: 'RAW3' }] });
+    const { proxy, cms } = stack;
+    const raw = await rawCharger(`${proxy.url()}/RAW3`);
+    closers.push(() => raw.ws.close());
+    await waitFor(() => proxy.upstreamOnline('RAW3'), { what: 'CMS link' });
+    // The CMS's calls at the charger (the gateway's own, e.g. its measurand settings, left aside).
+    const calls = () =>
+      raw.inbox.filter((f) => {
+        const [type, , action] = f as unknown[];
+        return type === 2 && (action === 'RemoteStartTransaction' || action === 'UnlockConnector');
+      });
+
+    // An invalid CMS call is refused on the CMS leg and never reaches the charger.
+    await expect(cms.call('RAW3', 'RemoteStartTransaction', { connectorId: 1 })).rejects.toThrow();
+    expect(calls()).toEqual([]);
+
+    // A valid one is passed on with the CMS's message id; the charger's invalid answer goes back as a CALLERROR.
+    const pending = cms.call('RAW3', 'UnlockConnector', { connectorId: 1 }, 'cms-1');
+    await waitFor(() => calls().length > 0, { what: 'call at the charger' });
+    expect((calls()[0] as unknown[]).slice(0, 3)).toEqual([2, 'cms-1', 'UnlockConnector']);
+    raw.ws.send(JSON.stringify([3, 'cms-1', { status: 'Maybe' }]));
+    await expect(pending).rejects.toThrow();
+
+    // And a valid answer is relayed unchanged.
+    const ok = cms.call('RAW3', 'UnlockConnector', { connectorId: 1 }, 'cms-2');
+    await waitFor(() => calls().length > 1, { what: 'second call at the charger' });
+    raw.ws.send(JSON.stringify([3, 'cms-2', { status: 'Unlocked' }]));
+    expect(await ok).toEqual({ status: 'Unlocked' });
+  });
+
   it('refuses unknown chargers when configured to, and accepts them with default specs otherwise', async () => {
     const clock = new VirtualClock(Date.UTC(2026, 0, 5, 8));
     stack = await startStack({ clock, chargers: [{ id: 'KNOWN' }], ocpp: { unknownChargers: 'reject' } });

@@ -85,7 +85,7 @@ describe('OCPP outbox: counts and backlog for the API and metrics', () => {
     expect(
       contentKey('StartTransaction', { timestamp: start.timestamp, meterStart: 0, idTag: 'T', connectorId: 1 }),
     ).toBe(key);
-    expect(contentKey('StatusNotification', { status: 'Available', timestamp: start.timestamp })).toBeUndefined();
+    expect(contentKey('StatusNotification', { connectorId: 1, status: 'Available' })).toBeUndefined();
     const first = o.append({ ...input, msgId: 'm1', contentKey: key as string });
     const again = o.append({ ...input, msgId: 'm2', sessionId: 'S2', contentKey: key as string });
     expect(first.repeat).toBe(false);
@@ -97,5 +97,47 @@ describe('OCPP outbox: counts and backlog for the API and metrics', () => {
     expect(o.startDelivered('C', first.row.seq, { transactionId: 42 }, 42, 10)).toBe(local);
     expect(o.upstreamTx('C', local)).toBe(42);
     expect(o.counts()).toMatchObject({ pending: 0, done: 1 });
+  });
+
+  it('a status is a repeat only of the latest status of its connector', () => {
+    const o = open();
+    const ts = '2026-01-05T08:00:00.000Z';
+    const status = (connectorId: number, st: string) => ({
+      connectorId,
+      errorCode: 'NoError',
+      status: st,
+      timestamp: ts,
+    });
+    let n = 0;
+    const send = (p: ReturnType<typeof status>) =>
+      o.append({
+        chargerId: 'C',
+        protocol: 'ocpp1.6',
+        action: 'StatusNotification',
+        msgId: `m${++n}`,
+        payload: p,
+        createdAt: n,
+        offline: false,
+        contentKey: contentKey('StatusNotification', p) as string,
+      });
+    const a1 = send(status(1, 'Available'));
+    // The charger's retry under a new message id: the recorded row.
+    expect(send(status(1, 'Available'))).toMatchObject({ repeat: true, row: { seq: a1.row.seq, msgId: 'm1' } });
+    // Another connector's status in between does not matter.
+    expect(send(status(2, 'Available')).repeat).toBe(false);
+    expect(send(status(1, 'Available')).repeat).toBe(true);
+    // A flip and back within the same second: three messages.
+    expect(send(status(1, 'Charging')).repeat).toBe(false);
+    expect(send(status(1, 'Available')).repeat).toBe(false);
+    expect(send(status(1, 'Available')).repeat).toBe(true);
+    expect(o.counts().pending).toBe(4);
+    // 2.x: the connector is the EVSE and its connector.
+    const k2 = contentKey('StatusNotification', {
+      evseId: 1,
+      connectorId: 1,
+      connectorStatus: 'Available',
+      timestamp: ts,
+    });
+    expect(k2?.startsWith('sn:1/1:')).toBe(true);
   });
 });
