@@ -54,6 +54,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     log,
     deadbandA: config.control.deadbandA,
     deadbandW: config.control.deadbandW,
+    increaseEveryMs: config.control.intervalMs,
     audit: (ts, sp, result) => setpointAudit.record(ts, sp, result),
   });
 
@@ -168,6 +169,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
       state.stop();
       clock.clearInterval(telemetryTimer);
       clock.clearInterval(pruneTimer);
+      setpointAudit.flush();
       db.close();
     },
   };

@@ -95,8 +95,8 @@ export class ControlLoop {
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
     const setpoints = this.opts.allocate(snapshot, arbitration);
-    this.opts.dispatcher.dispatch(setpoints);
-    this.draws.record(setpoints, snapshot, now);
+    // The estimate follows what the devices get: an increase the dispatcher paced is not in force yet.
+    this.draws.record(this.opts.dispatcher.dispatch(setpoints), snapshot, now);
     const round: ControlRound = {
       ts: now,
       trigger,

@@ -16,6 +16,12 @@ export interface DispatcherOptions {
    * batteries (`battery:<id>`) and V2G feed-in. Default 100 W (`control.deadbandW`).
    */
   readonly deadbandW?: number;
+  /**
+   * An increase of a charging EVSE's current is written at most this often (ms); the rounds in between
+   * keep the device where it is (the next round after the wait writes the latest). Decreases, starts,
+   * stops and phase changes are never held. 0 writes every increase past the dead-band at once.
+   */
+  readonly increaseEveryMs?: number;
   /** Audit hook (the set-point store). */
   readonly audit?: (ts: number, sp: Setpoint, result: string) => void;
 }
@@ -26,26 +32,35 @@ interface LinkState {
   writing?: Setpoint;
   /** Latest wanted set-point not yet written; newer ones replace older ones. */
   queued?: Setpoint;
+  /** When the last write to the device began (clock ms), for the pace of increases. */
+  lastWriteAt: number;
 }
 
 export interface DispatchStats {
   written: number;
   failed: number;
   skipped: number;
+  /** Increases held back by the pace (written by a later round). */
+  paced: number;
 }
 
 /**
  * Writes set-points to devices: only when changed beyond the dead-band,
  * serialised per EVSE with latest-wins (a slow device never receives a
- * backlog of stale set-points), decreases always written at once.
+ * backlog of stale set-points), decreases always written at once, increases
+ * paced (`increaseEveryMs`): a 4 A/s ramp past a 0.5 A dead-band was a
+ * SetChargingProfile every 125 ms per charger, and every one of them came back
+ * as a meter value and another round.
  */
 export class Dispatcher {
   private readonly sinks = new Map<string, SetpointSink>();
   private readonly sent = new Map<string, Setpoint>();
   private readonly wanted = new Map<string, Setpoint>();
   private readonly links = new Map<string, LinkState>();
-  readonly stats: DispatchStats = { written: 0, failed: 0, skipped: 0 };
+  readonly stats: DispatchStats = { written: 0, failed: 0, skipped: 0, paced: 0 };
   private idleWaiters: Array<() => void> = [];
+  /** Links with a write in flight (kept as a count: checking every link on each write was O(n²) per round). */
+  private inFlight = 0;
 
   constructor(private readonly opts: DispatcherOptions) {}
 
@@ -75,29 +90,47 @@ export class Dispatcher {
     for (const key of [...this.sent.keys()]) if (key === prefix || key.startsWith(`${prefix}/`)) this.sent.delete(key);
   }
 
-  dispatch(setpoints: readonly Setpoint[]): void {
-    for (const sp of setpoints) {
+  /**
+   * Hands the round's set-points to the devices. Returns what each device will have once its writes
+   * are through: the same set-points, except an increase held back by the pace, which keeps the
+   * set-point already written or on its way (the draw estimate must follow the device, not the wish).
+   */
+  dispatch(setpoints: readonly Setpoint[]): readonly Setpoint[] {
+    let out: Setpoint[] | undefined;
+    const now = this.opts.clock.now();
+    const every = this.opts.increaseEveryMs ?? 0;
+    for (let i = 0; i < setpoints.length; i++) {
+      const sp = setpoints[i] as Setpoint;
       this.wanted.set(sp.evseId, sp);
       // Compared with what the device will have once pending writes are through, so a round that
       // repeats a set-point still in flight does not write it twice.
-      const pending = this.links.get(sp.evseId);
-      const prev = pending?.queued ?? pending?.writing ?? this.sent.get(sp.evseId);
+      let link = this.links.get(sp.evseId);
+      const prev = link?.queued ?? link?.writing ?? this.sent.get(sp.evseId);
       if (prev && !this.changed(prev, sp)) {
         this.stats.skipped++;
         continue;
       }
       const sink = this.sinkFor(sp.evseId);
       if (!sink) continue; // not connected: written when it (re)connects and invalidates
-      const link = this.links.get(sp.evseId) ?? { inFlight: false };
-      this.links.set(sp.evseId, link);
+      if (prev && link && now - link.lastWriteAt < every && isRampUp(prev, sp)) {
+        this.stats.paced++;
+        out ??= setpoints.slice();
+        out[i] = prev;
+        continue;
+      }
+      if (!link) {
+        link = { inFlight: false, lastWriteAt: Number.NEGATIVE_INFINITY };
+        this.links.set(sp.evseId, link);
+      }
       link.queued = sp;
       if (!link.inFlight) void this.drain(sp.evseId, link, sink);
     }
+    return out ?? setpoints;
   }
 
   /** Resolves when no write is in flight (tests and benchmarks). */
   idle(): Promise<void> {
-    if ([...this.links.values()].every((l) => !l.inFlight)) return Promise.resolve();
+    if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -119,10 +152,12 @@ export class Dispatcher {
 
   private async drain(evseId: string, link: LinkState, sink: SetpointSink): Promise<void> {
     link.inFlight = true;
+    this.inFlight++;
     while (link.queued) {
       const sp = link.queued;
       link.queued = undefined;
       link.writing = sp;
+      link.lastWriteAt = this.opts.clock.now();
       const previous = this.sent.get(evseId);
       try {
         await sink.applySetpoint(sp);
@@ -143,10 +178,24 @@ export class Dispatcher {
     }
     link.writing = undefined;
     link.inFlight = false;
-    if ([...this.links.values()].every((l) => !l.inFlight)) {
-      for (const w of this.idleWaiters.splice(0)) w();
-    }
+    this.inFlight--;
+    if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/**
+ * A charging EVSE's current going up on the same phases: the one change that can wait for the pace.
+ * Power set-points (batteries, V2G feed-in) are not paced: a battery's discharge may be what keeps
+ * the site under its import cap.
+ */
+function isRampUp(prev: Setpoint, next: Setpoint): boolean {
+  return (
+    prev.currentA > 0 &&
+    next.currentA > prev.currentA &&
+    prev.phases === next.phases &&
+    !isPowerSetpoint(prev) &&
+    !isPowerSetpoint(next)
+  );
 }
 
 /**
