@@ -93,7 +93,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     bus,
     gridStaleAfterMs: config.site.gridStaleAfterMs,
     staleAfterMs: config.site.staleAfterMs,
-    onChange: () => loopRef?.notifyChange(),
+    onChange: (urgent) => loopRef?.notifyChange(urgent),
   });
   const loop = new ControlLoop({
     clock,

@@ -60,6 +60,11 @@ const FOLLOWED_TOLERANCE_A = 1;
 /** A charger reading and a meter reading this close together show the same moment, ms. */
 const SAME_SAMPLE_MS = 1000;
 
+/** What a vehicle on set-point `a` draws, W (not a closure: one per session per round cost a third of the round). */
+function drawW(a: number, e: EvseState, t: Track): number {
+  return Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * (t.phases * e.voltageV);
+}
+
 export class DrawEstimator {
   private readonly tracks = new Map<string, Track>();
   private last: readonly DrawEstimate[] = [];
@@ -182,23 +187,22 @@ export class DrawEstimator {
     if (fresh && meterCaughtUp && (t.confirmedAfterMs !== undefined || r.ts >= last.at + this.maxDelayMs)) {
       return { lowW: r.value, highW: r.value, measured: true };
     }
-    const wPerA = t.phases * e.voltageV;
-    const drawW = (a: number) => Math.max(0, Math.min(e.maxCurrentA, a > 0 ? a + t.offsetA : 0)) * wPerA;
     // A fresh reading taken after the last change is where the vehicle was since: it may not have
     // moved from there yet (slower than learnt, or drawing less than its set-point), so it bounds the
     // lowest draw too. One taken before the change only shows the old set-point, already in the range.
     const since = fresh && r.ts >= last.at;
-    const seen = (w: number): Range =>
-      since
+    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) {
+      const w = drawW(last.a, e, t);
+      return since
         ? { lowW: Math.min(w, r.value), highW: Math.max(w, r.value), measured: false }
         : { lowW: w, highW: w, measured: false };
-    if (meterCaughtUp && (t.confirmedAfterMs !== undefined || now - last.at >= t.delayMs)) return seen(drawW(last.a));
+    }
     // Any set-point from the last one surely followed (older than the delay) on may be in force.
     let lowW = Number.POSITIVE_INFINITY;
     let highW = 0;
     for (let i = t.history.length - 1; i >= 0; i--) {
       const c = t.history[i] as Change;
-      const w = drawW(c.a);
+      const w = drawW(c.a, e, t);
       lowW = Math.min(lowW, c.upTo ? 0 : w);
       highW = Math.max(highW, w);
       if (now - c.at >= t.delayMs) break;

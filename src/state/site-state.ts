@@ -21,8 +21,11 @@ export interface SiteStateOptions {
   readonly gridStaleAfterMs: number;
   /** PV / battery readings older than this are reported stale (not safety-relevant). */
   readonly staleAfterMs: number;
-  /** Called on every change that may need a new decision. */
-  readonly onChange?: () => void;
+  /**
+   * Called on every change that may need a new decision: `urgent` for the site's meters (grid, PV,
+   * battery), `false` for what a charger reports (its readings and status), which may wait longer.
+   */
+  readonly onChange?: (urgent: boolean) => void;
 }
 
 /**
@@ -65,13 +68,13 @@ export class SiteState {
         this.specs.set(spec.id, spec);
         this.merged.delete(spec.id);
         if (!this.live.has(spec.id)) this.live.set(spec.id, { status: 'Offline' });
-        this.changed();
+        this.changed(false);
       }),
       bus.on('evse.live', ({ id, patch }) => {
         if (!this.specs.has(id)) return; // unknown EVSE: its spec must be announced first
         this.live.set(id, { ...this.live.get(id), ...patch } as EvseLive);
         this.merged.delete(id);
-        this.changed();
+        this.changed(false);
       }),
       bus.on('device', (d) => {
         // A charger's meter-value capability is checked once per connection; presence updates keep it.
@@ -120,7 +123,7 @@ export class SiteState {
     });
   }
 
-  private changed(): void {
-    this.opts.onChange?.();
+  private changed(urgent = true): void {
+    this.opts.onChange?.(urgent);
   }
 }
