@@ -1,6 +1,7 @@
 import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+import { isSessionKey, sessionKey } from './allocation/candidates.js';
 
 /**
  * What each charging session draws now, for the site balance, when its
@@ -132,20 +133,27 @@ export class DrawEstimator {
 
   /** The set-points just dispatched: the new targets the vehicles will follow. */
   record(setpoints: readonly Setpoint[], snapshot: SiteSnapshot, now: number): void {
-    const byId = new Map(snapshot.evses.map((e) => [e.id, e] as const));
-    for (const sp of setpoints) {
-      const e = byId.get(sp.evseId);
+    const { evses } = snapshot;
+    let byId: Map<string, EvseState> | undefined;
+    for (let i = 0; i < setpoints.length; i++) {
+      const sp = setpoints[i] as Setpoint;
+      // The allocator returns the EVSEs' set-points in snapshot order: the map only for the others.
+      let e = evses[i];
+      if (e?.id !== sp.evseId) {
+        byId ??= new Map(evses.map((x) => [x.id, x] as const));
+        e = byId.get(sp.evseId);
+      }
       // Feed-in (V2G) is left to its measurement: the estimate models vehicles drawing, not feeding.
       if (!e || !SESSION_STATUSES.has(e.status) || sp.currentA < 0 || sp.powerW < 0) {
         this.tracks.delete(sp.evseId);
         continue;
       }
-      const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
       let t = this.tracks.get(e.id);
-      if (!t || t.session !== key) {
+      // The session key is built only for a new session (a string per session and round otherwise).
+      if (!t || !isSessionKey(t.session, e)) {
         // Before the first set-point the vehicle may take what the charger offers, its maximum, or nothing.
         t = {
-          session: key,
+          session: sessionKey(e),
           history: [{ a: e.maxCurrentA, at: Number.NEGATIVE_INFINITY, upTo: true }],
           phases: sp.phases,
           delayMs: this.maxDelayMs,
