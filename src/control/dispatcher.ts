@@ -32,8 +32,8 @@ interface LinkState {
   writing?: Setpoint;
   /** Latest wanted set-point not yet written; newer ones replace older ones. */
   queued?: Setpoint;
-  /** When the last write to the device began (clock ms), for the pace of increases. */
-  lastWriteAt: number;
+  /** When the last write that raised the current was queued (clock ms), for the pace of increases. */
+  lastIncreaseAt: number;
 }
 
 export interface DispatchStats {
@@ -112,16 +112,18 @@ export class Dispatcher {
       }
       const sink = this.sinkFor(sp.evseId);
       if (!sink) continue; // not connected: written when it (re)connects and invalidates
-      if (prev && link && now - link.lastWriteAt < every && isRampUp(prev, sp)) {
+      // Only increases count for the pace: a cut in between must not hold the next step back longer.
+      if (prev && link && now - link.lastIncreaseAt < every && isRampUp(prev, sp)) {
         this.stats.paced++;
         out ??= setpoints.slice();
         out[i] = prev;
         continue;
       }
       if (!link) {
-        link = { inFlight: false, lastWriteAt: Number.NEGATIVE_INFINITY };
+        link = { inFlight: false, lastIncreaseAt: Number.NEGATIVE_INFINITY };
         this.links.set(sp.evseId, link);
       }
+      if (sp.currentA > (prev?.currentA ?? 0)) link.lastIncreaseAt = now;
       link.queued = sp;
       if (!link.inFlight) void this.drain(sp.evseId, link, sink);
     }
@@ -157,7 +159,6 @@ export class Dispatcher {
       const sp = link.queued;
       link.queued = undefined;
       link.writing = sp;
-      link.lastWriteAt = this.opts.clock.now();
       const previous = this.sent.get(evseId);
       try {
         await sink.applySetpoint(sp);

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
 import { EVSE_STATUSES, type EvseStatus } from '../model/site.js';
@@ -49,10 +50,19 @@ export class AlertService {
   private timer?: TimerHandle;
   private readonly statusOf = new Map<string, EvseStatus>();
   private checks: AlertChecks = {};
+  /** Statements of the per-message paths, prepared once (a status change of 1000 chargers compiled SQL each time). */
+  private readonly sql: Record<'logStatus' | 'insert' | 'clear', Database.Statement<unknown[]>>;
 
   constructor(
     private readonly opts: { db: Db; clock: Clock; hub: EventHub; bus: GatewayBus; checkIntervalMs: number },
   ) {
+    this.sql = {
+      logStatus: opts.db.prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)'),
+      insert: opts.db.prepare(
+        'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      clear: opts.db.prepare('UPDATE alerts SET cleared_at = ?, json = ? WHERE id = ?'),
+    };
     for (const r of opts.db.prepare('SELECT * FROM alerts WHERE cleared_at IS NULL').all() as Array<{
       json: string;
     }>) {
@@ -71,9 +81,7 @@ export class AlertService {
       bus.on('evse.live', ({ id, patch }) => {
         if (patch.status === undefined || this.statusOf.get(id) === patch.status) return;
         this.statusOf.set(id, patch.status);
-        this.opts.db
-          .prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)')
-          .run(id, this.opts.clock.now(), patch.status);
+        this.sql.logStatus.run(id, this.opts.clock.now(), patch.status);
         if (patch.status === 'Faulted') this.raise('charger.faulted', id, 'critical', `EVSE ${id} reports a fault`);
         else this.clear('charger.faulted', id);
         if (patch.status === 'Offline') this.raise('charger.offline', id, 'warning', `EVSE ${id} is offline`);
@@ -152,11 +160,7 @@ export class AlertService {
     };
     this.active.set(id, a);
     // One row per occurrence: the id plus the raise time keeps history.
-    this.opts.db
-      .prepare(
-        'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(`${id}@${a.raisedAt}`, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
+    this.sql.insert.run(`${id}@${a.raisedAt}`, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
     this.opts.hub.publish('alert.raised', { ...a });
     return a;
   }
@@ -168,9 +172,7 @@ export class AlertService {
     this.active.delete(id);
     const clearedAt = this.opts.clock.now();
     const cleared: Alert = { ...a, clearedAt };
-    this.opts.db
-      .prepare('UPDATE alerts SET cleared_at = ?, json = ? WHERE id = ?')
-      .run(clearedAt, JSON.stringify(cleared), `${id}@${a.raisedAt}`);
+    this.sql.clear.run(clearedAt, JSON.stringify(cleared), `${id}@${a.raisedAt}`);
     this.opts.hub.publish('alert.cleared', { ...cleared });
     return true;
   }
