@@ -166,6 +166,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     },
     stop() {
       loop.stop();
+      dispatcher.stop();
       state.stop();
       clock.clearInterval(telemetryTimer);
       clock.clearInterval(pruneTimer);

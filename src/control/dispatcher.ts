@@ -1,6 +1,6 @@
 import type { GatewayBus } from '../bus/events.js';
 import type { SetpointSink } from '../model/adapter.js';
-import type { Clock } from '../model/clock.js';
+import type { Clock, TimerHandle } from '../model/clock.js';
 import type { Setpoint } from '../model/decision.js';
 import { summariseReasons } from '../model/decision.js';
 import type { Logger } from '../util/logger.js';
@@ -17,11 +17,14 @@ export interface DispatcherOptions {
    */
   readonly deadbandW?: number;
   /**
-   * An increase of a charging EVSE's current is written at most this often (ms); the rounds in between
-   * keep the device where it is (the next round after the wait writes the latest). Decreases, starts,
-   * stops and phase changes are never held. 0 writes every increase past the dead-band at once.
+   * On a site of `increasePaceFromEvses` EVSEs or more (default 100), an increase of a charging
+   * EVSE's current is written at most this often (ms): there a 4 A/s ramp past a 0.5 A dead-band was
+   * a SetChargingProfile every 125 ms per charger, and every one came back as a meter value and another
+   * round. The held increase is written when the pace allows, unless a later round changes it first.
+   * Decreases, starts, stops and phase changes are never held. 0 (default) writes every increase at once.
    */
   readonly increaseEveryMs?: number;
+  readonly increasePaceFromEvses?: number;
   /** Audit hook (the set-point store). */
   readonly audit?: (ts: number, sp: Setpoint, result: string) => void;
 }
@@ -34,6 +37,9 @@ interface LinkState {
   queued?: Setpoint;
   /** When the last write that raised the current was queued (clock ms), for the pace of increases. */
   lastIncreaseAt: number;
+  /** An increase waiting for the pace; written by `heldTimer` unless a later round changes it first. */
+  held?: Setpoint;
+  heldTimer?: TimerHandle;
 }
 
 export interface DispatchStats {
@@ -93,12 +99,13 @@ export class Dispatcher {
   /**
    * Hands the round's set-points to the devices. Returns what each device will have once its writes
    * are through: the same set-points, except an increase held back by the pace, which keeps the
-   * set-point already written or on its way (the draw estimate must follow the device, not the wish).
+   * set-point already written or on its way (the draw estimate must follow the device, not the wish);
+   * the held increase is written when the pace allows, unless a later round changes it first.
    */
   dispatch(setpoints: readonly Setpoint[]): readonly Setpoint[] {
     let out: Setpoint[] | undefined;
     const now = this.opts.clock.now();
-    const every = this.opts.increaseEveryMs ?? 0;
+    const every = this.links.size >= (this.opts.increasePaceFromEvses ?? 100) ? (this.opts.increaseEveryMs ?? 0) : 0;
     for (let i = 0; i < setpoints.length; i++) {
       const sp = setpoints[i] as Setpoint;
       this.wanted.set(sp.evseId, sp);
@@ -108,26 +115,57 @@ export class Dispatcher {
       const prev = link?.queued ?? link?.writing ?? this.sent.get(sp.evseId);
       if (prev && !this.changed(prev, sp)) {
         this.stats.skipped++;
+        if (link) this.drop(link);
         continue;
       }
       const sink = this.sinkFor(sp.evseId);
       if (!sink) continue; // not connected: written when it (re)connects and invalidates
       // Only increases count for the pace: a cut in between must not hold the next step back longer.
-      if (prev && link && now - link.lastIncreaseAt < every && isRampUp(prev, sp)) {
+      const wait = link ? link.lastIncreaseAt + every - now : 0;
+      if (prev && link && wait > 0 && isRampUp(prev, sp)) {
         this.stats.paced++;
         out ??= setpoints.slice();
         out[i] = prev;
+        link.held = sp;
+        const l = link;
+        l.heldTimer ??= this.opts.clock.setTimeout(() => this.release(sp.evseId, l), wait);
         continue;
       }
       if (!link) {
         link = { inFlight: false, lastIncreaseAt: Number.NEGATIVE_INFINITY };
         this.links.set(sp.evseId, link);
       }
-      if (sp.currentA > (prev?.currentA ?? 0)) link.lastIncreaseAt = now;
-      link.queued = sp;
-      if (!link.inFlight) void this.drain(sp.evseId, link, sink);
+      this.drop(link);
+      this.queue(sp.evseId, link, sink, sp, prev);
     }
     return out ?? setpoints;
+  }
+
+  /** Drops the increases held for the pace (shutdown). */
+  stop(): void {
+    for (const link of this.links.values()) this.drop(link);
+  }
+
+  private queue(evseId: string, link: LinkState, sink: SetpointSink, sp: Setpoint, prev: Setpoint | undefined): void {
+    if (sp.currentA > (prev?.currentA ?? 0)) link.lastIncreaseAt = this.opts.clock.now();
+    link.queued = sp;
+    if (!link.inFlight) void this.drain(evseId, link, sink);
+  }
+
+  /** The pace has passed: the held increase (the latest the loop wanted) is written. */
+  private release(evseId: string, link: LinkState): void {
+    link.heldTimer = undefined;
+    const sp = link.held;
+    link.held = undefined;
+    const sink = this.sinkFor(evseId);
+    if (!sp || !sink) return;
+    this.queue(evseId, link, sink, sp, link.queued ?? link.writing ?? this.sent.get(evseId));
+  }
+
+  private drop(link: LinkState): void {
+    link.held = undefined;
+    this.opts.clock.clearTimeout(link.heldTimer);
+    link.heldTimer = undefined;
   }
 
   /** Resolves when no write is in flight (tests and benchmarks). */

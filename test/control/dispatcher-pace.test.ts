@@ -17,12 +17,14 @@ const sp = (evseId: string, currentA: number, phases: 1 | 3 = 3): Setpoint => ({
 
 function setup() {
   const clock = new VirtualClock();
+  // Two EVSEs here: the pace applies from one (by default from 100).
   const d = new Dispatcher({
     clock,
     bus: createGatewayBus(),
     log: silentLogger(),
     deadbandA: 0.5,
     increaseEveryMs: 1000,
+    increasePaceFromEvses: 1,
   });
   const written: Setpoint[] = [];
   d.registerSink('CP1', { applySetpoint: async (x) => void written.push(x) });
@@ -33,20 +35,46 @@ function setup() {
     await d.idle();
     return committed[0];
   };
-  return { d, written, step };
+  return { d, clock, written, step };
 }
 
 describe('dispatcher pace', () => {
+  it('paces only big sites: with a few EVSEs every ramp step goes out', async () => {
+    const clock = new VirtualClock();
+    const d = new Dispatcher({
+      clock,
+      bus: createGatewayBus(),
+      log: silentLogger(),
+      deadbandA: 0.5,
+      increaseEveryMs: 1000,
+    });
+    const written: number[] = [];
+    d.registerSink('CP1', { applySetpoint: async (x) => void written.push(x.currentA) });
+    for (const a of [10, 10.5, 11, 11.5]) {
+      clock.advance(125);
+      d.dispatch([sp('CP1/1', a)]);
+      await d.idle();
+    }
+    expect(written).toEqual([10, 10.5, 11, 11.5]);
+  });
+
   it('holds a ramp step until the pace allows it, then writes the latest; the device keeps the old one meanwhile', async () => {
-    const { d, written, step } = setup();
+    const { d, clock, written, step } = setup();
     await step(0, sp('CP1/1', 10));
     expect(await step(100, sp('CP1/1', 11))).toMatchObject({ currentA: 10 });
     expect(await step(400, sp('CP1/1', 12))).toMatchObject({ currentA: 10 });
     expect(written.map((x) => x.currentA)).toEqual([10]);
     expect(d.current('CP1/1')?.currentA).toBe(12); // what the loop wants, for the API
-    expect(await step(500, sp('CP1/1', 13))).toMatchObject({ currentA: 13 });
-    expect(written.map((x) => x.currentA)).toEqual([10, 13]);
-    expect(d.stats.paced).toBe(2);
+    clock.advance(499);
+    await d.idle();
+    expect(written.map((x) => x.currentA)).toEqual([10]);
+    clock.advance(1); // a second after the last increase: the held one goes out without waiting for a round
+    await d.idle();
+    expect(written.map((x) => x.currentA)).toEqual([10, 12]);
+    expect(await step(100, sp('CP1/1', 13))).toMatchObject({ currentA: 12 });
+    expect(d.stats.paced).toBe(3);
+    d.stop(); // drops the held increase and its timer
+    expect(clock.pending()).toBe(0);
   });
 
   it('writes every cut, start, stop and phase change at once', async () => {
