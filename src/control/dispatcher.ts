@@ -105,7 +105,7 @@ export class Dispatcher {
   dispatch(setpoints: readonly Setpoint[]): readonly Setpoint[] {
     let out: Setpoint[] | undefined;
     const now = this.opts.clock.now();
-    const every = this.links.size >= (this.opts.increasePaceFromEvses ?? 100) ? (this.opts.increaseEveryMs ?? 0) : 0;
+    const every = this.pace();
     for (let i = 0; i < setpoints.length; i++) {
       const sp = setpoints[i] as Setpoint;
       this.wanted.set(sp.evseId, sp);
@@ -143,7 +143,15 @@ export class Dispatcher {
 
   /** Drops the increases held for the pace (shutdown). */
   stop(): void {
-    for (const link of this.links.values()) this.drop(link);
+    for (const link of this.links.values()) {
+      link.held = undefined;
+      this.opts.clock.clearTimeout(link.heldTimer);
+      link.heldTimer = undefined;
+    }
+  }
+
+  private pace(): number {
+    return this.links.size >= (this.opts.increasePaceFromEvses ?? 100) ? (this.opts.increaseEveryMs ?? 0) : 0;
   }
 
   private queue(evseId: string, link: LinkState, sink: SetpointSink, sp: Setpoint, prev: Setpoint | undefined): void {
@@ -156,16 +164,22 @@ export class Dispatcher {
   private release(evseId: string, link: LinkState): void {
     link.heldTimer = undefined;
     const sp = link.held;
+    if (!sp) return; // dropped since (its timer is left to run out rather than cleared each round)
+    // An increase written since the timer was set moves the pace on.
+    const wait = link.lastIncreaseAt + this.pace() - this.opts.clock.now();
+    if (wait > 0) {
+      link.heldTimer = this.opts.clock.setTimeout(() => this.release(evseId, link), wait);
+      return;
+    }
     link.held = undefined;
     const sink = this.sinkFor(evseId);
-    if (!sp || !sink) return;
+    if (!sink) return;
     this.queue(evseId, link, sink, sp, link.queued ?? link.writing ?? this.sent.get(evseId));
   }
 
+  /** Forgets a held increase; its timer finds nothing to write. */
   private drop(link: LinkState): void {
     link.held = undefined;
-    this.opts.clock.clearTimeout(link.heldTimer);
-    link.heldTimer = undefined;
   }
 
   /** Resolves when no write is in flight (tests and benchmarks). */
