@@ -54,6 +54,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     log,
     deadbandA: config.control.deadbandA,
     deadbandW: config.control.deadbandW,
+    increaseEveryMs: config.control.intervalMs,
     audit: (ts, sp, result) => setpointAudit.record(ts, sp, result),
   });
 
@@ -92,7 +93,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     bus,
     gridStaleAfterMs: config.site.gridStaleAfterMs,
     staleAfterMs: config.site.staleAfterMs,
-    onChange: () => loopRef?.notifyChange(),
+    onChange: (urgent) => loopRef?.notifyChange(urgent),
   });
   const loop = new ControlLoop({
     clock,
@@ -165,9 +166,11 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
     },
     stop() {
       loop.stop();
+      dispatcher.stop();
       state.stop();
       clock.clearInterval(telemetryTimer);
       clock.clearInterval(pruneTimer);
+      setpointAudit.flush();
       db.close();
     },
   };

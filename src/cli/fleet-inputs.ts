@@ -79,20 +79,19 @@ export class FleetInputs {
 
   /** Bidirectional EVSEs with a session, and what their vehicle allows (VPP dispatch). */
   v2g(snapshot: SiteSnapshot, now: number): VppVehicle[] {
-    return this.sessionVehicles(snapshot, now)
-      .filter((v) => v.bidirectional)
-      .map((v) => ({
-        evseId: v.evseId,
-        allowDischarge: v.allowDischarge,
-        ...(v.socPct !== undefined ? { socPct: v.socPct } : {}),
-        ...(v.capacityWh !== undefined ? { capacityWh: v.capacityWh } : {}),
-        ...(v.departureAt !== undefined ? { departureAt: v.departureAt } : {}),
-        ...(v.requiredWh !== undefined ? { requiredWhAtDeparture: v.requiredWh } : {}),
-        ...(v.maxDischargeW !== undefined ? { maxDischargeW: v.maxDischargeW } : {}),
-      }));
+    // Only bidirectional EVSEs are looked at (every round builds this; most chargers are not).
+    return this.sessionVehicles(snapshot, now, true).map((v) => ({
+      evseId: v.evseId,
+      allowDischarge: v.allowDischarge,
+      ...(v.socPct !== undefined ? { socPct: v.socPct } : {}),
+      ...(v.capacityWh !== undefined ? { capacityWh: v.capacityWh } : {}),
+      ...(v.departureAt !== undefined ? { departureAt: v.departureAt } : {}),
+      ...(v.requiredWh !== undefined ? { requiredWhAtDeparture: v.requiredWh } : {}),
+      ...(v.maxDischargeW !== undefined ? { maxDischargeW: v.maxDischargeW } : {}),
+    }));
   }
 
-  private sessionVehicles(snapshot: SiteSnapshot, now: number) {
+  private sessionVehicles(snapshot: SiteSnapshot, now: number, bidirectionalOnly = false) {
     const byTag = new Map<string, ReturnType<Integration['vehicles']['needs']>[number]>();
     for (const n of this.integration?.vehicles.needs(now) ?? []) for (const t of n.idTags) byTag.set(t, n);
     const out: Array<{
@@ -107,7 +106,7 @@ export class FleetInputs {
       maxDischargeW?: number;
     }> = [];
     for (const e of snapshot.evses) {
-      if (!SESSION_STATUSES.has(e.status)) continue;
+      if (!SESSION_STATUSES.has(e.status) || (bidirectionalOnly && !e.bidirectional)) continue;
       const api = e.idTag ? byTag.get(e.idTag) : undefined;
       const ocpp = this.ocpp.get(e.id);
       const departureAt = api?.departureAt ?? ocpp?.departureAt;

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { monotonicFactory } from 'ulid';
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
@@ -53,10 +54,19 @@ export class AlertService {
   private timer?: TimerHandle;
   private readonly statusOf = new Map<string, EvseStatus>();
   private checks: AlertChecks = {};
+  /** Statements of the per-message paths, prepared once (a status change of 1000 chargers compiled SQL each time). */
+  private readonly sql: Record<'logStatus' | 'insert' | 'clear', Database.Statement<unknown[]>>;
 
   constructor(
     private readonly opts: { db: Db; clock: Clock; hub: EventHub; bus: GatewayBus; checkIntervalMs: number },
   ) {
+    this.sql = {
+      logStatus: opts.db.prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)'),
+      insert: opts.db.prepare(
+        'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      clear: opts.db.prepare('UPDATE alerts SET cleared_at = ?, json = ? WHERE id = ?'),
+    };
     for (const r of opts.db.prepare('SELECT * FROM alerts WHERE cleared_at IS NULL').all() as Array<{
       json: string;
     }>) {
@@ -75,9 +85,7 @@ export class AlertService {
       bus.on('evse.live', ({ id, patch }) => {
         if (patch.status === undefined || this.statusOf.get(id) === patch.status) return;
         this.statusOf.set(id, patch.status);
-        this.opts.db
-          .prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)')
-          .run(id, this.opts.clock.now(), patch.status);
+        this.sql.logStatus.run(id, this.opts.clock.now(), patch.status);
         if (patch.status === 'Faulted') this.raise('charger.faulted', id, 'critical', `EVSE ${id} reports a fault`);
         else this.clear('charger.faulted', id);
         if (patch.status === 'Offline') this.raise('charger.offline', id, 'warning', `EVSE ${id} is offline`);
@@ -157,11 +165,7 @@ export class AlertService {
     };
     this.active.set(key, a);
     // One row per occurrence, under the alert's own id.
-    this.opts.db
-      .prepare(
-        'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(a.id, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
+    this.sql.insert.run(a.id, kind, subject, severity, message, a.raisedAt, JSON.stringify(a));
     this.opts.hub.publish('alert.raised', { ...a });
     return a;
   }
@@ -175,9 +179,7 @@ export class AlertService {
     const cleared: Alert = { ...a, clearedAt };
     // Alerts raised before ids were ULIDs have the row id `kind:subject@raisedAt`.
     const rowId = a.id === key ? `${key}@${a.raisedAt}` : a.id;
-    this.opts.db
-      .prepare('UPDATE alerts SET cleared_at = ?, json = ? WHERE id = ?')
-      .run(clearedAt, JSON.stringify(cleared), rowId);
+    this.sql.clear.run(clearedAt, JSON.stringify(cleared), rowId);
     this.opts.hub.publish('alert.cleared', { ...cleared });
     return true;
   }

@@ -22,8 +22,11 @@ export interface SiteStateOptions {
   readonly gridStaleAfterMs: number;
   /** PV / battery readings older than this are reported stale (not safety-relevant). */
   readonly staleAfterMs: number;
-  /** Called on every change that may need a new decision. */
-  readonly onChange?: () => void;
+  /**
+   * Called on every change that may need a new decision: `urgent` for the site's meters (grid, PV,
+   * battery), `false` for what a charger reports (its readings and status), which may wait longer.
+   */
+  readonly onChange?: (urgent: boolean) => void;
 }
 
 /**
@@ -41,8 +44,15 @@ export class SiteState {
   private readonly specs = new Map<string, EvseSpec>();
   private readonly live = new Map<string, EvseLive>();
   private readonly devices = new Map<string, DeviceStatus>();
-  /** Frozen merged EVSE states, rebuilt only for EVSEs that changed (the loop snapshots many times a second). */
-  private readonly merged = new Map<string, EvseState>();
+  /**
+   * Frozen merged EVSE states in the order their specs came, rebuilt only for EVSEs that changed
+   * (`dirty`): the loop snapshots many times a second and few of 1000 chargers change in between.
+   */
+  private readonly merged: EvseState[] = [];
+  private readonly indexOf = new Map<string, number>();
+  private readonly dirty = new Set<string>();
+  /** The devices as the last snapshot listed them, until one changes. */
+  private deviceList?: readonly DeviceStatus[];
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly opts: SiteStateOptions) {}
@@ -72,20 +82,22 @@ export class SiteState {
       }),
       bus.on('evse.spec', (spec) => {
         this.specs.set(spec.id, spec);
-        this.merged.delete(spec.id);
+        if (!this.indexOf.has(spec.id)) this.indexOf.set(spec.id, this.indexOf.size);
+        this.dirty.add(spec.id);
         if (!this.live.has(spec.id)) this.live.set(spec.id, { status: 'Offline' });
-        this.changed();
+        this.changed(false);
       }),
       bus.on('evse.live', ({ id, patch }) => {
         if (!this.specs.has(id)) return; // unknown EVSE: its spec must be announced first
         this.live.set(id, { ...this.live.get(id), ...patch } as EvseLive);
-        this.merged.delete(id);
-        this.changed();
+        this.dirty.add(id);
+        this.changed(false);
       }),
       bus.on('device', (d) => {
         // A charger's meter-value capability is checked once per connection; presence updates keep it.
         const measures = d.measures ?? this.devices.get(d.id)?.measures;
         this.devices.set(d.id, measures ? { ...d, measures } : d);
+        this.deviceList = undefined;
       }),
     );
   }
@@ -107,15 +119,15 @@ export class SiteState {
     if (!isFresh(this.grid.powerW, now, this.opts.gridStaleAfterMs)) stale.push('grid.powerW');
     if (this.pv.powerW && !isFresh(this.pv.powerW, now, this.opts.staleAfterMs)) stale.push('pv.powerW');
     if (this.battery.powerW && !isFresh(this.battery.powerW, now, this.opts.staleAfterMs)) stale.push('battery.powerW');
-    const evses: EvseState[] = [];
-    for (const [id, spec] of this.specs) {
-      let e = this.merged.get(id);
-      if (!e) {
-        e = Object.freeze({ ...spec, ...(this.live.get(id) ?? { status: 'Offline' as const }) });
-        this.merged.set(id, e);
-      }
-      evses.push(e);
+    for (const id of this.dirty) {
+      const spec = this.specs.get(id) as EvseSpec;
+      this.merged[this.indexOf.get(id) as number] = Object.freeze({
+        ...spec,
+        ...(this.live.get(id) ?? { status: 'Offline' as const }),
+      });
     }
+    this.dirty.clear();
+    this.deviceList ??= Object.freeze([...this.devices.values()]);
     return Object.freeze({
       ts: now,
       siteId: this.opts.siteId,
@@ -126,13 +138,13 @@ export class SiteState {
       ...(this.batteryCommands.size > 0
         ? { batteryCommands: Object.freeze(Object.fromEntries(this.batteryCommands)) }
         : {}),
-      evses: Object.freeze(evses),
-      devices: Object.freeze([...this.devices.values()]),
+      evses: Object.freeze(this.merged.slice()),
+      devices: this.deviceList,
       stale: Object.freeze(stale),
     });
   }
 
-  private changed(): void {
-    this.opts.onChange?.();
+  private changed(urgent = true): void {
+    this.opts.onChange?.(urgent);
   }
 }

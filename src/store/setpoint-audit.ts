@@ -16,31 +16,60 @@ export interface SetpointAuditEntry {
 /** The columns of an entry, named as its fields. */
 const COLUMNS = 'seq, ts, evse_id AS evseId, current_a AS currentA, power_w AS powerW, phases, reason, result';
 
-/** Append-only log of every set-point written to a device, with its reason and outcome. */
+interface Pending {
+  readonly ts: number;
+  readonly sp: Setpoint;
+  readonly result: string;
+}
+
+/**
+ * Append-only log of every set-point written to a device, with its reason and outcome. Entries are
+ * written in one transaction per turn of the event loop: a round that confirms hundreds of writes
+ * paid a commit for each (a third of the gateway's CPU at 1000 chargers). Reads see every entry
+ * recorded so far; `flush()` before the database closes.
+ */
 export class SetpointAudit {
-  private readonly insert;
+  private readonly insertAll: (rows: readonly Pending[]) => void;
+  private pending: Pending[] = [];
+  private scheduled?: NodeJS.Immediate;
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare(
+    const insert = db.prepare(
       `INSERT INTO setpoint_audit (ts, evse_id, current_a, power_w, phases, reason, reasons_json, result)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.insertAll = db.transaction((rows: readonly Pending[]) => {
+      for (const { ts, sp, result } of rows)
+        insert.run(
+          ts,
+          sp.evseId,
+          sp.currentA,
+          sp.powerW,
+          sp.phases,
+          summariseReasons(sp.reasons),
+          JSON.stringify(sp.reasons),
+          result,
+        );
+    });
   }
 
   record(ts: number, sp: Setpoint, result: string): void {
-    this.insert.run(
-      ts,
-      sp.evseId,
-      sp.currentA,
-      sp.powerW,
-      sp.phases,
-      summariseReasons(sp.reasons),
-      JSON.stringify(sp.reasons),
-      result,
-    );
+    this.pending.push({ ts, sp, result });
+    this.scheduled ??= setImmediate(() => this.flush());
+  }
+
+  /** Writes what was recorded and not yet written. */
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    if (this.pending.length === 0 || !this.db.open) return;
+    const rows = this.pending;
+    this.pending = [];
+    this.insertAll(rows);
   }
 
   recent(limit = 100, evseId?: string): SetpointAuditEntry[] {
+    this.flush();
     const rows = evseId
       ? this.db
           .prepare(`SELECT ${COLUMNS} FROM setpoint_audit WHERE evse_id = ? ORDER BY seq DESC LIMIT ?`)

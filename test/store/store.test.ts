@@ -37,7 +37,8 @@ describe('store', () => {
       energyWh: 0,
       syncState: 'pending',
     });
-    new SetpointAudit(db).record(
+    const audit = new SetpointAudit(db);
+    audit.record(
       1500,
       {
         evseId: 'CP1/1',
@@ -48,6 +49,7 @@ describe('store', () => {
       },
       'ok',
     );
+    audit.flush(); // entries are written once per turn of the event loop; the database closes before that
     new TelemetryStore(db, 3_600_000).append(2000, { 'grid.powerW': 1234, bad: Number.NaN });
     db.close();
 
