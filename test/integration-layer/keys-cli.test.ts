@@ -67,7 +67,9 @@ describe('gridkeeper keys', () => {
       /scopes must be/,
     );
     const d = cli();
-    await d.run(['keys', 'create', '--name', 'x', '--scopes', 'read']);
+    // An empty demo data directory: the test must not pick up a demo database left in the checkout.
+    const empty = mkdtempSync(join(tmpdir(), 'gk-keys-nodemo-'));
+    await d.run(['keys', 'create', '--name', 'x', '--scopes', 'read', '--data-dir', empty]);
     expect(d.code()).toBe(2);
     expect(d.err.join('')).toMatch(/--config/);
   });
