@@ -6,8 +6,6 @@
 export class Activity {
   private n = 0;
   private readonly sources: Array<() => number> = [];
-  /** Requests a peer has received but answers only after a real (not virtual) timer. */
-  pending = 0;
 
   bump(): void {
     this.n++;

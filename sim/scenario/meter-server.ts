@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
-import ModbusSerial from 'modbus-serial';
-import type { Clock } from '../../src/model/clock.js';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import type { Clock, TimerHandle } from '../../src/model/clock.js';
 import type { PhaseValues } from '../../src/model/site.js';
 import type { Activity } from './activity.js';
 
@@ -55,103 +54,108 @@ export function sdm630Registers(r: MeterReading, voltageV: number): number[] {
   return regs;
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
+/** A Modbus exception PDU. */
+function exception(fc: number, code: number): Buffer {
+  return Buffer.from([(fc | 0x80) & 0xff, code]);
 }
 
 /**
  * Eastron SDM630 meters behind one Modbus TCP gateway (one unit id each),
- * built on modbus-serial's server with our own register encoding: the
- * gateway's Modbus codec is checked against an encoding it did not write.
+ * with our own MBAP framing and register encoding: the gateway's Modbus
+ * client (modbus-serial) is checked against a server it did not write.
+ * Each request is parsed as it arrives and answered after the meter's
+ * latency on the (virtual) clock, with the value measured at that moment.
+ * (modbus-serial's own server parsed every request on a real setTimeout(0),
+ * a millisecond of wall time per poll the harness had to spin through.)
  */
 export class MeterServer {
-  private server?: InstanceType<typeof ModbusSerial.ServerTCP>;
-  private portNo = 0;
-  private inFlight = 0;
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<TimerHandle>();
 
   constructor(private readonly opts: MeterServerOptions) {}
 
   get port(): number {
-    return this.portNo;
+    const addr = this.server?.address() as AddressInfo | null | undefined;
+    return addr?.port ?? 0;
   }
 
   async start(): Promise<void> {
-    const host = '127.0.0.1';
-    this.portNo = await freePort(host);
-    const noUnit = () => Object.assign(new Error('no such unit'), { modbusErrorCode: 0x0b });
-    const vector = {
-      // Four parameters: modbus-serial then waits for the callback, which comes after the
-      // meter's latency on the (virtual) clock, with the value measured at that moment.
-      getMultipleInputRegisters: (
-        addr: number,
-        length: number,
-        unitId: number,
-        cb: (err: Error | null, values: number[]) => void,
-      ): void => {
-        this.answered();
-        this.opts.clock.setTimeout(() => {
-          const r = this.opts.read(unitId);
-          if (!r) cb(noUnit(), []);
-          else {
-            const regs = sdm630Registers(r, this.opts.voltageV);
-            cb(
-              null,
-              Array.from({ length }, (_, i) => regs[addr + i] ?? 0),
-            );
-          }
-          this.opts.activity?.bump();
-        }, this.opts.latencyMs ?? 40);
-      },
-      getInputRegister: (addr: number, unitId: number): number => {
-        this.answered();
-        const r = this.opts.read(unitId);
-        if (!r) throw noUnit();
-        return sdm630Registers(r, this.opts.voltageV)[addr] ?? 0;
-      },
-    };
+    const server = createServer((sock) => this.accept(sock));
+    this.server = server;
     await new Promise<void>((resolve, reject) => {
-      const server = new ModbusSerial.ServerTCP(vector, { host, port: this.portNo, unitID: 255 });
-      server.on('initialized', () => resolve());
-      server.on('serverError', reject);
-      server.on('socketError', () => {});
-      server.on('error', () => {});
-      // modbus-serial parses each request on a real setTimeout(0): the harness must
-      // know a request is waiting, or virtual time would run past it.
-      const net = (server as unknown as { _server?: import('node:net').Server })._server;
-      net?.on('connection', (sock) => {
-        sock.on('data', () => {
-          this.inFlight++;
-          if (this.opts.activity) this.opts.activity.pending++;
-        });
-        sock.on('close', () => this.answered(this.inFlight));
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
       });
-      this.server = server;
     });
   }
 
-  private answered(n = 1): void {
-    const done = Math.min(n, this.inFlight);
-    this.inFlight -= done;
-    const a = this.opts.activity;
-    if (a) {
-      a.pending = Math.max(0, a.pending - done);
-      a.bump();
+  private accept(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.setNoDelay(true);
+    let buf: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 8) {
+        const len = buf.readUInt16BE(4);
+        if (len < 2 || len > 254) {
+          sock.destroy();
+          return;
+        }
+        if (buf.length < 6 + len) break;
+        this.request(sock, buf.subarray(0, 6 + len));
+        buf = buf.subarray(6 + len);
+      }
+    });
+    sock.on('error', () => sock.destroy());
+    sock.on('close', () => this.sockets.delete(sock));
+  }
+
+  /** One MBAP frame: FC04 reads are answered after the latency; anything else is refused (exception 1). */
+  private request(sock: Socket, frame: Buffer): void {
+    this.opts.activity?.bump();
+    const head = Buffer.from(frame.subarray(0, 7));
+    const fc = frame.readUInt8(7);
+    const reply = (pdu: Buffer) => {
+      head.writeUInt16BE(pdu.length + 1, 4);
+      if (!sock.destroyed) sock.write(Buffer.concat([head, pdu]));
+      this.opts.activity?.bump();
+    };
+    const length = frame.length >= 12 ? frame.readUInt16BE(10) : 0;
+    if (fc !== 4 || length < 1 || length > 125) {
+      reply(exception(fc, fc !== 4 ? 1 : 3));
+      return;
     }
+    const unitId = frame.readUInt8(6);
+    const addr = frame.readUInt16BE(8);
+    const t = this.opts.clock.setTimeout(() => {
+      this.timers.delete(t);
+      const r = this.opts.read(unitId);
+      // Gateway target device failed to respond: the answer of an RS-485 gateway for a missing unit.
+      if (!r) {
+        reply(exception(fc, 0x0b));
+        return;
+      }
+      const regs = sdm630Registers(r, this.opts.voltageV);
+      const pdu = Buffer.alloc(2 + 2 * length);
+      pdu.writeUInt8(fc, 0);
+      pdu.writeUInt8(2 * length, 1);
+      for (let i = 0; i < length; i++) pdu.writeUInt16BE(regs[addr + i] ?? 0, 2 + 2 * i);
+      reply(pdu);
+    }, this.opts.latencyMs ?? 40);
+    this.timers.add(t);
   }
 
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
-    for (const sock of s.socks.keys()) sock.destroy();
+    for (const t of this.timers) this.opts.clock.clearTimeout(t);
+    this.timers.clear();
+    for (const sock of this.sockets) sock.destroy();
+    this.sockets.clear();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 }

@@ -131,6 +131,11 @@ export class VirtualClock implements Clock {
     return this.timers.length;
   }
 
+  /** When the next timer fires, or undefined when none is pending (the scenario harness steps to it). */
+  nextDue(): number | undefined {
+    return this.timers[0]?.at;
+  }
+
   private insert(timer: VirtualTimer): void {
     // Keep sorted by (at, seq); timer counts are small so linear insert is fine.
     let i = this.timers.length;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { ControllerName } from '../scenario/harness.js';
 import { formatScenarioTable } from '../scenario/format.js';
-import { runScenario, SCENARIOS } from '../scenario/run.js';
+import { runScenarioInWorkers } from '../scenario/parallel.js';
+import { SCENARIOS } from '../scenario/run.js';
 
 interface ScenarioCliOptions {
   json?: boolean;
@@ -29,8 +30,8 @@ function progressLine(): ((line: string) => void) | undefined {
 /**
  * `gridkeeper scenario <name> [--json]`: a simulated day on a virtual clock
  * with the site on loopback sockets (Modbus meter, OCPP chargers, vehicles),
- * gridkeeper built as `run` builds it, then the fair 30 s baseline on the
- * same day. KPIs come from the site simulation. Progress on stderr (TTY).
+ * gridkeeper built as `run` builds it, beside the fair 30 s baseline on the
+ * same day (each in its own worker thread). KPIs come from the site simulation. Progress on stderr (TTY).
  */
 export function registerScenarioCommand(program: Command): void {
   program
@@ -58,7 +59,7 @@ export function registerScenarioCommand(program: Command): void {
         if (!CONTROLLERS.includes(c as ControllerName)) throw new Error(`unknown controller "${c}"`);
       }
       const progress = opts.quiet ? undefined : progressLine();
-      const result = await runScenario(name, {
+      const result = await runScenarioInWorkers(name, {
         seed,
         ...(delay !== undefined ? { responseDelayMs: delay } : {}),
         ...(controllers ? { controllers: controllers as ControllerName[] } : {}),

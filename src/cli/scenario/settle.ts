@@ -12,12 +12,11 @@ export async function settle(activity: Activity, quietTurns = 3, maxTurns = 100_
   let last = activity.count;
   let quiet = 0;
   for (let i = 0; i < maxTurns && quiet < quietTurns; i++) {
-    // While a peer holds a request for a real timer (modbus-serial's server parses on
-    // setTimeout(0)), keep turning without counting quiet turns: that timer fires within
-    // about a millisecond, and a timer of our own would add its own delay on top.
+    // Every sim peer answers on the virtual clock, never on a real timer: quiet turns are
+    // enough to know the wire is idle.
     await turn();
     const now = activity.count;
-    if (now === last && activity.pending === 0) quiet++;
+    if (now === last) quiet++;
     else {
       quiet = 0;
       last = now;
