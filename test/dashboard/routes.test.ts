@@ -70,10 +70,17 @@ describe('dashboard routes', () => {
   it('acknowledges an active alert with or without a note; the acks name who and when', async () => {
     const { f } = await site();
     f.core.bus.emit('evse.live', { id: 'CP02/1', patch: { status: 'Faulted' } });
-    const id = encodeURIComponent('charger.faulted:CP02/1');
+    // Alert ids are per occurrence (ULIDs): the dashboard takes them from the active list.
+    const list = await f.api.app.inject({ method: 'GET', url: '/api/v1/alerts?active=true', headers: auth(ADMIN_KEY) });
+    const raised = (list.json() as Array<{ id: string; kind: string; subject: string }>).find(
+      (a) => a.kind === 'charger.faulted' && a.subject === 'CP02/1',
+    );
+    if (!raised) throw new Error(`no charger.faulted alert for CP02/1 in ${list.body}`);
+    const alertId = raised.id;
+    const id = encodeURIComponent(alertId);
     const bare = await f.api.app.inject({ method: 'POST', url: `/api/v1/alerts/${id}/ack`, headers: auth(ADMIN_KEY) });
     expect(bare.statusCode).toBe(200);
-    expect(bare.json()).toEqual({ alertId: 'charger.faulted:CP02/1', acknowledged: true });
+    expect(bare.json()).toEqual({ alertId, acknowledged: true });
     const noted = await f.api.app.inject({
       method: 'POST',
       url: `/api/v1/alerts/${id}/ack`,
@@ -91,7 +98,7 @@ describe('dashboard routes', () => {
     const acks = await f.api.app.inject({ method: 'GET', url: '/api/v1/alerts/acks', headers: auth(ADMIN_KEY) });
     expect(acks.json()).toEqual([
       expect.objectContaining({
-        alertId: 'charger.faulted:CP02/1',
+        alertId,
         by: 'GRIDKEEPER_ADMIN_KEY',
         note: 'technician called',
       }),
