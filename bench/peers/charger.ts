@@ -38,7 +38,7 @@ export class ChargerPeer {
   txId: number | undefined;
   energyWh = 1_000_000;
   private ep!: Endpoint;
-  private followTimer: NodeJS.Timeout | undefined;
+  private readonly followTimers = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly o: ChargerOptions) {
     this.id = o.id;
@@ -79,7 +79,8 @@ export class ChargerPeer {
 
   close(): Promise<void> {
     const ws = this.ep.ws;
-    clearTimeout(this.followTimer);
+    for (const t of this.followTimers) clearTimeout(t);
+    this.followTimers.clear();
     if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
       ws.once('close', () => resolve());
@@ -154,16 +155,22 @@ export class ChargerPeer {
     this.o.onDraw?.(this);
   }
 
-  /** The vehicle follows the limit a little later and the charger reports it (as a charger with on-change values does). */
+  /**
+   * The vehicle follows each limit `followMs` after it arrived and the charger reports it (as a
+   * charger with on-change values does). A later limit does not restart the delay of an earlier
+   * one: a vehicle under a stream of profiles still moves, one delay behind them.
+   */
   private follow(): void {
-    clearTimeout(this.followTimer);
-    this.followTimer = setTimeout(() => {
+    const limitA = this.limitA;
+    const t = setTimeout(() => {
+      this.followTimers.delete(t);
       if (this.txId === undefined) return;
-      const target = Math.min(this.o.vehicleMaxA ?? 32, this.limitA ?? Number.POSITIVE_INFINITY);
+      const target = Math.min(this.o.vehicleMaxA ?? 32, limitA ?? Number.POSITIVE_INFINITY);
       if (target === this.drawA) return;
       this.setDraw(target);
       if (this.open) void this.meterValues().catch(() => {});
     }, this.o.followMs ?? 100);
+    this.followTimers.add(t);
   }
 
   private answer(action: string, payload: Json): Json | undefined {
