@@ -1,4 +1,5 @@
 import type { Db } from '../../src/ports/store.js';
+import { ChargerCaches } from './charger-caches.js';
 import { type OutboxRow, type OutboxStatus, type RawRow, fromRaw } from './outbox-row.js';
 import { STATUS_KEY, statusKeyRange } from './repeats.js';
 import type { OcppProtocol } from './rpc/protocol.js';
@@ -34,7 +35,11 @@ export interface AppendInput {
  * `(charger_id, msg_id)` is unique, so a charger repeating a message after
  * a gateway crash is recognised instead of queued twice.
  */
-export class OcppOutbox {
+/**
+ * The durable outbox toward the CMS. Its database also keeps two small per-charger caches (the
+ * CMS's max profile, the authorisation cache): they live in charger-caches.ts.
+ */
+export class OcppOutbox extends ChargerCaches {
   private readonly insertStmt;
   private readonly byContentStmt;
   private readonly latestStatusStmt;
@@ -50,17 +55,15 @@ export class OcppOutbox {
   private readonly bumpTxStmt;
   private readonly mapTxStmt;
   private readonly lookupTxStmt;
-  private readonly authGetStmt;
-  private readonly authPutStmt;
   private readonly busyStmt;
   private readonly isLocalTxStmt;
   private readonly sessionStatusStmt;
   private readonly countsStmt;
   private readonly totalStmt;
   private readonly backlogStmt;
-  private readonly cmsCapStmt;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
+    super(db);
     this.insertStmt = db.prepare(`
       INSERT OR IGNORE INTO ocpp_outbox
         (charger_id, msg_id, protocol, action, payload, created_at, offline, session_id, content_key)
@@ -91,10 +94,6 @@ export class OcppOutbox {
       'INSERT OR REPLACE INTO ocpp_tx_map (charger_id, local_tx_id, upstream_tx_id) VALUES (?, ?, ?)',
     );
     this.lookupTxStmt = db.prepare('SELECT upstream_tx_id FROM ocpp_tx_map WHERE charger_id = ? AND local_tx_id = ?');
-    this.authGetStmt = db.prepare('SELECT status FROM ocpp_auth_cache WHERE id_tag = ?');
-    this.authPutStmt = db.prepare(
-      'INSERT OR REPLACE INTO ocpp_auth_cache (id_tag, status, updated_at) VALUES (?, ?, ?)',
-    );
     // Statements on the per-message path are prepared once (a prepare costs more than the query).
     this.busyStmt = db.prepare(
       `SELECT EXISTS(SELECT 1 FROM ocpp_outbox WHERE charger_id = @c AND status = 'pending')
@@ -117,7 +116,6 @@ export class OcppOutbox {
          FROM ocpp_outbox WHERE status IN ('pending', 'poison')
         GROUP BY charger_id ORDER BY charger_id`,
     );
-    this.cmsCapStmt = db.prepare('SELECT cap_a, payload FROM ocpp_cms_caps WHERE charger_id = ?');
   }
 
   /** Append (write-ahead). Returns the stored row and whether it already existed (a repeat). */
@@ -391,29 +389,5 @@ export class OcppOutbox {
   prune(before: number): number {
     // `+status`: a scan beats the status index here (almost every row is done, done_at is not in it).
     return this.db.prepare(`DELETE FROM ocpp_outbox WHERE +status = 'done' AND done_at < ?`).run(before).changes;
-  }
-
-  /** The CMS's own max profile for a charger (merged into the gateway's), kept across restarts. */
-  cmsCap(chargerId: string): { capA: number; payload: Record<string, unknown> } | undefined {
-    const r = this.cmsCapStmt.get(chargerId) as { cap_a: number; payload: string } | undefined;
-    return r ? { capA: r.cap_a, payload: JSON.parse(r.payload) as Record<string, unknown> } : undefined;
-  }
-
-  setCmsCap(chargerId: string, cap: { capA: number; payload: unknown } | undefined, now: number): void {
-    if (!cap) {
-      this.db.prepare('DELETE FROM ocpp_cms_caps WHERE charger_id = ?').run(chargerId);
-      return;
-    }
-    this.db
-      .prepare('INSERT OR REPLACE INTO ocpp_cms_caps (charger_id, cap_a, payload, updated_at) VALUES (?, ?, ?, ?)')
-      .run(chargerId, cap.capA, JSON.stringify(cap.payload), now);
-  }
-
-  authStatus(idTag: string): string | undefined {
-    return (this.authGetStmt.get(idTag) as { status: string } | undefined)?.status;
-  }
-
-  cacheAuth(idTag: string, status: string, now: number): void {
-    this.authPutStmt.run(idTag, status, now);
   }
 }
