@@ -42,22 +42,39 @@ async function setup(devices: unknown[]) {
   return { deps, physics, rec, start };
 }
 
+/**
+ * A profile meter simulator and the gateway's Modbus adapter reading it as `role`, until its first
+ * reading. `before` sets the site's counters once the simulator runs.
+ */
+async function meterReading(
+  device: string,
+  role: 'grid' | 'pv',
+  opts: { usage?: 'pv'; before?: (physics: SitePhysics) => void } = {},
+) {
+  const ctx = await setup([]);
+  const sim = new ProfileMeterSim({ device, physics: ctx.physics, ...(opts.usage ? { usage: opts.usage } : {}) });
+  await sim.start();
+  cleanup.push(() => sim.stop());
+  opts.before?.(ctx.physics);
+  const a = createModbusAdapter(
+    ModbusSchema.parse({ devices: [{ id: 'm', role, port: sim.port, profile: device }] }),
+    ctx.deps,
+  );
+  cleanup.push(() => a.stop());
+  await a.start();
+  await advanceUntil(ctx.deps.clock, () => ctx.rec.of(role).length > 0);
+  return { sim, rec: ctx.rec };
+}
+
 describe('Eastron SDM630 profile (FC04 float32)', () => {
   it('reads power, currents and kWh counters as a grid meter', async () => {
-    const ctx = await setup([]);
-    const sim = new ProfileMeterSim({ device: 'eastron-sdm630', physics: ctx.physics });
-    await sim.start();
-    cleanup.push(() => sim.stop());
-    ctx.physics.importWh = 1_234_500;
-    ctx.physics.exportWh = 10_000;
-    const a = createModbusAdapter(
-      ModbusSchema.parse({ devices: [{ id: 'sdm', role: 'grid', port: sim.port, profile: 'eastron-sdm630' }] }),
-      ctx.deps,
-    );
-    cleanup.push(() => a.stop());
-    await a.start();
-    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('grid').length > 0);
-    const g = ctx.rec.last('grid');
+    const { sim, rec } = await meterReading('eastron-sdm630', 'grid', {
+      before: (physics) => {
+        physics.importWh = 1_234_500;
+        physics.exportWh = 10_000;
+      },
+    });
+    const g = rec.last('grid');
     expect(g?.powerW?.value).toBeCloseTo(3000, 1);
     expect(g?.currentsA?.value[0]).toBeCloseTo(3000 / 3 / 230, 3);
     expect(g?.importEnergyWh?.value).toBeCloseTo(1_234_500, -2); // float32 kWh resolution
@@ -68,37 +85,20 @@ describe('Eastron SDM630 profile (FC04 float32)', () => {
   });
 
   it('as a PV meter the sign flips in data: production is PV >= 0', async () => {
-    const ctx = await setup([]);
-    const sim = new ProfileMeterSim({ device: 'eastron-sdm630', physics: ctx.physics, usage: 'pv' });
-    await sim.start();
-    cleanup.push(() => sim.stop());
-    const a = createModbusAdapter(
-      ModbusSchema.parse({ devices: [{ id: 'pvm', role: 'pv', port: sim.port, profile: 'eastron-sdm630' }] }),
-      ctx.deps,
-    );
-    cleanup.push(() => a.stop());
-    await a.start();
-    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('pv').length > 0);
-    expect(ctx.rec.last('pv')?.powerW?.value).toBeCloseTo(2000, 1);
+    const { rec } = await meterReading('eastron-sdm630', 'pv', { usage: 'pv' });
+    expect(rec.last('pv')?.powerW?.value).toBeCloseTo(2000, 1);
   });
 });
 
 describe('Janitza UMG 604 profile (FC03 float32, Wh counters)', () => {
   it('reads the consumer-signed sum power and the tariff-free energy sums as a grid meter', async () => {
-    const ctx = await setup([]);
-    const sim = new ProfileMeterSim({ device: 'janitza-umg604', physics: ctx.physics });
-    await sim.start();
-    cleanup.push(() => sim.stop());
-    ctx.physics.importWh = 2_345_600;
-    ctx.physics.exportWh = 12_000;
-    const a = createModbusAdapter(
-      ModbusSchema.parse({ devices: [{ id: 'umg', role: 'grid', port: sim.port, profile: 'janitza-umg604' }] }),
-      ctx.deps,
-    );
-    cleanup.push(() => a.stop());
-    await a.start();
-    await advanceUntil(ctx.deps.clock, () => ctx.rec.of('grid').length > 0);
-    const g = ctx.rec.last('grid');
+    const { sim, rec } = await meterReading('janitza-umg604', 'grid', {
+      before: (physics) => {
+        physics.importWh = 2_345_600;
+        physics.exportWh = 12_000;
+      },
+    });
+    const g = rec.last('grid');
     // 5000 W base load - 2000 W PV: the site imports 3000 W, + as the gateway counts the grid.
     expect(g?.powerW?.value).toBeCloseTo(3000, 1);
     expect(g?.currentsA?.value[1]).toBeCloseTo(3000 / 3 / 230, 3);
