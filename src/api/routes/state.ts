@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import { summariseReasons, TIERS } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
+import type { DrawEstimate } from '../../control/draw-estimate.js';
 import { reading, zodPlugin } from './deps.js';
 import { amps, orNull, percent, watts } from '../../integration/units.js';
 
@@ -30,6 +31,17 @@ export const EvseViewSchema = z.object({
   sessionStart: z.string().nullable(),
   bidirectional: z.boolean(),
   lastSeen: z.string().nullable(),
+  drawEstimate: z
+    .object({
+      w: z.number().describe('Draw counted in the site balance, W'),
+      uncertaintyW: z.number().describe('How far the real draw may be from it, W'),
+      source: z.enum(['measured', 'estimated']),
+      delayMs: z.number().nullable().describe("The vehicle's learnt response delay, ms; null until seen following"),
+    })
+    .nullable()
+    .describe(
+      "What the last control round counted this session as drawing (building load = grid meter − these): its reading, or an estimate from its set-points and learnt delay where the reading does not show the meter's moment",
+    ),
 });
 
 export const DeviceSchema = z.object({
@@ -128,6 +140,7 @@ export function buildState(
   const round = ctx.loop.lastRound();
   const siteLimit = round?.limits.find((l) => l.scope === 'site');
   const heard = lastHeard(s);
+  const draws = new Map(ctx.loop.draws.estimates().map((d) => [d.evseId, d]));
   // The limit in force: the contract or a grid signal (the last round's site limit), or the operator's
   // override when it is lower (it binds the chargers' budget like load management does).
   const roundLimitW = siteLimit?.maxImportW ?? ctx.config.site.limitW;
@@ -177,6 +190,7 @@ export function buildState(
         sessionStart: iso(e.sessionStart),
         bidirectional: e.bidirectional,
         lastSeen: iso(e.lastSeen),
+        drawEstimate: drawView(draws.get(e.id)),
       };
     }),
     devices: s.devices.map((d) => ({
@@ -211,4 +225,9 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
       async () => buildState(ctx, extras),
     );
   });
+}
+
+function drawView(d: DrawEstimate | undefined): StateView['evses'][number]['drawEstimate'] {
+  if (!d) return null;
+  return { w: watts(d.w), uncertaintyW: watts(d.uncertaintyW), source: d.source, delayMs: d.delayMs ?? null };
 }
