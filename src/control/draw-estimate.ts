@@ -161,6 +161,11 @@ export class DrawEstimator {
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
     if (fresh && !t) return { lowW: r.value, highW: r.value, stayW: r.value, measured: true, learnt: true };
+    // A charger that reports its vehicle suspended, with a fresh reading, is taken at that reading: a draw
+    // estimated from its set-point is one the meter does not have, so the building load would come out
+    // too low and the others would be given more than the site has (a resume after a pause overshot).
+    if (fresh && (e.status === 'SuspendedEV' || e.status === 'SuspendedEVSE'))
+      return { lowW: r.value, highW: r.value, stayW: r.value, measured: true, learnt: true };
     // A session that just started, before its first set-point: its vehicle takes anything up to what the
     // charger offers. The meter rise that comes with it is the vehicle (its start is the evidence), not
     // the building: else the sessions already running were paused to make room for it.
