@@ -28,10 +28,14 @@ if (stamp >= source) process.exit(0);
 try {
   createRequire(import.meta.url).resolve('typescript');
 } catch {
+  const built = existsSync('dist');
   process.stderr.write(
-    'gridkeeper: dist/ is not built and TypeScript is not installed (npm ci without --omit=dev, then npm run build)\n',
+    built
+      ? 'gridkeeper: dist/ is older than the sources and TypeScript is not installed to rebuild it (npm ci without --omit=dev, then npm run build)\n'
+      : 'gridkeeper: dist/ is not built and TypeScript is not installed (npm ci without --omit=dev, then npm run build)\n',
   );
-  process.exit(existsSync('dist') ? 0 : process.env.npm_lifecycle_event === 'prepare' ? 0 : 1);
+  // The install itself never fails on it; `npm start` fails only when there is nothing to run.
+  process.exit(built || process.env.npm_lifecycle_event === 'prepare' ? 0 : 1);
 }
 process.stderr.write(
   stamp === 0 ? 'gridkeeper: building dist/ (once)...\n' : 'gridkeeper: sources changed, rebuilding dist/...\n',
