@@ -162,7 +162,13 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
       state.start();
       loop.start();
       telemetryTimer = clock.setInterval(sampleTelemetry, config.store.telemetryIntervalMs);
-      pruneTimer = clock.setInterval(() => telemetry.prune(clock.now()), 10 * 60_000);
+      const auditRetentionMs = config.store.setpointAuditRetentionDays * 86_400_000;
+      pruneTimer = clock.setInterval(() => {
+        telemetry.prune(clock.now());
+        setpointAudit
+          .prune(clock.now() - auditRetentionMs)
+          .catch((err: unknown) => log.warn({ err }, 'set-point audit prune failed'));
+      }, 10 * 60_000);
     },
     stop() {
       loop.stop();

@@ -30,6 +30,7 @@ interface Pending {
  */
 export class SetpointAudit {
   private readonly insertAll: (rows: readonly Pending[]) => void;
+  private readonly pruneChunk: (before: number, limit: number) => number;
   private pending: Pending[] = [];
   private scheduled?: NodeJS.Immediate;
 
@@ -51,6 +52,30 @@ export class SetpointAudit {
           result,
         );
     });
+    // Only the oldest `limit` rows by seq (the rowid, which grows with ts) are looked at: a filter on
+    // ts alone would scan the whole table once no old row is left (there is no index on ts).
+    const del = db.prepare(
+      `DELETE FROM setpoint_audit WHERE seq IN
+         (SELECT seq FROM (SELECT seq, ts FROM setpoint_audit ORDER BY seq LIMIT ?) WHERE ts < ?)`,
+    );
+    this.pruneChunk = (before, limit) => del.run(limit, before).changes;
+  }
+
+  /**
+   * Deletes entries older than `before`, `chunk` rows per transaction with a turn of the event loop
+   * between chunks: a 1000-charger site writes ~10^5 entries a day, and one big DELETE would stall
+   * the OCPP proxy on the same loop. Resolves with the number of rows deleted.
+   */
+  async prune(before: number, chunk = 2000): Promise<number> {
+    this.flush();
+    let total = 0;
+    for (;;) {
+      if (!this.db.open) return total;
+      const n = this.pruneChunk(before, chunk);
+      total += n;
+      if (n < chunk) return total;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   record(ts: number, sp: Setpoint, result: string): void {

@@ -94,4 +94,23 @@ describe('store', () => {
     expect(t.query('x', 0, 100_000)).toHaveLength(10);
     db.close();
   });
+  it('prunes set-point audit entries older than the retention, in chunks, and keeps the young ones', async () => {
+    const db = openDatabase({ path: tempDb(), migrations: CORE_MIGRATIONS });
+    const audit = new SetpointAudit(db);
+    const sp = (evseId: string) => ({
+      evseId,
+      currentA: 16,
+      powerW: 11040,
+      phases: 3 as const,
+      reasons: [{ policy: 'load-management', tier: 'contract' as const, text: 'share' }],
+    });
+    for (let i = 0; i < 5000; i++) audit.record(i, sp(`CP${i % 7}/1`), 'ok');
+    audit.flush();
+    expect(await audit.prune(4500, 1000)).toBe(4500);
+    const left = audit.recent(10_000);
+    expect(left).toHaveLength(500);
+    expect(Math.min(...left.map((e) => e.ts))).toBe(4500);
+    expect(await audit.prune(4500, 1000)).toBe(0);
+    db.close();
+  });
 });
