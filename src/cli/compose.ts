@@ -96,7 +96,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
     ...(deps.defaultMetrics !== undefined ? { defaultMetrics: deps.defaultMetrics } : {}),
   });
   coreRef = core;
-  cms.attach(core.bus);
+  cms.attach(core.bus, () => core.loop.notifyChange());
   const priceUrl = config.grid.tariff.dynamic.url;
   grid = createGridService(config, {
     clock,

@@ -19,10 +19,16 @@ interface CmsCap {
 export class CmsLimits {
   private readonly caps = new Map<string, CmsCap>();
 
-  attach(bus: GatewayBusPort): () => void {
+  /**
+   * `onChange` runs after each new or lifted cap: the budget a capped charger frees goes to the others
+   * in the next round, not at the next periodic one.
+   */
+  attach(bus: GatewayBusPort, onChange?: () => void): () => void {
     return bus.on('cms.limit', (e) => {
+      const before = this.caps.get(e.chargerId)?.capA;
       if (e.capA === undefined) this.caps.delete(e.chargerId);
       else this.caps.set(e.chargerId, { capA: e.capA, ts: e.ts, what: e.what });
+      if (before !== e.capA) onChange?.();
     });
   }
 
