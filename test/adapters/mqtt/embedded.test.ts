@@ -1,7 +1,6 @@
 import { type MqttClient, connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MqttAdapter, type MqttCommand, createMqttAdapter } from '../../../adapters/mqtt/index.js';
-import type { GatewayBus, GatewayEvents } from '../../../src/bus/events.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { reading } from '../../../src/model/reading.js';
 import { silentLogger } from '../../../src/util/logger.js';
@@ -9,17 +8,12 @@ import { startBuildingLoadSim } from '../../../sim/devices/mqtt/building-load.js
 import { buildingLoadDeviceConfig } from '../../../sim/devices/mqtt/building-load.js';
 import { evseSpec } from '../../helpers/evse.js';
 import { busAndMetrics, captureLogger, counterValue, mqttConfig, waitFor } from './helpers.js';
+import { recordEvents } from '../../helpers/bus.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function record<K extends keyof GatewayEvents>(bus: GatewayBus, event: K): GatewayEvents[K][] {
-  const out: GatewayEvents[K][] = [];
-  bus.on(event, (p) => out.push(p));
-  return out;
-}
 
 async function client(port: number): Promise<MqttClient> {
   const c = await connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
@@ -61,7 +55,7 @@ async function startAdapter(
     siteId: 'test',
     onCommand: opts.onCommand,
   });
-  const deviceEvents = record(bus, 'device');
+  const deviceEvents = recordEvents(bus, 'device');
   await adapter.start();
   cleanups.push(() => adapter.stop());
   const port = adapter.brokerPort;
@@ -78,9 +72,9 @@ describe('MQTT adapter with the embedded broker', () => {
       ['meter', false],
       ['bms', false],
     ]);
-    const loads = record(bus, 'load');
-    const grid = record(bus, 'grid');
-    const battery = record(bus, 'battery');
+    const loads = recordEvents(bus, 'load');
+    const grid = recordEvents(bus, 'grid');
+    const battery = recordEvents(bus, 'battery');
     const c = await client(port);
     await c.publishAsync('site/building/meter', JSON.stringify({ power: { total: 12.5 }, energy: 1.25 }));
     await c.publishAsync('meter/power', ' 4200.5 ');
@@ -102,7 +96,7 @@ describe('MQTT adapter with the embedded broker', () => {
   it('logs malformed payloads with the topic, counts them and keeps running', async () => {
     const { log, lines } = captureLogger();
     const { bus, port, metrics } = await startAdapter({ log });
-    const grid = record(bus, 'grid');
+    const grid = recordEvents(bus, 'grid');
     const c = await client(port);
     await c.publishAsync('meter/power', 'not a number');
     await c.publishAsync('site/building/meter', '{"power": {"total": ');
@@ -126,7 +120,7 @@ describe('MQTT adapter with the embedded broker', () => {
 
   it('marks a quiet device offline and its readings stale on the virtual clock', async () => {
     const { bus, port, clock, deviceEvents } = await startAdapter();
-    const grid = record(bus, 'grid');
+    const grid = recordEvents(bus, 'grid');
     const c = await client(port);
     await c.publishAsync('meter/power', '500');
     await waitFor(() => grid.length === 1, 'grid reading');
@@ -214,20 +208,7 @@ describe('MQTT adapter with the embedded broker', () => {
         commands.push(cmd);
       },
     });
-    bus.emit('evse.spec', {
-      id: 'CP01/1',
-      chargerId: 'CP01',
-      connectorId: 1,
-      protocol: 'ocpp',
-      circuitId: 'site',
-      phaseRotation: 'L1L2L3',
-      phases: 3,
-      minCurrentA: 6,
-      maxCurrentA: 32,
-      voltageV: 230,
-      bidirectional: false,
-      priority: 0,
-    });
+    bus.emit('evse.spec', evseSpec('CP01/1'));
     const c = await client(port);
     const results = new Map<string, unknown[]>();
     c.on('message', (topic, payload) =>
@@ -298,7 +279,7 @@ describe('MQTT adapter with the embedded broker', () => {
 
   it('reads the simulated building meter and leaves no timers after stop', async () => {
     const { bus, port, clock, adapter } = await startAdapter();
-    const loads = record(bus, 'load');
+    const loads = recordEvents(bus, 'load');
     const sim = await startBuildingLoadSim({ clock, url: `mqtt://127.0.0.1:${port}`, powerW: () => 7300 });
     cleanups.push(() => sim.stop());
     clock.advance(1000);

@@ -2,12 +2,13 @@ import { type AddressInfo, createServer } from 'node:net';
 import { setErrorLogger, setWarningLogger } from 'node-opcua';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type OpcuaAdapter, createOpcuaAdapter } from '../../../adapters/opcua/index.js';
-import { createGatewayBus, type GatewayBus, type GatewayEvents } from '../../../src/bus/events.js';
+import { createGatewayBus, type GatewayEvents } from '../../../src/bus/events.js';
 import { OpcuaDeviceSchema, type OpcuaDeviceConfigInput } from '../../../src/config/sections/opcua.js';
 import { VirtualClock } from '../../../src/model/clock.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { BMS_ALARM, BmsServer, bmsDeviceConfig } from '../../../sim/devices/opcua/bms-server.js';
 import { SitePhysics } from '../../../sim/site/physics.js';
+import { recordEvents } from '../../helpers/bus.js';
 
 beforeAll(() => {
   // node-opcua prints reconnect attempts and Node-version notes to the console; the assertions say what matters.
@@ -19,12 +20,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function record<K extends keyof GatewayEvents>(bus: GatewayBus, event: K): GatewayEvents[K][] {
-  const out: GatewayEvents[K][] = [];
-  bus.on(event, (p) => out.push(p));
-  return out;
-}
 
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -55,7 +50,7 @@ function adapterFor(clock: VirtualClock, input: OpcuaDeviceConfigInput) {
   const cfg = OpcuaDeviceSchema.parse({ publishingIntervalMs: 100, samplingIntervalMs: 50, ...input });
   const adapter: OpcuaAdapter = createOpcuaAdapter(cfg, { clock, log: silentLogger(), bus });
   cleanups.push(() => adapter.stop());
-  return { bus, adapter, battery: record(bus, 'battery'), devices: record(bus, 'device') };
+  return { bus, adapter, battery: recordEvents(bus, 'battery'), devices: recordEvents(bus, 'device') };
 }
 
 const lastValue = (events: GatewayEvents['battery'][], key: keyof GatewayEvents['battery']) =>
