@@ -65,7 +65,13 @@ describe('API server', () => {
       expect(e.reason).toMatch(/\//);
       expect(e.reasons.length).toBeGreaterThan(0);
       // Read with the meter's sample: the reading is the draw the balance counts.
-      expect(e.drawEstimate).toEqual({ w: 7_000, uncertaintyW: 0, source: 'measured', delayMs: null });
+      expect(e.drawEstimate).toEqual({
+        w: 7_000,
+        uncertaintyW: 0,
+        source: 'measured',
+        delayMs: null,
+        vehiclePhases: null,
+      });
     }
     expect(body.devices).toEqual([
       expect.objectContaining({ id: 'meter', protocol: 'modbus', online: true, lastSeen: new Date(now).toISOString() }),

@@ -37,6 +37,13 @@ export const EvseViewSchema = z.object({
       uncertaintyW: z.number().describe('How far the real draw may be from it, W'),
       source: z.enum(['measured', 'estimated']),
       delayMs: z.number().nullable().describe("The vehicle's learnt response delay, ms; null until seen following"),
+      vehiclePhases: z
+        .number()
+        .int()
+        .nullable()
+        .describe(
+          "Phases the vehicle draws on (1-3), learnt per session from the charger's per-phase currents: its estimate is set-point x these; null until seen",
+        ),
     })
     .nullable()
     .describe(
@@ -229,5 +236,11 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
 
 function drawView(d: DrawEstimate | undefined): StateView['evses'][number]['drawEstimate'] {
   if (!d) return null;
-  return { w: watts(d.w), uncertaintyW: watts(d.uncertaintyW), source: d.source, delayMs: d.delayMs ?? null };
+  return {
+    w: watts(d.w),
+    uncertaintyW: watts(d.uncertaintyW),
+    source: d.source,
+    delayMs: d.delayMs ?? null,
+    vehiclePhases: d.vehiclePhases ?? null,
+  };
 }
