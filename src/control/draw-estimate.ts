@@ -2,6 +2,7 @@ import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 import { DrawTrack, type Range } from './draw-track.js';
+import { MarginMeter, type MeasuredMargin } from './margin.js';
 import { type PhaseCount, VehiclePhases } from './vehicle-phases.js';
 
 /**
@@ -55,12 +56,20 @@ export class DrawEstimator {
   private buildingW: number | undefined;
 
   private readonly maxDelayMs: number;
+  /** How far the building load moves within the vehicles' response: the margin it needs. */
+  private readonly marginMeter = new MarginMeter();
+  private lastMargin: MeasuredMargin | undefined;
   /** The phases each session's vehicle draws on: its draw is its set-point × those, not × 3. */
   private readonly vehicles: VehiclePhases;
 
   constructor(private readonly o: DrawEstimatorOptions) {
     this.maxDelayMs = o.maxDelayMs ?? 11_000;
     this.vehicles = new VehiclePhases(this.maxDelayMs);
+  }
+
+  /** The margin measured in the last `apply` (API); undefined until enough has been measured. */
+  margin(): MeasuredMargin | undefined {
+    return this.lastMargin;
   }
 
   /** The estimates of the last `apply` (API, reasons). */
@@ -110,6 +119,7 @@ export class DrawEstimator {
       const b = was !== undefined && was >= rest - highW - tol && was <= rest - lowW + tol ? was : rest - stayW;
       const drawW = Math.min(highW, Math.max(lowW, rest - b));
       this.buildingW = rest - drawW;
+      this.marginMeter.sample(gridTs, this.buildingW);
       if (drawW > stayW && highW > stayW) up = (drawW - stayW) / (highW - stayW);
       else if (drawW < stayW && stayW > lowW) up = (drawW - stayW) / (stayW - lowW);
       const pv = Math.max(0, snapshot.pv.powerW?.value ?? 0);
@@ -149,6 +159,9 @@ export class DrawEstimator {
       return { ...e, powerW: reading(w, now, 'estimate') };
     });
     this.last = out;
+    this.lastMargin = this.measureMargin(snapshot, ranges);
+    if (this.lastMargin)
+      return { ...snapshot, evses: changed ? evses : snapshot.evses, measuredMargin: this.lastMargin };
     return changed ? { ...snapshot, evses } : snapshot;
   }
 
@@ -171,6 +184,28 @@ export class DrawEstimator {
       }
       t.set(sp.currentA, sp.phases, now, this.vehicles.known(e.id, key));
     }
+  }
+
+  /**
+   * The margin from what was measured: the building load's moves within the slowest learnt response
+   * (the longest delay assumed for a vehicle not seen following yet), and the spread of the estimated
+   * draws around their set-points.
+   */
+  private measureMargin(snapshot: SiteSnapshot, ranges: ReadonlyArray<Range | undefined>): MeasuredMargin | undefined {
+    let responseMs = 0;
+    let spread2 = 0;
+    for (let i = 0; i < snapshot.evses.length; i++) {
+      const r = ranges[i];
+      const e = snapshot.evses[i] as EvseState;
+      const t = r ? this.tracks.get(e.id) : undefined;
+      if (!t) continue;
+      responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
+      if (!r?.measured) {
+        const w = t.spreadA * t.phases * e.voltageV;
+        spread2 += w * w;
+      }
+    }
+    return this.marginMeter.margin(Math.max(responseMs, 1000), Math.sqrt(spread2));
   }
 
   /** What the session's vehicle was seen drawing on, learnt from its charger's latest per-phase reading. */

@@ -55,6 +55,8 @@ export class DrawTrack {
   /** The vehicle has been seen following a set-point: `delayHiMs` is evidence, not the assumption. */
   learnt = false;
   offsetA = 0;
+  /** Learnt: how far its draw strays from set-point + offset, reading to reading (mean absolute), A. */
+  spreadA = 0;
   private offsetSeen = false;
   /** The vehicle was seen on this change (or a later one), by its `at`. */
   private onAt = Number.NEGATIVE_INFINITY;
@@ -200,6 +202,7 @@ export class DrawTrack {
       this.onAt = Math.max(this.onAt, e0.at);
       if (e0.a > 0 && latest === h.length - 1) {
         const seen = w / wPerA - e0.a;
+        if (this.offsetSeen) this.spreadA = 0.8 * this.spreadA + 0.2 * Math.abs(seen - this.offsetA);
         this.offsetA = this.offsetSeen ? 0.5 * this.offsetA + 0.5 * seen : seen;
         this.offsetSeen = true;
       }

@@ -56,6 +56,8 @@ describe('API server', () => {
     expect(body.battery).toEqual({ socPct: 55, powerW: -1000 });
     expect(body.site.failsafe).toBe(false);
     expect(body.site.limitW).toBeLessThanOrEqual(22_000);
+    // One round: nothing measured yet, the configured margin applies.
+    expect(body.site.margin).toMatchObject({ measuredW: null, why: 'configured margin (not measured yet)' });
     expect(body.evses).toHaveLength(2);
     for (const e of body.evses) {
       expect(e.status).toBe('Charging');
