@@ -94,10 +94,13 @@ export class DrawEstimator {
     let stayW = 0;
     let lowW = 0;
     let highW = 0;
+    /** How far the estimated draws are open (the vehicles' follow windows), W. */
+    let openW = 0;
     for (const r of ranges) {
       if (!r) continue;
       if (r.measured) measuredW += r.lowW;
       else {
+        openW += r.highW - r.lowW;
         stayW += r.stayW;
         // Only vehicles with evidence of how they follow may explain a meter move.
         lowW += r.learnt ? r.lowW : r.stayW;
@@ -119,7 +122,8 @@ export class DrawEstimator {
       const b = was !== undefined && was >= rest - highW - tol && was <= rest - lowW + tol ? was : rest - stayW;
       const drawW = Math.min(highW, Math.max(lowW, rest - b));
       this.buildingW = rest - drawW;
-      this.marginMeter.sample(gridTs, this.buildingW);
+      // Only a building load with every draw known tells how the building moves (see margin.ts).
+      if (openW < 1) this.marginMeter.sample(gridTs, this.buildingW);
       if (drawW > stayW && highW > stayW) up = (drawW - stayW) / (highW - stayW);
       else if (drawW < stayW && stayW > lowW) up = (drawW - stayW) / (stayW - lowW);
       const pv = Math.max(0, snapshot.pv.powerW?.value ?? 0);
@@ -188,24 +192,15 @@ export class DrawEstimator {
 
   /**
    * The margin from what was measured: the building load's moves within the slowest learnt response
-   * (the longest delay assumed for a vehicle not seen following yet), and the spread of the estimated
-   * draws around their set-points.
+   * (the longest delay assumed for a vehicle not seen following yet).
    */
   private measureMargin(snapshot: SiteSnapshot, ranges: ReadonlyArray<Range | undefined>): MeasuredMargin | undefined {
     let responseMs = 0;
-    let spread2 = 0;
     for (let i = 0; i < snapshot.evses.length; i++) {
-      const r = ranges[i];
-      const e = snapshot.evses[i] as EvseState;
-      const t = r ? this.tracks.get(e.id) : undefined;
-      if (!t) continue;
-      responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
-      if (!r?.measured) {
-        const w = t.spreadA * t.phases * e.voltageV;
-        spread2 += w * w;
-      }
+      const t = ranges[i] ? this.tracks.get((snapshot.evses[i] as EvseState).id) : undefined;
+      if (t) responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
     }
-    return this.marginMeter.margin(Math.max(responseMs, 1000), Math.sqrt(spread2));
+    return this.marginMeter.margin(Math.max(responseMs, 1000));
   }
 
   /** What the session's vehicle was seen drawing on, learnt from its charger's latest per-phase reading. */

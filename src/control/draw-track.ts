@@ -55,8 +55,6 @@ export class DrawTrack {
   /** The vehicle has been seen following a set-point: `delayHiMs` is evidence, not the assumption. */
   learnt = false;
   offsetA = 0;
-  /** Learnt: how far its draw strays from set-point + offset, reading to reading (mean absolute), A. */
-  spreadA = 0;
   private offsetSeen = false;
   /** The vehicle was seen on this change (or a later one), by its `at`. */
   private onAt = Number.NEGATIVE_INFINITY;
@@ -143,7 +141,15 @@ export class DrawTrack {
     let lowW = Number.POSITIVE_INFINITY;
     let highW = 0;
     const f = h[first] as Change;
-    let stayW = f.upTo ? 0 : this.drawA(e, f.a) * wPerA;
+    // Not yet on its first set-point: it draws what its charger read before that set-point went out
+    // (at start-up the vehicles already charge). Taken at 0, its draw was counted as building load
+    // and the sessions were paused by the gateway's own start (then kept off for the minimum off time).
+    const before = h[1];
+    let stayW = f.upTo
+      ? r && before && r.ts < before.at
+        ? Math.min(r.value, this.drawA(e, f.a) * wPerA)
+        : 0
+      : this.drawA(e, f.a) * wPerA;
     for (let i = first; i <= lastIdx; i++) {
       const c = h[i] as Change;
       const w = this.drawA(e, c.a) * wPerA;
@@ -202,7 +208,6 @@ export class DrawTrack {
       this.onAt = Math.max(this.onAt, e0.at);
       if (e0.a > 0 && latest === h.length - 1) {
         const seen = w / wPerA - e0.a;
-        if (this.offsetSeen) this.spreadA = 0.8 * this.spreadA + 0.2 * Math.abs(seen - this.offsetA);
         this.offsetA = this.offsetSeen ? 0.5 * this.offsetA + 0.5 * seen : seen;
         this.offsetSeen = true;
       }

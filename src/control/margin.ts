@@ -1,14 +1,14 @@
 /**
  * The margin the site balance needs, sized from what the control loop measures rather than fixed:
- * - how far the building load (grid − battery − charging, as the estimator derives it) moves within
- *   the time the vehicles take to follow a set-point: a decrease sent now is drawn until then, so
- *   whatever the building adds meanwhile must fit in the margin. Measured as the spread of the
- *   building load's change over that time (a robust one: the median of its size, so the rare step of
- *   a large load is left to the reaction, not kept back for ever); it contains meter noise and the
- *   estimator's own errors too;
- * - how far the estimated vehicles draw around their set-points (learnt per vehicle by the draw
- *   estimate), added in quadrature: they do not all err the same way at once.
- * Load management keeps the larger of this and its configured margin (the floor).
+ * how far the building load (grid − battery − charging, as the draw estimate derives it) moves
+ * within the time the vehicles take to follow a set-point. A decrease sent now is drawn until then,
+ * so whatever the building adds meanwhile must fit in the margin. Measured as the spread of the
+ * building load's change over that time, a robust one (the median of its size: the rare step of a
+ * large load is left to the reaction, not kept back for ever). The building load is sampled only
+ * when every vehicle's draw at the meter's moment is known (read, or past every change), so what
+ * moves is the building, the meter's noise and vehicles straying from their set-points, not the
+ * estimator's own open follow windows. Load management keeps the larger of this and its
+ * configured margin (the floor).
  */
 export interface MeasuredMargin {
   readonly w: number;
@@ -23,8 +23,6 @@ const MIN_CHANGES = 20;
 const CHANGES = 120;
 /** Spread to margin: 3 σ, σ from the median absolute change (1.4826 · MAD for a normal spread). */
 const K = 3 * 1.4826;
-/** Vehicle spread to margin: 2 σ of the sum. */
-const K_VEHICLES = 2;
 
 export class MarginMeter {
   private readonly ts = new Float64Array(SAMPLES);
@@ -42,11 +40,8 @@ export class MarginMeter {
     if (this.n < SAMPLES) this.n++;
   }
 
-  /**
-   * The margin for vehicles that follow within `responseMs` and estimated draws that spread by
-   * `vehicleSpreadW` (their root sum of squares, W); undefined until enough samples have been seen.
-   */
-  margin(responseMs: number, vehicleSpreadW: number): MeasuredMargin | undefined {
+  /** The margin for vehicles that follow within `responseMs`; undefined until enough samples have been seen. */
+  margin(responseMs: number): MeasuredMargin | undefined {
     const d = this.scratch;
     d.length = 0;
     // Walk back from the newest sample; for each, the building load `responseMs` before it.
@@ -62,11 +57,8 @@ export class MarginMeter {
     d.sort((a, b) => a - b);
     const mid = d.length >> 1;
     const median = d.length % 2 ? (d[mid] as number) : 0.5 * ((d[mid - 1] as number) + (d[mid] as number));
-    const buildingW = K * median;
-    const vehiclesW = K_VEHICLES * vehicleSpreadW;
-    const w = buildingW + vehiclesW;
-    const kw = (x: number) => `${(x / 1000).toFixed(2)} kW`;
-    const why = `building load moves ±${kw(buildingW)} within the vehicles' ${(responseMs / 1000).toFixed(1)} s response (3σ of ${d.length} samples)${vehiclesW > 0 ? `, estimated vehicles spread ±${kw(vehiclesW)} around their set-points` : ''}`;
+    const w = K * median;
+    const why = `building load moves ±${(w / 1000).toFixed(2)} kW within the vehicles' ${(responseMs / 1000).toFixed(1)} s response (3σ of ${d.length} changes)`;
     return { w, why };
   }
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DrawEstimator } from '../../src/control/draw-estimate.js';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import { testCore } from '../helpers/core.js';
-import { evseSpec } from '../helpers/evse.js';
+import { chargingEvse, evseSpec } from '../helpers/evse.js';
 
 /**
  * Issue 15 (start-up pessimism), through the gateway core: until the grid meter is first read the
@@ -69,5 +70,27 @@ describe('pauses caused only by start-up pessimism', () => {
     for (let i = 0; i < 3; i++) await round(5_000);
     expect(core.dispatcher.current('CP1/1')?.currentA).toBe(0);
     expect(core.dispatcher.current('CP1/1')?.reasons[0]?.text).toMatch(/minimum off time/);
+  });
+});
+
+describe("draw estimate at a session's first set-point", () => {
+  it('a vehicle read drawing before the first set-point is counted at that reading until it follows', () => {
+    const d = new DrawEstimator({ freshMs: 12_500 });
+    // Charging already when the gateway starts: its charger read 6.9 kW at 900 ms.
+    const e = chargingEvse('CP1/1', { powerW: reading(6900, 900, 'CP1') });
+    const snap = (now: number, gridW: number) => ({
+      ts: now,
+      siteId: 's',
+      grid: { powerW: reading(gridW, now, 'meter') },
+      pv: {},
+      battery: {},
+      evses: [e],
+      devices: [],
+      stale: [],
+    });
+    d.record([{ evseId: 'CP1/1', currentA: 10, powerW: 6900, phases: 3, reasons: [] }], snap(1000, 16_900), 1000);
+    // The meter 400 ms later still shows it: 6.9 kW of the 16.9 kW is the vehicle, not the building.
+    const out = d.apply(snap(1400, 16_900), 1400);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(6900);
   });
 });
