@@ -21,6 +21,8 @@ const SAMPLES = 240;
 const MIN_CHANGES = 20;
 /** Changes the spread is taken from (the latest ones). */
 const CHANGES = 120;
+/** A pair of samples at most this much further apart than the response time is compared, ms. */
+const PAIR_SLACK_MS = 1000;
 /** Spread to margin: 3 σ, σ from the median absolute change (1.4826 · MAD for a normal spread). */
 const K = 3 * 1.4826;
 
@@ -44,14 +46,17 @@ export class MarginMeter {
   margin(responseMs: number): MeasuredMargin | undefined {
     const d = this.scratch;
     d.length = 0;
-    // Walk back from the newest sample; for each, the building load `responseMs` before it.
+    // Walk back from the newest sample; for each, the building load `responseMs` before it. Samples
+    // are taken only while every draw is known, so they come in bursts: a pair further apart than
+    // the response (plus a poll or two) would measure how the building moves over a longer time
+    // (a load step long ago), not within the response, and is skipped.
     let j = this.n - 1;
     for (let i = this.n - 1; i >= 0 && d.length < CHANGES; i--) {
       const ti = this.at(i);
       if (j >= i) j = i - 1;
       while (j >= 0 && this.at(j) > ti - responseMs) j--;
       if (j < 0) break;
-      d.push(Math.abs(this.wAt(i) - this.wAt(j)));
+      if (ti - this.at(j) <= responseMs + PAIR_SLACK_MS) d.push(Math.abs(this.wAt(i) - this.wAt(j)));
     }
     if (d.length < MIN_CHANGES) return undefined;
     d.sort((a, b) => a - b);

@@ -36,6 +36,14 @@ describe('MarginMeter', () => {
     expect(quiet.margin(5000)?.w).toBeLessThan(200);
   });
 
+  it('compares only samples the response time apart: a gap in the samples does not straddle a step', () => {
+    // Samples in bursts (only while every draw is known): 7 s of them, a 40 s gap, a 100 kW step, 7 s more.
+    const m = new MarginMeter();
+    for (let t = 0; t < 35; t++) m.sample(t * 200, 20_000);
+    for (let t = 0; t < 35; t++) m.sample(47_000 + t * 200, 120_000);
+    expect(m.margin(5000)?.w).toBeLessThan(100);
+  });
+
   it('says nothing before it has enough samples', () => {
     const m = new MarginMeter();
     for (let t = 0; t < 10; t++) m.sample(t * 1000, 20_000);
