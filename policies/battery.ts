@@ -90,6 +90,23 @@ export function decide(snapshot: SiteSnapshot, config: BatteryConfig, now: numbe
       ? req(headroomW, `${text}; charging cut to the ${fmtKw(headroomW)} the site limit leaves`)
       : req(w, text);
   const following = balance.following;
+  const last = balance.command;
+  // Fast buffer: the grid above the site limit (vehicles not yet following their cut, a building
+  // step the chargers are being cut for) is covered by discharging at once, whatever the hysteresis
+  // or a set-point still on its way: load management cuts the vehicles, the battery covers the gap
+  // until they have followed. Sized from the battery's power at the meter's sample (back under the
+  // limit less the margin), so a discharge already commanded for the same excess is not added twice;
+  // a battery charging from the grid is only cut (below), never turned round here.
+  const overW = grid.value - config.siteLimitW;
+  const needW = Math.max(-config.maxDischargeW, balance.atMeterW - overW - config.marginW);
+  if (overW > 0 && needW < 0 && soc > config.socFloorPct) {
+    const commandedW = following?.powerW ?? last?.powerW;
+    if (commandedW === undefined || commandedW > needW + deadbandOf(config))
+      return req(
+        needW,
+        `fast buffer: grid ${fmtKw(grid.value)} above the ${fmtKw(config.siteLimitW)} site limit; discharging ${fmtKw(-needW)} until the vehicles have followed their cut`,
+      );
+  }
   if (following) {
     const ageS = ((now - following.ts) / 1000).toFixed(1);
     return keep(
@@ -97,8 +114,7 @@ export function decide(snapshot: SiteSnapshot, config: BatteryConfig, now: numbe
       `holding ${fmtKw(following.powerW)}: the battery took it ${ageS} s ago and the grid meter has not shown it settled yet`,
     );
   }
-  const last = balance.command;
-  const deadbandW = config.deadbandW ?? DEFAULT_DEADBAND_W;
+  const deadbandW = deadbandOf(config);
   // The battery pushes the grid the wrong way (discharging into export, charging from import): back off at once.
   const wrongWay =
     last !== undefined && ((last.powerW < 0 && grid.value < -deadbandW) || (last.powerW > 0 && grid.value > deadbandW));
@@ -147,6 +163,10 @@ export function decide(snapshot: SiteSnapshot, config: BatteryConfig, now: numbe
   if (soc <= config.socFloorPct) return req(0, `SoC ${soc.toFixed(0)} % at floor ${config.socFloorPct} %`);
   const w = Math.min(config.maxDischargeW, toCover);
   return steady(-w, `self-consumption: covering ${fmtKw(w)} of import`, wrongWay);
+}
+
+function deadbandOf(config: BatteryConfig): number {
+  return config.deadbandW ?? DEFAULT_DEADBAND_W;
 }
 
 function fmtKw(w: number): string {

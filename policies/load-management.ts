@@ -5,7 +5,10 @@ import { type PhaseValues, ROTATION, type SiteSnapshot } from '../src/model/site
 export interface LoadManagementConfig {
   /** Maximum grid import of the site (contract or connection), W. */
   readonly limitW: number;
-  /** Headroom kept below the limit, W: covers load changes while vehicles follow a new set-point. */
+  /**
+   * Headroom kept below the limit, W: covers load changes while vehicles follow a new set-point. A
+   * floor: the margin the control loop measured (`SiteSnapshot.measuredMargin`) is kept when larger.
+   */
   readonly marginW: number;
   /** Age after which an EVSE reading is not trusted, ms. */
   readonly staleAfterMs: number;
@@ -46,7 +49,13 @@ export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now
   const bat = snapshot.battery.powerW;
   const batteryW = bat && isFresh(bat, now, config.staleAfterMs) ? bat.value : 0;
   const baseLoadW = grid.value - evseW - batteryW;
-  const budgetW = Math.max(0, config.limitW - config.marginW - baseLoadW);
+  // The margin: the configured one, or what the control loop measured the balance needs when more.
+  const measured = snapshot.measuredMargin;
+  const marginW = measured && measured.w > config.marginW ? measured.w : config.marginW;
+  const why = measured
+    ? ` (${marginW > config.marginW ? 'measured' : `floor; measured ${fmtKw(measured.w)}`}: ${measured.why})`
+    : '';
+  const budgetW = Math.max(0, config.limitW - marginW - baseLoadW);
   const limits: Limit[] = [
     {
       scope: 'evses',
@@ -54,7 +63,7 @@ export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now
       reason: {
         policy: 'load-management',
         tier: 'contract',
-        text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(config.marginW)} margin and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging (grid ${fmtKw(grid.value)} less charging ${fmtKw(evseW)}${estimatedW > 0 ? `, ${fmtKw(estimatedW)} of it estimated from set-points` : ''}${batteryW !== 0 ? `, battery ${fmtKw(batteryW)}` : ''})`,
+        text: `site import limit ${fmtKw(config.limitW)} less ${fmtKw(marginW)} margin${why} and ${fmtKw(baseLoadW)} other load leaves ${fmtKw(budgetW)} for charging (grid ${fmtKw(grid.value)} less charging ${fmtKw(evseW)}${estimatedW > 0 ? `, ${fmtKw(estimatedW)} of it estimated from set-points` : ''}${batteryW !== 0 ? `, battery ${fmtKw(batteryW)}` : ''})`,
       },
     },
   ];

@@ -106,9 +106,11 @@ export class Dispatcher {
    * that stopped answering): their set-point is kept as wanted but not written (the write would
    * only wait for a timeout, round after round), a write still queued or held for them is dropped,
    * and what was written before is forgotten, so the device gets its set-point when it is back.
+   * Their set-points are left out of what is returned: not written, they are not in force (the
+   * draw estimate must not take an Offline charger's vehicle to follow them).
    */
   dispatch(setpoints: readonly Setpoint[], unreachable?: ReadonlySet<string>): readonly Setpoint[] {
-    let out: Setpoint[] | undefined;
+    let out: Array<Setpoint | undefined> | undefined;
     const now = this.opts.clock.now();
     const every = this.pace();
     for (let i = 0; i < setpoints.length; i++) {
@@ -121,6 +123,8 @@ export class Dispatcher {
           gone.queued = undefined;
           this.drop(gone);
         }
+        out ??= setpoints.slice();
+        out[i] = undefined;
         continue;
       }
       // Compared with what the device will have once pending writes are through, so a round that
@@ -152,7 +156,7 @@ export class Dispatcher {
       this.drop(link);
       this.queue(sp.evseId, link, sink, sp, prev);
     }
-    return out ?? setpoints;
+    return out ? out.filter((x): x is Setpoint => x !== undefined) : setpoints;
   }
 
   /** Drops the increases held for the pace (shutdown). */

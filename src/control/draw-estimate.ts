@@ -2,6 +2,8 @@ import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 import { DrawTrack, type Range } from './draw-track.js';
+import { MarginMeter, type MeasuredMargin } from './margin.js';
+import { type PhaseCount, VehiclePhases } from './vehicle-phases.js';
 
 /**
  * What each charging session draws now, for the site balance (building load =
@@ -32,6 +34,8 @@ export interface DrawEstimate {
   readonly source: 'measured' | 'estimated';
   /** Learnt response delay of the vehicle (upper bound from its readings), ms; absent when never seen following. */
   readonly delayMs?: number;
+  /** Phases the vehicle draws on, from its charger's per-phase readings; absent until seen. */
+  readonly vehiclePhases?: PhaseCount;
 }
 
 export interface DrawEstimatorOptions {
@@ -52,9 +56,20 @@ export class DrawEstimator {
   private buildingW: number | undefined;
 
   private readonly maxDelayMs: number;
+  /** How far the building load moves within the vehicles' response: the margin it needs. */
+  private readonly marginMeter = new MarginMeter();
+  private lastMargin: MeasuredMargin | undefined;
+  /** The phases each session's vehicle draws on: its draw is its set-point × those, not × 3. */
+  private readonly vehicles: VehiclePhases;
 
   constructor(private readonly o: DrawEstimatorOptions) {
     this.maxDelayMs = o.maxDelayMs ?? 11_000;
+    this.vehicles = new VehiclePhases(this.maxDelayMs);
+  }
+
+  /** The margin measured in the last `apply` (API); undefined until enough has been measured. */
+  margin(): MeasuredMargin | undefined {
+    return this.lastMargin;
   }
 
   /** The estimates of the last `apply` (API, reasons). */
@@ -66,19 +81,26 @@ export class DrawEstimator {
    * The snapshot with each session's `powerW` replaced by its estimate where its reading does not show
    * the draw at the meter's moment. Physical bound: the building cannot feed in more than on-site PV
    * produces, so the estimated draws never exceed what the meter shows (grid − battery + PV − measured).
+   * Each session's `vehiclePhases` is the count its readings showed (1, or 3 for a vehicle on two or
+   * three phases: the allocator reserves per phase, and the 2-phase one's third phase stays free), so
+   * it is allocated on the phases it draws on.
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
     const grid = snapshot.grid.powerW;
     const gridTs = grid?.ts ?? now;
-    const ranges: Array<Range | undefined> = snapshot.evses.map((e) => this.range(e, now, gridTs));
+    const phases = snapshot.evses.map((e) => this.phasesOf(e));
+    const ranges: Array<Range | undefined> = snapshot.evses.map((e, i) => this.range(e, now, gridTs, phases[i]));
     let measuredW = 0;
     let stayW = 0;
     let lowW = 0;
     let highW = 0;
+    /** How far the estimated draws are open (the vehicles' follow windows), W. */
+    let openW = 0;
     for (const r of ranges) {
       if (!r) continue;
       if (r.measured) measuredW += r.lowW;
       else {
+        openW += r.highW - r.lowW;
         stayW += r.stayW;
         // Only vehicles with evidence of how they follow may explain a meter move.
         lowW += r.learnt ? r.lowW : r.stayW;
@@ -100,6 +122,8 @@ export class DrawEstimator {
       const b = was !== undefined && was >= rest - highW - tol && was <= rest - lowW + tol ? was : rest - stayW;
       const drawW = Math.min(highW, Math.max(lowW, rest - b));
       this.buildingW = rest - drawW;
+      // Only a building load with every draw known tells how the building moves (see margin.ts).
+      if (openW < 1) this.marginMeter.sample(gridTs, this.buildingW);
       if (drawW > stayW && highW > stayW) up = (drawW - stayW) / (highW - stayW);
       else if (drawW < stayW && stayW > lowW) up = (drawW - stayW) / (stayW - lowW);
       const pv = Math.max(0, snapshot.pv.powerW?.value ?? 0);
@@ -108,11 +132,21 @@ export class DrawEstimator {
     } else this.buildingW = undefined;
     const out: DrawEstimate[] = [];
     let changed = false;
-    const evses = snapshot.evses.map((e, i) => {
+    const evses = snapshot.evses.map((e0, i) => {
       const r = ranges[i];
-      if (!r) return e;
+      if (!r) return e0;
+      const n = phases[i];
+      const allocated = n === undefined ? undefined : n === 1 ? 1 : 3;
+      let e = e0;
+      if (allocated !== undefined && allocated !== e0.vehiclePhases) {
+        e = { ...e0, vehiclePhases: allocated };
+        changed = true;
+      }
       const t = this.tracks.get(e.id);
-      const delay = t?.learnt ? { delayMs: t.delayMs() } : {};
+      const delay = {
+        ...(t?.learnt ? { delayMs: t.delayMs() } : {}),
+        ...(n !== undefined ? { vehiclePhases: n } : {}),
+      };
       if (r.measured) {
         out.push({ evseId: e.id, w: r.lowW, uncertaintyW: 0, source: 'measured', ...delay });
         // The reading is the draw at the meter's moment: so dated, a policy does not drop it as old.
@@ -129,6 +163,9 @@ export class DrawEstimator {
       return { ...e, powerW: reading(w, now, 'estimate') };
     });
     this.last = out;
+    this.lastMargin = this.measureMargin(snapshot, ranges);
+    if (this.lastMargin)
+      return { ...snapshot, evses: changed ? evses : snapshot.evses, measuredMargin: this.lastMargin };
     return changed ? { ...snapshot, evses } : snapshot;
   }
 
@@ -142,19 +179,44 @@ export class DrawEstimator {
         this.tracks.delete(sp.evseId);
         continue;
       }
-      const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+      const key = sessionOf(e);
       let t = this.tracks.get(e.id);
       if (!t || t.session !== key) {
         // Before the first set-point the vehicle may take what the charger offers, its maximum, or nothing.
         t = new DrawTrack(key, e.maxCurrentA, sp.phases, this.maxDelayMs);
         this.tracks.set(e.id, t);
       }
-      t.set(sp.currentA, sp.phases, now);
+      t.set(sp.currentA, sp.phases, now, this.vehicles.known(e.id, key));
     }
   }
 
+  /**
+   * The margin from what was measured: the building load's moves within the slowest learnt response
+   * (the longest delay assumed for a vehicle not seen following yet).
+   */
+  private measureMargin(snapshot: SiteSnapshot, ranges: ReadonlyArray<Range | undefined>): MeasuredMargin | undefined {
+    let responseMs = 0;
+    for (let i = 0; i < snapshot.evses.length; i++) {
+      const t = ranges[i] ? this.tracks.get((snapshot.evses[i] as EvseState).id) : undefined;
+      if (t) responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
+    }
+    return this.marginMeter.margin(Math.max(responseMs, 1000));
+  }
+
+  /** What the session's vehicle was seen drawing on, learnt from its charger's latest per-phase reading. */
+  private phasesOf(e: EvseState): PhaseCount | undefined {
+    if (!SESSION_STATUSES.has(e.status)) return undefined;
+    const key = sessionOf(e);
+    const t = this.tracks.get(e.id);
+    const own = t && t.session === key ? t : undefined;
+    const since = own ? own.offered3Since : e.phases === 3 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    const n = this.vehicles.observe(e, key, since);
+    if (own && n !== undefined) own.vehiclePhases = n;
+    return n;
+  }
+
   /** What a session may draw at the meter's moment; undefined when it is not charging or not known at all. */
-  private range(e: EvseState, now: number, gridTs: number): Range | undefined {
+  private range(e: EvseState, now: number, gridTs: number, phases: PhaseCount | undefined): Range | undefined {
     if (!SESSION_STATUSES.has(e.status)) return undefined;
     const t = this.tracks.get(e.id);
     if (!t && e.bidirectional) return undefined;
@@ -170,9 +232,13 @@ export class DrawEstimator {
     // charger offers. The meter rise that comes with it is the vehicle (its start is the evidence), not
     // the building: else the sessions already running were paused to make room for it.
     if (!t) {
-      const maxW = e.maxCurrentA * (e.vehiclePhases ?? e.phases) * e.voltageV;
+      const maxW = e.maxCurrentA * (phases ?? e.vehiclePhases ?? e.phases) * e.voltageV;
       return { lowW: 0, highW: maxW, stayW: 0, measured: false, learnt: true };
     }
     return t.range(e, gridTs, fresh ? r : undefined);
   }
+}
+
+function sessionOf(e: EvseState): string {
+  return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
 }

@@ -42,7 +42,12 @@ const JITTER_MS = 300;
 export class DrawTrack {
   /** Set-points that may still be on their way and the last one surely followed, oldest first. */
   private history: Change[];
-  phases: number;
+  /** Phases the last set-point offered. */
+  private offered: number;
+  /** Phases the vehicle was seen drawing on (its charger's per-phase readings), when seen. */
+  vehiclePhases: number | undefined;
+  /** Since when the set-points have offered all three phases (+∞ while switched to fewer), ms. */
+  offered3Since: number;
   /** Learnt from readings: the vehicle had not followed a change this long after it, ms. */
   delayLoMs = 0;
   /** Learnt from readings: the vehicle followed a change within this long, ms (`maxDelayMs` until seen). */
@@ -62,18 +67,30 @@ export class DrawTrack {
     private readonly maxDelayMs: number,
   ) {
     this.history = [{ a: maxA, at: Number.NEGATIVE_INFINITY, upTo: true }];
-    this.phases = phases;
+    this.offered = phases;
+    this.offered3Since = phases === 3 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
     this.delayHiMs = maxDelayMs;
   }
 
-  /** A set-point dispatched at `now`. */
-  set(a: number, phases: number, now: number): void {
+  /**
+   * A set-point dispatched at `now`, offered on `phases`; `vehiclePhases`: those the vehicle was
+   * seen drawing on (it draws on no more than both).
+   */
+  set(a: number, phases: number, now: number, vehiclePhases?: number): void {
     const last = this.history[this.history.length - 1] as Change;
     if (Math.abs(a - last.a) > 1e-6 || last.upTo) this.history.push({ a, at: now });
-    this.phases = phases;
+    if (phases !== 3) this.offered3Since = Number.POSITIVE_INFINITY;
+    else if (this.offered3Since === Number.POSITIVE_INFINITY) this.offered3Since = now;
+    this.offered = phases;
+    if (vehiclePhases !== undefined) this.vehiclePhases = vehiclePhases;
     // Keep the changes that may still be on their way (meter samples up to a few seconds old included).
     const surely = now - this.hiMs() - 3000;
     while (this.history.length > 1 && (this.history[1] as Change).at <= surely) this.history.shift();
+  }
+
+  /** Phases the vehicle draws on: those offered, fewer when its readings show it draws on fewer. */
+  get phases(): number {
+    return Math.min(this.offered, this.vehiclePhases ?? this.offered);
   }
 
   /** The learnt delay (API): the upper bound, the one the estimate relies on. */
@@ -124,7 +141,15 @@ export class DrawTrack {
     let lowW = Number.POSITIVE_INFINITY;
     let highW = 0;
     const f = h[first] as Change;
-    let stayW = f.upTo ? 0 : this.drawA(e, f.a) * wPerA;
+    // Not yet on its first set-point: it draws what its charger read before that set-point went out
+    // (at start-up the vehicles already charge). Taken at 0, its draw was counted as building load
+    // and the sessions were paused by the gateway's own start (then kept off for the minimum off time).
+    const before = h[1];
+    let stayW = f.upTo
+      ? r && before && r.ts < before.at
+        ? Math.min(r.value, this.drawA(e, f.a) * wPerA)
+        : 0
+      : this.drawA(e, f.a) * wPerA;
     for (let i = first; i <= lastIdx; i++) {
       const c = h[i] as Change;
       const w = this.drawA(e, c.a) * wPerA;

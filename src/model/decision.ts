@@ -24,6 +24,11 @@ export interface Reason {
   readonly tier: Tier;
   /** Human-readable, e.g. "site import limit 22000 W, 8400 W used by other loads". */
   readonly text: string;
+  /**
+   * The limit stands in for something not known yet (the grid meter not read since start-up): a
+   * session it pauses is not held off for the minimum off time once it is known.
+   */
+  readonly transient?: true;
 }
 
 /**

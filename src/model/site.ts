@@ -178,6 +178,12 @@ export interface SiteSnapshot {
   readonly devices: readonly DeviceStatus[];
   /** Set of inputs that are stale right now (device ids / quantities). */
   readonly stale: readonly string[];
+  /**
+   * The margin the control loop measured the site balance needs (building load moving within the
+   * vehicles' response time, estimated draws straying from their set-points), W, and why; load
+   * management keeps at least its configured margin. Absent until enough has been measured.
+   */
+  readonly measuredMargin?: { readonly w: number; readonly why: string };
 }
 
 /** Power of a current on a number of phases at a nominal voltage. */

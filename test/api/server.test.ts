@@ -56,6 +56,8 @@ describe('API server', () => {
     expect(body.battery).toEqual({ socPct: 55, powerW: -1000 });
     expect(body.site.failsafe).toBe(false);
     expect(body.site.limitW).toBeLessThanOrEqual(22_000);
+    // One round: nothing measured yet, the configured margin applies.
+    expect(body.site.margin).toMatchObject({ measuredW: null, why: 'configured margin (not measured yet)' });
     expect(body.evses).toHaveLength(2);
     for (const e of body.evses) {
       expect(e.status).toBe('Charging');
@@ -65,7 +67,13 @@ describe('API server', () => {
       expect(e.reason).toMatch(/\//);
       expect(e.reasons.length).toBeGreaterThan(0);
       // Read with the meter's sample: the reading is the draw the balance counts.
-      expect(e.drawEstimate).toEqual({ w: 7_000, uncertaintyW: 0, source: 'measured', delayMs: null });
+      expect(e.drawEstimate).toEqual({
+        w: 7_000,
+        uncertaintyW: 0,
+        source: 'measured',
+        delayMs: null,
+        vehiclePhases: null,
+      });
     }
     expect(body.devices).toEqual([
       expect.objectContaining({ id: 'meter', protocol: 'modbus', online: true, lastSeen: new Date(now).toISOString() }),

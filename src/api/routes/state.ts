@@ -4,6 +4,7 @@ import type { GatewayContext } from '../../context.js';
 import { summariseReasons, TIERS } from '../../model/decision.js';
 import type { SiteSnapshot } from '../../model/site.js';
 import type { DrawEstimate } from '../../control/draw-estimate.js';
+import type { MeasuredMargin } from '../../control/margin.js';
 import { reading, zodPlugin } from './deps.js';
 import { amps, orNull, percent, watts } from '../../integration/units.js';
 
@@ -37,6 +38,13 @@ export const EvseViewSchema = z.object({
       uncertaintyW: z.number().describe('How far the real draw may be from it, W'),
       source: z.enum(['measured', 'estimated']),
       delayMs: z.number().nullable().describe("The vehicle's learnt response delay, ms; null until seen following"),
+      vehiclePhases: z
+        .number()
+        .int()
+        .nullable()
+        .describe(
+          "Phases the vehicle draws on (1-3), learnt per session from the charger's per-phase currents: its estimate is set-point x these; null until seen",
+        ),
     })
     .nullable()
     .describe(
@@ -83,6 +91,17 @@ export const StateSchema = z.object({
       .object({ limitW: z.number(), until: z.string(), reason: z.string() })
       .nullable()
       .describe('Temporary site-limit override set through the API, if one is in force'),
+    margin: z
+      .object({
+        w: z.number().describe('Margin kept below the import limit, W: the larger of the two below'),
+        floorW: z.number().describe('Configured margin (control.policies.loadManagement.marginW), W'),
+        measuredW: z
+          .number()
+          .nullable()
+          .describe('Margin the control loop measured the balance needs, W; null until measured'),
+        why: z.string(),
+      })
+      .describe('Headroom kept below the import limit and why (issue 15: sized from measured response)'),
   }),
   evses: z.array(EvseViewSchema),
   devices: z.array(DeviceSchema),
@@ -169,6 +188,7 @@ export function buildState(
       failsafe: round ? round.stale.includes('grid.powerW') : false,
       reasons: limitReasons,
       override: o ? { limitW: o.limitW, until: new Date(o.until).toISOString(), reason: o.reason } : null,
+      margin: marginView(ctx.config.control.policies.loadManagement.marginW, ctx.loop.draws.margin()),
     },
     evses: s.evses.map((e) => {
       const sp = ctx.dispatcher.current(e.id);
@@ -227,7 +247,21 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
   });
 }
 
+function marginView(floorW: number, m: MeasuredMargin | undefined): StateView['site']['margin'] {
+  if (!m) return { w: watts(floorW), floorW, measuredW: null, why: 'configured margin (not measured yet)' };
+  const measuredW = watts(m.w);
+  return measuredW > floorW
+    ? { w: measuredW, floorW, measuredW, why: `measured: ${m.why}` }
+    : { w: watts(floorW), floorW, measuredW, why: `configured floor (measured ${measuredW} W: ${m.why})` };
+}
+
 function drawView(d: DrawEstimate | undefined): StateView['evses'][number]['drawEstimate'] {
   if (!d) return null;
-  return { w: watts(d.w), uncertaintyW: watts(d.uncertaintyW), source: d.source, delayMs: d.delayMs ?? null };
+  return {
+    w: watts(d.w),
+    uncertaintyW: watts(d.uncertaintyW),
+    source: d.source,
+    delayMs: d.delayMs ?? null,
+    vehiclePhases: d.vehiclePhases ?? null,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Setpoint } from '../../model/decision.js';
+import type { Reason, Setpoint } from '../../model/decision.js';
 import { type Cand, EPS, type Round, type SessionMemory } from './types.js';
 
 /**
@@ -25,7 +25,9 @@ export function remember(
     const onSince = a > 0 ? (prevA > 0 && prev?.onSince !== undefined ? prev.onSince : now) : undefined;
     // Min-off protects relays and vehicles from on/off toggling: it starts when a session that
     // was on is paused, never for a session that has not been on yet (it is admitted as soon as it fits).
-    const offSince = a === 0 && prev ? (prevA === 0 ? prev.offSince : now) : undefined;
+    // A pause caused only by start-up pessimism (a transient limit) does not arm it either.
+    const offSince =
+      a === 0 && prev ? (prevA === 0 ? prev.offSince : c.reasons.some(isTransient) ? undefined : now) : undefined;
     const phasesAt = prev && prev.phases === phases ? prev.phasesAt : now;
     const holdUntil = decrease ? now + s.holdMaxMs : (prev?.holdUntil ?? 0);
     // A session whose memory did not change keeps its object: most do, every round.
@@ -70,4 +72,8 @@ export function remember(
       reasons: c.reasons,
     };
   }
+}
+
+function isTransient(r: Reason): boolean {
+  return r.transient === true;
 }

@@ -142,6 +142,30 @@ describe('battery self-consumption against its own lag', () => {
   });
 });
 
+describe('battery as the fast buffer above the site limit (issue 15 item 2)', () => {
+  it('covers the excess at once, though the last change was a discharge step a moment ago', () => {
+    // Discharging 2 kW, set 1 s ago (no longer following); the vehicles have not followed their cut
+    // yet and the site imports 64 kW: 4 kW over the 60 kW limit. Back under it, margin included, now.
+    const r = asked({ gridW: 64000, batteryW: -2000, command: { powerW: -2000, ageMs: 5000, previousW: 0 } });
+    expect(r.w).toBe(-7000);
+    expect(r.text).toMatch(/fast buffer: grid 64.0 kW above the 60.0 kW site limit/);
+  });
+
+  it('covers it while a set-point is still on its way, without counting the excess twice', () => {
+    // Storing 3 kW, just told to stop (not yet seen): the meter's 62 kW is with the 3 kW charge in it.
+    const r = asked({ gridW: 62000, batteryW: 3000, command: { powerW: 0, ageMs: 500, previousW: 3000 } });
+    expect(r.w).toBe(0);
+    // Discharging 5 kW already commanded for a 4 kW excess seen with the battery idle: kept, not added to.
+    const kept = asked({ gridW: 64000, batteryW: 0, command: { powerW: -5000, ageMs: 500, previousW: 0 } });
+    expect(kept.w).toBe(-5000);
+  });
+
+  it('not below the SoC floor, nor beyond the battery', () => {
+    expect(asked({ gridW: 64000, batteryW: 0, socPct: 20 }).w).toBe(0);
+    expect(asked({ gridW: 90000, batteryW: 0 }).w).toBe(-20000);
+  });
+});
+
 describe('peak shaving against the battery lag', () => {
   const config = {
     targetW: 30000,
