@@ -10,6 +10,7 @@ import { reason } from './allocation/reasons.js';
 import { ownLimitsOf, requestsByEvse } from './allocation/requests.js';
 import {
   type Cand,
+  type CandPool,
   type Constraint,
   EMPTY_ALLOCATOR_STATE,
   type Round,
@@ -51,7 +52,11 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   const now = input.now;
   const { byNode, evses: evsesCons, all, exports } = buildConstraints(input, s.reserve);
   const consOfNode = new Map<string, Constraint[]>();
+  const pool: CandPool = input.state?.pool ?? { records: new Map(), stamp: 0 };
+  pool.stamp = (pool.stamp + 1) % Number.MAX_SAFE_INTEGER;
   const round: Round = {
+    pool: pool.records,
+    stamp: pool.stamp,
     now,
     s,
     prev: input.state ?? EMPTY_ALLOCATOR_STATE,
@@ -101,5 +106,5 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   if (pending) holdIncreases(cands, all, fed.dischargeUse); // 4. hold increases until decreases are followed
   const mems = new Map<string, SessionMemory>(fed.mems);
   remember(cands, round, mems, setpoints);
-  return { setpoints, state: { sessions: mems } };
+  return { setpoints, state: { sessions: mems, pool } };
 }
