@@ -1,6 +1,6 @@
 /**
  * Diagnostic for the proxy's latency tail (not a bench module, nothing goes into results.json):
- * `flock /work/wt/bench.lock npx tsx bench/proxy-stalls.ts [--cpu-prof <dir>] [--chargers N]` runs the proxy
+ * `flock /work/wt/bench.lock npx tsx bench/proxy-stalls.ts [--cpu-prof <dir>] [--chargers N] [--node-args "<v8 flags>"]` runs the proxy
  * bench's traffic (bench/proxy.ts, no reconnect part) with the stall probe (bench/stall-probe.ts) preloaded into
  * the gateway, and prints what blocked the gateway's event loop for more than 2 ms: stalls per minute by the
  * recorded work that overlapped them most (SQLite commit, control round, GC, ...), and the added latency beside.
@@ -15,7 +15,7 @@ interface Report {
   elapsedS: number;
   loopDelayMs: Record<string, number>;
   totals: Record<string, { n: number; ms: number; over2: number; max: number }>;
-  stalls: Array<{ t: number; d: number; overlaps: Record<string, number> }>;
+  stalls: Array<{ t: number; d: number; cpuMs: number; overlaps: Record<string, number> }>;
 }
 
 const arg = (name: string) => {
@@ -26,7 +26,8 @@ const reportFile = join(tmpdir(), `gk-stalls-${process.pid}.json`);
 const probe = fileURLToPath(new URL('./stall-probe.ts', import.meta.url));
 const prof = arg('--cpu-prof');
 process.env.GK_STALL_REPORT = reportFile;
-process.env.GK_BENCH_NODE_ARGS = `--import ${probe}${prof ? ` --cpu-prof --cpu-prof-dir ${prof}` : ''}`;
+// --node-args "<flags>": V8 flags for the gateway to compare (e.g. GC settings), diagnostics only.
+process.env.GK_BENCH_NODE_ARGS = `--import ${probe}${prof ? ` --cpu-prof --cpu-prof-dir ${prof}` : ''} ${arg('--node-args') ?? ''}`;
 
 const results = await run({
   chargers: Number(arg('--chargers') ?? 1000),
@@ -46,8 +47,10 @@ const by: Record<string, { n: number; ms: number; max: number }> = {};
 for (const s of rep.stalls) {
   if (s.d <= 2) continue;
   const top = Object.entries(s.overlaps).sort((a, b) => b[1] - a[1])[0];
+  // The process used less than half the stall's wall time on a CPU: it waited for one (other load on the machine).
+  const off = s.cpuMs < s.d / 2 ? 'off-CPU ' : '';
   // A stall mostly not covered by recorded work is the proxy's own message handling (see the CPU profile).
-  const key = top && top[1] >= s.d / 2 ? top[0] : `unattributed${top ? ` (largest: ${top[0]})` : ''}`;
+  const key = `${off}${top && top[1] >= s.d / 2 ? top[0] : `unattributed${top ? ` (largest: ${top[0]})` : ''}`}`;
   const x = by[key] ?? { n: 0, ms: 0, max: 0 };
   by[key] = x;
   x.n++;

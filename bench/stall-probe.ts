@@ -24,7 +24,7 @@ interface Span {
   readonly d: number;
 }
 const spans: Span[] = [];
-const stalls: Array<{ t: number; d: number }> = [];
+const stalls: Array<{ t: number; d: number; cpuMs: number }> = [];
 const MIN_SPAN_MS = 0.5;
 // Recording runs from the first SIGUSR2 (the traffic starts) to the second (it ends): start-up is left out.
 let window: { from: number; to: number } = { from: Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY };
@@ -111,6 +111,23 @@ function timeMethod(proto: Record<string, unknown>, name: string, label: string)
   };
 }
 timeMethod(ControlLoop.prototype as never, 'runRound', 'control round');
+// A round the timers start runs in phases (a generator): each step of it is timed.
+const loopProto = ControlLoop.prototype as unknown as Record<string, (...a: unknown[]) => Iterator<unknown>>;
+const phases = loopProto.phases as (...a: unknown[]) => Iterator<unknown>;
+loopProto.phases = function (this: unknown, ...args: unknown[]) {
+  const it = phases.apply(this, args);
+  let n = 0;
+  return {
+    next() {
+      const t = performance.now();
+      try {
+        return it.next();
+      } finally {
+        note(`control round phase ${++n}`, t);
+      }
+    },
+  } as Iterator<unknown>;
+};
 timeMethod(SetpointAudit.prototype as never, 'flush', 'set-point audit flush');
 timeMethod(TelemetryStore.prototype as never, 'append', 'telemetry append');
 
@@ -131,11 +148,19 @@ new PerformanceObserver((list) => {
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 let last = performance.now();
+let lastCpu = process.cpuUsage();
 const ticker = setInterval(() => {
   const now = performance.now();
-  // The timer is due 1 ms after the last tick; anything beyond that (and a timer's own 1 ms slack) is the loop busy.
-  if (now - last > 3 && recording(last)) stalls.push({ t: last, d: now - last });
+  const cpu = process.cpuUsage();
+  // The timer is due 1 ms after the last tick; anything beyond that (and a timer's own 1 ms slack) is the loop busy,
+  // or the process not on a CPU at all (a busy machine): the CPU time this process used meanwhile tells them apart
+  // (it counts every thread, GC helpers and the checkpointer too).
+  if (now - last > 3 && recording(last)) {
+    const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    stalls.push({ t: last, d: now - last, cpuMs });
+  }
   last = now;
+  lastCpu = cpu;
 }, 1);
 ticker.unref();
 

@@ -3,7 +3,8 @@ import type { Setpoint } from '../model/decision.js';
 import type { BoundPolicy } from '../model/policy.js';
 import type { SiteSnapshot } from '../model/site.js';
 import type { Logger } from '../util/logger.js';
-import { type Arbitration, arbitrate, type MergedLimit } from './arbiter.js';
+import type { LoopAllocator } from './allocator.js';
+import { arbitrate, type MergedLimit } from './arbiter.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DrawEstimator } from './draw-estimate.js';
 
@@ -35,8 +36,11 @@ export interface ControlLoopOptions {
    * the one in flight first.
    */
   readonly sliceFromEvses?: number;
-  /** Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`). */
-  readonly allocate: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
+  /**
+   * Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`); with `steps`, a round in
+   * phases runs a turn of the event loop between the allocation's steps too.
+   */
+  readonly allocate: LoopAllocator;
   /** A charger reading older than this is replaced by the estimate from its set-point, ms (default 12.5 s: 2.5 sample intervals). */
   readonly drawFreshMs?: number;
   /** Observers (metrics, failsafe events, API). */
@@ -74,6 +78,9 @@ export class ControlLoop {
   /** A round cut into phases, and the timer of its next phase. */
   private inflight?: Generator<void, ControlRound, void>;
   private inflightTimer?: TimerHandle;
+  /** The time the round's earlier phases took, and when its current one began (`durationMs`). */
+  private phasesMs = 0;
+  private phaseStarted = 0;
   rounds = 0;
   /** Each session's draw from its set-point where its charger has not confirmed it (site balance). */
   readonly draws: DrawEstimator;
@@ -129,7 +136,7 @@ export class ControlLoop {
   /** One round now, in one piece (after finishing a round in flight). */
   runRound(trigger: ControlRound['trigger']): ControlRound {
     this.finishInflight();
-    return drain(this.phases(trigger));
+    return this.drain(this.phases(trigger));
   }
 
   /** A round the loop's timers asked for: in phases on a big site (`sliceFromEvses`). */
@@ -137,7 +144,7 @@ export class ControlLoop {
     this.finishInflight();
     const steps = this.phases(trigger);
     if (this.evses < (this.opts.sliceFromEvses ?? 100)) {
-      drain(steps);
+      this.drain(steps);
       return;
     }
     this.inflight = steps;
@@ -148,7 +155,7 @@ export class ControlLoop {
     const steps = this.inflight;
     this.inflightTimer = undefined;
     if (!steps) return;
-    if (steps.next().done) {
+    if (this.step(steps).done) {
       this.inflight = undefined;
       return;
     }
@@ -162,38 +169,43 @@ export class ControlLoop {
     this.opts.clock.clearTimeout(this.inflightTimer);
     this.inflightTimer = undefined;
     this.inflight = undefined;
-    drain(steps);
+    this.drain(steps);
+  }
+
+  private step(steps: Generator<void, ControlRound, void>): IteratorResult<void, ControlRound> {
+    this.phaseStarted = performance.now();
+    const r = steps.next();
+    this.phasesMs += performance.now() - this.phaseStarted;
+    return r;
+  }
+
+  private drain(steps: Generator<void, ControlRound, void>): ControlRound {
+    for (;;) {
+      const r = this.step(steps);
+      if (r.done) return r.value;
+    }
   }
 
   /** The round, yielding between its phases; `durationMs` is the time spent in them, not the gaps. */
   private *phases(trigger: ControlRound['trigger']): Generator<void, ControlRound, void> {
-    let started = performance.now();
-    let durationMs = 0;
-    const pause = () => {
-      durationMs += performance.now() - started;
-    };
+    this.phasesMs = 0;
     const now = this.opts.clock.now();
     this.lastRunAt = now;
     const snapshot = this.draws.apply(this.opts.snapshot(), now);
     this.evses = snapshot.evses.length;
-    pause();
     yield;
-    started = performance.now();
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
-    pause();
     yield;
-    started = performance.now();
-    const setpoints = this.opts.allocate(snapshot, arbitration);
-    pause();
+    const { allocate } = this.opts;
+    const setpoints = allocate.steps ? yield* allocate.steps(snapshot, arbitration) : allocate(snapshot, arbitration);
     // A round in flight is always finished (`finishInflight`), so the allocator's memory never runs ahead
     // of what was dispatched.
     yield;
-    started = performance.now();
     // The estimate follows what the devices get: an increase the dispatcher paced is not in force yet.
     this.draws.record(this.opts.dispatcher.dispatch(setpoints, unreachable(snapshot)), snapshot, now);
-    pause();
+    const durationMs = this.phasesMs + (performance.now() - this.phaseStarted);
     const round: ControlRound = {
       ts: now,
       trigger,
@@ -214,13 +226,6 @@ export class ControlLoop {
     }
     this.opts.onRound?.(round);
     return round;
-  }
-}
-
-function drain<T>(steps: Generator<void, T, void>): T {
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
   }
 }
 

@@ -48,6 +48,19 @@ export {
  */
 
 export function allocateTree(input: TreeAllocationInput): TreeAllocation {
+  const steps = allocateTreeSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * `allocateTree` in two steps, for the control loop to run with a turn of the event loop between them
+ * (see `ControlLoop`): the candidates, then the allocation. The caller finishes one allocation before it
+ * starts another (the working records are shared through `state.pool`).
+ */
+export function* allocateTreeSteps(input: TreeAllocationInput): Generator<void, TreeAllocation, void> {
   const s = settingsOf(input.options ?? {});
   const now = input.now;
   const { byNode, evses: evsesCons, all, exports } = buildConstraints(input, s.reserve);
@@ -99,6 +112,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     cands.push(candidateOf(e, index, req, round));
   }
 
+  yield;
   const fed = feedIn(feeding, round, setpoints); // 0. V2G feed-in
   admit(cands, round); // 1. minimums
   fillTiers(cands, all); // 2. requests tier by tier, then water-filling
