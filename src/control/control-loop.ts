@@ -29,7 +29,8 @@ export interface ControlLoopOptions {
   readonly deviceCoalesceMsPerEvse?: number;
   /**
    * Rounds run by the loop's own timers on a site of at least this many EVSEs are cut into phases
-   * (inputs, decisions, allocation, dispatch) with a turn of the event loop between them (default 100).
+   * (process image, draw estimate, decisions, candidates, allocation, dispatch) with a turn of the event
+   * loop between them (default 100).
    * At 1000 EVSEs a round took ~6 ms in one piece: every proxied OCPP message that arrived meanwhile
    * waited for it. The phases work on the round's own snapshot and only the last one writes, so a round
    * in flight is still one decision; `runRound` (and a round due while another is in flight) finishes
@@ -191,8 +192,10 @@ export class ControlLoop {
     this.phasesMs = 0;
     const now = this.opts.clock.now();
     this.lastRunAt = now;
-    const snapshot = this.draws.apply(this.opts.snapshot(), now);
-    this.evses = snapshot.evses.length;
+    const image = this.opts.snapshot();
+    this.evses = image.evses.length;
+    yield;
+    const snapshot = this.draws.apply(image, now);
     yield;
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
     for (const e of arbitration.errors)
