@@ -14,6 +14,7 @@ import { run } from './proxy.js';
 interface Report {
   elapsedS: number;
   loopDelayMs: Record<string, number>;
+  walMaxMiB: number;
   totals: Record<string, { n: number; ms: number; over2: number; max: number }>;
   stalls: Array<{ t: number; d: number; cpuMs: number; overlaps: Record<string, number> }>;
 }
@@ -41,7 +42,7 @@ const rep = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
 rmSync(reportFile, { force: true });
 const min = rep.elapsedS / 60;
 process.stdout.write(
-  `\nrecorded ${rep.elapsedS.toFixed(0)} s of traffic; loop delay (monitorEventLoopDelay) p50 ${rep.loopDelayMs.p50?.toFixed(2)} p99 ${rep.loopDelayMs.p99?.toFixed(2)} max ${rep.loopDelayMs.max?.toFixed(1)} ms\n`,
+  `\nrecorded ${rep.elapsedS.toFixed(0)} s of traffic; loop delay (monitorEventLoopDelay) p50 ${rep.loopDelayMs.p50?.toFixed(2)} p99 ${rep.loopDelayMs.p99?.toFixed(2)} max ${rep.loopDelayMs.max?.toFixed(1)} ms; WAL file at most ${rep.walMaxMiB.toFixed(1)} MiB\n`,
 );
 const by: Record<string, { n: number; ms: number; max: number }> = {};
 for (const s of rep.stalls) {

@@ -8,7 +8,8 @@
  * On exit it writes every stall with the recorded work that overlaps it, to GK_STALL_REPORT (a JSON file).
  * The wrappers cost a little per call; figures taken with the probe are for the breakdown, not the judged run.
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { constants, monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { ControlLoop } from '../src/control/control-loop.js';
@@ -164,6 +165,19 @@ const ticker = setInterval(() => {
 }, 1);
 ticker.unref();
 
+// The WAL's size, sampled each second (bench/gateway.ts puts the database beside the site file): it should start
+// over again and again under traffic, not grow towards the checkpointer's RESTART threshold.
+const configAt = process.argv.indexOf('--config');
+const walFile = configAt > 0 ? join(dirname(process.argv[configAt + 1] ?? ''), 'gridkeeper.db-wal') : undefined;
+let walMaxBytes = 0;
+const walSampler = setInterval(() => {
+  if (!walFile || !recording(performance.now())) return;
+  try {
+    walMaxBytes = Math.max(walMaxBytes, statSync(walFile).size);
+  } catch {}
+}, 1000);
+walSampler.unref();
+
 process.on('exit', () => {
   const elapsedS = (Math.min(window.to, performance.now()) - window.from) / 1000;
   spans.sort((a, b) => a.t - b.t);
@@ -192,6 +206,7 @@ process.on('exit', () => {
     JSON.stringify({
       elapsedS,
       loopDelayMs,
+      walMaxMiB: walMaxBytes / 2 ** 20,
       totals,
       stalls: report,
     }),
