@@ -28,6 +28,7 @@ export interface GatewayUnderTest {
 /** GK_BENCH_GATEWAY_ROOT runs another checkout's gateway against these peers (e.g. a branch before merging it). */
 const ROOT = process.env.GK_BENCH_GATEWAY_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nodeArgs = () => (process.env.GK_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /**
  * `raw` is a site file as an object; store, ports and log level are filled in here (`api` settings other than
@@ -58,7 +59,8 @@ export async function startGateway(
   const out = openSync(logFile, 'a');
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '--config', file],
+    // GK_BENCH_NODE_ARGS: diagnostics only (e.g. `--cpu-prof`, the stall probe of bench/proxy-stalls.ts).
+    ['--import', 'tsx', ...nodeArgs(), join(ROOT, 'src/cli/main.ts'), 'run', '--config', file],
     { cwd: ROOT, stdio: ['ignore', out, out], env: { ...process.env, ...env, NODE_ENV: 'production' } },
   );
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -31,6 +31,8 @@ export interface ProxyBenchOptions {
   readonly control?: Record<string, unknown>;
   /** More `ocpp` settings for the gateway (diagnostics, e.g. the handshake guard's limits). */
   readonly ocpp?: Record<string, unknown>;
+  /** Diagnostics (bench/proxy-stalls.ts): called with the gateway's pid when the proxied traffic starts and ends. */
+  readonly onTraffic?: (pid: number, phase: 'start' | 'end') => void;
 }
 
 interface TrafficResult {
@@ -142,10 +144,12 @@ export async function run(opts: ProxyBenchOptions = {}): Promise<BenchResult[]> 
       const t0 = performance.now();
       const sampler = setInterval(() => rss.push([performance.now() - t0, gw.rss()]), 1000);
       const cpu0 = gw.cpuMs();
+      opts.onTraffic?.(gw.pid, 'start');
       try {
         proxied = await peer.request<TrafficResult>('traffic', { ...traffic, url: gw.ocppUrl });
       } finally {
         clearInterval(sampler);
+        opts.onTraffic?.(gw.pid, 'end');
       }
       cpuMs = gw.cpuMs() - cpu0;
       trafficS = (performance.now() - t0) / 1000;

@@ -4,7 +4,7 @@ import type { Arbitration } from './arbiter.js';
 import type { CircuitTree } from './circuit-tree.js';
 import {
   type AllocatorState,
-  allocateTree,
+  allocateTreeSteps,
   EMPTY_ALLOCATOR_STATE,
   type TreeAllocatorOptions,
 } from './tree-allocator.js';
@@ -14,19 +14,25 @@ import {
  * between rounds (the allocation itself stays a pure function) and turns
  * battery requests (`battery:<id>`) into set-points within their limits.
  */
-export function createTreeAllocator(
-  tree: CircuitTree,
-  options: TreeAllocatorOptions = {},
-): (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[] {
+/**
+ * Budgets to set-points for the control loop; `steps` is the same allocation cut in two (the loop runs a
+ * turn of the event loop between them on a big site).
+ */
+export interface LoopAllocator {
+  (snapshot: SiteSnapshot, arbitration: Arbitration): Setpoint[];
+  steps?(snapshot: SiteSnapshot, arbitration: Arbitration): Generator<void, Setpoint[], void>;
+}
+
+export function createTreeAllocator(tree: CircuitTree, options: TreeAllocatorOptions = {}): LoopAllocator {
   let state: AllocatorState = EMPTY_ALLOCATOR_STATE;
   // Batteries once given a set-point: when no policy asks for them any more (a dispatch event
   // ended), they are set to 0 W instead of keeping the last set-point until the SoC floor.
   const batteries = new Set<string>();
-  return (snapshot, arbitration) => {
+  function* steps(snapshot: SiteSnapshot, arbitration: Arbitration): Generator<void, Setpoint[], void> {
     // Battery first (VPP order): its discharge comes out of the export caps before V2G feed-in is shared.
     const bats = batterySetpoints(arbitration);
     const shared = lessBatteryExport(arbitration, bats);
-    const out = allocateTree({
+    const out = yield* allocateTreeSteps({
       tree,
       evses: snapshot.evses,
       limits: shared.limits,
@@ -41,7 +47,16 @@ export function createTreeAllocator(
     for (const id of batteries) if (!asked.has(id)) bats.push(idleBattery(id));
     for (const id of asked) batteries.add(id);
     return [...out.setpoints, ...bats];
+  }
+  const allocate: LoopAllocator = (snapshot, arbitration) => {
+    const it = steps(snapshot, arbitration);
+    for (;;) {
+      const r = it.next();
+      if (r.done) return r.value;
+    }
   };
+  allocate.steps = steps;
+  return allocate;
 }
 
 /** Scopes whose export cap the tree allocator shares among discharging EVSEs. */

@@ -3,7 +3,8 @@ import type { Setpoint } from '../model/decision.js';
 import type { BoundPolicy } from '../model/policy.js';
 import type { SiteSnapshot } from '../model/site.js';
 import type { Logger } from '../util/logger.js';
-import { type Arbitration, arbitrate, type MergedLimit } from './arbiter.js';
+import type { LoopAllocator } from './allocator.js';
+import { arbitrate, type MergedLimit } from './arbiter.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DrawEstimator } from './draw-estimate.js';
 
@@ -19,14 +20,28 @@ export interface ControlLoopOptions {
   readonly coalesceMs: number;
   /**
    * A device reading (`notifyChange(false)`: a charger's meter value or status) waits longer on a big
-   * site: this many ms per EVSE, at least `coalesceMs`, at most `intervalMs`. Default 0.5 ms: at 1000
-   * chargers their readings arrive hundreds a second and a round costs ~5 ms, so a round per 50 ms
-   * blocked the event loop (and every proxied message) a tenth of the time. Meter readings, limits
-   * and commands keep `coalesceMs`.
+   * site: this many ms per EVSE, at least `coalesceMs`, at most `intervalMs`. Default 1 ms: at 1000
+   * chargers their readings arrive hundreds a second and a round costs ~6 ms, so a round per 50 ms
+   * blocked the event loop (and every proxied message) a tenth of the time, and one per 500 ms still
+   * made a third of the stalls > 2 ms that proxied messages waited for; at 1000 EVSEs they now wait for
+   * the periodic round (`intervalMs`). Meter readings, limits and commands keep `coalesceMs`.
    */
   readonly deviceCoalesceMsPerEvse?: number;
-  /** Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`). */
-  readonly allocate: (snapshot: SiteSnapshot, arbitration: Arbitration) => Setpoint[];
+  /**
+   * Rounds run by the loop's own timers on a site of at least this many EVSEs are cut into phases
+   * (process image, draw estimate, decisions, candidates, allocation, dispatch) with a turn of the event
+   * loop between them (default 100).
+   * At 1000 EVSEs a round took ~6 ms in one piece: every proxied OCPP message that arrived meanwhile
+   * waited for it. The phases work on the round's own snapshot and only the last one writes, so a round
+   * in flight is still one decision; `runRound` (and a round due while another is in flight) finishes
+   * the one in flight first.
+   */
+  readonly sliceFromEvses?: number;
+  /**
+   * Budgets to set-points (the circuit-tree allocator of `createTreeAllocator`); with `steps`, a round in
+   * phases runs a turn of the event loop between the allocation's steps too.
+   */
+  readonly allocate: LoopAllocator;
   /** A charger reading older than this is replaced by the estimate from its set-point, ms (default 12.5 s: 2.5 sample intervals). */
   readonly drawFreshMs?: number;
   /** Observers (metrics, failsafe events, API). */
@@ -61,6 +76,12 @@ export class ControlLoop {
   private lastRunAt = Number.NEGATIVE_INFINITY;
   private running = false;
   private last?: ControlRound;
+  /** A round cut into phases, and the timer of its next phase. */
+  private inflight?: Generator<void, ControlRound, void>;
+  private inflightTimer?: TimerHandle;
+  /** The time the round's earlier phases took, and when its current one began (`durationMs`). */
+  private phasesMs = 0;
+  private phaseStarted = 0;
   rounds = 0;
   /** Each session's draw from its set-point where its charger has not confirmed it (site balance). */
   readonly draws: DrawEstimator;
@@ -77,6 +98,8 @@ export class ControlLoop {
 
   stop(): void {
     this.running = false;
+    // A round in flight was decided: it is written as a round in one piece would have been.
+    this.finishInflight();
     this.opts.clock.clearTimeout(this.interval);
     this.opts.clock.clearTimeout(this.pendingChange);
     this.interval = undefined;
@@ -94,7 +117,7 @@ export class ControlLoop {
     const { clock, coalesceMs, intervalMs } = this.opts;
     const window = urgent
       ? coalesceMs
-      : Math.min(intervalMs, Math.max(coalesceMs, this.evses * (this.opts.deviceCoalesceMsPerEvse ?? 0.5)));
+      : Math.min(intervalMs, Math.max(coalesceMs, this.evses * (this.opts.deviceCoalesceMsPerEvse ?? 1)));
     const now = clock.now();
     const due = Math.max(now, this.lastRunAt + window);
     if (this.pendingChange && this.pendingDue <= due) return;
@@ -103,7 +126,7 @@ export class ControlLoop {
     this.pendingChange = clock.setTimeout(() => {
       this.pendingChange = undefined;
       this.pendingDue = Number.POSITIVE_INFINITY;
-      this.runRound('change');
+      this.scheduledRound('change');
     }, due - now);
   }
 
@@ -111,22 +134,85 @@ export class ControlLoop {
     return this.last;
   }
 
+  /** One round now, in one piece (after finishing a round in flight). */
   runRound(trigger: ControlRound['trigger']): ControlRound {
-    const started = performance.now();
+    this.finishInflight();
+    return this.drain(this.phases(trigger));
+  }
+
+  /** A round the loop's timers asked for: in phases on a big site (`sliceFromEvses`). */
+  private scheduledRound(trigger: ControlRound['trigger']): void {
+    this.finishInflight();
+    const steps = this.phases(trigger);
+    if (this.evses < (this.opts.sliceFromEvses ?? 100)) {
+      this.drain(steps);
+      return;
+    }
+    this.inflight = steps;
+    this.nextPhase();
+  }
+
+  private readonly nextPhase = (): void => {
+    const steps = this.inflight;
+    this.inflightTimer = undefined;
+    if (!steps) return;
+    if (this.step(steps).done) {
+      this.inflight = undefined;
+      return;
+    }
+    // Through the injected clock: a virtual clock runs the next phase at the same instant.
+    this.inflightTimer = this.opts.clock.setTimeout(this.nextPhase, 0);
+  };
+
+  private finishInflight(): void {
+    const steps = this.inflight;
+    if (!steps) return;
+    this.opts.clock.clearTimeout(this.inflightTimer);
+    this.inflightTimer = undefined;
+    this.inflight = undefined;
+    this.drain(steps);
+  }
+
+  private step(steps: Generator<void, ControlRound, void>): IteratorResult<void, ControlRound> {
+    this.phaseStarted = performance.now();
+    const r = steps.next();
+    this.phasesMs += performance.now() - this.phaseStarted;
+    return r;
+  }
+
+  private drain(steps: Generator<void, ControlRound, void>): ControlRound {
+    for (;;) {
+      const r = this.step(steps);
+      if (r.done) return r.value;
+    }
+  }
+
+  /** The round, yielding between its phases; `durationMs` is the time spent in them, not the gaps. */
+  private *phases(trigger: ControlRound['trigger']): Generator<void, ControlRound, void> {
+    this.phasesMs = 0;
     const now = this.opts.clock.now();
     this.lastRunAt = now;
-    const snapshot = this.draws.apply(this.opts.snapshot(), now);
-    this.evses = snapshot.evses.length;
+    const image = this.opts.snapshot();
+    this.evses = image.evses.length;
+    yield;
+    const snapshot = this.draws.apply(image, now);
+    yield;
     const arbitration = arbitrate(this.opts.policies, snapshot, now);
     for (const e of arbitration.errors)
       this.opts.log.error({ policy: e.policy, err: e.error }, 'policy failed; skipped');
-    const setpoints = this.opts.allocate(snapshot, arbitration);
+    yield;
+    const { allocate } = this.opts;
+    const setpoints = allocate.steps ? yield* allocate.steps(snapshot, arbitration) : allocate(snapshot, arbitration);
+    // A round in flight is always finished (`finishInflight`), so the allocator's memory never runs ahead
+    // of what was dispatched.
+    yield;
     // The estimate follows what the devices get: an increase the dispatcher paced is not in force yet.
     this.draws.record(this.opts.dispatcher.dispatch(setpoints, unreachable(snapshot)), snapshot, now);
+    const durationMs = this.phasesMs + (performance.now() - this.phaseStarted);
     const round: ControlRound = {
       ts: now,
       trigger,
-      durationMs: performance.now() - started,
+      durationMs,
       limits: [...arbitration.limits.values()],
       setpoints,
       stale: snapshot.stale,
@@ -138,7 +224,7 @@ export class ControlLoop {
       this.opts.clock.clearTimeout(this.interval);
       this.interval = this.opts.clock.setTimeout(() => {
         this.interval = undefined;
-        this.runRound('interval');
+        this.scheduledRound('interval');
       }, this.opts.intervalMs);
     }
     this.opts.onRound?.(round);

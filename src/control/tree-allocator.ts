@@ -10,6 +10,7 @@ import { reason } from './allocation/reasons.js';
 import { ownLimitsOf, requestsByEvse } from './allocation/requests.js';
 import {
   type Cand,
+  type CandPool,
   type Constraint,
   EMPTY_ALLOCATOR_STATE,
   type Round,
@@ -47,11 +48,28 @@ export {
  */
 
 export function allocateTree(input: TreeAllocationInput): TreeAllocation {
+  const steps = allocateTreeSteps(input);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * `allocateTree` in two steps, for the control loop to run with a turn of the event loop between them
+ * (see `ControlLoop`): the candidates, then the allocation. The caller finishes one allocation before it
+ * starts another (the working records are shared through `state.pool`).
+ */
+export function* allocateTreeSteps(input: TreeAllocationInput): Generator<void, TreeAllocation, void> {
   const s = settingsOf(input.options ?? {});
   const now = input.now;
   const { byNode, evses: evsesCons, all, exports } = buildConstraints(input, s.reserve);
   const consOfNode = new Map<string, Constraint[]>();
+  const pool: CandPool = input.state?.pool ?? { records: new Map(), stamp: 0 };
+  pool.stamp = (pool.stamp + 1) % Number.MAX_SAFE_INTEGER;
   const round: Round = {
+    pool: pool.records,
+    stamp: pool.stamp,
     now,
     s,
     prev: input.state ?? EMPTY_ALLOCATOR_STATE,
@@ -94,6 +112,7 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
     cands.push(candidateOf(e, index, req, round));
   }
 
+  yield;
   const fed = feedIn(feeding, round, setpoints); // 0. V2G feed-in
   admit(cands, round); // 1. minimums
   fillTiers(cands, all); // 2. requests tier by tier, then water-filling
@@ -101,5 +120,5 @@ export function allocateTree(input: TreeAllocationInput): TreeAllocation {
   if (pending) holdIncreases(cands, all, fed.dischargeUse); // 4. hold increases until decreases are followed
   const mems = new Map<string, SessionMemory>(fed.mems);
   remember(cands, round, mems, setpoints);
-  return { setpoints, state: { sessions: mems } };
+  return { setpoints, state: { sessions: mems, pool } };
 }

@@ -103,48 +103,113 @@ export function candidateOf(e: EvseState, index: number, req: EvseRequests | und
       : Math.max(learntOverdrawA, s.assumedOverdrawA);
   let rank = DEFAULT_RANK;
   if (req) for (let r = 0; r < DEFAULT_RANK; r++) if (req.w[r] !== undefined && rank === DEFAULT_RANK) rank = r;
-  return {
-    evse: e,
-    id: e.id,
-    rotation: e.phaseRotation,
-    voltageV: e.voltageV,
-    index,
-    key,
-    mem,
-    phases,
-    mask: siteMask(e.phaseRotation, phases),
-    wPerA,
-    minA: e.minCurrentA,
-    maxA,
-    capReasons,
-    overdrawA,
-    learntOverdrawA,
-    overdrawKnown,
-    rank,
-    urgency: req?.urgency ?? Number.POSITIVE_INFINITY,
-    requestW: req?.w ?? NO_W,
-    requestReasons: req?.r ?? NO_R,
-    cons: r.pathCons(e.circuitId),
-    canSwitch,
-    preferred: vehiclePhases,
-    admitted: false,
-    priority: e.priority,
-    since: e.sessionStart ?? 0,
-    fresh: 0,
-    on: 0,
-    cur: 0,
-    target: 0,
-    active: false,
-    frozen: false,
-    bindK: undefined,
-    bindR: -1,
-    start: 0,
-    a: 0,
-    reasons: capReasons,
-    sticky: -1,
-    heldA: 0,
-    holdNowA: 0,
-    measuredA,
-    measuredTs: measuredA !== undefined && cr ? cr.ts : 0,
-  };
+  const urgency = req?.urgency ?? Number.POSITIVE_INFINITY;
+  const requestW = req?.w ?? NO_W;
+  const requestReasons = req?.r ?? NO_R;
+  const cons = r.pathCons(e.circuitId);
+  const mask = siteMask(e.phaseRotation, phases);
+  const measuredTs = measuredA !== undefined && cr ? cr.ts : 0;
+  const pooled = r.pool.get(e.id) as Writable<Cand> | undefined;
+  if (pooled === undefined || pooled.stamp === r.stamp) {
+    const c: Cand = {
+      stamp: r.stamp,
+      evse: e,
+      id: e.id,
+      rotation: e.phaseRotation,
+      voltageV: e.voltageV,
+      index,
+      key,
+      mem,
+      phases,
+      mask,
+      wPerA,
+      minA: e.minCurrentA,
+      maxA,
+      capReasons,
+      overdrawA,
+      learntOverdrawA,
+      overdrawKnown,
+      rank,
+      urgency,
+      requestW,
+      requestReasons,
+      cons,
+      canSwitch,
+      preferred: vehiclePhases,
+      admitted: false,
+      priority: e.priority,
+      since: e.sessionStart ?? 0,
+      fresh: 0,
+      on: 0,
+      cur: 0,
+      target: 0,
+      active: false,
+      frozen: false,
+      binding: undefined,
+      bindK: undefined,
+      bindR: -1,
+      start: 0,
+      a: 0,
+      reasons: capReasons,
+      sticky: -1,
+      heldA: 0,
+      holdNowA: 0,
+      pauseReasons: undefined,
+      measuredA,
+      measuredTs,
+    };
+    if (pooled === undefined) r.pool.set(e.id, c);
+    return c;
+  }
+  // Last round's record of this EVSE, every field written again: at 1000 EVSEs a new record per session
+  // and round (~0.5 KB each) was most of what a young-generation GC found alive in the middle of a round.
+  const c = pooled;
+  c.stamp = r.stamp;
+  c.evse = e;
+  c.id = e.id;
+  c.rotation = e.phaseRotation;
+  c.voltageV = e.voltageV;
+  c.index = index;
+  c.key = key;
+  c.mem = mem;
+  c.phases = phases;
+  c.mask = mask;
+  c.wPerA = wPerA;
+  c.minA = e.minCurrentA;
+  c.maxA = maxA;
+  c.capReasons = capReasons;
+  c.overdrawA = overdrawA;
+  c.learntOverdrawA = learntOverdrawA;
+  c.overdrawKnown = overdrawKnown;
+  c.rank = rank;
+  c.urgency = urgency;
+  c.requestW = requestW;
+  c.requestReasons = requestReasons;
+  c.cons = cons;
+  c.canSwitch = canSwitch;
+  c.preferred = vehiclePhases;
+  c.admitted = false;
+  c.priority = e.priority;
+  c.since = e.sessionStart ?? 0;
+  c.fresh = 0;
+  c.on = 0;
+  c.cur = 0;
+  c.target = 0;
+  c.active = false;
+  c.frozen = false;
+  c.binding = undefined;
+  c.bindK = undefined;
+  c.bindR = -1;
+  c.start = 0;
+  c.a = 0;
+  c.reasons = capReasons;
+  c.sticky = -1;
+  c.heldA = 0;
+  c.holdNowA = 0;
+  c.pauseReasons = undefined;
+  c.measuredA = measuredA;
+  c.measuredTs = measuredTs;
+  return c;
 }
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };

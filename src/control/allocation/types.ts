@@ -62,6 +62,17 @@ export interface SessionMemory {
 
 export interface AllocatorState {
   readonly sessions: ReadonlyMap<string, SessionMemory>;
+  /**
+   * The working records of the last round by EVSE id, reused by the next (`candidateOf`): not part of
+   * the decision (every field is written again), only spares the garbage collector.
+   */
+  readonly pool?: CandPool;
+}
+
+/** Working records by EVSE id, and the mark of the round that used them last. */
+export interface CandPool {
+  readonly records: Map<string, Cand>;
+  stamp: number;
 }
 
 export const EMPTY_ALLOCATOR_STATE: AllocatorState = { sessions: new Map() };
@@ -126,6 +137,8 @@ export const NO_W: Array<number | undefined> = [];
 export const NO_R: Array<Reason | undefined> = [];
 
 export interface Cand {
+  /** The round (`Round.stamp`) this record belongs to: a record is reused once per round at most. */
+  stamp: number;
   readonly evse: EvseState;
   /** Copied from the EVSE: the later steps read them for every session, whatever shape the EVSE objects have. */
   readonly id: string;
@@ -229,4 +242,7 @@ export interface Round {
   readonly exports: readonly Constraint[];
   /** The constraints on the path of a circuit node, `evses` ones included. */
   pathCons(nodeId: string): Constraint[];
+  /** Working records of earlier rounds by EVSE id (`AllocatorState.pool`), and this round's mark on them. */
+  readonly pool: Map<string, Cand>;
+  readonly stamp: number;
 }
