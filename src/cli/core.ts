@@ -164,7 +164,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
       telemetryTimer = clock.setInterval(sampleTelemetry, config.store.telemetryIntervalMs);
       const auditRetentionMs = config.store.setpointAuditRetentionDays * 86_400_000;
       pruneTimer = clock.setInterval(() => {
-        telemetry.prune(clock.now());
+        telemetry.prune(clock.now()).catch((err: unknown) => log.warn({ err }, 'telemetry prune failed'));
         setpointAudit
           .prune(clock.now() - auditRetentionMs)
           .catch((err: unknown) => log.warn({ err }, 'set-point audit prune failed'));
@@ -177,6 +177,7 @@ export function createCore(config: GatewayConfig, deps: CoreDeps): Core {
       clock.clearInterval(telemetryTimer);
       clock.clearInterval(pruneTimer);
       setpointAudit.flush();
+      telemetry.flush();
       db.close();
     },
   };

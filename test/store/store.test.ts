@@ -82,7 +82,7 @@ describe('store', () => {
     db.close();
   });
 
-  it('prunes telemetry older than the retention and averages into steps', () => {
+  it('prunes telemetry older than the retention and averages into steps', async () => {
     const db = openDatabase({ path: ':memory:', migrations: CORE_MIGRATIONS });
     const t = new TelemetryStore(db, 10_000);
     for (let ts = 0; ts < 20_000; ts += 1000) t.append(ts, { x: ts / 1000 });
@@ -90,10 +90,26 @@ describe('store', () => {
       { ts: 0, value: 0.5 },
       { ts: 2000, value: 2.5 },
     ]);
-    expect(t.prune(20_000)).toBe(10);
+    expect(await t.prune(20_000, 3)).toBe(10);
     expect(t.query('x', 0, 100_000)).toHaveLength(10);
     db.close();
   });
+
+  it('writes a large telemetry sample in chunks, one per turn, and a read sees all of it', async () => {
+    const db = openDatabase({ path: ':memory:', migrations: CORE_MIGRATIONS });
+    const t = new TelemetryStore(db, 3_600_000);
+    const count = () => (db.prepare('SELECT COUNT(*) AS n FROM telemetry').get() as { n: number }).n;
+    const values: Record<string, number> = {};
+    for (let i = 0; i < 1000; i++) values[`evse.CP${i}/1.powerW`] = i;
+    t.append(5000, values);
+    expect(count()).toBe(250); // the first chunk at once, the rest on later turns
+    await new Promise((r) => setImmediate(r));
+    expect(count()).toBe(500);
+    expect(t.query('evse.CP999/1.powerW', 0, 10_000)).toEqual([{ ts: 5000, value: 999 }]); // a read flushes
+    expect(count()).toBe(1000);
+    db.close();
+  });
+
   it('prunes set-point audit entries older than the retention, in chunks, and keeps the young ones', async () => {
     const db = openDatabase({ path: tempDb(), migrations: CORE_MIGRATIONS });
     const audit = new SetpointAudit(db);
