@@ -8,6 +8,7 @@
  * connected. `npx tsx bench/proxy-memory.ts [--chargers N] [--snapshot]
  * [--control-off]`.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { startGateway } from './gateway.js';
 import { forkPeer } from './peers/ipc.js';
@@ -34,6 +35,15 @@ const profileMs = Number(arg('--profile-ms') ?? 20_000);
 const control = process.argv.includes('--control-off') ? { coalesceMs: 5000 } : undefined;
 /** More node options for the gateway (e.g. `--trace-gc`, `--cpu-prof --cpu-prof-dir=...`); GK_BENCH_KEEP=1 keeps its log. */
 const nodeOptions = arg('--node-options') ?? '';
+/** More environment for the gateway, `K=V,K=V` (e.g. glibc malloc tunables). */
+const extraEnv = Object.fromEntries(
+  (arg('--env') ?? '')
+    .split(',')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+/** After the run, ask glibc (through gdb) to hand freed malloc memory back, to tell free-but-kept from in use. */
+const mallocTrim = process.argv.includes('--malloc-trim');
 
 /** Resident memory of a process by kind of mapping (/proc/<pid>/smaps), MiB. */
 function smaps(pid: number): Record<string, number> {
@@ -60,6 +70,10 @@ function smaps(pid: number): Record<string, number> {
   }
   return out;
 }
+
+/** Evaluated in the gateway: size/used of each V8 heap space, MiB. */
+const SPACES =
+  "require('v8').getHeapSpaceStatistics().map((s) => s.space_name.replace('_space', '') + ' ' + (s.space_size / 1048576).toFixed(1) + '/' + (s.space_used_size / 1048576).toFixed(1)).join(', ')";
 
 const fmtSmaps = (a: Record<string, number>, b: Record<string, number>) =>
   Object.keys(b)
@@ -105,6 +119,7 @@ const { url: cmsUrl } = await peer.request<{ url: string }>('startCms');
 const inspectPort = await freePort();
 const gw = await startGateway(gatewayConfig(n, cmsUrl, control), 'memory', {
   NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort} ${nodeOptions}`,
+  ...extraEnv,
 });
 const probe = await connectHeapProbe(inspectPort);
 try {
@@ -129,6 +144,7 @@ try {
     "globalThis.__gkGc = []; new (require('node:perf_hooks').PerformanceObserver)((l) => { for (const e of l.getEntries()) globalThis.__gkGc.push([Math.round(e.startTime), e.detail.kind, Math.round(e.duration)]); }).observe({ entryTypes: ['gc'] }); 1",
   );
   const rss: number[] = [];
+  const spaces: Array<[number, string]> = [];
   const t0 = Date.now();
   let profiled: Promise<string> | undefined;
   while (Date.now() - t0 < rampMs + 25_000) {
@@ -136,6 +152,8 @@ try {
       profiled = cpuProfile ? probe.cpuProfile(profileMs) : probe.allocations(profileMs);
     await sleep(1000);
     rss.push(gw.rss());
+    // V8's spaces as they are (no GC): how much of the RSS is young generation, old garbage, large objects.
+    if (rss.length % 5 === 0) spaces.push([rss.length, String(await probe.evaluate(SPACES))]);
   }
   if (profiled) writeFileSync((cpuProfile ?? allocProfile) as string, await profiled);
   const peak = Math.max(...rss.slice(12));
@@ -161,6 +179,18 @@ try {
       `smaps in traffic (MiB) ${fmtSmaps(sm0, sm1)}\nafter GC ${fmtSmaps(sm0, sm2)}\n` +
       `rss samples: ${rss.map((x) => (x / MiB).toFixed(0)).join(' ')}\n`,
   );
+  for (const [t, sp] of spaces) process.stdout.write(`V8 spaces at ${t} s (MiB size/used): ${sp}\n`);
+  process.stdout.write(`V8 spaces after forced GC: ${String(await probe.evaluate(SPACES))}\n`);
+  if (mallocTrim) {
+    const before = gw.rss();
+    const r = spawnSync('gdb', ['-p', String(gw.pid), '-batch', '-ex', 'call (int)malloc_trim(0)'], {
+      encoding: 'utf8',
+    });
+    const sm3 = smaps(gw.pid);
+    process.stdout.write(
+      `malloc_trim(0): RSS ${(before / MiB).toFixed(1)} → ${(gw.rss() / MiB).toFixed(1)} MiB (${r.status === 0 ? 'ok' : r.stderr.slice(-300)}); smaps ${fmtSmaps(sm0, sm3)}\n`,
+    );
+  }
   if (snap0) {
     const raw = await probe.snapshot();
     writeFileSync('/tmp/gk-proxy.heapsnapshot', raw);

@@ -161,6 +161,10 @@ export function buildProgram(): Command {
         format: opts.logFormat ?? defaultLogFormat(process.stdout.isTTY),
       });
       for (const w of siteConfigWarnings(config)) log.warn(`${w.path}: ${w.message}`);
+      // V8's young generation and old-generation headroom sized for the site (gc-tuning.ts: RSS per charger).
+      const { applyGcTuning, gcTuningFor } = await import('./gc-tuning.js');
+      const gc = applyGcTuning(gcTuningFor(config.chargers.length));
+      log.info({ youngMiB: gc.youngMiB, heapGrowingPercent: gc.heapGrowingPercent, left: gc.skipped }, 'V8 GC sized');
       const listeners = runListeners(config, opts.config);
       const gateway = await startOrExplain(listeners, async () => {
         checkDatabasePath(config.store.path, `store.path in ${opts.config}`);
