@@ -67,6 +67,7 @@ export class DrawEstimator {
   private readonly tracksScratch: Array<DrawTrack | undefined> = [];
   /** Each EVSE's position in the snapshot `record` saw last. */
   private readonly index = new Map<string, number>();
+  private indexed: readonly EvseState[] | undefined;
   /** Each EVSE's session key and what it was made from. */
   private readonly keys = new Map<string, { sessionId?: string; sessionStart?: number; key: string }>();
 
@@ -231,9 +232,14 @@ export class DrawEstimator {
   private evseOf(list: readonly EvseState[], id: string): EvseState | undefined {
     const i = this.index.get(id);
     if (i !== undefined && i < list.length && (list[i] as EvseState).id === id) return list[i];
-    this.index.clear();
-    // The last of an id wins, as a map built from the list did.
-    for (let j = 0; j < list.length; j++) this.index.set((list[j] as EvseState).id, j);
+    // Built again only for a list it was not built from: a set-point of an EVSE not in the list
+    // does not cost a pass over the list each.
+    if (this.indexed !== list) {
+      this.indexed = list;
+      this.index.clear();
+      // The last of an id wins, as a map built from the list did.
+      for (let j = 0; j < list.length; j++) this.index.set((list[j] as EvseState).id, j);
+    }
     const k = this.index.get(id);
     return k === undefined ? undefined : list[k];
   }
