@@ -10,6 +10,8 @@ export interface LoadManagementConfig {
    * floor: the margin the control loop measured (`SiteSnapshot.measuredMargin`) is kept when larger.
    */
   readonly marginW: number;
+  /** Keep the measured margin when it is larger than `marginW` (otherwise it is only shown in the reason). */
+  readonly measuredMargin?: boolean;
   /** Age after which an EVSE reading is not trusted, ms. */
   readonly staleAfterMs: number;
   /** Per-phase main fuse of the grid connection, A (enables the per-phase budget). */
@@ -51,9 +53,9 @@ export function decide(snapshot: SiteSnapshot, config: LoadManagementConfig, now
   const baseLoadW = grid.value - evseW - batteryW;
   // The margin: the configured one, or what the control loop measured the balance needs when more.
   const measured = snapshot.measuredMargin;
-  const marginW = measured && measured.w > config.marginW ? measured.w : config.marginW;
+  const marginW = config.measuredMargin && measured && measured.w > config.marginW ? measured.w : config.marginW;
   const why = measured
-    ? ` (${marginW > config.marginW ? 'measured' : `floor; measured ${fmtKw(measured.w)}`}: ${measured.why})`
+    ? ` (${marginW > config.marginW ? 'measured' : `${config.measuredMargin ? 'floor' : 'configured'}; measured ${fmtKw(measured.w)}`}: ${measured.why})`
     : '';
   const budgetW = Math.max(0, config.limitW - marginW - baseLoadW);
   const limits: Limit[] = [

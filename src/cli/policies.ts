@@ -70,6 +70,7 @@ export function corePolicies(config: GatewayConfig): BoundPolicy[] {
       bindPolicy('load-management', 'contract', loadManagementDecide, {
         limitW: config.site.limitW,
         marginW: lm.marginW,
+        measuredMargin: lm.measuredMargin,
         staleAfterMs: config.site.staleAfterMs,
         ...(config.site.fuseA !== undefined ? { fuseA: config.site.fuseA } : {}),
         gridStaleAfterMs: config.site.gridStaleAfterMs,

@@ -63,12 +63,22 @@ describe('load management with a measured margin', () => {
     stale: [],
     ...(measuredMargin ? { measuredMargin } : {}),
   });
-  const config = { limitW: 100_000, marginW: 500, staleAfterMs: 5000 };
+  const config = { limitW: 100_000, marginW: 500, staleAfterMs: 5000, measuredMargin: true };
 
   it('keeps the measured margin when it is larger than the configured one, and says why', () => {
     const d = decide(snapshot({ w: 3000, why: 'building load moves ±3.00 kW' }), config, 0);
     expect(d.limits[0]?.maxImportW).toBeCloseTo(100_000 - 3000 - 20_000);
     expect(d.limits[0]?.reason.text).toMatch(/less 3\.0 kW margin \(measured: building load moves/);
+  });
+
+  it('keeps the configured margin when the measured one is not switched on, and names both', () => {
+    const d = decide(
+      snapshot({ w: 3000, why: 'building load moves ±3.00 kW' }),
+      { ...config, measuredMargin: false },
+      0,
+    );
+    expect(d.limits[0]?.maxImportW).toBeCloseTo(100_000 - 500 - 20_000);
+    expect(d.limits[0]?.reason.text).toMatch(/less 0\.5 kW margin \(configured; measured 3\.0 kW/);
   });
 
   it('keeps the configured margin as a floor', () => {
@@ -85,7 +95,11 @@ describe('measured margin in the gateway core', () => {
   it('a noisy building load widens the margin below the limit (and the budget shrinks by it)', async () => {
     const core = testCore({
       site: { id: 't', limitW: 60_000, failsafeLimitW: 4_140, gridStaleAfterMs: 3000 },
-      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 500 } } },
+      control: {
+        intervalMs: 1000,
+        coalesceMs: 50,
+        policies: { loadManagement: { enabled: true, marginW: 500, measuredMargin: true } },
+      },
     });
     const clock = core.vclock!;
     core.dispatcher.registerSink('CP1', { applySetpoint: async (_sp: Setpoint) => {} });

@@ -93,7 +93,11 @@ export const StateSchema = z.object({
       .describe('Temporary site-limit override set through the API, if one is in force'),
     margin: z
       .object({
-        w: z.number().describe('Margin kept below the import limit, W: the larger of the two below'),
+        w: z
+          .number()
+          .describe(
+            'Margin kept below the import limit, W: the configured one, or the measured one when larger and control.policies.loadManagement.measuredMargin is on',
+          ),
         floorW: z.number().describe('Configured margin (control.policies.loadManagement.marginW), W'),
         measuredW: z
           .number()
@@ -188,7 +192,7 @@ export function buildState(
       failsafe: round ? round.stale.includes('grid.powerW') : false,
       reasons: limitReasons,
       override: o ? { limitW: o.limitW, until: new Date(o.until).toISOString(), reason: o.reason } : null,
-      margin: marginView(ctx.config.control.policies.loadManagement.marginW, ctx.loop.draws.margin()),
+      margin: marginView(ctx.config.control.policies.loadManagement, ctx.loop.draws.margin()),
     },
     evses: s.evses.map((e) => {
       const sp = ctx.dispatcher.current(e.id);
@@ -247,9 +251,15 @@ export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): Fast
   });
 }
 
-function marginView(floorW: number, m: MeasuredMargin | undefined): StateView['site']['margin'] {
+function marginView(
+  lm: { readonly marginW: number; readonly measuredMargin: boolean },
+  m: MeasuredMargin | undefined,
+): StateView['site']['margin'] {
+  const floorW = lm.marginW;
   if (!m) return { w: watts(floorW), floorW, measuredW: null, why: 'configured margin (not measured yet)' };
   const measuredW = watts(m.w);
+  if (!lm.measuredMargin)
+    return { w: watts(floorW), floorW, measuredW, why: `configured (measured ${measuredW} W, not used: ${m.why})` };
   return measuredW > floorW
     ? { w: measuredW, floorW, measuredW, why: `measured: ${m.why}` }
     : { w: watts(floorW), floorW, measuredW, why: `configured floor (measured ${measuredW} W: ${m.why})` };
