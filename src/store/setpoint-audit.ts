@@ -1,5 +1,6 @@
 import type { Setpoint } from '../model/decision.js';
 import { summariseReasons } from '../model/decision.js';
+import { ChunkedWriter, deleteInChunks } from './chunked-writes.js';
 import type { Db } from './db.js';
 
 export interface SetpointAuditEntry {
@@ -24,22 +25,20 @@ interface Pending {
 
 /**
  * Append-only log of every set-point written to a device, with its reason and outcome. Entries are
- * written in one transaction per turn of the event loop: a round that confirms hundreds of writes
- * paid a commit for each (a third of the gateway's CPU at 1000 chargers). Reads see every entry
+ * written in transactions of up to 250 a turn of the event loop (`ChunkedWriter`): a round that
+ * confirms hundreds of writes paid a commit for each (a third of the gateway's CPU at 1000 chargers). Reads see every entry
  * recorded so far; `flush()` before the database closes.
  */
 export class SetpointAudit {
-  private readonly insertAll: (rows: readonly Pending[]) => void;
+  private readonly writes: ChunkedWriter<Pending>;
   private readonly pruneChunk: (before: number, limit: number) => number;
-  private pending: Pending[] = [];
-  private scheduled?: NodeJS.Immediate;
 
   constructor(private readonly db: Db) {
     const insert = db.prepare(
       `INSERT INTO setpoint_audit (ts, evse_id, current_a, power_w, phases, reason, reasons_json, result)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.insertAll = db.transaction((rows: readonly Pending[]) => {
+    const insertAll = db.transaction((rows: readonly Pending[]) => {
       for (const { ts, sp, result } of rows)
         insert.run(
           ts,
@@ -59,6 +58,7 @@ export class SetpointAudit {
          (SELECT seq FROM (SELECT seq, ts FROM setpoint_audit ORDER BY seq LIMIT ?) WHERE ts < ?)`,
     );
     this.pruneChunk = (before, limit) => del.run(limit, before).changes;
+    this.writes = new ChunkedWriter(db, insertAll);
   }
 
   /**
@@ -68,29 +68,16 @@ export class SetpointAudit {
    */
   async prune(before: number, chunk = 2000): Promise<number> {
     this.flush();
-    let total = 0;
-    for (;;) {
-      if (!this.db.open) return total;
-      const n = this.pruneChunk(before, chunk);
-      total += n;
-      if (n < chunk) return total;
-      await new Promise((r) => setImmediate(r));
-    }
+    return deleteInChunks(this.db, (limit) => this.pruneChunk(before, limit), chunk);
   }
 
   record(ts: number, sp: Setpoint, result: string): void {
-    this.pending.push({ ts, sp, result });
-    this.scheduled ??= setImmediate(() => this.flush());
+    this.writes.push({ ts, sp, result });
   }
 
   /** Writes what was recorded and not yet written. */
   flush(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    if (this.pending.length === 0 || !this.db.open) return;
-    const rows = this.pending;
-    this.pending = [];
-    this.insertAll(rows);
+    this.writes.flush();
   }
 
   recent(limit = 100, evseId?: string): SetpointAuditEntry[] {

@@ -1,12 +1,10 @@
+import { ChunkedWriter, deleteInChunks } from './chunked-writes.js';
 import type { Db } from './db.js';
 
 export interface TelemetryPoint {
   readonly ts: number;
   readonly value: number;
 }
-
-/** Rows written per turn of the event loop (a 1000-charger site samples ~1000 series at once: 7–9 ms in one go). */
-const CHUNK = 250;
 
 type Row = readonly [ts: number, series: string, value: number];
 
@@ -18,61 +16,40 @@ type Row = readonly [ts: number, series: string, value: number];
  * for every charger. Reads see every sample appended so far.
  */
 export class TelemetryStore {
-  private readonly insertRows: (rows: readonly Row[]) => void;
+  private readonly writes: ChunkedWriter<Row>;
   private readonly pruneChunk: (before: number, limit: number) => number;
-  private pending: Row[] = [];
-  private scheduled?: NodeJS.Immediate;
 
   constructor(
     private readonly db: Db,
     private readonly retentionMs: number,
   ) {
     const insert = db.prepare('INSERT INTO telemetry (ts, series, value) VALUES (?, ?, ?)');
-    this.insertRows = db.transaction((rows: readonly Row[]) => {
-      for (const r of rows) insert.run(r[0], r[1], r[2]);
-    });
+    this.writes = new ChunkedWriter(
+      db,
+      db.transaction((rows: readonly Row[]) => {
+        for (const r of rows) insert.run(r[0], r[1], r[2]);
+      }),
+    );
     const del = db.prepare('DELETE FROM telemetry WHERE rowid IN (SELECT rowid FROM telemetry WHERE ts < ? LIMIT ?)');
     this.pruneChunk = (before, limit) => del.run(before, limit).changes;
   }
 
-  /** Appends one sample of each series (non-finite values are left out); up to 250 rows are written at once, the rest on the next turns. */
+  /** Appends one sample of each series (non-finite values are left out); written up to 250 rows a turn (`ChunkedWriter`). */
   append(ts: number, values: Readonly<Record<string, number>>): void {
-    for (const [series, value] of Object.entries(values)) {
-      if (Number.isFinite(value)) this.pending.push([ts, series, value]);
-    }
-    if (!this.scheduled) this.writeChunk();
+    const rows: Row[] = [];
+    for (const [series, value] of Object.entries(values)) if (Number.isFinite(value)) rows.push([ts, series, value]);
+    this.writes.pushBatch(rows);
   }
 
   /** Writes everything appended and not yet written (before a read or a close). */
   flush(): void {
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    if (this.pending.length === 0 || !this.db.open) return;
-    const rows = this.pending;
-    this.pending = [];
-    this.insertRows(rows);
-  }
-
-  private writeChunk(): void {
-    this.scheduled = undefined;
-    if (!this.db.open) return;
-    const rows = this.pending.length <= CHUNK ? this.pending : this.pending.splice(0, CHUNK);
-    if (rows === this.pending) this.pending = [];
-    if (rows.length > 0) this.insertRows(rows);
-    if (this.pending.length > 0) this.scheduled = setImmediate(() => this.writeChunk());
+    this.writes.flush();
   }
 
   /** Deletes samples older than the retention, `chunk` rows per transaction with a turn between; resolves with the count. */
   async prune(now: number, chunk = 5000): Promise<number> {
     this.flush();
-    let total = 0;
-    for (;;) {
-      if (!this.db.open) return total;
-      const n = this.pruneChunk(now - this.retentionMs, chunk);
-      total += n;
-      if (n < chunk) return total;
-      await new Promise((r) => setImmediate(r));
-    }
+    return deleteInChunks(this.db, (limit) => this.pruneChunk(now - this.retentionMs, limit), chunk);
   }
 
   series(): string[] {
