@@ -6,12 +6,16 @@ export interface CheckpointerOptions {
   /** How often the WAL is copied back into the database file, ms. */
   readonly everyMs?: number;
   /**
-   * WAL frames (pages) after which `onBehind` is called: the passive checkpoints kept up, but commits came
+   * WAL frames (pages) after which the worker runs a RESTART checkpoint: the passive checkpoints kept up, but commits came
    * without a gap, so the WAL never started over and only grows.
    */
   readonly restartAfterFrames?: number;
-  /** The WAL is `restartAfterFrames` long: the owner's connection makes it start over (a RESTART checkpoint). */
-  readonly onBehind: () => void;
+  /**
+   * The WAL was `restartAfterFrames` long and the worker ran a RESTART checkpoint so that the next
+   * commit starts it over (`framesBefore`: its length then; `ok`: false when a reader or writer kept
+   * it busy beyond the worker's busy timeout, and the next pass tries again).
+   */
+  readonly onRestart?: (framesBefore: number, ok: boolean) => void;
   /** A checkpoint that failed (logged by the owner; the next one tries again). */
   readonly onError?: (message: string) => void;
 }
@@ -30,6 +34,8 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
+// A RESTART waits here, in the worker, for the gateway's connections to finish their transactions.
+db.pragma('busy_timeout = 5000');
 let stopping = false;
 let passes = 0;
 let lastLog = -1;
@@ -45,7 +51,13 @@ function run() {
     again = r.log > lastLog && r.log > 0 && passes < workerData.maxPasses;
     lastLog = r.log;
     passes = again ? passes + 1 : 0;
-    if (!again && r.log > workerData.restartAfterFrames) parentPort.postMessage({ behind: true });
+    if (!again && r.log > workerData.restartAfterFrames) {
+      // Commits came without a gap, so the WAL never started over and only grows. A RESTART copies the few
+      // frames the passive passes left and makes the next commit start the WAL from its beginning. It runs
+      // here, not on a gateway connection, so no event loop waits for the others' transactions.
+      const x = db.pragma('wal_checkpoint(RESTART)')[0];
+      parentPort.postMessage({ restart: { framesBefore: r.log, ok: x.busy === 0 } });
+    }
   } catch (err) {
     parentPort.postMessage({ error: String((err && err.message) || err) });
   }
@@ -89,9 +101,9 @@ export function startCheckpointer(opts: CheckpointerOptions): Checkpointer {
   });
   // Never keeps the process alive; the gateway closes its database at stop.
   worker.unref();
-  worker.on('message', (m: { error?: string; debug?: unknown; behind?: boolean }) => {
+  worker.on('message', (m: { error?: string; debug?: unknown; restart?: { framesBefore: number; ok: boolean } }) => {
     if (m.error) opts.onError?.(m.error);
-    if (m.behind && !stopped) opts.onBehind();
+    if (m.restart && !stopped) opts.onRestart?.(m.restart.framesBefore, m.restart.ok);
     if (m.debug) process.stderr.write(`checkpoint ${JSON.stringify(m.debug)}\n`);
   });
   worker.on('error', (err) => opts.onError?.(err.message));

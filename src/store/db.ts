@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 import type { Db, Migration } from '../ports/store.js';
-import { startCheckpointer } from './checkpointer.js';
+import { type CheckpointerOptions, startCheckpointer } from './checkpointer.js';
 
 export type { Db, Migration } from '../ports/store.js';
 
@@ -13,7 +13,7 @@ export interface OpenDatabaseOptions {
   /** A checkpoint the background checkpointer could not make (default: written to stderr). */
   readonly onCheckpointError?: (message: string) => void;
   /** The background checkpointer's pace (tests): see `CheckpointerOptions`. */
-  readonly checkpoint?: { readonly everyMs?: number; readonly restartAfterFrames?: number };
+  readonly checkpoint?: Pick<CheckpointerOptions, 'everyMs' | 'restartAfterFrames' | 'onRestart'>;
 }
 
 /**
@@ -52,10 +52,6 @@ export function openDatabase(opts: OpenDatabaseOptions): Db {
   const checkpointer = startCheckpointer({
     path: opts.path,
     ...opts.checkpoint,
-    // Rare (commits without any gap for seconds): the remaining frames are few, the worker copied the rest.
-    onBehind: () => {
-      if (db.open) db.pragma('wal_checkpoint(RESTART)');
-    },
     onError: opts.onCheckpointError ?? ((m) => process.stderr.write(`gridkeeper: WAL checkpoint failed: ${m}\n`)),
   });
   const close = db.close.bind(db);

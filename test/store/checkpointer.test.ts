@@ -32,7 +32,12 @@ describe('WAL checkpoints in a worker thread', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gk-ckpt-'));
     dirs.push(dir);
     const path = join(dir, 'g.db');
-    const db = openDatabase({ path, migrations: [MIGRATION], checkpoint: { everyMs: 100, restartAfterFrames: 2000 } });
+    const restarts: boolean[] = [];
+    const db = openDatabase({
+      path,
+      migrations: [MIGRATION],
+      checkpoint: { everyMs: 100, restartAfterFrames: 2000, onRestart: (_frames, ok) => restarts.push(ok) },
+    });
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
     const n = await commitFor(db, 2500);
     // Each commit appends at least a page (4 KiB) to the WAL: without checkpoints it would hold them all.
@@ -43,6 +48,8 @@ describe('WAL checkpoints in a worker thread', () => {
     const wal = statSync(`${path}-wal`).size;
     expect(n).toBeGreaterThan(2000);
     expect(wal).toBeLessThan(unchecked / 2);
+    // The WAL was started over by the worker's RESTART checkpoints (the gateway's connection never runs one).
+    expect(restarts.filter((ok) => ok).length).toBeGreaterThan(0);
     // Everything is in the database file once the checkpointer has caught up (another connection reads it).
     await sleep(1200);
     const reader = new Database(path, { readonly: true });
