@@ -139,9 +139,11 @@ function lastHeard(s: SiteSnapshot): Map<string, number> {
     for (const x of Object.values(v)) walk(x);
   };
   walk([s.grid, s.pv, s.battery, s.batteries ?? {}]);
+  // EVSE readings by their known fields (the generic walk per EVSE was most of this at 1000 EVSEs).
   for (const e of s.evses) {
     note(e.chargerId, e.lastSeen);
-    walk([e.powerW, e.currentsA]);
+    if (e.powerW) note(e.powerW.source, e.powerW.ts);
+    if (e.currentsA) note(e.currentsA.source, e.currentsA.ts);
   }
   return heard;
 }
