@@ -237,6 +237,7 @@ export function createOcppWorkerHost(
   async function start(): Promise<void> {
     if (worker) throw new Error('OCPP worker already running');
     stopping = false;
+    failed = false;
     const entry = workerEntry();
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(deps.env ?? {})) if (v !== undefined) env[k] = v;

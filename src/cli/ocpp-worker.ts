@@ -167,4 +167,6 @@ export function runOcppWorker(port: MessagePort, data: OcppWorkerData): void {
   });
 }
 
+// Diagnostics only (bench/proxy-stalls.ts loads its stall probe here): modules to load before the proxy.
+for (const m of (process.env.GK_OCPP_WORKER_IMPORT ?? '').split(',').filter((x) => x !== '')) await import(m);
 if (parentPort) runOcppWorker(parentPort, workerData as OcppWorkerData);
