@@ -35,6 +35,7 @@ export function composeOcppProxy(
   const tuned = opts.env.GRIDKEEPER_GC_TUNING !== 'off';
   return createOcppWorkerHost(cfg, deps, {
     dbPath: config.store.path,
+    mainThreadNice: config.ocpp.mainThreadNice,
     // The worker's isolate has its own young generation: sized like the main thread's (gc-tuning.ts).
     youngMiB: tuned ? gcTuningFor(config.chargers.length).youngMiB : 0,
     onFatal:

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { getPriority, setPriority } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -35,6 +36,8 @@ export interface OcppWorkerHostOptions {
    * has logged it and withdrawn every set-point sink.
    */
   readonly onFatal: (err: Error) => void;
+  /** Niceness for the main thread once the worker runs (`ocpp.mainThreadNice`); 0 leaves it. */
+  readonly mainThreadNice?: number;
 }
 
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
@@ -47,6 +50,23 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
 };
 /** One metrics snapshot from the worker serves every metric of one scrape. */
 const METRICS_FRESH_MS = 250;
+
+/**
+ * The proxy's thread and the main thread share the CPUs: a control round, a telemetry write or a GC of the main
+ * heap that holds a core while a charger message arrives makes the message wait for the other core, which the
+ * rest of the machine uses too (bench ocpp, proxy-stalls: most worker stalls were waits in the runqueue). On
+ * Linux a priority set with pid 0 is the calling thread's own; threads started later by the main thread inherit
+ * it, the running ones (the proxy's, V8's and libuv's helpers) keep theirs. Raising niceness needs no privilege
+ * (and cannot be undone without one), so it is only ever raised.
+ */
+function lowerMainThread(nice: number): void {
+  if (nice <= 0) return;
+  try {
+    if (getPriority(0) < nice) setPriority(0, nice);
+  } catch {
+    // Not supported here (or refused): the proxy still runs, only without the head start.
+  }
+}
 
 /**
  * The worker's entry beside this module: `.js` from dist/; `.ts` under tsx and vitest, started through a small
@@ -98,10 +118,13 @@ export function createOcppWorkerHost(
     out.send(m);
   };
   const request = async (make: (id: number) => ToWorker): Promise<unknown> => {
+    if (!out) throw new Error('OCPP worker not running');
     const { id, answer: a } = pending.open();
-    send(make(id));
+    out.send(make(id));
     return a;
   };
+  // An answer for a worker that has gone meanwhile is dropped, never thrown (it would be an unhandled rejection).
+  const reply = (m: ToWorker) => out?.send(m);
 
   function withdrawSinks(): void {
     for (const u of unregister.values()) u();
@@ -189,7 +212,7 @@ export function createOcppWorkerHost(
         return;
       case 'authorise': {
         const hook = deps.authorise;
-        answer(send, m.id, async () => (hook ? hook(m.req as AuthoriseRequest) : undefined));
+        answer(reply, m.id, async () => (hook ? hook(m.req as AuthoriseRequest) : undefined));
         return;
       }
       case 'reply':
@@ -252,7 +275,13 @@ export function createOcppWorkerHost(
     const w = new Worker(entry.code, {
       workerData: data,
       eval: entry.eval,
-      ...(opts.youngMiB ? { resourceLimits: { maxYoungGenerationSizeMb: opts.youngMiB } } : {}),
+      ...(opts.youngMiB || process.env.GK_EXPERIMENT_WORKER_YOUNG_MIB
+        ? {
+            resourceLimits: {
+              maxYoungGenerationSizeMb: Number(process.env.GK_EXPERIMENT_WORKER_YOUNG_MIB ?? opts.youngMiB),
+            },
+          }
+        : {}),
     });
     worker = w;
     out = new Channel<ToWorker>(w);
@@ -283,6 +312,7 @@ export function createOcppWorkerHost(
       throw err;
     });
     log.info({ url: `${cfg.ocpp.host}:${boundPort}${path}` }, 'OCPP proxy running in its own worker thread');
+    lowerMainThread(opts.mainThreadNice ?? 0);
   }
 
   let failed = false;

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,8 @@ function config(cmsUrl: string, dir: string, thread?: 'worker' | 'main') {
         host: '127.0.0.1',
         callTimeoutMs: 2000,
         upstream: { url: cmsUrl, reconnectMinMs: 200 },
+        // The main thread yields to the proxy's (ocpp.mainThreadNice); 1 keeps the test process's own priority close.
+        mainThreadNice: 1,
         ...(thread ? { thread } : {}),
       },
     },
@@ -102,6 +104,7 @@ describe('OCPP proxy in a worker thread', () => {
   it('runs in the worker: sessions reach the bus and the API, set-points reach the charger, metrics are served', async () => {
     const f = await start();
     expect(f.logs.some((l) => l.msg === 'OCPP proxy running in its own worker thread')).toBe(true);
+    expect(getPriority(0)).toBeGreaterThanOrEqual(1);
     // The proxy's own log lines come through the gateway's logger (with its component and the charger's id).
     const started: SessionInfo[] = [];
     f.gw.core.bus.on('session.started', (s) => started.push(s));
