@@ -87,7 +87,7 @@ function workerEntry(): { code: string | URL; eval: boolean } {
  * deps contract: the worker's bus events are emitted on the gateway's bus, its set-point sinks are registered
  * with the dispatcher (a set-point is posted to the worker and the sink's answer awaited), callbacks and the
  * authoriser are called here. Getters are served from state the worker reports (connected chargers, CMS
- * links, counters; at most 200 ms old) or from the main thread's own connection to the outbox tables.
+ * links, counters; at most 500 ms old) or from the main thread's own connection to the outbox tables.
  */
 export interface OcppWorkerHost extends OcppProxy {
   /** The running worker (diagnostics and tests). */

@@ -24,7 +24,7 @@ import { createLogger } from '../util/logger.js';
 import { Channel, type OcppWorkerData, Pending, type ToMain, type ToWorker, answer } from './ocpp-worker-protocol.js';
 
 /** How often the worker tells the host which chargers are connected and online, and the link counters. */
-const STATE_EVERY_MS = 200;
+const STATE_EVERY_MS = 500;
 
 function openWorkerDb(path: string): Database.Database {
   const db = new Database(path);
@@ -93,7 +93,7 @@ export function runOcppWorker(port: MessagePort, data: OcppWorkerData): void {
   let lastLinks = '';
   let lastStats = '';
   const report = () => {
-    const connected = proxy.connected().sort();
+    const connected = proxy.connected();
     const online = connected.filter((id) => proxy.upstreamOnline(id));
     const key = `${connected.join(',')}|${online.join(',')}`;
     if (key !== lastLinks) {
