@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import { SystemClock } from '../model/clock.js';
 import { gcTuningFor } from './gc-tuning.js';
 import { createOcppWorkerHost } from './ocpp-worker-host.js';
+import { preferImmediateTransactions } from './sqlite-shared.js';
 
 /** Why the proxy runs on the main thread although `ocpp.thread` says worker; undefined: it can run in a worker. */
 function mainThreadReason(config: GatewayConfig, deps: OcppProxyDeps): string | undefined {
@@ -32,6 +33,8 @@ export function composeOcppProxy(
     );
     return createOcppProxy(cfg, deps);
   }
+  // The worker's connection writes too: the main connection's transactions must wait for its lock, not fail.
+  preferImmediateTransactions(deps.db);
   const tuned = opts.env.GRIDKEEPER_GC_TUNING !== 'off';
   return createOcppWorkerHost(cfg, deps, {
     dbPath: config.store.path,

@@ -20,6 +20,7 @@ import { SystemClock } from '../model/clock.js';
 import type { Setpoint } from '../model/decision.js';
 import type { GatewayBusPort } from '../ports/bus.js';
 import { SessionStore } from '../store/session-store.js';
+import { preferImmediateTransactions } from './sqlite-shared.js';
 import { createLogger } from '../util/logger.js';
 import { Channel, type OcppWorkerData, Pending, type ToMain, type ToWorker, answer } from './ocpp-worker-protocol.js';
 
@@ -35,6 +36,7 @@ function openWorkerDb(path: string): Database.Database {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   db.pragma('wal_autocheckpoint = 0');
+  preferImmediateTransactions(db);
   return db;
 }
 
