@@ -81,7 +81,14 @@ export function gatewayConfig(
     // No grid meter here: the failsafe budget is the whole site, so the proxy's traffic is not shaped by an alarm.
     site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 32 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
-    ocpp: { securityProfile: 0, unknownChargers: 'reject', upstream: { url: cmsUrl }, ...ocpp },
+    ocpp: {
+      securityProfile: 0,
+      unknownChargers: 'reject',
+      upstream: { url: cmsUrl },
+      // Diagnostics: GK_BENCH_OCPP_THREAD=main|worker compares the proxy on the main thread with its worker thread.
+      ...(process.env.GK_BENCH_OCPP_THREAD ? { thread: process.env.GK_BENCH_OCPP_THREAD } : {}),
+      ...ocpp,
+    },
   };
 }
 

@@ -14,6 +14,13 @@ function mainThreadReason(config: GatewayConfig, deps: OcppProxyDeps): string | 
   return undefined;
 }
 
+/** GRIDKEEPER_GC_YOUNG_MIB (deployment.md §8) sizes the worker's young generation too; otherwise gc-tuning.ts. */
+function workerYoungMiB(chargers: number, env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.GRIDKEEPER_GC_YOUNG_MIB;
+  const n = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n : gcTuningFor(chargers).youngMiB;
+}
+
 /**
  * The OCPP proxy where `ocpp.thread` puts it: in its own worker thread (ocpp-worker-host.ts), or on the main
  * thread (`createOcppProxy` itself, exactly as before the worker existed).
@@ -40,7 +47,7 @@ export function composeOcppProxy(
     dbPath: config.store.path,
     mainThreadNice: config.ocpp.mainThreadNice,
     // The worker's isolate has its own young generation: sized like the main thread's (gc-tuning.ts).
-    youngMiB: tuned ? gcTuningFor(config.chargers.length).youngMiB : 0,
+    youngMiB: tuned ? workerYoungMiB(config.chargers.length, opts.env) : 0,
     onFatal:
       opts.onFatal ??
       ((err) => {

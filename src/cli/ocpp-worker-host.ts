@@ -275,13 +275,7 @@ export function createOcppWorkerHost(
     const w = new Worker(entry.code, {
       workerData: data,
       eval: entry.eval,
-      ...(opts.youngMiB || process.env.GK_EXPERIMENT_WORKER_YOUNG_MIB
-        ? {
-            resourceLimits: {
-              maxYoungGenerationSizeMb: Number(process.env.GK_EXPERIMENT_WORKER_YOUNG_MIB ?? opts.youngMiB),
-            },
-          }
-        : {}),
+      ...(opts.youngMiB ? { resourceLimits: { maxYoungGenerationSizeMb: opts.youngMiB } } : {}),
     });
     worker = w;
     out = new Channel<ToWorker>(w);
