@@ -148,7 +148,7 @@ export function createOcppWorkerHost(
   function registerMetrics(infos: readonly MetricInfo[]): void {
     if (!deps.metrics) return;
     const snapshot = () => {
-      const now = Date.now();
+      const now = deps.clock.now();
       if (!metricsSnapshot || now - metricsSnapshot.at > METRICS_FRESH_MS) {
         const values = (
           out
