@@ -81,7 +81,14 @@ export function gatewayConfig(
     // No grid meter here: the failsafe budget is the whole site, so the proxy's traffic is not shaped by an alarm.
     site: { id: 'proxy-bench', limitW: n * 32 * 690, failsafeLimitW: n * 32 * 690 },
     chargers: Array.from({ length: n }, (_, i) => ({ id: `CP${i}` })),
-    ocpp: { securityProfile: 0, unknownChargers: 'reject', upstream: { url: cmsUrl }, ...ocpp },
+    ocpp: {
+      securityProfile: 0,
+      unknownChargers: 'reject',
+      upstream: { url: cmsUrl },
+      // Diagnostics: GK_BENCH_OCPP_THREAD=main|worker compares the proxy on the main thread with its worker thread.
+      ...(process.env.GK_BENCH_OCPP_THREAD ? { thread: process.env.GK_BENCH_OCPP_THREAD } : {}),
+      ...ocpp,
+    },
   };
 }
 
@@ -248,6 +255,7 @@ async function reconnects(
       failed += r.failed;
     }
     const first = await probe.liveHeap();
+    const threads = first.threads;
     const xs: number[] = [0];
     const heap: number[] = [first.heapUsed];
     const rss: number[] = [gw.rss()];
@@ -273,7 +281,7 @@ async function reconnects(
         unit: 'MiB',
         target: '<= 5 MiB per 1000 reconnects',
         met: heapPerThousand <= 5,
-        notes: `least-squares slope over ${measured} reconnects after ${warmup} warm-up (connect, BootNotification via the CMS, close); live heap read through the gateway's inspector after a forced full GC every ${chunk}; raw ${raw(heap)} MiB over ${measured}; ${failed} failed; ${((measured / ms) * 1000).toFixed(0)} reconnects/s`,
+        notes: `least-squares slope over ${measured} reconnects after ${warmup} warm-up (connect, BootNotification via the CMS, close); live heap of its ${threads} thread(s) (main and workers: the OCPP proxy's with ocpp.thread worker) read through the gateway's inspector after a forced full GC every ${chunk}; raw ${raw(heap)} MiB over ${measured}; ${failed} failed; ${((measured / ms) * 1000).toFixed(0)} reconnects/s`,
       },
       {
         name: 'gateway RSS growth per 1000 reconnects of one charger (after warm-up)',

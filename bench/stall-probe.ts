@@ -7,11 +7,15 @@
  *  - GC pauses (PerformanceObserver 'gc').
  * On exit it writes every stall with the recorded work that overlaps it, to GK_STALL_REPORT (a JSON file).
  * The wrappers cost a little per call; figures taken with the probe are for the breakdown, not the judged run.
+ * In the OCPP proxy's worker thread (imported there through GK_OCPP_WORKER_IMPORT, src/cli/ocpp-worker.ts) it
+ * records from the start (a worker gets no signals) and writes its report to `<GK_STALL_REPORT>.worker` every 2 s
+ * with `timeOrigin`, so bench/proxy-stalls.ts can cut out the traffic window by wall-clock time.
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { openSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { constants, monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 import { ControlLoop } from '../src/control/control-loop.js';
 import { SetpointAudit } from '../src/store/setpoint-audit.js';
 import { TelemetryStore } from '../src/store/telemetry-store.js';
@@ -25,20 +29,36 @@ interface Span {
   readonly d: number;
 }
 const spans: Span[] = [];
-const stalls: Array<{ t: number; d: number; cpuMs: number }> = [];
+const stalls: Array<{ t: number; d: number; cpuMs: number; runMs: number; waitMs: number }> = [];
+// This thread's own time on a CPU and waiting for one (runqueue), ms, from /proc/thread-self/schedstat (Linux).
+const schedFd = (() => {
+  try {
+    return openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return undefined;
+  }
+})();
+const schedBuf = Buffer.alloc(128);
+function sched(): { run: number; wait: number } {
+  if (schedFd === undefined) return { run: Number.NaN, wait: Number.NaN };
+  const n = readSync(schedFd, schedBuf, 0, schedBuf.length, 0);
+  const [run, wait] = schedBuf.toString('latin1', 0, n).split(' ');
+  return { run: Number(run) / 1e6, wait: Number(wait) / 1e6 };
+}
 const MIN_SPAN_MS = 0.5;
 // Recording runs from the first SIGUSR2 (the traffic starts) to the second (it ends): start-up is left out.
 let window: { from: number; to: number } = { from: Number.POSITIVE_INFINITY, to: Number.POSITIVE_INFINITY };
 let loopDelayMs: Record<string, number> = {};
-process.on('SIGUSR2', () => {
-  if (window.from === Number.POSITIVE_INFINITY) {
-    window = { from: performance.now(), to: Number.POSITIVE_INFINITY };
-    delay.reset();
-  } else {
-    window = { from: window.from, to: performance.now() };
-    loopDelayMs = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
-  }
-});
+if (isMainThread)
+  process.on('SIGUSR2', () => {
+    if (window.from === Number.POSITIVE_INFINITY) {
+      window = { from: performance.now(), to: Number.POSITIVE_INFINITY };
+      delay.reset();
+    } else {
+      window = { from: window.from, to: performance.now() };
+      loopDelayMs = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
+    }
+  });
 const recording = (t: number) => t >= window.from && t <= window.to;
 const note = (src: string, t: number) => {
   const d = performance.now() - t;
@@ -150,18 +170,21 @@ const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 let last = performance.now();
 let lastCpu = process.cpuUsage();
+let lastSched = sched();
 const ticker = setInterval(() => {
   const now = performance.now();
   const cpu = process.cpuUsage();
+  const sch = sched();
   // The timer is due 1 ms after the last tick; anything beyond that (and a timer's own 1 ms slack) is the loop busy,
   // or the process not on a CPU at all (a busy machine): the CPU time this process used meanwhile tells them apart
   // (it counts every thread, GC helpers and the checkpointer too).
   if (now - last > 3 && recording(last)) {
     const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
-    stalls.push({ t: last, d: now - last, cpuMs });
+    stalls.push({ t: last, d: now - last, cpuMs, runMs: sch.run - lastSched.run, waitMs: sch.wait - lastSched.wait });
   }
   last = now;
   lastCpu = cpu;
+  lastSched = sch;
 }, 1);
 ticker.unref();
 
@@ -178,7 +201,7 @@ const walSampler = setInterval(() => {
 }, 1000);
 walSampler.unref();
 
-process.on('exit', () => {
+function buildReport(): Record<string, unknown> {
   const elapsedS = (Math.min(window.to, performance.now()) - window.from) / 1000;
   spans.sort((a, b) => a.t - b.t);
   const report = stalls.map((s) => {
@@ -201,14 +224,23 @@ process.on('exit', () => {
     if (sp.d > 2) x.over2++;
     x.max = Math.max(x.max, sp.d);
   }
-  writeFileSync(
-    reportFile,
-    JSON.stringify({
-      elapsedS,
-      loopDelayMs,
-      walMaxMiB: walMaxBytes / 2 ** 20,
-      totals,
-      stalls: report,
-    }),
-  );
-});
+  return {
+    elapsedS,
+    timeOrigin: performance.timeOrigin,
+    loopDelayMs,
+    walMaxMiB: walMaxBytes / 2 ** 20,
+    totals,
+    stalls: report,
+  };
+}
+
+if (isMainThread) {
+  process.on('exit', () => writeFileSync(reportFile, JSON.stringify(buildReport())));
+} else {
+  window = { from: 0, to: Number.POSITIVE_INFINITY };
+  const file = `${reportFile}.worker`;
+  setInterval(() => {
+    loopDelayMs = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
+    writeFileSync(file, JSON.stringify(buildReport()));
+  }, 2000).unref();
+}

@@ -3,7 +3,7 @@ import { createHttpAuthoriserClient } from '../../adapters/authoriser/index.js';
 import { createInfluxAdapter } from '../../adapters/influx/index.js';
 import { createModbusAdapter } from '../../adapters/modbus/index.js';
 import { createMqttAdapter } from '../../adapters/mqtt/index.js';
-import { OCPP_MIGRATIONS, createOcppProxy } from '../../adapters/ocpp/index.js';
+import { OCPP_MIGRATIONS, type OcppProxyDeps } from '../../adapters/ocpp/index.js';
 import { createOpenAdrVen } from '../../adapters/openadr/ven.js';
 import { createOscpAdapter } from '../../adapters/oscp/index.js';
 import { createHttpPriceFetcher } from '../../adapters/price-feed/index.js';
@@ -14,6 +14,7 @@ import { createGridService, GRID_MIGRATIONS, type GridService, siteDemandW, site
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
 import { FleetInputs } from './fleet-inputs.js';
 import { createLazyOpcuaAdapters } from './lazy-opcua.js';
+import { composeOcppProxy } from './ocpp-thread.js';
 import type { Adapter } from '../model/adapter.js';
 import type { Clock } from '../model/clock.js';
 import type { GridAdapterDeps } from '../ports/grid.js';
@@ -30,6 +31,12 @@ export interface GatewayDeps {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Node's default process metrics on `/metrics` (default on); off where many gateways share a process. */
   readonly defaultMetrics?: boolean;
+  /**
+   * The OCPP proxy's worker thread died (`ocpp.thread: worker`). Default: the error is thrown on the main
+   * thread, so the process ends as it would for a crash of the proxy in-thread (systemd or the container
+   * restarts it; the outbox makes that safe) instead of running on without its chargers.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 export interface Gateway {
@@ -133,31 +140,29 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
   // (grid.oscp.publicUrl and grid.openadr.callbackUrl name the address a remote peer really uses).
   const apiUrl = () => api?.url().replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:');
   const authoriser = integration.authoriser;
-  const ocpp = createOcppProxy(
-    { ocpp: config.ocpp, chargers: config.chargers, site: config.site },
-    {
-      clock,
-      log: log.child({ component: 'ocpp' }),
-      bus: core.bus,
-      dispatcher: core.dispatcher,
-      sessions: core.sessions,
-      db: core.db,
-      metrics: core.metrics,
-      env,
-      onEvChargingNeeds: (needs) => fleet.onEvChargingNeeds(needs),
-      // The payment/fleet authoriser is asked beside the CMS (rule in adapters/ocpp/auth.ts).
-      ...(authoriser && config.integration.authoriser
-        ? {
-            authorise: (req) => authoriser.authorise(req),
-            // The authoriser's own fallback answers before the proxy stops waiting.
-            authoriseTimeoutMs: config.integration.authoriser.timeoutMs + 500,
-          }
-        : {}),
-      onChargerError: (chargerId, connectorId, errorCode, info) =>
-        integration.alerts.reportChargerError(chargerId, connectorId, errorCode, info),
-      onFirmwareStatus: (chargerId, status) => integration.alerts.reportFirmwareStatus(chargerId, status),
-    },
-  );
+  const ocppDeps: OcppProxyDeps = {
+    clock,
+    log: log.child({ component: 'ocpp' }),
+    bus: core.bus,
+    dispatcher: core.dispatcher,
+    sessions: core.sessions,
+    db: core.db,
+    metrics: core.metrics,
+    env,
+    onEvChargingNeeds: (needs) => fleet.onEvChargingNeeds(needs),
+    // The payment/fleet authoriser is asked beside the CMS (rule in adapters/ocpp/auth.ts).
+    ...(authoriser && config.integration.authoriser
+      ? {
+          authorise: (req) => authoriser.authorise(req),
+          // The authoriser's own fallback answers before the proxy stops waiting.
+          authoriseTimeoutMs: config.integration.authoriser.timeoutMs + 500,
+        }
+      : {}),
+    onChargerError: (chargerId, connectorId, errorCode, info) =>
+      integration.alerts.reportChargerError(chargerId, connectorId, errorCode, info),
+    onFirmwareStatus: (chargerId, status) => integration.alerts.reportFirmwareStatus(chargerId, status),
+  };
+  const ocpp = composeOcppProxy(config, ocppDeps, { env, ...(deps.onFatal ? { onFatal: deps.onFatal } : {}) });
   components.push(ocpp);
   registerSiteMetrics(core.metrics, {
     snapshot: () => core.state.snapshot(),

@@ -96,6 +96,21 @@ export const OcppSchema = z
       .describe(
         "When a charger's CMS connection drops or cannot be opened: keep serving the charger locally (queue, local answers), or close its socket as an OCPP 2.0.1/2.1 Part 4 Local Controller does.",
       ),
+    thread: z
+      .enum(['worker', 'main'])
+      .default('worker')
+      .describe(
+        "Where the proxy runs: in its own worker thread (its event loop and heap apart from the control loop's, so control rounds, telemetry writes and the main heap's GC do not delay charger messages), or on the main thread. A gateway on a virtual clock (tests, scenarios) or an in-memory store always runs it on the main thread, and says so in its log.",
+      ),
+    mainThreadNice: z
+      .number()
+      .int()
+      .min(0)
+      .max(19)
+      .default(10)
+      .describe(
+        "With `thread: worker`: the niceness the gateway's main thread (control loop, API, telemetry) takes once the proxy's thread runs, so that on a busy machine a charger message gets a CPU before a control round does (Linux; the proxy's thread and the process's other threads keep theirs). 0 leaves it.",
+      ),
     localAuthList: z.array(z.string()).default([]).describe('idTags always accepted when the CMS is unreachable.'),
     unknownIdTags: z
       .enum(['accept', 'reject'])
