@@ -3,6 +3,7 @@ import { monotonicFactory } from 'ulid';
 import type { GatewayBus } from '../bus/events.js';
 import type { Clock, TimerHandle } from '../model/clock.js';
 import { EVSE_STATUSES, type EvseStatus } from '../model/site.js';
+import { ChunkedWriter } from '../store/chunked-writes.js';
 import type { Db } from '../store/db.js';
 import type { EventHub } from './events.js';
 
@@ -55,13 +56,25 @@ export class AlertService {
   private readonly statusOf = new Map<string, EvseStatus>();
   private checks: AlertChecks = {};
   /** Statements of the per-message paths, prepared once (a status change of 1000 chargers compiled SQL each time). */
-  private readonly sql: Record<'logStatus' | 'insert' | 'clear', Database.Statement<unknown[]>>;
+  private readonly sql: Record<'insert' | 'clear', Database.Statement<unknown[]>>;
+  /**
+   * Status changes, written with the others of the same turn in one transaction: at 1000 chargers a
+   * commit each was ~900 commits a minute on the main thread, each holding the write lock the OCPP
+   * worker's outbox needs. Reads flush first.
+   */
+  private readonly statusLog: ChunkedWriter<readonly [evseId: string, ts: number, status: EvseStatus]>;
 
   constructor(
     private readonly opts: { db: Db; clock: Clock; hub: EventHub; bus: GatewayBus; checkIntervalMs: number },
   ) {
+    const logStatus = opts.db.prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)');
+    this.statusLog = new ChunkedWriter(
+      opts.db,
+      opts.db.transaction((rows: ReadonlyArray<readonly [string, number, EvseStatus]>) => {
+        for (const r of rows) logStatus.run(r[0], r[1], r[2]);
+      }),
+    );
     this.sql = {
-      logStatus: opts.db.prepare('INSERT INTO evse_status_log (evse_id, ts, status) VALUES (?, ?, ?)'),
       insert: opts.db.prepare(
         'INSERT OR REPLACE INTO alerts (id, kind, subject, severity, message, raised_at, json) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -85,7 +98,7 @@ export class AlertService {
       bus.on('evse.live', ({ id, patch }) => {
         if (patch.status === undefined || this.statusOf.get(id) === patch.status) return;
         this.statusOf.set(id, patch.status);
-        this.sql.logStatus.run(id, this.opts.clock.now(), patch.status);
+        this.statusLog.push([id, this.opts.clock.now(), patch.status]);
         if (patch.status === 'Faulted') this.raise('charger.faulted', id, 'critical', `EVSE ${id} reports a fault`);
         else this.clear('charger.faulted', id);
         if (patch.status === 'Offline') this.raise('charger.offline', id, 'warning', `EVSE ${id} is offline`);
@@ -120,6 +133,7 @@ export class AlertService {
   stop(): void {
     for (const u of this.unsubs.splice(0)) u();
     this.opts.clock.clearInterval(this.timer);
+    this.statusLog.flush();
   }
 
   /** OCPP StatusNotification errorCode other than NoError (called by the proxy). */
@@ -197,6 +211,7 @@ export class AlertService {
    * Time before the first known status is left out, not counted as down.
    */
   uptime(evseId: string, from: number, to: number): { uptimePct: number | null; knownMs: number; upMs: number } {
+    this.statusLog.flush();
     const before = this.opts.db
       .prepare('SELECT ts, status FROM evse_status_log WHERE evse_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1')
       .get(evseId, from) as { ts: number; status: EvseStatus } | undefined;
@@ -217,6 +232,7 @@ export class AlertService {
   }
 
   evseIds(): string[] {
+    this.statusLog.flush();
     return (
       this.opts.db.prepare('SELECT DISTINCT evse_id FROM evse_status_log ORDER BY evse_id').all() as Array<{
         evse_id: string;
