@@ -68,6 +68,17 @@ export class DrawEstimator {
   /** Each EVSE's position in the snapshot `record` saw last. */
   private readonly index = new Map<string, number>();
   private indexed: readonly EvseState[] | undefined;
+  /** The copies `apply` made last, by the snapshot's EVSE index, and what each was made from (`copyAt`). */
+  private readonly copies = {
+    from: [] as Array<EvseState | undefined>,
+    phases: [] as Array<1 | 3 | undefined>,
+    w: [] as Array<number | undefined>,
+    ts: [] as number[],
+    source: [] as string[],
+    out: [] as Array<EvseState | undefined>,
+  };
+  /** The estimates `apply` made last, by the snapshot's EVSE index (`estimateAt`). */
+  private readonly lastEstimates: Array<DrawEstimate | undefined> = [];
   /** Each EVSE's session key and what it was made from. */
   private readonly keys = new Map<string, { sessionId?: string; sessionStart?: number; key: string }>();
 
@@ -172,30 +183,31 @@ export class DrawEstimator {
       }
       const n = phases[i];
       const allocated = n === undefined ? undefined : n === 1 ? 1 : 3;
-      let e = e0;
-      if (allocated !== undefined && allocated !== e0.vehiclePhases) {
-        e = { ...e0, vehiclePhases: allocated };
-        changed = true;
-      }
+      const newPhases = allocated !== undefined && allocated !== e0.vehiclePhases ? allocated : undefined;
       const t = tracks[i];
+      const delayMs = t?.learnt ? t.delayMs() : undefined;
       if (r.measured) {
-        out.push(estimate(e.id, r.lowW, 0, 'measured', t, n));
+        out.push(this.estimateAt(i, e0.id, r.lowW, 0, 'measured', delayMs, n));
         // The reading is the draw at the meter's moment: so dated, a policy does not drop it as old.
-        const p = e.powerW;
+        const p = e0.powerW;
         if (!p || p.ts >= gridTs) {
-          evses.push(e);
+          if (newPhases === undefined) evses.push(e0);
+          else {
+            changed = true;
+            evses.push(this.copyAt(i, e0, newPhases, undefined, 0, ''));
+          }
           continue;
         }
         changed = true;
-        evses.push({ ...e, powerW: reading(p.value, gridTs, p.source) });
+        evses.push(this.copyAt(i, e0, newPhases, p.value, gridTs, p.source));
         continue;
       }
       let w = r.stayW;
       if (r.learnt) w += up > 0 ? up * (r.highW - r.stayW) : up * (r.stayW - r.lowW);
       w *= scale;
-      out.push(estimate(e.id, w, Math.max(w - r.lowW, r.highW - w), 'estimated', t, n));
+      out.push(this.estimateAt(i, e0.id, w, Math.max(w - r.lowW, r.highW - w), 'estimated', delayMs, n));
       changed = true;
-      evses.push({ ...e, powerW: reading(w, now, 'estimate') });
+      evses.push(this.copyAt(i, e0, newPhases, w, now, 'estimate'));
     }
     this.last = out;
     this.lastMargin = this.measureMargin(tracks);
@@ -223,6 +235,74 @@ export class DrawEstimator {
       }
       t.set(sp.currentA, sp.phases, now, this.vehicles.known(e.id, key));
     }
+  }
+
+  /**
+   * `e` with the phases its vehicle draws on (`phases`, when it differs from `e`'s) and its draw
+   * (`powerW`, a good reading of `w` at `ts` from `source`, when `w` is given), in one copy: the copy
+   * made for the same EVSE object and values in the round before is returned again (at 1000 chargers
+   * a copy of every EVSE per round was most of what the round allocated; a round without a new meter
+   * sample or reading makes none).
+   */
+  private copyAt(
+    i: number,
+    e: EvseState,
+    phases: 1 | 3 | undefined,
+    w: number | undefined,
+    ts: number,
+    source: string,
+  ): EvseState {
+    const c = this.copies;
+    const last = c.out[i];
+    if (
+      last !== undefined &&
+      c.from[i] === e &&
+      c.phases[i] === phases &&
+      Object.is(c.w[i], w) &&
+      (w === undefined || (c.ts[i] === ts && c.source[i] === source))
+    )
+      return last;
+    const copy: EvseState =
+      w === undefined
+        ? { ...e, vehiclePhases: phases }
+        : phases === undefined
+          ? { ...e, powerW: reading(w, ts, source) }
+          : { ...e, vehiclePhases: phases, powerW: reading(w, ts, source) };
+    c.from[i] = e;
+    c.phases[i] = phases;
+    c.w[i] = w;
+    c.ts[i] = ts;
+    c.source[i] = source;
+    c.out[i] = copy;
+    return copy;
+  }
+
+  /** The estimate, the same object as the round before's for this EVSE when nothing in it changed. */
+  private estimateAt(
+    i: number,
+    evseId: string,
+    w: number,
+    uncertaintyW: number,
+    source: DrawEstimate['source'],
+    delayMs: number | undefined,
+    n: PhaseCount | undefined,
+  ): DrawEstimate {
+    const last = this.lastEstimates[i];
+    if (
+      last !== undefined &&
+      last.evseId === evseId &&
+      Object.is(last.w, w) &&
+      Object.is(last.uncertaintyW, uncertaintyW) &&
+      last.source === source &&
+      last.delayMs === delayMs &&
+      last.vehiclePhases === n
+    )
+      return last;
+    const o: { -readonly [K in keyof DrawEstimate]: DrawEstimate[K] } = { evseId, w, uncertaintyW, source };
+    if (delayMs !== undefined) o.delayMs = delayMs;
+    if (n !== undefined) o.vehiclePhases = n;
+    this.lastEstimates[i] = o;
+    return o;
   }
 
   /**
@@ -299,18 +379,4 @@ export class DrawEstimator {
     }
     return t.range(e, gridTs, fresh ? r : undefined);
   }
-}
-
-function estimate(
-  evseId: string,
-  w: number,
-  uncertaintyW: number,
-  source: DrawEstimate['source'],
-  t: DrawTrack | undefined,
-  n: PhaseCount | undefined,
-): DrawEstimate {
-  const o: { -readonly [K in keyof DrawEstimate]: DrawEstimate[K] } = { evseId, w, uncertaintyW, source };
-  if (t?.learnt) o.delayMs = t.delayMs();
-  if (n !== undefined) o.vehiclePhases = n;
-  return o;
 }

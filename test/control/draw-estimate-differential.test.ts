@@ -311,7 +311,17 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** What the comparison covered, over all runs (a test that never reaches a branch proves nothing about it). */
-const seen = { margin: 0, measured: 0, estimated: 0, learnt: 0, phases1: 0, phases3: 0, sameSnapshot: 0, reused: 0 };
+const seen = {
+  margin: 0,
+  measured: 0,
+  estimated: 0,
+  learnt: 0,
+  phases1: 0,
+  phases3: 0,
+  sameSnapshot: 0,
+  reused: 0,
+  copyAgain: 0,
+};
 
 function run(specs: readonly Spec[], steps: readonly Step[], o: DrawEstimatorOptions): void {
   const n = specs.length;
@@ -323,6 +333,7 @@ function run(specs: readonly Spec[], steps: readonly Step[], o: DrawEstimatorOpt
   const live: Array<Record<string, unknown>> = specs.map(() => ({ status: 'Available' }));
   const lastSp: Array<{ a: number; phases: number }> = specs.map(() => ({ a: 0, phases: 3 }));
   let list: readonly EvseState[] | undefined;
+  let copies = new Set<EvseState>();
   for (const s of steps) {
     now += s.dtMs;
     for (const c of s.changes) {
@@ -394,6 +405,9 @@ function run(specs: readonly Spec[], steps: readonly Step[], o: DrawEstimatorOpt
     expect(est.estimates()).toStrictEqual(ref.estimates());
     expect(est.margin()).toStrictEqual(ref.margin());
     if (outOld === snap) seen.sameSnapshot++;
+    // A copy the rewrite hands out again (same EVSE, same values) must still be what the reference makes anew.
+    for (const e of outNew.evses) if (copies.has(e) && !snap.evses.includes(e)) seen.copyAgain++;
+    copies = new Set(outNew.evses);
     if (ref.margin()) seen.margin++;
     for (const e of ref.estimates()) {
       seen[e.source]++;
