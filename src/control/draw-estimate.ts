@@ -71,7 +71,7 @@ export class DrawEstimator {
   /** The copies `apply` made last, by the snapshot's EVSE index, and what each was made from (`copyAt`). */
   private readonly copies = {
     from: [] as Array<EvseState | undefined>,
-    phases: [] as Array<1 | 3 | undefined>,
+    phases: [] as Array<PhaseCount | undefined>,
     w: [] as Array<number | undefined>,
     ts: [] as number[],
     source: [] as string[],
@@ -101,9 +101,9 @@ export class DrawEstimator {
    * The snapshot with each session's `powerW` replaced by its estimate where its reading does not show
    * the draw at the meter's moment. Physical bound: the building cannot feed in more than on-site PV
    * produces, so the estimated draws never exceed what the meter shows (grid − battery + PV − measured).
-   * Each session's `vehiclePhases` is the count its readings showed (1, or 3 for a vehicle on two or
-   * three phases: the allocator reserves per phase, and the 2-phase one's third phase stays free), so
-   * it is allocated on the phases it draws on.
+   * Each session's `vehiclePhases` is the count its readings showed, so it is allocated on the phases
+   * it draws on: a 2-phase vehicle on two where its readings put it on the charger's L1 and L2 (the
+   * pair the allocator reserves for two), else on three.
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
     const grid = snapshot.grid.powerW;
@@ -182,7 +182,8 @@ export class DrawEstimator {
         continue;
       }
       const n = phases[i];
-      const allocated = n === undefined ? undefined : n === 1 ? 1 : 3;
+      // A 2-phase vehicle is allocated on two where its readings put it on the charger's L1 and L2.
+      const allocated = n === 2 ? this.vehicles.allocated(e0.id, this.sessionOf(e0), n) : n;
       const newPhases = allocated !== undefined && allocated !== e0.vehiclePhases ? allocated : undefined;
       const t = tracks[i];
       const delayMs = t?.learnt ? t.delayMs() : undefined;
@@ -247,7 +248,7 @@ export class DrawEstimator {
   private copyAt(
     i: number,
     e: EvseState,
-    phases: 1 | 3 | undefined,
+    phases: PhaseCount | undefined,
     w: number | undefined,
     ts: number,
     source: string,

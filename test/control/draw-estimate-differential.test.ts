@@ -23,7 +23,8 @@ const TOLERANCE_SHARE = 0.05;
 /**
  * The reference: main's draw estimate before the speed rewrite (c3a31da, 9fb7b48), verbatim but for
  * its comments, kept here only to compare the rewrite against. It uses the same track, margin and
- * vehicle-phase modules as the one in src.
+ * vehicle-phase modules as the one in src, and has the one behavioural change made since (2-phase
+ * vehicles allocated on two), marked where it is.
  */
 class ReferenceDrawEstimator {
   private readonly tracks = new Map<string, DrawTrack>();
@@ -90,7 +91,9 @@ class ReferenceDrawEstimator {
       const r = ranges[i];
       if (!r) return e0;
       const n = phases[i];
-      const allocated = n === undefined ? undefined : n === 1 ? 1 : 3;
+      // The one change since: a 2-phase vehicle is allocated on two where its readings put it on L1
+      // and L2 (issue 15), made here as in src (main had `n === 1 ? 1 : 3`).
+      const allocated = n === 2 ? this.vehicles.allocated(e0.id, sessionOf(e0), n) : n;
       let e = e0;
       if (allocated !== undefined && allocated !== e0.vehiclePhases) {
         e = { ...e0, vehiclePhases: allocated };
@@ -321,6 +324,7 @@ const seen = {
   sameSnapshot: 0,
   reused: 0,
   copyAgain: 0,
+  allocated2: 0,
 };
 
 function run(specs: readonly Spec[], steps: readonly Step[], o: DrawEstimatorOptions): void {
@@ -415,6 +419,7 @@ function run(specs: readonly Spec[], steps: readonly Step[], o: DrawEstimatorOpt
       if (e.vehiclePhases === 1) seen.phases1++;
       if (e.vehiclePhases === 3) seen.phases3++;
     }
+    for (const e of outOld.evses) if (e.vehiclePhases === 2) seen.allocated2++;
     const sps: Setpoint[] = s.setpoints.map((g) => {
       const currentA = g.feedIn && g.idx % 2 === 0 ? -g.a : g.a;
       if (g.idx < n) lastSp[g.idx] = { a: currentA, phases: g.phases };
