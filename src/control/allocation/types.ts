@@ -118,6 +118,11 @@ export interface Constraint {
   /** The reasons of sessions this constraint pauses at minimum `pausedMinA` (built once per round). */
   paused: readonly Reason[] | undefined;
   pausedMinA: number;
+  /**
+   * The reasons of sessions this constraint binds, by the session's own reasons (`bindingOf`): built
+   * once per round for all the sessions it binds with the same own reasons.
+   */
+  bound: Map<readonly Reason[], readonly Reason[]> | undefined;
 }
 
 /** The requests of one EVSE: the most important one, and the largest positive one per tier rank. */
