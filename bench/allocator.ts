@@ -135,7 +135,7 @@ export async function run(): Promise<BenchResult[]> {
     baseline: p99,
     target: 'p99 <= 5 ms per round at 1000 chargers',
     met: rp99 <= 5,
-    notes: `createGateway on a virtual clock, not started; per round: grid meter and a tenth of the chargers report, sessions start and stop, then runRound until every write is confirmed and the set-point audit written; ${r.wall.length} rounds after 100 warm-up; ${r.writesPerRound.toFixed(1)} writes per round; CPU time per round p50 ${percentile(r.cpu, 50).toFixed(2)} ms, p99 ${percentile(r.cpu, 99).toFixed(2)} ms (this process, user + system: hardly moved by other load on the machine); baseline column: the allocator alone at 1000 EVSEs (p50 / p99 above)`,
+    notes: `createGateway on a virtual clock, not started; per round: grid meter and a tenth of the chargers report, sessions start and stop, then runRound until every write is confirmed and the set-point audit written; ${r.wall.length} rounds after 100 warm-up; ${r.writesPerRound.toFixed(1)} writes per round; CPU time per round p50 ${percentile(r.cpu, 50).toFixed(2)} ms, p99 ${percentile(r.cpu, 99).toFixed(2)} ms (this process, user + system: hardly moved by other load on the machine); of it the draw estimate (apply + record) p50 ${percentile(r.estimate, 50).toFixed(2)} ms, p99 ${percentile(r.estimate, 99).toFixed(2)} ms; baseline column: the allocator alone at 1000 EVSEs (p50 / p99 above)`,
   });
   return out;
 }

@@ -22,6 +22,8 @@ export interface RoundTimes {
   /** CPU time (user + system) of this process per round, ms: hardly moved by other load on the machine. */
   readonly cpu: number[];
   readonly writesPerRound: number;
+  /** Wall time of the round's draw-estimate phase (`DrawEstimator.apply` + `record`) per round, ms. */
+  readonly estimate: number[];
 }
 
 const BASE_W = 50_000;
@@ -52,6 +54,22 @@ export async function measureControlRound(n: number, rounds: number, warmup = 10
         given.set(sp.evseId, sp.currentA);
       },
     });
+  // The draw estimate's share of the round, timed around this gateway's own estimator.
+  const draws = core.loop.draws;
+  const apply = draws.apply.bind(draws);
+  const record = draws.record.bind(draws);
+  let estimateMs = 0;
+  draws.apply = (s, now) => {
+    const t = performance.now();
+    const out = apply(s, now);
+    estimateMs += performance.now() - t;
+    return out;
+  };
+  draws.record = (sps, s, now) => {
+    const t = performance.now();
+    record(sps, s, now);
+    estimateMs += performance.now() - t;
+  };
   core.start();
   const id = (i: number) => `CP${i}/1`;
   const spec = (i: number): EvseSpec => ({
@@ -79,6 +97,7 @@ export async function measureControlRound(n: number, rounds: number, warmup = 10
   }
   const wall: number[] = [];
   const cpu: number[] = [];
+  const estimate: number[] = [];
   let writesMeasured = 0;
   try {
     for (let k = 0; k < rounds + warmup; k++) {
@@ -107,6 +126,7 @@ export async function measureControlRound(n: number, rounds: number, warmup = 10
       clock.advance(100);
       const w0 = writes;
       const c0 = process.cpuUsage();
+      estimateMs = 0;
       const t0 = performance.now();
       core.loop.runRound('manual');
       await core.dispatcher.idle();
@@ -115,11 +135,12 @@ export async function measureControlRound(n: number, rounds: number, warmup = 10
       wall.push(performance.now() - t0);
       const c = process.cpuUsage(c0);
       cpu.push((c.user + c.system) / 1000);
+      estimate.push(estimateMs);
       writesMeasured += writes - w0;
     }
   } finally {
     core.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { wall, cpu, writesPerRound: writesMeasured / rounds };
+  return { wall, cpu, writesPerRound: writesMeasured / rounds, estimate };
 }

@@ -61,6 +61,26 @@ export class DrawEstimator {
   private lastMargin: MeasuredMargin | undefined;
   /** The phases each session's vehicle draws on: its draw is its set-point × those, not × 3. */
   private readonly vehicles: VehiclePhases;
+  /** Per round, by the snapshot's EVSE index: kept between rounds so a round allocates none of them. */
+  private readonly phasesScratch: Array<PhaseCount | undefined> = [];
+  private readonly rangesScratch: Array<Range | undefined> = [];
+  private readonly tracksScratch: Array<DrawTrack | undefined> = [];
+  /** Each EVSE's position in the snapshot `record` saw last. */
+  private readonly index = new Map<string, number>();
+  private indexed: readonly EvseState[] | undefined;
+  /** The copies `apply` made last, by the snapshot's EVSE index, and what each was made from (`copyAt`). */
+  private readonly copies = {
+    from: [] as Array<EvseState | undefined>,
+    phases: [] as Array<PhaseCount | undefined>,
+    w: [] as Array<number | undefined>,
+    ts: [] as number[],
+    source: [] as string[],
+    out: [] as Array<EvseState | undefined>,
+  };
+  /** The estimates `apply` made last, by the snapshot's EVSE index (`estimateAt`). */
+  private readonly lastEstimates: Array<DrawEstimate | undefined> = [];
+  /** Each EVSE's session key and what it was made from. */
+  private readonly keys = new Map<string, { sessionId?: string; sessionStart?: number; key: string }>();
 
   constructor(private readonly o: DrawEstimatorOptions) {
     this.maxDelayMs = o.maxDelayMs ?? 11_000;
@@ -81,15 +101,36 @@ export class DrawEstimator {
    * The snapshot with each session's `powerW` replaced by its estimate where its reading does not show
    * the draw at the meter's moment. Physical bound: the building cannot feed in more than on-site PV
    * produces, so the estimated draws never exceed what the meter shows (grid − battery + PV − measured).
-   * Each session's `vehiclePhases` is the count its readings showed (1, or 3 for a vehicle on two or
-   * three phases: the allocator reserves per phase, and the 2-phase one's third phase stays free), so
-   * it is allocated on the phases it draws on.
+   * Each session's `vehiclePhases` is the count its readings showed, so it is allocated on the phases
+   * it draws on: a 2-phase vehicle on two where its readings put it on the charger's L1 and L2 (the
+   * pair the allocator reserves for two), else on three.
    */
   apply(snapshot: SiteSnapshot, now: number): SiteSnapshot {
     const grid = snapshot.grid.powerW;
     const gridTs = grid?.ts ?? now;
-    const phases = snapshot.evses.map((e) => this.phasesOf(e));
-    const ranges: Array<Range | undefined> = snapshot.evses.map((e, i) => this.range(e, now, gridTs, phases[i]));
+    const list = snapshot.evses;
+    // One pass per EVSE (its track looked up once), into arrays kept from round to round: at 1000
+    // chargers the round's allocations and repeated look-ups were most of this phase's time.
+    const phases = this.phasesScratch;
+    const ranges = this.rangesScratch;
+    const tracks = this.tracksScratch;
+    phases.length = list.length;
+    ranges.length = list.length;
+    tracks.length = list.length;
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i] as EvseState;
+      if (!SESSION_STATUSES.has(e.status)) {
+        phases[i] = undefined;
+        ranges[i] = undefined;
+        tracks[i] = undefined;
+        continue;
+      }
+      const t = this.tracks.get(e.id);
+      tracks[i] = t;
+      const n = this.phasesOf(e, t);
+      phases[i] = n;
+      ranges[i] = this.range(e, t, now, gridTs, n);
+    }
     let measuredW = 0;
     let stayW = 0;
     let lowW = 0;
@@ -132,38 +173,45 @@ export class DrawEstimator {
     } else this.buildingW = undefined;
     const out: DrawEstimate[] = [];
     let changed = false;
-    const evses = snapshot.evses.map((e0, i) => {
+    const evses: EvseState[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const e0 = list[i] as EvseState;
       const r = ranges[i];
-      if (!r) return e0;
-      const n = phases[i];
-      const allocated = n === undefined ? undefined : n === 1 ? 1 : 3;
-      let e = e0;
-      if (allocated !== undefined && allocated !== e0.vehiclePhases) {
-        e = { ...e0, vehiclePhases: allocated };
-        changed = true;
+      if (!r) {
+        evses.push(e0);
+        continue;
       }
-      const t = this.tracks.get(e.id);
-      const delay = {
-        ...(t?.learnt ? { delayMs: t.delayMs() } : {}),
-        ...(n !== undefined ? { vehiclePhases: n } : {}),
-      };
+      const n = phases[i];
+      // A 2-phase vehicle is allocated on two where its readings put it on the charger's L1 and L2.
+      const allocated = n === 2 ? this.vehicles.allocated(e0.id, this.sessionOf(e0), n) : n;
+      const newPhases = allocated !== undefined && allocated !== e0.vehiclePhases ? allocated : undefined;
+      const t = tracks[i];
+      const delayMs = t?.learnt ? t.delayMs() : undefined;
       if (r.measured) {
-        out.push({ evseId: e.id, w: r.lowW, uncertaintyW: 0, source: 'measured', ...delay });
+        out.push(this.estimateAt(i, e0.id, r.lowW, 0, 'measured', delayMs, n));
         // The reading is the draw at the meter's moment: so dated, a policy does not drop it as old.
-        const p = e.powerW;
-        if (!p || p.ts >= gridTs) return e;
+        const p = e0.powerW;
+        if (!p || p.ts >= gridTs) {
+          if (newPhases === undefined) evses.push(e0);
+          else {
+            changed = true;
+            evses.push(this.copyAt(i, e0, newPhases, undefined, 0, ''));
+          }
+          continue;
+        }
         changed = true;
-        return { ...e, powerW: reading(p.value, gridTs, p.source) };
+        evses.push(this.copyAt(i, e0, newPhases, p.value, gridTs, p.source));
+        continue;
       }
       let w = r.stayW;
       if (r.learnt) w += up > 0 ? up * (r.highW - r.stayW) : up * (r.stayW - r.lowW);
       w *= scale;
-      out.push({ evseId: e.id, w, uncertaintyW: Math.max(w - r.lowW, r.highW - w), source: 'estimated', ...delay });
+      out.push(this.estimateAt(i, e0.id, w, Math.max(w - r.lowW, r.highW - w), 'estimated', delayMs, n));
       changed = true;
-      return { ...e, powerW: reading(w, now, 'estimate') };
-    });
+      evses.push(this.copyAt(i, e0, newPhases, w, now, 'estimate'));
+    }
     this.last = out;
-    this.lastMargin = this.measureMargin(snapshot, ranges);
+    this.lastMargin = this.measureMargin(tracks);
     if (this.lastMargin)
       return { ...snapshot, evses: changed ? evses : snapshot.evses, measuredMargin: this.lastMargin };
     return changed ? { ...snapshot, evses } : snapshot;
@@ -171,15 +219,15 @@ export class DrawEstimator {
 
   /** The set-points just dispatched: the new targets the vehicles will follow. */
   record(setpoints: readonly Setpoint[], snapshot: SiteSnapshot, now: number): void {
-    const byId = new Map(snapshot.evses.map((e) => [e.id, e] as const));
+    const list = snapshot.evses;
     for (const sp of setpoints) {
-      const e = byId.get(sp.evseId);
+      const e = this.evseOf(list, sp.evseId);
       // Feed-in (V2G) is left to its measurement: the estimate models vehicles drawing, not feeding.
       if (!e || !SESSION_STATUSES.has(e.status) || sp.currentA < 0 || sp.powerW < 0) {
         this.tracks.delete(sp.evseId);
         continue;
       }
-      const key = sessionOf(e);
+      const key = this.sessionOf(e);
       let t = this.tracks.get(e.id);
       if (!t || t.session !== key) {
         // Before the first set-point the vehicle may take what the charger offers, its maximum, or nothing.
@@ -191,23 +239,114 @@ export class DrawEstimator {
   }
 
   /**
+   * `e` with the phases its vehicle draws on (`phases`, when it differs from `e`'s) and its draw
+   * (`powerW`, a good reading of `w` at `ts` from `source`, when `w` is given), in one copy: the copy
+   * made for the same EVSE object and values in the round before is returned again (at 1000 chargers
+   * a copy of every EVSE per round was most of what the round allocated; a round without a new meter
+   * sample or reading makes none).
+   */
+  private copyAt(
+    i: number,
+    e: EvseState,
+    phases: PhaseCount | undefined,
+    w: number | undefined,
+    ts: number,
+    source: string,
+  ): EvseState {
+    const c = this.copies;
+    const last = c.out[i];
+    if (
+      last !== undefined &&
+      c.from[i] === e &&
+      c.phases[i] === phases &&
+      Object.is(c.w[i], w) &&
+      (w === undefined || (c.ts[i] === ts && c.source[i] === source))
+    )
+      return last;
+    const copy: EvseState =
+      w === undefined
+        ? { ...e, vehiclePhases: phases }
+        : phases === undefined
+          ? { ...e, powerW: reading(w, ts, source) }
+          : { ...e, vehiclePhases: phases, powerW: reading(w, ts, source) };
+    c.from[i] = e;
+    c.phases[i] = phases;
+    c.w[i] = w;
+    c.ts[i] = ts;
+    c.source[i] = source;
+    c.out[i] = copy;
+    return copy;
+  }
+
+  /** The estimate, the same object as the round before's for this EVSE when nothing in it changed. */
+  private estimateAt(
+    i: number,
+    evseId: string,
+    w: number,
+    uncertaintyW: number,
+    source: DrawEstimate['source'],
+    delayMs: number | undefined,
+    n: PhaseCount | undefined,
+  ): DrawEstimate {
+    const last = this.lastEstimates[i];
+    if (
+      last !== undefined &&
+      last.evseId === evseId &&
+      Object.is(last.w, w) &&
+      Object.is(last.uncertaintyW, uncertaintyW) &&
+      last.source === source &&
+      last.delayMs === delayMs &&
+      last.vehiclePhases === n
+    )
+      return last;
+    const o: { -readonly [K in keyof DrawEstimate]: DrawEstimate[K] } = { evseId, w, uncertaintyW, source };
+    if (delayMs !== undefined) o.delayMs = delayMs;
+    if (n !== undefined) o.vehiclePhases = n;
+    this.lastEstimates[i] = o;
+    return o;
+  }
+
+  /**
+   * The EVSE of that id in the list, by its position in the list seen last (the lists of one site
+   * keep their order from round to round): no map of the whole list built for every round.
+   */
+  private evseOf(list: readonly EvseState[], id: string): EvseState | undefined {
+    const i = this.index.get(id);
+    if (i !== undefined && i < list.length && (list[i] as EvseState).id === id) return list[i];
+    // Built again only for a list it was not built from: a set-point of an EVSE not in the list
+    // does not cost a pass over the list each.
+    if (this.indexed !== list) {
+      this.indexed = list;
+      this.index.clear();
+      // The last of an id wins, as a map built from the list did.
+      for (let j = 0; j < list.length; j++) this.index.set((list[j] as EvseState).id, j);
+    }
+    const k = this.index.get(id);
+    return k === undefined ? undefined : list[k];
+  }
+
+  /** The session's key, its text made again only when the session changes. */
+  private sessionOf(e: EvseState): string {
+    const k = this.keys.get(e.id);
+    if (k && k.sessionId === e.sessionId && k.sessionStart === e.sessionStart) return k.key;
+    const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+    this.keys.set(e.id, { sessionId: e.sessionId, sessionStart: e.sessionStart, key });
+    return key;
+  }
+
+  /**
    * The margin from what was measured: the building load's moves within the slowest learnt response
    * (the longest delay assumed for a vehicle not seen following yet).
    */
-  private measureMargin(snapshot: SiteSnapshot, ranges: ReadonlyArray<Range | undefined>): MeasuredMargin | undefined {
+  private measureMargin(tracks: ReadonlyArray<DrawTrack | undefined>): MeasuredMargin | undefined {
     let responseMs = 0;
-    for (let i = 0; i < snapshot.evses.length; i++) {
-      const t = ranges[i] ? this.tracks.get((snapshot.evses[i] as EvseState).id) : undefined;
-      if (t) responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
-    }
+    for (const t of tracks) if (t) responseMs = Math.max(responseMs, t.learnt ? t.delayMs() : this.maxDelayMs);
     return this.marginMeter.margin(Math.max(responseMs, 1000));
   }
 
   /** What the session's vehicle was seen drawing on, learnt from its charger's latest per-phase reading. */
-  private phasesOf(e: EvseState): PhaseCount | undefined {
-    if (!SESSION_STATUSES.has(e.status)) return undefined;
-    const key = sessionOf(e);
-    const t = this.tracks.get(e.id);
+  private phasesOf(e: EvseState, t: DrawTrack | undefined): PhaseCount | undefined {
+    const key = this.sessionOf(e);
     const own = t && t.session === key ? t : undefined;
     const since = own ? own.offered3Since : e.phases === 3 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
     const n = this.vehicles.observe(e, key, since);
@@ -216,9 +355,13 @@ export class DrawEstimator {
   }
 
   /** What a session may draw at the meter's moment; undefined when it is not charging or not known at all. */
-  private range(e: EvseState, now: number, gridTs: number, phases: PhaseCount | undefined): Range | undefined {
-    if (!SESSION_STATUSES.has(e.status)) return undefined;
-    const t = this.tracks.get(e.id);
+  private range(
+    e: EvseState,
+    t: DrawTrack | undefined,
+    now: number,
+    gridTs: number,
+    phases: PhaseCount | undefined,
+  ): Range | undefined {
     if (!t && e.bidirectional) return undefined;
     const r = e.powerW;
     const fresh = r !== undefined && r.quality === 'good' && r.source !== 'estimate' && now - r.ts <= this.o.freshMs;
@@ -237,8 +380,4 @@ export class DrawEstimator {
     }
     return t.range(e, gridTs, fresh ? r : undefined);
   }
-}
-
-function sessionOf(e: EvseState): string {
-  return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
 }

@@ -99,7 +99,7 @@ export function* allocateTreeSteps(input: TreeAllocationInput): Generator<void, 
         evseId: e.id,
         currentA: 0,
         powerW: 0,
-        phases: e.vehiclePhases ?? e.phases,
+        phases: e.vehiclePhases === undefined ? e.phases : e.vehiclePhases === 1 ? 1 : 3,
         reasons: [reason('device', `no session (${e.status})`)],
       };
       continue;

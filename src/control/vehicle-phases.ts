@@ -21,8 +21,13 @@ interface Seen {
   phases: PhaseCount;
   /** The reading last used, by its time stamp (each reading is counted once). */
   ts: number;
-  fewer?: { phases: PhaseCount; n: number };
+  /** The charger terminals (bit 0 = L1) readings showed in use at this count. */
+  terminals: number;
+  fewer?: { phases: PhaseCount; n: number; terminals: number };
 }
+
+/** The terminals a 2-phase vehicle is taken to draw on when it is allocated on two: L1 and L2. */
+const L1L2 = 0b011;
 
 /** Below this highest phase current, a reading does not tell the phases apart, A. */
 const MIN_A = 2;
@@ -35,6 +40,17 @@ export class VehiclePhases {
   private readonly seen = new Map<string, Seen>();
 
   constructor(private readonly settleMs: number) {}
+
+  /**
+   * The phases to allocate the session's vehicle on, from `observe`'s count: a 2-phase vehicle on two
+   * only when its readings showed it on the charger's L1 and L2 (the site phases the allocator reserves
+   * for two, through the charger's rotation), else on three (safe: it draws on no more).
+   */
+  allocated(evseId: string, session: string, n: PhaseCount | undefined): PhaseCount | undefined {
+    if (n !== 2) return n;
+    const s = this.seen.get(evseId);
+    return s && s.session === session && s.phases === 2 && s.terminals === L1L2 ? 2 : 3;
+  }
 
   /** What `observe` last learnt for this session, without a new reading. */
   known(evseId: string, session: string): PhaseCount | undefined {
@@ -61,25 +77,36 @@ export class VehiclePhases {
     const max = Math.max(v[0], v[1], v[2]);
     if (!(max >= MIN_A)) return s?.phases;
     const half = IN_USE_SHARE * max;
-    const n = ((v[0] > half ? 1 : 0) + (v[1] > half ? 1 : 0) + (v[2] > half ? 1 : 0)) as PhaseCount;
+    const terminals = (v[0] > half ? 1 : 0) | (v[1] > half ? 2 : 0) | (v[2] > half ? 4 : 0);
+    const n = ((terminals & 1) + ((terminals >> 1) & 1) + ((terminals >> 2) & 1)) as PhaseCount;
     const settled = r.ts >= offered3Since + this.settleMs;
     if (!s) {
       // A first count below three only from the charger offering three phases.
       if (n < 3 && !settled) return undefined;
-      this.seen.set(e.id, { session, phases: n, ts: r.ts });
+      this.seen.set(e.id, { session, phases: n, ts: r.ts, terminals });
       return n;
     }
     s.ts = r.ts;
     if (n > s.phases) {
       s.phases = n;
+      s.terminals = terminals;
       s.fewer = undefined;
     } else if (n < s.phases && settled) {
-      s.fewer = s.fewer?.phases === n ? { phases: n, n: s.fewer.n + 1 } : { phases: n, n: 1 };
+      s.fewer =
+        s.fewer?.phases === n
+          ? { phases: n, n: s.fewer.n + 1, terminals: s.fewer.terminals | terminals }
+          : { phases: n, n: 1, terminals };
       if (s.fewer.n >= FEWER_READINGS) {
         s.phases = n;
+        s.terminals = s.fewer.terminals;
         s.fewer = undefined;
       }
-    } else s.fewer = undefined;
+    } else {
+      // At the same count, every terminal seen in use counts (a pair seen on two different sets of
+      // terminals is not the L1-L2 pair the allocator would reserve).
+      if (n === s.phases) s.terminals |= terminals;
+      s.fewer = undefined;
+    }
     return s.phases;
   }
 }

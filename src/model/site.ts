@@ -79,8 +79,11 @@ export interface EvseLive {
   readonly powerW?: Reading<number>;
   /** Measured phase currents in the charger's own phase order. */
   readonly currentsA?: Reading<PhaseValues>;
-  /** Phases the connected vehicle actually uses (1 or 3), when known. */
-  readonly vehiclePhases?: 1 | 3;
+  /**
+   * Phases the connected vehicle actually uses, when known: 1 (on the charger's L1), 2 (on its L1
+   * and L2) or 3. It draws its set-point on each of them.
+   */
+  readonly vehiclePhases?: 1 | 2 | 3;
   /** Meter register of the session, Wh since session start. */
   readonly sessionEnergyWh?: number;
   readonly sessionId?: string;

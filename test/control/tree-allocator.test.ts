@@ -5,7 +5,7 @@ import type { AllocatorState, TreeAllocatorOptions } from '../../src/control/tre
 import { allocateRound } from './allocate.js';
 import type { Limit, PowerRequest, Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import type { EvseState, PhaseRotation } from '../../src/model/site.js';
+import { type EvseState, type PhaseRotation, ROTATION } from '../../src/model/site.js';
 import { chargingEvse } from '../helpers/evse.js';
 
 const NOW = Date.UTC(2026, 0, 1, 20);
@@ -84,7 +84,10 @@ describe('circuit-tree allocator', () => {
     expect(sp.every((s) => s.phases === 1)).toBe(true);
   });
 
-  it('learns a 1-phase vehicle from its measured currents', () => {
+  it("takes a vehicle's phases from the draw estimate (vehiclePhases), not from one reading of its currents", () => {
+    // One fresh reading on L1 only may be a vehicle ramping up on three: the draw estimate believes
+    // fewer phases only once the charger has offered three long enough. The allocator counted it as
+    // 1-phase at once (and kept that count for the session); now it waits for the estimate.
     const tree = buildCircuitTree({ fuseA: 20, circuits: [] });
     const first = run(tree, [evse('a/1'), evse('b/1', { phaseRotation: 'L2L3L1' })]);
     expect(first.setpoints[0]?.phases).toBe(3);
@@ -94,9 +97,38 @@ describe('circuit-tree allocator', () => {
     ];
     const second = run(tree, measured, [], [], FREE, first.state, NOW + 1000);
     expect(second.setpoints.map((s) => [s.phases, s.currentA])).toEqual([
+      [3, 10],
+      [3, 10],
+    ]);
+    const learnt = measured.map((e) => ({ ...e, vehiclePhases: 1 as const }));
+    const third = run(tree, learnt, [], [], FREE, second.state, NOW + 2000);
+    expect(third.setpoints.map((s) => [s.phases, s.currentA])).toEqual([
       [1, 20],
       [1, 20],
     ]);
+  });
+
+  it('allocates a 2-phase vehicle on the two site phases it draws on: the third stays free for others', () => {
+    // 20 A fuse. a/1's vehicle draws on its charger's L1 and L2 (site L1, L2); b/1's 1-phase vehicle
+    // sits on site L3 (its charger's L1 there). Allocated on three, a/1 took half of L3 from b/1.
+    const tree = buildCircuitTree({ fuseA: 20, circuits: [] });
+    const a = evse('a/1', { vehiclePhases: 2 });
+    const b = evse('b/1', { vehiclePhases: 1, phaseRotation: 'L3L1L2' });
+    const sp = byId(run(tree, [a, b]).setpoints);
+    expect(sp.get('a/1')).toMatchObject({ currentA: 20, phases: 3, powerW: 20 * 2 * 230 });
+    expect(sp.get('b/1')).toMatchObject({ currentA: 20, phases: 1, powerW: 20 * 230 });
+    // Through the rotation: on a charger turned L2L3L1 its L1 and L2 are site L2 and L3, shared with b/1.
+    const turned = byId(run(tree, [{ ...a, phaseRotation: 'L2L3L1' }, b]).setpoints);
+    expect((turned.get('a/1')?.currentA ?? 0) + (turned.get('b/1')?.currentA ?? 0)).toBeCloseTo(20, 5);
+  });
+
+  it('a power budget counts a 2-phase vehicle at set-point × 2 phases', () => {
+    const tree = buildCircuitTree({ fuseA: 63, circuits: [] });
+    const limits: Limit[] = [
+      { scope: 'evses', maxImportW: 16 * 2 * 230, reason: { policy: 'lm', tier: 'contract', text: 'budget' } },
+    ];
+    const sp = run(tree, [evse('a/1', { vehiclePhases: 2, maxCurrentA: 32 })], limits).setpoints;
+    expect(sp[0]).toMatchObject({ currentA: 16, phases: 3, powerW: 16 * 2 * 230 });
   });
 
   it('serves requests in tier order: a fleet request is not held back by an optimisation limit', () => {
@@ -264,7 +296,7 @@ const worldArb: fc.Arbitrary<World> = fc
         nodePick: fc.nat(),
         rot: fc.constantFrom(...rotations),
         phases: fc.constantFrom<1 | 3>(1, 3, 3),
-        vehiclePhases: fc.option(fc.constantFrom<1 | 3>(1, 3), { nil: undefined }),
+        vehiclePhases: fc.option(fc.constantFrom<1 | 2 | 3>(1, 2, 3), { nil: undefined }),
         maxCurrentA: fc.integer({ min: 6, max: 32 }),
         minCurrentA: fc.constantFrom(6, 6, 8),
         priority: fc.integer({ min: 0, max: 2 }),
@@ -313,7 +345,11 @@ function loads(world: World, tree: CircuitTree, sps: readonly Setpoint[]) {
   for (const e of world.evses) {
     const sp = spById.get(e.id);
     if (!sp || sp.currentA === 0) continue;
-    const mask = siteMask(e.phaseRotation, sp.phases);
+    // A 2-phase vehicle offered three phases draws on the charger's L1 and L2 only.
+    const mask =
+      sp.phases === 3 && e.vehiclePhases === 2
+        ? [0, 1, 2].map((p) => ROTATION[e.phaseRotation][0] === p || ROTATION[e.phaseRotation][1] === p)
+        : siteMask(e.phaseRotation, sp.phases);
     totalW += sp.powerW;
     for (const n of tree.pathOf(e.circuitId)) {
       const l = perNode.get(n) as { phase: [number, number, number]; powerW: number };
@@ -397,7 +433,14 @@ describe('allocator properties', () => {
           tree,
           world.evses.map((e) => {
             const ph = e.phases === 1 ? 1 : (e.vehiclePhases ?? 3);
-            return { evseId: e.id, currentA: e.minCurrentA, powerW: e.minCurrentA * ph * 230, phases: ph, reasons: [] };
+            const offered = ph === 1 ? 1 : 3;
+            return {
+              evseId: e.id,
+              currentA: e.minCurrentA,
+              powerW: e.minCurrentA * ph * 230,
+              phases: offered,
+              reasons: [],
+            };
           }),
         );
         const fits =

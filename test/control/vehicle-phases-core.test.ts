@@ -83,4 +83,71 @@ describe('vehicle phases in the allocation (gateway core)', () => {
     expect(core.dispatcher.current('CP1/1')?.phases).toBe(3);
     expect(worst).toBeLessThanOrEqual(20 + 1e-6);
   });
+  it('a 2-phase vehicle is allocated on the two feeder phases it draws on, and the third goes to another vehicle', async () => {
+    // 20 A feeder. CP1's vehicle draws on its charger's L1 and L2 (site L1, L2); CP2's 1-phase
+    // vehicle on its charger's L1, which the rotation puts on site L3. Allocated on three phases,
+    // CP1 took half of L3 from CP2.
+    const core = testCore({
+      site: {
+        id: 't',
+        limitW: 100_000,
+        fuseA: 63,
+        failsafeLimitW: 4_140,
+        gridStaleAfterMs: 3000,
+        circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 20 }],
+      },
+      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
+    });
+    const clock = core.vclock!;
+    // Per site phase: CP1 on L1 and L2, CP2 on L3 (its charger's L1).
+    const drawOf = (id: string): [number, number, number] => {
+      const a = core.dispatcher.lastSent(id)?.currentA ?? 0;
+      return id === 'CP1/1' ? [a, a, 0] : [a, 0, 0];
+    };
+    const sitePhases = (id: string): [number, number, number] => {
+      const [l1, l2] = drawOf(id);
+      return id === 'CP1/1' ? [l1, l2, 0] : [0, 0, l1];
+    };
+    for (const cp of ['CP1', 'CP2']) core.dispatcher.registerSink(cp, { applySetpoint: async (_sp: Setpoint) => {} });
+    core.start();
+    stop = () => core.stop();
+    core.bus.emit('evse.spec', evseSpec('CP1/1', { circuitId: 'f1' }));
+    core.bus.emit('evse.spec', evseSpec('CP2/1', { circuitId: 'f1', phaseRotation: 'L3L1L2' }));
+    for (const id of ['CP1/1', 'CP2/1'])
+      core.bus.emit('evse.live', {
+        id,
+        patch: { status: 'Charging', sessionId: `s-${id}`, sessionStart: clock.now() },
+      });
+    let worst = 0;
+    for (let i = 0; i < 60; i++) {
+      clock.advance(1000);
+      core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
+      for (const id of ['CP1/1', 'CP2/1']) {
+        const cur = drawOf(id);
+        core.bus.emit('evse.live', {
+          id,
+          patch: {
+            currentsA: reading(cur, clock.now(), 'cp'),
+            powerW: reading((cur[0] + cur[1] + cur[2]) * 230, clock.now(), 'cp'),
+          },
+        });
+      }
+      core.loop.runRound('manual');
+      await core.dispatcher.idle();
+      if (i >= 5) {
+        const a = sitePhases('CP1/1');
+        const b = sitePhases('CP2/1');
+        worst = Math.max(worst, a[0] + b[0], a[1] + b[1], a[2] + b[2]);
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(20 + 1e-6);
+    const cp1 = core.dispatcher.current('CP1/1');
+    const cp2 = core.dispatcher.current('CP2/1');
+    // Each near the feeder's 20 A (the allocator keeps a little back); CP1 offered three phases, drawing on two.
+    expect(cp1?.currentA).toBeGreaterThan(19);
+    expect(cp1?.phases).toBe(3);
+    expect(cp1?.powerW).toBeCloseTo((cp1?.currentA ?? 0) * 2 * 230);
+    expect(cp2?.currentA).toBeGreaterThan(19);
+    expect(cp2?.phases).toBe(1);
+  });
 });

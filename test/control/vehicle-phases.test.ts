@@ -61,11 +61,39 @@ describe('vehicle phases learnt from per-phase readings', () => {
     expect(d.estimates()[0]).toMatchObject({ source: 'estimated', vehiclePhases: 1 });
   });
 
-  it('a 2-phase vehicle is estimated at set-point × 2 phases (allocated on three: its per-phase reservation stays safe)', () => {
+  it("a 2-phase vehicle on the charger's L1 and L2 is estimated at set-point × 2 phases, and allocated on two", () => {
     const { d, e } = learnt([16, 15.8, 0.2]);
     expect(e.powerW?.value).toBeCloseTo(16 * 2 * V);
-    expect(e.vehiclePhases).toBe(3);
+    expect(e.vehiclePhases).toBe(2);
     expect(d.estimates()[0]?.vehiclePhases).toBe(2);
+  });
+
+  it('a 2-phase vehicle seen on another pair of terminals is estimated on two but allocated on three', () => {
+    // The allocator reserves L1 and L2 for two phases: a vehicle on L2 and L3 would load L3 unreserved.
+    for (const currents of [
+      [0.1, 16, 15.9],
+      [16, 0, 16],
+    ] as const) {
+      const { d, e } = learnt(currents);
+      expect(e.powerW?.value).toBeCloseTo(16 * 2 * V);
+      expect(e.vehiclePhases).toBe(3);
+      expect(d.estimates()[0]?.vehiclePhases).toBe(2);
+    }
+  });
+
+  it('a 2-phase vehicle seen once on L1-L2 and once on L2-L3 is allocated on three', () => {
+    const { d } = learnt([16, 16, 0]);
+    const out = d.apply(snap(25_000, 100_000, ev([0, 16, 16], 24_000)), 25_000);
+    expect(out.evses[0]?.vehiclePhases).toBe(3);
+    expect(out.evses[0]?.powerW?.value).toBeCloseTo(16 * 2 * V);
+  });
+
+  it('a 3-phase vehicle seen on two phases twice in a row goes down to two', () => {
+    const { d } = learnt([16, 16, 16]);
+    d.apply(snap(25_000, 100_000, ev([16, 16, 0], 24_000)), 25_000);
+    const two = d.apply(snap(30_000, 100_000, ev([16, 16, 0], 29_000)), 30_000);
+    expect(two.evses[0]?.vehiclePhases).toBe(2);
+    expect(two.evses[0]?.powerW?.value).toBeCloseTo(16 * 2 * V);
   });
 
   it('without a per-phase reading, or one too small to tell, the vehicle is taken on all the phases offered', () => {

@@ -1,4 +1,4 @@
-import { siteMask } from '../circuit-tree.js';
+import { drawnMask, drawnPhases } from './drawn-phases.js';
 import { coef, overrun } from './constraints.js';
 import { fmtA, minReasons, pausedBy, reason } from './reasons.js';
 import { BY_REQUEST, type Cand, type Constraint, DEFAULT_RANK, type Round } from './types.js';
@@ -50,8 +50,9 @@ export function admit(cands: readonly Cand[], r: Round): void {
         c.mem.phases === c.phases
       )
         continue;
-      const mask = siteMask(c.rotation, ph);
-      const wPerA = ph * c.voltageV;
+      const drawn = drawnPhases(ph, c.preferred);
+      const mask = drawnMask(c.rotation, drawn);
+      const wPerA = drawn * c.voltageV;
       // A session with a request (a deadline) reserves what it asked for, least laxity first:
       // with more sessions than minimums fit, the urgent ones must not all sit at their minimum.
       const reqW = c.rank < DEFAULT_RANK ? c.requestW[c.rank] : undefined;

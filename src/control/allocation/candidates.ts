@@ -1,6 +1,6 @@
 import type { Reason } from '../../model/decision.js';
 import type { EvseState, PhaseValues } from '../../model/site.js';
-import { siteMask } from '../circuit-tree.js';
+import { drawnMask, drawnPhases } from './drawn-phases.js';
 import { maxReasons } from './reasons.js';
 import { type Cand, DEFAULT_RANK, type EvseRequests, NO_R, NO_W, type Round, type SessionMemory } from './types.js';
 
@@ -48,28 +48,23 @@ export function candidateOf(e: EvseState, index: number, req: EvseRequests | und
           holdUntil: now + s.holdMaxMs,
         }
       : same;
-  // Highest measured phase current and the phases the vehicle draws on, from a fresh reading.
+  // Highest measured phase current, from a fresh reading.
   const cr = e.currentsA;
   let measuredA: number | undefined;
-  let measuredPhases: 1 | 3 | undefined;
   if (cr?.quality === 'good' && !(now - cr.ts > s.freshMs)) {
     const v: PhaseValues = cr.value;
     measuredA = Math.max(v[0], v[1], v[2]);
-    if (measuredA >= 2) {
-      const half = 0.5 * measuredA;
-      const used = (v[0] > half ? 1 : 0) + (v[1] > half ? 1 : 0) + (v[2] > half ? 1 : 0);
-      measuredPhases = used === 1 ? 1 : 3;
-    }
   }
-  const vehiclePhases: 1 | 3 =
-    e.phases === 1
-      ? 1
-      : (e.vehiclePhases ?? (mem?.phases === 3 ? measuredPhases : undefined) ?? mem?.vehiclePhases ?? 3);
+  // The phases the vehicle draws on are the draw estimate's (`vehiclePhases`, learnt per session from
+  // the per-phase readings, believed fewer only once the charger has offered three long enough); the
+  // allocator's own count from one fresh reading is gone: it could see a vehicle ramping on one phase
+  // as a 1-phase one and reserve one phase for a vehicle about to draw on three.
+  const vehiclePhases: 1 | 2 | 3 = e.phases === 1 ? 1 : (e.vehiclePhases ?? 3);
   const canSwitch =
     e.phases === 3 &&
     vehiclePhases === 3 &&
     (s.phaseSwitchable?.has(e.id) === true || s.phaseSwitchable?.has(e.chargerId) === true);
-  let phases: 1 | 3 = vehiclePhases;
+  let phases: 1 | 3 = vehiclePhases === 1 ? 1 : 3;
   if (canSwitch && mem && mem.phases !== vehiclePhases && now - mem.phasesAt < s.phaseSwitchDwellMs)
     phases = mem.phases;
   const own = r.ownLimits.get(e.id);
@@ -79,7 +74,8 @@ export function candidateOf(e: EvseState, index: number, req: EvseRequests | und
     maxA = own.maxCurrentA;
     capReasons = [...own.reasons, ...capReasons];
   }
-  const wPerA = phases * e.voltageV;
+  const drawn = drawnPhases(phases, vehiclePhases);
+  const wPerA = drawn * e.voltageV;
   if (own?.maxImportW !== undefined && own.maxImportW / wPerA < maxA) {
     maxA = Math.max(0, own.maxImportW / wPerA);
     capReasons = [...own.reasons, ...capReasons];
@@ -107,7 +103,7 @@ export function candidateOf(e: EvseState, index: number, req: EvseRequests | und
   const requestW = req?.w ?? NO_W;
   const requestReasons = req?.r ?? NO_R;
   const cons = r.pathCons(e.circuitId);
-  const mask = siteMask(e.phaseRotation, phases);
+  const mask = drawnMask(e.phaseRotation, drawn);
   const measuredTs = measuredA !== undefined && cr ? cr.ts : 0;
   const pooled = r.pool.get(e.id) as Writable<Cand> | undefined;
   if (pooled === undefined || pooled.stamp === r.stamp) {

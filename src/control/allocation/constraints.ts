@@ -138,6 +138,7 @@ export function buildConstraints(
       members: [],
       paused: undefined,
       pausedMinA: 0,
+      bound: undefined,
     };
     all.push(c);
     if (nodeId === undefined) return c;
@@ -178,6 +179,7 @@ export function buildConstraints(
         members: [],
         paused: undefined,
         pausedMinA: 0,
+        bound: undefined,
       });
     }
   }

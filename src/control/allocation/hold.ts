@@ -1,4 +1,4 @@
-import { siteMask } from '../circuit-tree.js';
+import { drawnMask, drawnPhases } from './drawn-phases.js';
 import { firstOver } from './constraints.js';
 import { reason } from './reasons.js';
 import type { Cand, Constraint } from './types.js';
@@ -18,8 +18,9 @@ export function holdIncreases(cands: readonly Cand[], all: readonly Constraint[]
       const effA = Math.max(c.a, c.holdNowA);
       if (effA <= 0) continue;
       const ph = c.a > 0 || !c.mem ? c.phases : c.mem.phases;
-      const mask = siteMask(c.rotation, ph);
-      const wPerA = ph * c.voltageV;
+      const drawn = drawnPhases(ph, c.preferred);
+      const mask = drawnMask(c.rotation, drawn);
+      const wPerA = drawn * c.voltageV;
       const load = effA + c.overdrawA;
       for (const k of c.cons) {
         const cf = k.phase < 0 ? wPerA : mask[k.phase] ? 1 : 0;

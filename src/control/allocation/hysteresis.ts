@@ -76,20 +76,27 @@ function held(c: Cand, now: number, holdTol: number): number {
  */
 function roundedShares(cands: readonly Cand[]): number[] {
   const out: number[] = new Array(cands.length).fill(0);
-  const groups = new Map<readonly unknown[], Map<string, { sum: number; given: number }>>();
+  const groups = new Map<readonly unknown[], Map<number, Map<number, { sum: number; given: number }>>>();
   for (let i = 0; i < cands.length; i++) {
     const c = cands[i] as Cand;
     if (!c.admitted) continue;
-    let byShape = groups.get(c.cons);
-    if (!byShape) {
-      byShape = new Map();
-      groups.set(c.cons, byShape);
+    let byMask = groups.get(c.cons);
+    if (!byMask) {
+      byMask = new Map();
+      groups.set(c.cons, byMask);
     }
-    const shape = `${c.mask[0] ? 1 : 0}${c.mask[1] ? 1 : 0}${c.mask[2] ? 1 : 0}@${c.wPerA}`;
-    let g = byShape.get(shape);
+    // The shape: the site phases (as bits) and W per A, as numbers (a key string per session and round
+    // was a thousand strings a round at 1000 EVSEs).
+    const bits = (c.mask[0] ? 4 : 0) | (c.mask[1] ? 2 : 0) | (c.mask[2] ? 1 : 0);
+    let byW = byMask.get(bits);
+    if (!byW) {
+      byW = new Map();
+      byMask.set(bits, byW);
+    }
+    let g = byW.get(c.wPerA);
     if (!g) {
       g = { sum: 0, given: 0 };
-      byShape.set(shape, g);
+      byW.set(c.wPerA, g);
     }
     g.sum += c.cur;
     const d = Math.min(Math.floor(g.sum * 10 + EPS) - g.given, Math.floor(c.maxA * 10 + EPS));

@@ -42,7 +42,6 @@ export function remember(
       prev.phasesAt === phasesAt &&
       prev.overdrawA === c.learntOverdrawA &&
       prev.overdrawKnown === c.overdrawKnown &&
-      prev.vehiclePhases === c.preferred &&
       prev.holdA === holdA &&
       prev.holdUntil === holdUntil;
     mems.set(
@@ -59,7 +58,6 @@ export function remember(
             phasesAt,
             overdrawA: c.learntOverdrawA,
             overdrawKnown: c.overdrawKnown,
-            vehiclePhases: c.preferred,
             holdA,
             holdUntil,
           },
@@ -67,7 +65,8 @@ export function remember(
     setpoints[c.index] = {
       evseId: c.id,
       currentA: a,
-      powerW: a * c.phases * c.voltageV,
+      // What the vehicle draws at it: a 2-phase vehicle offered three draws on two.
+      powerW: a * c.wPerA,
       phases,
       reasons: c.reasons,
     };

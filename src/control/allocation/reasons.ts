@@ -52,6 +52,18 @@ export function pausedBy(k: Constraint | undefined, minA: number): readonly Reas
 export function bindingOf(c: Cand): readonly Reason[] {
   if (c.bindR === BY_REQUEST) return [c.requestReasons[c.rank] as Reason, ...c.capReasons];
   if (c.bindR < 0) return c.binding ?? c.capReasons;
-  const own = c.bindR === DEFAULT_RANK ? c.capReasons : [c.requestReasons[c.bindR] as Reason, ...c.capReasons];
+  if (c.bindR === DEFAULT_RANK) {
+    // Without a request, the sessions a constraint binds share one list per cap (hundreds of them).
+    const k = c.bindK;
+    if (!k) return c.capReasons;
+    k.bound ??= new Map();
+    let r = k.bound.get(c.capReasons);
+    if (!r) {
+      r = [...k.reasons, ...c.capReasons];
+      k.bound.set(c.capReasons, r);
+    }
+    return r;
+  }
+  const own = [c.requestReasons[c.bindR] as Reason, ...c.capReasons];
   return c.bindK ? [...c.bindK.reasons, ...own] : own;
 }

@@ -53,8 +53,6 @@ export interface SessionMemory {
   readonly overdrawA: number;
   /** The vehicle has been seen following a set-point, so `overdrawA` is measured, not assumed. */
   readonly overdrawKnown: boolean;
-  /** Learnt from measurement: phases the vehicle uses. */
-  readonly vehiclePhases?: 1 | 3;
   /** A decrease not yet followed: the vehicle may still draw this much until `holdUntil`. */
   readonly holdA: number;
   readonly holdUntil: number;
@@ -120,6 +118,11 @@ export interface Constraint {
   /** The reasons of sessions this constraint pauses at minimum `pausedMinA` (built once per round). */
   paused: readonly Reason[] | undefined;
   pausedMinA: number;
+  /**
+   * The reasons of sessions this constraint binds, by the session's own reasons (`bindingOf`): built
+   * once per round for all the sessions it binds with the same own reasons.
+   */
+  bound: Map<readonly Reason[], readonly Reason[]> | undefined;
 }
 
 /** The requests of one EVSE: the most important one, and the largest positive one per tier rank. */
@@ -163,7 +166,7 @@ export interface Cand {
   readonly requestReasons: ReadonlyArray<Reason | undefined>;
   readonly cons: Constraint[];
   readonly canSwitch: boolean;
-  readonly preferred: 1 | 3;
+  readonly preferred: 1 | 2 | 3;
   admitted: boolean;
   /** Sort keys: priority and arrival (copied from the EVSE); switched on less than minOnMs ago (keeps its place); on at all. */
   readonly priority: number;

@@ -33,7 +33,8 @@ export function feedIn(feeding: Feeding[], r: Round, setpoints: Setpoint[]): Fee
   feeding.sort((a, b) => a.rank - b.rank || a.i - b.i);
   for (const f of feeding) {
     const e = f.e;
-    const phases: 1 | 3 = e.phases === 1 ? 1 : (e.vehiclePhases ?? e.phases);
+    // Feeding in, a 2-phase vehicle is still taken on all three phases (feed-in is not allocated per drawn phase).
+    const phases: 1 | 3 = e.phases === 1 || e.vehiclePhases === 1 ? 1 : 3;
     const wPerA = phases * e.voltageV;
     const mask = siteMask(e.phaseRotation, phases);
     const cons = r.pathCons(e.circuitId);
@@ -88,7 +89,6 @@ export function feedIn(feeding: Feeding[], r: Round, setpoints: Setpoint[]): Fee
       phasesAt: prev && prev.phases === phases ? prev.phasesAt : now,
       overdrawA: prev?.overdrawA ?? 0,
       overdrawKnown: prev?.overdrawKnown ?? false,
-      vehiclePhases: phases,
       holdA,
       holdUntil: wasCharging ? now + r.s.holdMaxMs : (prev?.holdUntil ?? 0),
     });
