@@ -235,7 +235,9 @@ function capacityOf(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now: n
 
 /**
  * The vehicles still short of their energy can take all the power there is for charging now (with a
- * tenth to spare): a vehicle already done would only take its minimum current from them.
+ * tenth to spare): a vehicle already done would only take its minimum current from them, so it waits.
+ * (Measured on dr-day: pausing only when the plan itself shows pressure left 7 of 16 vans short, as
+ * the vehicles follow a limit late and the budget is used at well below the plan's derating.)
  */
 function shortCanFill(plans: readonly VehiclePlan[], capacity: ChargingCapacity, now: number): boolean {
   let shortW = 0;
@@ -271,7 +273,7 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
   const extra: PowerRequest[] = [];
   const limits: Limit[] = [];
   const needOf = new Map(config.needs.map((n) => [n.vehicleId, n]));
-  const holdDone = config.chargeAhead === true && capacity !== undefined && shortCanFill(plans, capacity, now);
+  const done: VehiclePlan[] = [];
   for (const p of plans) {
     const need = needOf.get(p.vehicleId);
     if (need?.maxCurrentA !== undefined) {
@@ -286,17 +288,7 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
       });
     }
     if (p.remainingWh <= 0) {
-      if (holdDone) {
-        limits.push({
-          scope: `evse:${p.evseId}`,
-          maxImportW: 0,
-          reason: {
-            policy: 'fleet-deadlines',
-            tier: 'optimisation',
-            text: `vehicle ${p.vehicleId} has its energy for ${hhmm(p.departureAt)} UTC: paused while vehicles still short can use the room`,
-          },
-        });
-      }
+      done.push(p);
       continue;
     }
     const by = hhmm(p.departureAt);
@@ -318,6 +310,19 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
           policy: 'fleet-deadlines',
           tier: 'optimisation',
           text: `vehicle ${p.vehicleId}: ${(p.remainingWh / 1000).toFixed(1)} kWh still needed by ${by} UTC; charging ahead while there is room`,
+        },
+      });
+    }
+  }
+  if (config.chargeAhead && capacity && done.length > 0 && shortCanFill(plans, capacity, now)) {
+    for (const p of done) {
+      limits.push({
+        scope: `evse:${p.evseId}`,
+        maxImportW: 0,
+        reason: {
+          policy: 'fleet-deadlines',
+          tier: 'optimisation',
+          text: `vehicle ${p.vehicleId} has its energy for ${hhmm(p.departureAt)} UTC: waits while the vehicles still short can take the ${(capacityAt(capacity, now) / 1000).toFixed(1)} kW there is`,
         },
       });
     }

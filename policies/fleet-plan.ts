@@ -64,69 +64,94 @@ export function planNow(
   now: number,
   derate = 1,
 ): Map<string, PlanNow> {
-  const live = vehicles.filter((v) => v.remainingWh > 0 && v.departureAt > now && v.maxW > 0);
   const out = new Map<string, PlanNow>();
+  // Departures on a 5-minute grid (rounded down: the plan never counts on time a vehicle is not there);
+  // a big fleet then has at most 12 periods an hour, whatever its size.
+  const live: Array<PlanInput & { at: number; left: number; p: number }> = [];
+  for (const v of vehicles) {
+    if (!(v.remainingWh > 0 && v.departureAt > now && v.maxW > 0)) continue;
+    const grid = v.departureAt - (v.departureAt % GRID_MS);
+    live.push({ ...v, at: grid > now ? grid : v.departureAt, left: v.remainingWh, p: v.maxW * derate });
+  }
   if (live.length === 0) return out;
-  const last = Math.max(...live.map((v) => v.departureAt));
+  // Latest departure first: walking back in time, the vehicles present only ever grow.
+  live.sort((a, b) => b.at - a.at);
+  const last = (live[0] as (typeof live)[number]).at;
   const marks = new Set<number>([now, last]);
-  for (const v of live) marks.add(v.departureAt);
+  for (const v of live) marks.add(v.at);
   for (const w of capacity.windows) {
     if (w.start > now && w.start < last) marks.add(w.start);
     if (w.end > now && w.end < last) marks.add(w.end);
   }
   const times = [...marks].sort((a, b) => a - b);
-  const left = new Map(live.map((v) => [v.id, v.remainingWh]));
+  let n = 0;
   for (let j = times.length - 2; j >= 1; j--) {
     const a = times[j] as number;
     const b = times[j + 1] as number;
+    while (n < live.length && (live[n] as (typeof live)[number]).at >= b) n++;
+    if (n === 0) continue;
     const hours = (b - a) / 3_600_000;
-    const present = live.filter((v) => v.departureAt >= b && (left.get(v.id) ?? 0) > 0);
-    if (present.length === 0) continue;
-    const share = shareOut(present, left, capacityAt(capacity, a) * derate * hours, hours, derate);
-    for (const [id, wh] of share) left.set(id, (left.get(id) ?? 0) - wh);
+    shareOut(live, n, capacityAt(capacity, a) * derate * hours, hours);
   }
   const untilMs = times[1] ?? last;
   const hours0 = (untilMs - now) / 3_600_000;
   for (const v of live) {
-    const mustWh = Math.max(0, left.get(v.id) ?? 0);
+    const mustWh = Math.max(0, v.left);
     const mustW = hours0 > 0 ? mustWh / hours0 : mustWh > 0 ? Number.POSITIVE_INFINITY : 0;
     out.set(v.id, { mustWh, mustW: Math.min(v.maxW, mustW), untilMs, late: mustW > v.maxW * 1.000001 });
   }
   return out;
 }
 
+const GRID_MS = 300_000;
+
 /**
- * Share `energyWh` of one period among the vehicles present: each can take at most its derated
- * maximum for the period and what it still needs; when they could take more than there is, the
- * vehicle with the longest charging time at full power left takes first, down to a common level.
+ * Share `energyWh` of one period among the first `n` vehicles (those present): each takes at most
+ * its derated maximum `p` for the period and what it still needs. When they could take more than
+ * there is, the vehicle with the longest time at full power left takes first, down to a common
+ * level τ (hours at full power each keeps for earlier periods): a vehicle takes
+ * clamp(left − p·τ, 0, cap), and τ is found exactly on that piecewise linear sum.
  */
-function shareOut(
-  present: readonly PlanInput[],
-  left: ReadonlyMap<string, number>,
-  energyWh: number,
-  hours: number,
-  derate: number,
-): Map<string, number> {
-  const cap = (v: PlanInput) => Math.min(left.get(v.id) ?? 0, v.maxW * derate * hours);
-  const out = new Map<string, number>();
+function shareOut(live: Array<{ left: number; p: number }>, n: number, energyWh: number, hours: number): void {
   let want = 0;
-  for (const v of present) want += cap(v);
+  for (let i = 0; i < n; i++) {
+    const v = live[i] as { left: number; p: number };
+    if (v.left > 0) want += Math.min(v.left, v.p * hours);
+  }
   if (want <= energyWh) {
-    for (const v of present) out.set(v.id, cap(v));
-    return out;
+    for (let i = 0; i < n; i++) {
+      const v = live[i] as { left: number; p: number };
+      if (v.left > 0) v.left -= Math.min(v.left, v.p * hours);
+    }
+    return;
   }
-  // The level: hours at full power each vehicle keeps for earlier periods.
-  const takeAt = (level: number) => (v: PlanInput) =>
-    Math.min(cap(v), Math.max(0, (left.get(v.id) ?? 0) - v.maxW * derate * level));
-  let lo = 0;
-  let hi = Math.max(...present.map((v) => (left.get(v.id) ?? 0) / (v.maxW * derate)));
-  for (let i = 0; i < 50 && hi - lo > 1e-9; i++) {
-    const mid = (lo + hi) / 2;
-    let sum = 0;
-    for (const v of present) sum += takeAt(mid)(v);
-    if (sum > energyWh) lo = mid;
-    else hi = mid;
+  // Where each vehicle's take starts to fall (slope −p) and where it reaches 0.
+  const events: Array<{ t: number; dp: number }> = [];
+  for (let i = 0; i < n; i++) {
+    const v = live[i] as { left: number; p: number };
+    if (!(v.left > 0)) continue;
+    const cap = Math.min(v.left, v.p * hours);
+    events.push({ t: (v.left - cap) / v.p, dp: -v.p }, { t: v.left / v.p, dp: v.p });
   }
-  for (const v of present) out.set(v.id, takeAt(hi)(v));
-  return out;
+  events.sort((x, y) => x.t - y.t || x.dp - y.dp);
+  let level = 0;
+  let total = want;
+  let slope = 0;
+  for (const e of events) {
+    const next = total + slope * (e.t - level);
+    if (next <= energyWh && slope < 0) {
+      level += (total - energyWh) / -slope;
+      total = energyWh;
+      break;
+    }
+    total = next;
+    level = e.t;
+    slope += e.dp;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = live[i] as { left: number; p: number };
+    if (!(v.left > 0)) continue;
+    const cap = Math.min(v.left, v.p * hours);
+    v.left -= Math.min(cap, Math.max(0, v.left - v.p * level));
+  }
 }

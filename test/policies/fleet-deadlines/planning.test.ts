@@ -83,7 +83,7 @@ describe('fleet-deadlines planning ahead', () => {
       ...base,
       chargeAhead: true,
       needs: [
-        { vehicleId: 'short', evseId: 'A/1', departureAt: NOW + 7 * H, energyWh: 20_000 },
+        { vehicleId: 'short', evseId: 'A/1', departureAt: NOW + 2 * H, energyWh: 20_000 },
         { vehicleId: 'done', evseId: 'B/1', departureAt: NOW + 7 * H, energyWh: 10_000 },
       ],
     };
@@ -97,7 +97,7 @@ describe('fleet-deadlines planning ahead', () => {
         reason: expect.objectContaining({ tier: 'optimisation' }),
       }),
     ]);
-    // 100 kW: room for both, the done vehicle may go on.
+    // 100 kW: 22 of 90 kW, the done vehicle may go on.
     expect(decide(site(10_000, evses), config, NOW).limits).toEqual([]);
   });
 });
