@@ -1,5 +1,5 @@
 import type { Decision, Limit, Reason } from '../src/model/decision.js';
-import type { GridSignalsInput } from '../src/model/grid-signals.js';
+import type { ActiveGridSignal, GridSignalsInput } from '../src/model/grid-signals.js';
 import { isFresh } from '../src/model/reading.js';
 import type { SiteSnapshot } from '../src/model/site.js';
 
@@ -95,6 +95,31 @@ export function decide(snapshot: SiteSnapshot, input: GridSignalsInput, now: num
     }
   }
   return { limits, requests: [] };
+}
+
+/**
+ * The input with every import limit that will be active `leadMs` from now (`ahead`) applied already.
+ * Vehicles follow a new limit 5–30 s late: a limit known in advance (day-ahead, or a short-notice
+ * event announced minutes before) is met at the meter from its first second only if the vehicles are
+ * told before it starts. A limit only tightens (most restrictive wins), so applying one early never
+ * raises the site; a limit that ends is released at its end, not early.
+ */
+export function withLimitsAhead(current: GridSignalsInput, ahead: GridSignalsInput, leadMs: number): GridSignalsInput {
+  const same = (a: ActiveGridSignal, b: ActiveGridSignal) =>
+    a.source === b.source && a.eventId === b.eventId && a.value === b.value;
+  const early = ahead.importLimits.filter((s) => !current.importLimits.some((c) => same(c, s)));
+  if (early.length === 0) return current;
+  const lead = `${Math.round(leadMs / 1000)} s`;
+  return {
+    ...current,
+    importLimits: [
+      ...current.importLimits,
+      ...early.map((s) => ({
+        ...s,
+        label: `${s.label}, applied ${lead} before it starts so slow vehicles have followed`,
+      })),
+    ],
+  };
 }
 
 /** Every active signal as a cap, clamped to the contract and the fuse, §14a signals held at their minimum. */

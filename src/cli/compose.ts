@@ -12,7 +12,7 @@ import { type ApiPlugin, createApiServer, type ApiServer } from '../api/server.j
 import type { GatewayConfig } from '../config/schema.js';
 import { createGridService, GRID_MIGRATIONS, type GridService, siteDemandW, siteMeasurements } from '../grid/index.js';
 import { createIntegration, INTEGRATION_MIGRATIONS, type Integration } from '../integration/index.js';
-import { FleetInputs } from './fleet-inputs.js';
+import { FleetInputs, knownImportLimits } from './fleet-inputs.js';
 import { createLazyOpcuaAdapters } from './lazy-opcua.js';
 import { composeOcppProxy } from './ocpp-thread.js';
 import type { Adapter } from '../model/adapter.js';
@@ -80,6 +80,7 @@ export function createGateway(config: GatewayConfig, deps: GatewayDeps): Gateway
         config.grid.tariff.components.length > 0 ? grid?.tariff.priceAt(now).importPerKwh : undefined,
       operator: (now) => operator.input(now),
       siteOverride: (now) => integrationRef?.siteOverride.active(now),
+      importLimits: (now) => (grid ? knownImportLimits(grid.store.all(), now) : []),
     },
     () => grid,
     {

@@ -1,9 +1,10 @@
-import type { VehicleNeed as FleetNeed } from '../../policies/fleet-deadlines.js';
+import type { VehicleNeed as FleetNeed, ImportWindow } from '../../policies/fleet-deadlines.js';
 import type { PlannedVehicle } from '../../policies/tariff-planning.js';
 import type { VppVehicle } from '../../policies/vpp-dispatch.js';
 import type { Integration } from '../integration/index.js';
 import type { Clock } from '../model/clock.js';
 import type { EvChargingNeeds } from '../model/events.js';
+import type { GridSignal } from '../model/grid.js';
 import { SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 
 /** What a vehicle told its charger over OCPP 2.1 NotifyEVChargingNeeds. */
@@ -55,8 +56,16 @@ export class FleetInputs {
       const energyWh = n.energyNeededWh ?? fromSoc;
       if (energyWh === undefined) continue;
       const tags = n.idTags.length > 0 ? n.idTags : [undefined];
+      // The phases the fleet tool gave for the vehicle: a 1-phase van takes a third of the power.
+      const phases = this.integration?.vehicles.get(n.vehicleId)?.phases;
       for (const idTag of tags) {
-        out.push({ vehicleId: n.vehicleId, ...(idTag ? { idTag } : {}), departureAt: n.departureAt, energyWh });
+        out.push({
+          vehicleId: n.vehicleId,
+          ...(idTag ? { idTag } : {}),
+          departureAt: n.departureAt,
+          energyWh,
+          ...(phases !== undefined ? { phases } : {}),
+        });
       }
     }
     for (const [evseId, n] of this.ocpp) {
@@ -132,4 +141,17 @@ export class FleetInputs {
     }
     return out;
   }
+}
+
+/**
+ * Import limits active now or announced for later (OpenADR, OSCP, HTTP/MQTT DR), as windows for the
+ * fleet plan: a day-ahead limit is known hours before it starts.
+ */
+export function knownImportLimits(signals: readonly GridSignal[], now: number): ImportWindow[] {
+  const out: ImportWindow[] = [];
+  for (const s of signals) {
+    if (s.kind !== 'importLimit' || s.end <= now || !Number.isFinite(s.value)) continue;
+    out.push({ start: s.start, end: s.end, importLimitW: Math.max(0, s.value) });
+  }
+  return out;
 }

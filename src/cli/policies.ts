@@ -1,7 +1,7 @@
 import { decide as batteryDecide } from '../../policies/battery.js';
 import { decide as failsafeDecide } from '../../policies/failsafe.js';
-import { decide as fleetDecide, type VehicleNeed } from '../../policies/fleet-deadlines.js';
-import { decide as gridSignalsDecide, EMPTY_GRID_INPUT } from '../../policies/grid-signals.js';
+import { decide as fleetDecide, type ImportWindow, type VehicleNeed } from '../../policies/fleet-deadlines.js';
+import { decide as gridSignalsDecide, EMPTY_GRID_INPUT, withLimitsAhead } from '../../policies/grid-signals.js';
 import { decide as loadManagementDecide } from '../../policies/load-management.js';
 import { decide as operatorDecide } from '../../policies/operator-commands.js';
 import { decide as peakDecide } from '../../policies/peak-shaving.js';
@@ -46,6 +46,8 @@ export interface PolicyInputs {
   readonly operator?: (now: number) => OperatorCommandsInput;
   /** The operator's temporary site limit (API), if one is active. */
   readonly siteOverride?: (now: number) => SiteOverrideInput['override'];
+  /** Grid import limits active or announced (DR events), for the fleet plan to charge ahead of them. */
+  readonly importLimits?: (now: number) => readonly ImportWindow[];
 }
 
 export interface GridPolicyOptions {
@@ -57,6 +59,11 @@ export interface GridPolicyOptions {
   readonly plannedVehicles?: (now: number) => readonly PlannedVehicle[];
   /** Planning slot length, ms (default 15 min). */
   readonly planningSlotMs?: number;
+  /**
+   * An import limit applies this long before its start, ms (default 30 s: the slowest AC vehicles
+   * follow a new limit up to 30 s late); 0: at its start.
+   */
+  readonly limitLeadMs?: number;
 }
 
 /** The always-on policies every core runs: failsafe (safety) and load management (contract). */
@@ -153,6 +160,11 @@ export function controlPolicies(config: GatewayConfig, inputs: PolicyInputs = {}
             ? { siteCapacityW: config.fleet.deadlines.siteCapacityW }
             : {}),
           safetyFactor: config.fleet.deadlines.safetyFactor,
+          siteLimitW: config.site.limitW,
+          marginW: p.loadManagement.marginW,
+          staleAfterMs: stale,
+          importLimits: inputs.importLimits?.(now) ?? [],
+          chargeAhead: config.fleet.deadlines.chargeAhead,
         };
       }),
     );
@@ -229,12 +241,12 @@ export function gridPolicies(
   opts: GridPolicyOptions = {},
 ): BoundPolicy[] {
   const out = [
-    bindPolicy(
-      'grid-signals',
-      'grid',
-      gridSignalsDecide,
-      (now: number) => service()?.store.input(now) ?? EMPTY_GRID_INPUT,
-    ),
+    bindPolicy('grid-signals', 'grid', gridSignalsDecide, (now: number) => {
+      const store = service()?.store;
+      if (!store) return EMPTY_GRID_INPUT;
+      const leadMs = opts.limitLeadMs ?? 30_000;
+      return leadMs > 0 ? withLimitsAhead(store.input(now), store.input(now + leadMs), leadMs) : store.input(now);
+    }),
   ];
   const vpp = config.grid.vpp;
   if (vpp.enabled) {

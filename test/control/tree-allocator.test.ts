@@ -145,6 +145,23 @@ describe('circuit-tree allocator', () => {
     expect(sp.get('b/1')?.reasons[0]?.text).toBe('no solar surplus');
   });
 
+  it('serves an optimisation request before capacity nobody asked for', () => {
+    // 20 A to share: the session that asked for 16 A (optimisation tier, e.g. a vehicle still short of
+    // its energy) gets it, the one that asked for nothing keeps its minimum.
+    const tree = buildCircuitTree({ fuseA: 22, circuits: [] });
+    const requests: PowerRequest[] = [
+      {
+        target: 'evse:a/1',
+        powerW: 11_040,
+        reason: { policy: 'fleet-deadlines', tier: 'optimisation', text: 'ahead' },
+      },
+    ];
+    const sp = byId(run(tree, [evse('a/1'), evse('b/1')], [], requests).setpoints);
+    expect(sp.get('a/1')?.currentA).toBe(16);
+    expect(sp.get('b/1')?.currentA).toBe(6);
+    expect(sp.get('a/1')?.reasons.map((r) => r.text)).toContain('ahead');
+  });
+
   it('a contract limit binds every tier and is named as the binding reason', () => {
     const tree = buildCircuitTree({ circuits: [] });
     const limits: Limit[] = [

@@ -36,6 +36,10 @@ export const FleetSchema = z
           .positive()
           .optional()
           .describe('Power usually available for charging at the connection, W (joint planning).'),
+        chargeAhead: z
+          .boolean()
+          .default(true)
+          .describe('Room left after the deadlines goes first to vehicles that still need energy (optimisation tier).'),
       })
       .strict()
       .prefault({}),

@@ -1,6 +1,6 @@
-import type { PowerRequest } from '../../model/decision.js';
+import type { PowerRequest, Reason } from '../../model/decision.js';
 import type { MergedLimit } from '../arbiter.js';
-import { type EvseRequests, NO_R, NO_W, RANK } from './types.js';
+import { DEFAULT_RANK, type EvseRequests, NO_R, NO_W, RANK } from './types.js';
 
 /**
  * Requests per EVSE and tier; the position inside a tier is the urgency (policies sort by laxity).
@@ -24,8 +24,8 @@ export function requestsByEvse(requests: readonly PowerRequest[]): Map<string, E
     if (q.powerW <= 0) continue;
     if (entry.w === NO_W) {
       // One slot per tier rank, allocated packed (a sparse write would grow a holey backing store).
-      entry.w = [undefined, undefined, undefined, undefined, undefined];
-      entry.r = [undefined, undefined, undefined, undefined, undefined];
+      entry.w = new Array<number | undefined>(DEFAULT_RANK).fill(undefined);
+      entry.r = new Array<Reason | undefined>(DEFAULT_RANK).fill(undefined);
     }
     if ((entry.w[rank] ?? 0) < q.powerW) {
       entry.w[rank] = q.powerW;

@@ -95,7 +95,9 @@ export interface TreeAllocation {
 
 /** Tier ranks by name (`tierRank` is an `indexOf`, and this runs for every request of every round). */
 export const RANK: Readonly<Record<string, number>> = Object.fromEntries(TIERS.map((t, i) => [t, i]));
-export const DEFAULT_RANK = 5; // below optimisation: capacity nobody asked for
+// Below optimisation: capacity nobody asked for. From the tier list, not a number: when the `cms` tier
+// came in, a fixed 5 became the optimisation rank and every optimisation request was ignored.
+export const DEFAULT_RANK: number = TIERS.length;
 /** `Cand.bindR` of a session admitted at its request (step 1) and not moved since. */
 export const BY_REQUEST = -2;
 export const PHYSICAL_RANK = tierRank('contract'); // constraints a pending decrease must respect
