@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import { testCore } from '../helpers/core.js';
+import { feederCore } from '../helpers/core.js';
 import { evseSpec } from '../helpers/evse.js';
 
 const spec = evseSpec;
@@ -11,17 +11,7 @@ describe('control loop with the circuit-tree allocator (core default)', () => {
   afterEach(() => stop?.());
 
   function setup(n = 3) {
-    const core = testCore({
-      site: {
-        id: 't',
-        limitW: 40_000,
-        fuseA: 63,
-        failsafeLimitW: 4_140,
-        gridStaleAfterMs: 3000,
-        circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 20 }],
-      },
-      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
-    });
+    const core = feederCore(40_000);
     const clock = core.vclock!;
     const written: Setpoint[] = [];
     for (let i = 1; i <= n; i++) {

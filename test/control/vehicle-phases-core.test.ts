@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import { testCore } from '../helpers/core.js';
+import { feederCore } from '../helpers/core.js';
 import { evseSpec } from '../helpers/evse.js';
 
 /**
@@ -16,17 +16,7 @@ describe('vehicle phases in the allocation (gateway core)', () => {
   afterEach(() => stop?.());
 
   it('re-learns a vehicle that starts drawing on more phases, and keeps the feeder under its fuse on every phase', async () => {
-    const core = testCore({
-      site: {
-        id: 't',
-        limitW: 100_000,
-        fuseA: 63,
-        failsafeLimitW: 4_140,
-        gridStaleAfterMs: 3000,
-        circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 20 }],
-      },
-      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
-    });
+    const core = feederCore();
     const clock = core.vclock!;
     // What each vehicle really draws on: CP1's changes during the test.
     const vehiclePhases = new Map<string, 1 | 3>([
@@ -87,17 +77,7 @@ describe('vehicle phases in the allocation (gateway core)', () => {
     // 20 A feeder. CP1's vehicle draws on its charger's L1 and L2 (site L1, L2); CP2's 1-phase
     // vehicle on its charger's L1, which the rotation puts on site L3. Allocated on three phases,
     // CP1 took half of L3 from CP2.
-    const core = testCore({
-      site: {
-        id: 't',
-        limitW: 100_000,
-        fuseA: 63,
-        failsafeLimitW: 4_140,
-        gridStaleAfterMs: 3000,
-        circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 20 }],
-      },
-      control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
-    });
+    const core = feederCore();
     const clock = core.vclock!;
     // Per site phase: CP1 on L1 and L2, CP2 on L3 (its charger's L1).
     const drawOf = (id: string): [number, number, number] => {

@@ -27,3 +27,21 @@ export function testCore(
   const core = createCore(testConfig(overrides), { log: silentLogger(), defaultMetrics: false, ...deps, clock });
   return Object.assign(core, { vclock: clock instanceof VirtualClock ? clock : undefined });
 }
+
+/**
+ * A core with one 20 A feeder `f1` under the site (63 A fuse, `limitW`), load management on with no
+ * margin, rounds every second: the site of the phase and feeder tests.
+ */
+export function feederCore(limitW = 100_000): ReturnType<typeof testCore> {
+  return testCore({
+    site: {
+      id: 't',
+      limitW,
+      fuseA: 63,
+      failsafeLimitW: 4_140,
+      gridStaleAfterMs: 3000,
+      circuits: [{ id: 'f1', parent: 'site', maxCurrentA: 20 }],
+    },
+    control: { intervalMs: 1000, coalesceMs: 50, policies: { loadManagement: { enabled: true, marginW: 0 } } },
+  });
+}

@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { reading } from '../../src/model/reading.js';
-import type { EvseSpec } from '../../src/model/site.js';
 import { testCore } from '../helpers/core.js';
+import { evseSpec } from '../helpers/evse.js';
 
-const spec = (id: string): EvseSpec => ({
-  id,
-  chargerId: id.split('/')[0] as string,
-  connectorId: 1,
-  protocol: 'ocpp',
-  circuitId: 'site',
-  phaseRotation: 'L1L2L3',
-  phases: 3,
-  minCurrentA: 6,
-  maxCurrentA: 32,
-  voltageV: 230,
-  bidirectional: false,
-  priority: 0,
-});
+const spec = (id: string) => evseSpec(id);
 
 describe('EVSEs in the process image', () => {
   it('each is its spec and its live values merged, frozen, and a snapshot is not changed by later values', () => {
