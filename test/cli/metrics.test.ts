@@ -62,7 +62,12 @@ describe('site metrics on /metrics', () => {
         const r = await scrape();
         const charging = one(r.samples, 'gridkeeper_evse_power_watts').filter((s) => s.value > 1000);
         const pv = one(r.samples, 'gridkeeper_pv_power_watts');
-        return charging.length >= 2 && pv.length === 1 ? r : undefined;
+        // The proxy's thread reports its chargers' and CMS links' state every 500 ms.
+        const links = ['gridkeeper_ocpp_charger_connected', 'gridkeeper_ocpp_cms_connected'].every((name) => {
+          const up = one(r.samples, name);
+          return up.length === 4 && up.every((x) => x.value === 1);
+        });
+        return charging.length >= 2 && pv.length === 1 && links ? r : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 250 },
     );
@@ -150,10 +155,14 @@ describe('site metrics on /metrics', () => {
     });
     expect(res.status).toBe(200);
     const { samples } = await waitFor(
-      'the grid tier binding a limit',
+      'the grid tier binding the signal at the site',
       async () => {
         const r = await scrape();
-        const bound = one(r.samples, 'gridkeeper_limit_watts').some((s) => s.labels.tier === 'grid');
+        // The demo's own OpenADR event may bind the grid tier already (limits apply 30 s before they
+        // start): wait for a round that has this signal.
+        const bound = one(r.samples, 'gridkeeper_limit_watts').some(
+          (s) => s.labels.tier === 'grid' && s.labels.scope === 'site' && s.value === 25_000,
+        );
         return bound ? r : undefined;
       },
       { timeoutMs: 10_000, intervalMs: 200 },
