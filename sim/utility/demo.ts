@@ -17,7 +17,7 @@ export interface UtilityDemoOptions {
   readonly host?: string;
   /** Length of one script cycle, ms (default 15 min). */
   readonly cycleMs?: number;
-  /** Start the first import limit this long after start, ms (default 30 s). */
+  /** Start the first import limit this long after start, ms (default 60 s). */
   readonly firstEventAfterMs?: number;
 }
 
@@ -152,7 +152,9 @@ export function createUtilityDemo(opts: UtilityDemoOptions): UtilityDemo {
       const now = clock.now();
       schedulePrices(now);
       let n = 0;
-      scheduleCycle(now + (opts.firstEventAfterMs ?? 30_000), n++);
+      // A minute after start: the gateway applies a limit it knows of 30 s before it starts, and the demo
+      // shows its chargers charging freely first.
+      scheduleCycle(now + (opts.firstEventAfterMs ?? 60_000), n++);
       timers.push(
         clock.setInterval(() => scheduleCycle(clock.now() + 30_000, n++), cycleMs),
         clock.setInterval(() => schedulePrices(clock.now()), 12 * 3_600_000),
