@@ -101,4 +101,17 @@ describe('DrawEstimator, a vehicle a little later than its learnt delay', () => 
     const out = d.apply(snap(45_600, BUILDING + 60_000 + w(20), [evse('CP1/1', { w: w(20), ts: 45_000 })]), 45_600);
     expect(buildingOf(out)).toBeGreaterThanOrEqual(BUILDING + 60_000 - 1);
   });
+
+  it('a reading older than the changes kept is not the draw now: it may predate the vehicle following', () => {
+    const d = learnt5s();
+    d.record([sp('CP1/1', 8)], snap(40_000, BUILDING + w(20), [evse('CP1/1')]), 40_000);
+    // Its reading at 44.9 s still shows 20 A; it follows at ~45 s (the meter drops).
+    const before = evse('CP1/1', { w: w(20), ts: 44_900 });
+    d.apply(snap(46_000, BUILDING + w(8), [before]), 46_000);
+    // A change ~10 s after the cut drops the cut from the changes kept; the 44.9 s reading is still fresh
+    // (under 15 s old) but was taken before the vehicle followed the cut: it is not the draw now.
+    d.record([sp('CP1/1', 7)], snap(49_860, BUILDING + w(8), [before]), 49_860);
+    const out = d.apply(snap(49_880, BUILDING + w(8), [before]), 49_880);
+    expect(buildingOf(out)).toBeCloseTo(BUILDING, -2);
+  });
 });
