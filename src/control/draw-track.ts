@@ -38,16 +38,6 @@ const FOLLOWED_TOLERANCE_A = 1;
  * meter's poll make one change's follow time jitter by a few hundred ms.
  */
 const JITTER_MS = 300;
-/**
- * How much later than its learnt window a vehicle may still turn out to follow, ms: the learnt upper
- * bound is the quickest answer ever seen (it only shrinks), and a busy charger, the profile's way or
- * the meter's poll make a later change land later than that. Until then the change stays open, so the
- * meter decides whether it was followed: taken as followed on time, a change the meter did not show
- * yet was read as building load, a cut inflating it by the cut (budget collapsed, more cuts, pauses
- * held for the minimum off time) and a raise deflating it (overshoot): the closed-loop bench's
- * intermittent oscillation (issue 15).
- */
-const LATE_MS = 1500;
 
 export class DrawTrack {
   /** Set-points that may still be on their way and the last one surely followed, oldest first. */
@@ -94,7 +84,7 @@ export class DrawTrack {
     this.offered = phases;
     if (vehiclePhases !== undefined) this.vehiclePhases = vehiclePhases;
     // Keep the changes that may still be on their way (meter samples up to a few seconds old included).
-    const surely = now - this.openMs() - 3000;
+    const surely = now - this.hiMs() - 3000;
     while (this.history.length > 1 && (this.history[1] as Change).at <= surely) this.history.shift();
   }
 
@@ -116,11 +106,6 @@ export class DrawTrack {
     return this.learnt ? this.delayHiMs + JITTER_MS : this.maxDelayMs;
   }
 
-  /** Until when after a change the meter may still show the vehicle not on it, ms (see LATE_MS). */
-  private openMs(): number {
-    return this.learnt ? Math.min(this.maxDelayMs, this.hiMs() + LATE_MS) : this.maxDelayMs;
-  }
-
   /**
    * What the vehicle draws at `at` (the grid meter's sample time), given its charger's last reading
    * `r` (fresh or undefined).
@@ -128,7 +113,7 @@ export class DrawTrack {
   range(e: EvseState, at: number, r: { value: number; ts: number } | undefined): Range {
     if (r) this.learn(e, r.value, r.ts);
     const lo = this.loMs();
-    const hi = this.openMs();
+    const hi = this.hiMs();
     const h = this.history;
     // A reading is the draw at `at` when no change can have taken effect between the two moments.
     if (r) {

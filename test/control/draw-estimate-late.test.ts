@@ -5,12 +5,11 @@ import { reading } from '../../src/model/reading.js';
 import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
 
 /**
- * Issue 15, the closed-loop bench's intermittent oscillation: a vehicle whose follow delay was learnt
- * from one quick answer (the learnt upper bound only ever shrinks) follows a later change a few hundred
- * ms later than that (a busy charger, the profile's way, the meter's poll). Past the learnt window the
- * estimator took it on its new set-point while the meter still showed the old draw, so the whole change
- * was read as building load: a cut inflated the building load by the cut (the budget collapsed, more
- * cuts, pauses held for the minimum off time); a raise deflated it (overshoot).
+ * Issue 15, the closed-loop bench's intermittent oscillation (5 s-late vehicles): a change's history is
+ * trimmed to the learnt follow window + 3 s, but a charger reading counts as fresh for 12.5 s. A reading
+ * taken before the vehicle followed a change that is no longer kept was taken as the draw now, so the
+ * change was read as building load (trace: "measured 20, power 57.1 kW" with the meter at 120 + 73.3 kW,
+ * building 136.2 kW; a cut, then a raise 0.5 s later, both followed 5 s later: a 5 s limit cycle).
  */
 const V = 230;
 
@@ -73,28 +72,7 @@ function buildingOf(out: SiteSnapshot): number {
   return (out.grid.powerW?.value ?? 0) - (out.evses[0]?.powerW?.value ?? 0);
 }
 
-describe('DrawEstimator, a vehicle a little later than its learnt delay', () => {
-  it('a cut the meter does not show yet is not read as building load', () => {
-    const d = learnt5s();
-    d.record([sp('CP1/1', 8)], snap(40_000, BUILDING + w(20), [evse('CP1/1')]), 40_000);
-    // 5.6 s after the cut (0.55 s later than ever seen) the meter still shows 20 A: the vehicle has not
-    // followed yet. The building is still 40 kW, not 40 kW + the 12 A cut.
-    const out = d.apply(snap(45_600, BUILDING + w(20), [evse('CP1/1', { w: w(20), ts: 45_000 })]), 45_600);
-    expect(buildingOf(out)).toBeCloseTo(BUILDING, -2);
-    // When it follows the meter drops and the building stays 40 kW.
-    const after = d.apply(snap(46_000, BUILDING + w(8), [evse('CP1/1', { w: w(20), ts: 45_000 })]), 46_000);
-    expect(buildingOf(after)).toBeCloseTo(BUILDING, -2);
-  });
-
-  it('a raise the meter does not show yet is not read as less building load', () => {
-    const d = learnt5s();
-    d.record([sp('CP1/1', 8)], snap(40_000, BUILDING + w(20), [evse('CP1/1')]), 40_000);
-    d.apply(snap(50_000, BUILDING + w(8), [evse('CP1/1', { w: w(8), ts: 49_000 })]), 50_000);
-    d.record([sp('CP1/1', 24)], snap(60_000, BUILDING + w(8), [evse('CP1/1')]), 60_000);
-    const out = d.apply(snap(65_600, BUILDING + w(8), [evse('CP1/1', { w: w(8), ts: 64_000 })]), 65_600);
-    expect(buildingOf(out)).toBeCloseTo(BUILDING, -2);
-  });
-
+describe('DrawEstimator, readings and changes a vehicle follows late', () => {
   it('a building step while the change may still be on its way is still building load at once', () => {
     const d = learnt5s();
     d.record([sp('CP1/1', 8)], snap(40_000, BUILDING + w(20), [evse('CP1/1')]), 40_000);
