@@ -6,6 +6,7 @@
  * load stepping 20 ↔ 120 kW; vehicles follow at once, then 5 s late (a fresh
  * gateway and site for each). Every figure comes from the peer's records.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Kpis, kpis, type ProfileEvent, type Sample, type Step } from './closed-loop-kpis.js';
 import { startGateway } from './gateway.js';
@@ -52,7 +53,11 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
   let gw: Awaited<ReturnType<typeof startGateway>> | undefined;
   try {
     const { port } = await site.request<{ port: number }>('start', { baseW: LOW_W });
-    gw = await startGateway(closedLoopSite(n, port, o.pollMs ?? 200), `closed-loop-${o.lagMs}`);
+    const key = randomBytes(24).toString('hex');
+    gw = await startGateway(closedLoopSite(n, port, o.pollMs ?? 200), `closed-loop-${o.lagMs}`, {
+      GRIDKEEPER_ADMIN_KEY: key,
+    });
+    const trace = process.env.GK_BENCH_DEBUG ? stateTrace(gw.apiUrl, key) : undefined;
     await site.request('connect', { url: gw.ocppUrl, n, lagMs: o.lagMs, overdrawEvery: 4, overdrawA: 0.5 });
     // Steady operation before the first step: every charger has sent a reading (every 5 s) after its
     // last profile, and the headroom is filled (20 vehicles starting at once are shed pessimistically
@@ -70,6 +75,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
     if (process.env.GK_BENCH_DEBUG) process.stderr.write(`settled in ${settled.ms.toFixed(0)} ms\n`);
     const steps: Step[] = [];
     let base = LOW_W;
+    const wallT0 = Date.now();
     for (let i = 0; i < o.steps; i++) {
       const to = base === LOW_W ? HIGH_W : LOW_W;
       const { t0 } = await site.request<{ t0: number }>('base', { baseW: to });
@@ -108,6 +114,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
       },
       now,
     );
+    if (trace) for (const l of trace.stop(wallT0)) process.stderr.write(`${l}\n`);
     const c = rec.config[0];
     const same = rec.config.every((x) => x.interval === c?.interval && x.sampled === c?.sampled);
     const configured = `${same ? 'every charger' : 'charger 0'}: MeterValueSampleInterval ${c?.interval}, MeterValuesSampledData ${c?.sampled}, ClockAlignedDataInterval ${c?.aligned}`;
@@ -117,6 +124,74 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopRun> {
     await site.request('stop').catch(() => {});
     await site.stop();
   }
+}
+
+interface StateLine {
+  readonly at: number;
+  readonly text: string;
+}
+
+/**
+ * GK_BENCH_DEBUG: the gateway's own view polled from /api/v1/state every 250 ms (site limit and its
+ * reason, the margin, the sum of set-points and of the draw estimates and their sources), printed
+ * beside the site's samples so a bad run shows which input moved the allowance.
+ */
+function stateTrace(apiUrl: string, key: string): { stop(t0: number): string[] } {
+  const lines: StateLine[] = [];
+  let on = true;
+  const poll = async () => {
+    while (on) {
+      const at = Date.now();
+      try {
+        const r = await fetch(`${apiUrl}/api/v1/state`, { headers: { authorization: `Bearer ${key}` } });
+        const s = (await r.json()) as {
+          ts: string;
+          grid: { powerW: number | null };
+          site: { limitW: number; reasons: Array<{ text: string; policy: string }>; margin: { w: number } };
+          evses: Array<{
+            setpointW: number | null;
+            powerW: number | null;
+            drawEstimate: { w: number; uncertaintyW: number; source: string; delayMs: number | null } | null;
+            reason: string;
+            reasons: Array<{ text: string; policy: string }>;
+          }>;
+        };
+        let sp = 0;
+        let est = 0;
+        let unc = 0;
+        let pw = 0;
+        const src: Record<string, number> = {};
+        const delays: number[] = [];
+        for (const e of s.evses) {
+          sp += e.setpointW ?? 0;
+          pw += e.powerW ?? 0;
+          est += e.drawEstimate?.w ?? 0;
+          unc += e.drawEstimate?.uncertaintyW ?? 0;
+          const k = e.drawEstimate?.source ?? 'none';
+          src[k] = (src[k] ?? 0) + 1;
+          if (e.drawEstimate?.delayMs != null) delays.push(e.drawEstimate.delayMs);
+        }
+        const kw = (w: number | null) => (w === null ? '-' : (w / 1000).toFixed(1));
+        const all = s.evses.flatMap((e) => e.reasons);
+        const lm = all.find((x) => x.policy === 'load-management')?.text ?? '';
+        const binding = [...new Set(s.evses.map((e) => e.reason.slice(0, 60)))].slice(0, 3).join(' / ');
+        lines.push({
+          at,
+          text: `grid ${kw(s.grid.powerW)} limit ${kw(s.site.limitW)} margin ${kw(s.site.margin.w)} setpoints ${kw(sp)} power ${kw(pw)} est ${kw(est)}±${kw(unc)} ${JSON.stringify(src)} delay ${delays.length ? `${Math.min(...delays)}..${Math.max(...delays)}` : '-'} ms | ${lm} | ${binding}`,
+        });
+      } catch (e) {
+        lines.push({ at, text: `state: ${(e as Error).message}` });
+      }
+      await sleep(250);
+    }
+  };
+  void poll();
+  return {
+    stop(t0) {
+      on = false;
+      return lines.filter((l) => l.at >= t0 - 5000).map((l) => `state ${((l.at - t0) / 1000).toFixed(2)} s ${l.text}`);
+    },
+  };
 }
 
 /** `closed-loop-before.json` (written by a run of the code before the change, if present). */

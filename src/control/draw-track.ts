@@ -120,7 +120,9 @@ export class DrawTrack {
       const from = Math.min(r.ts, at);
       const to = Math.max(r.ts, at);
       let moved = false;
-      for (let i = 1; i < h.length && !moved; i++) {
+      // From the oldest change kept (the last one surely followed): a reading up to `freshMs` old may
+      // predate even that one, and was taken as the draw now although the vehicle has followed since.
+      for (let i = 0; i < h.length && !moved; i++) {
         const c = h[i] as Change;
         // One the reading already shows the vehicle on (or past) cannot move it any more.
         if (c.at > this.onAt && c.at + lo <= to && c.at + hi > from) moved = true;
