@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DrawEstimator } from '../../src/control/draw-estimate.js';
-import type { Setpoint } from '../../src/model/decision.js';
-import { reading } from '../../src/model/reading.js';
-import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
+import type { SiteSnapshot } from '../../src/model/site.js';
+import { evse, snap, sp, V } from './draw-estimate-fixtures.js';
 
 /**
  * Issue 15, the closed-loop bench's intermittent oscillation (5 s-late vehicles): a change's history is
@@ -11,49 +10,6 @@ import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
  * change was read as building load (trace: "measured 20, power 57.1 kW" with the meter at 120 + 73.3 kW,
  * building 136.2 kW; a cut, then a raise 0.5 s later, both followed 5 s later: a 5 s limit cycle).
  */
-const V = 230;
-
-function evse(id: string, powerW?: { w: number; ts: number }): EvseState {
-  return {
-    id,
-    chargerId: id.split('/')[0] as string,
-    connectorId: 1,
-    protocol: 'ocpp',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 32,
-    voltageV: V,
-    bidirectional: false,
-    priority: 0,
-    status: 'Charging',
-    sessionId: `${id}-tx`,
-    sessionStart: 1,
-    ...(powerW ? { powerW: reading(powerW.w, powerW.ts, id) } : {}),
-  } as EvseState;
-}
-
-function snap(now: number, gridW: number, evses: EvseState[]): SiteSnapshot {
-  return {
-    ts: now,
-    siteId: 's',
-    grid: { powerW: reading(gridW, now, 'meter') },
-    pv: {},
-    battery: {},
-    evses,
-    devices: [],
-    stale: [],
-  };
-}
-
-const sp = (evseId: string, a: number): Setpoint => ({
-  evseId,
-  currentA: a,
-  powerW: a * 3 * V,
-  phases: 3,
-  reasons: [],
-});
 const w = (a: number) => a * 3 * V;
 const BUILDING = 40_000;
 

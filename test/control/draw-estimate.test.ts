@@ -1,52 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DrawEstimator } from '../../src/control/draw-estimate.js';
-import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
-
-const V = 230;
-
-function evse(id: string, powerW?: { w: number; ts: number }): EvseState {
-  return {
-    id,
-    chargerId: id.split('/')[0] as string,
-    connectorId: 1,
-    protocol: 'ocpp',
-    circuitId: 'site',
-    phaseRotation: 'L1L2L3',
-    phases: 3,
-    minCurrentA: 6,
-    maxCurrentA: 32,
-    voltageV: V,
-    bidirectional: false,
-    priority: 0,
-    status: 'Charging',
-    sessionId: `${id}-tx`,
-    sessionStart: 1,
-    ...(powerW ? { powerW: reading(powerW.w, powerW.ts, id) } : {}),
-  } as EvseState;
-}
-
-function snap(now: number, gridW: number, evses: EvseState[]): SiteSnapshot {
-  return {
-    ts: now,
-    siteId: 's',
-    grid: { powerW: reading(gridW, now, 'meter') },
-    pv: {},
-    battery: {},
-    evses,
-    devices: [],
-    stale: [],
-  };
-}
-
-const sp = (evseId: string, a: number): Setpoint => ({
-  evseId,
-  currentA: a,
-  powerW: a * 3 * V,
-  phases: 3,
-  reasons: [],
-});
+import { evse, snap, sp, V } from './draw-estimate-fixtures.js';
 
 describe('DrawEstimator', () => {
   it('counts an unconfirmed charger at its set-point, not as building load', () => {
