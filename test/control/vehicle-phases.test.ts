@@ -4,6 +4,7 @@ import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
 import type { EvseState, PhaseValues, SiteSnapshot } from '../../src/model/site.js';
 import { chargingEvse } from '../helpers/evse.js';
+import { snap as snapOf } from './draw-estimate-fixtures.js';
 
 /**
  * Issue 15 item 1: a vehicle that draws on 1 or 2 phases of a 3-phase charger is estimated (and
@@ -22,18 +23,7 @@ function ev(currents?: PhaseValues, ts = 1_000, session = 's1'): EvseState {
   });
 }
 
-function snap(now: number, gridW: number, e: EvseState): SiteSnapshot {
-  return {
-    ts: now,
-    siteId: 's',
-    grid: { powerW: reading(gridW, now, 'meter') },
-    pv: {},
-    battery: {},
-    evses: [e],
-    devices: [],
-    stale: [],
-  };
-}
+const snap = (now: number, gridW: number, e: EvseState): SiteSnapshot => snapOf(now, gridW, [e]);
 
 const sp = (a: number, phases: 1 | 3 = 3): Setpoint => ({
   evseId: 'CP1/1',
