@@ -1,7 +1,9 @@
 import type { Decision, Limit, PowerRequest } from '../src/model/decision.js';
+import type { DecideFn } from '../src/model/policy.js';
 import { isFresh } from '../src/model/reading.js';
 import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../src/model/site.js';
 import { type ChargingCapacity, capacityAt, type ImportWindow, type PlanNow, planNow } from './fleet-plan.js';
+import { VehicleMaxMemory } from './vehicle-max.js';
 
 export type { ImportWindow } from './fleet-plan.js';
 
@@ -63,6 +65,8 @@ export interface VehiclePlan {
   readonly requiredW: number;
   /** Highest power the vehicle can take here, W. */
   readonly maxW: number;
+  /** The vehicle's own per-phase maximum as learnt from what it draws, A (when below the charger's and its need's). */
+  readonly learntMaxA?: number;
   /** Time to spare if charged at full power from now, s (negative: late). */
   readonly laxityS: number;
   readonly feasible: boolean;
@@ -98,7 +102,12 @@ function measuredPhases(e: EvseState, now: number): 1 | 3 | undefined {
  * by each departure against what the node can deliver until then. A
  * shortfall is reported as soon as it is certain, in kWh, not at departure.
  */
-export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now: number): VehiclePlan[] {
+export function planFleet(
+  snapshot: SiteSnapshot,
+  config: FleetDeadlinesConfig,
+  now: number,
+  learnt?: VehicleMaxMemory,
+): VehiclePlan[] {
   const byEvse = new Map<string, VehicleNeed>();
   const byTag = new Map<string, VehicleNeed>();
   for (const n of config.needs) {
@@ -122,8 +131,12 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
     if (!need) continue;
     const departureAt = departureOf(need, e, now);
     if (departureAt === undefined) continue;
-    const phases = e.phases === 1 ? 1 : (need.phases ?? e.vehiclePhases ?? measuredPhases(e, now) ?? e.phases);
-    const maxA = Math.min(e.maxCurrentA, need.maxCurrentA ?? Number.POSITIVE_INFINITY);
+    // The phases its readings show it draws on first (the gateway's own evidence), then those it was declared with.
+    const phases = e.phases === 1 ? 1 : (e.vehiclePhases ?? need.phases ?? measuredPhases(e, now) ?? e.phases);
+    // The least of the charger's maximum, the vehicle's own declared one and what it was seen to draw at most.
+    const declaredA = Math.min(e.maxCurrentA, need.maxCurrentA ?? Number.POSITIVE_INFINITY);
+    const seenA = learnt?.maxA(e);
+    const maxA = seenA !== undefined && seenA < declaredA ? seenA : declaredA;
     const maxW = maxA * phases * e.voltageV;
     const remainingWh = Math.max(0, need.energyWh - (e.sessionEnergyWh ?? 0));
     const leftS = Math.max(0, (departureAt - now) / 1000);
@@ -137,6 +150,7 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
       remainingWh,
       requiredW,
       maxW,
+      ...(maxA < declaredA ? { learntMaxA: maxA } : {}),
       laxityS,
       feasible: shortfallWh <= 0,
       shortfallWh,
@@ -190,6 +204,7 @@ export function planFleet(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, 
         remainingWh: p.remainingWh,
         requiredW: p.requiredW,
         maxW: p.maxW,
+        ...(p.learntMaxA !== undefined ? { learntMaxA: p.learntMaxA } : {}),
         laxityS: p.laxityS,
         feasible: x ? false : p.feasible,
         shortfallWh: p.shortfallWh + (x?.wh ?? 0),
@@ -254,8 +269,13 @@ function shortCanFill(plans: readonly VehiclePlan[], capacity: ChargingCapacity,
  * vehicle's own current limit as a cap on its EVSE. With `chargeAhead`, an
  * optimisation-tier request for full power for every vehicle still short.
  */
-export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now: number): Decision {
-  let plans = planFleet(snapshot, config, now);
+export function decide(
+  snapshot: SiteSnapshot,
+  config: FleetDeadlinesConfig,
+  now: number,
+  learnt?: VehicleMaxMemory,
+): Decision {
+  let plans = planFleet(snapshot, config, now, learnt);
   const capacity = capacityOf(snapshot, config, now);
   const ahead: Map<string, PlanNow> = capacity
     ? planNow(
@@ -295,8 +315,9 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
     const plain = p.feasible ? Math.min(p.maxW, p.requiredW * config.safetyFactor) : p.maxW;
     const must = ahead.get(p.evseId);
     const powerW = Math.max(plain, must?.mustW ?? 0);
+    const own = p.learntMaxA !== undefined ? `, draws at most ${p.learntMaxA.toFixed(1)} A` : '';
     let text = p.feasible
-      ? `vehicle ${p.vehicleId}: ${(p.remainingWh / 1000).toFixed(1)} kWh by ${by} UTC needs ${(p.requiredW / 1000).toFixed(1)} kW (laxity ${Math.round(p.laxityS / 60)} min)`
+      ? `vehicle ${p.vehicleId}: ${(p.remainingWh / 1000).toFixed(1)} kWh by ${by} UTC needs ${(p.requiredW / 1000).toFixed(1)} kW (laxity ${Math.round(p.laxityS / 60)} min${own})`
       : `vehicle ${p.vehicleId}: infeasible, ${(p.shortfallWh / 1000).toFixed(1)} kWh short by ${by} UTC${p.bottleneck ? ` (circuit ${p.bottleneck})` : ''}; charging at full power`;
     if (p.feasible && must && must.mustW > plain) {
       text = `vehicle ${p.vehicleId}: ${(p.remainingWh / 1000).toFixed(1)} kWh by ${by} UTC, ${(must.mustWh / 1000).toFixed(1)} kWh of it before ${hhmm(must.untilMs)} UTC: the power left for charging after it cannot take more; needs ${(must.mustW / 1000).toFixed(1)} kW${must.late ? ' (behind plan: full power)' : ''}`;
@@ -328,4 +349,16 @@ export function decide(snapshot: SiteSnapshot, config: FleetDeadlinesConfig, now
     }
   }
   return { limits, requests: [...requests, ...extra] };
+}
+
+/**
+ * The fleet-deadline policy with its own memory of what each session's vehicle draws at most (one
+ * per gateway): it learns from every round's snapshot, then plans with what it learnt.
+ */
+export function fleetDeadlines(): DecideFn<FleetDeadlinesConfig> {
+  const memory = new VehicleMaxMemory();
+  return (snapshot, config, now) => {
+    memory.observe(snapshot, now);
+    return decide(snapshot, config, now, memory);
+  };
 }

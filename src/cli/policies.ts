@@ -1,6 +1,6 @@
 import { decide as batteryDecide } from '../../policies/battery.js';
 import { decide as failsafeDecide } from '../../policies/failsafe.js';
-import { decide as fleetDecide, type ImportWindow, type VehicleNeed } from '../../policies/fleet-deadlines.js';
+import { fleetDeadlines, type ImportWindow, type VehicleNeed } from '../../policies/fleet-deadlines.js';
 import { decide as gridSignalsDecide, EMPTY_GRID_INPUT, withLimitsAhead } from '../../policies/grid-signals.js';
 import { decide as loadManagementDecide } from '../../policies/load-management.js';
 import { decide as operatorDecide } from '../../policies/operator-commands.js';
@@ -149,7 +149,7 @@ export function controlPolicies(config: GatewayConfig, inputs: PolicyInputs = {}
   if (config.fleet.deadlines.enabled) {
     const fromConfig = configuredNeeds(config);
     out.push(
-      bindPolicy('fleet-deadlines', 'fleet', fleetDecide, (now: number) => {
+      bindPolicy('fleet-deadlines', 'fleet', fleetDeadlines(), (now: number) => {
         const live = inputs.needs?.(now) ?? [];
         const liveIds = new Set(live.map((n) => n.vehicleId));
         return {

@@ -1,6 +1,6 @@
 import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
-import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+import { type EvseState, type OfferedSetpoint, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
 import { DrawTrack, type Range } from './draw-track.js';
 import { MarginMeter, type MeasuredMargin } from './margin.js';
 import { type PhaseCount, VehiclePhases } from './vehicle-phases.js';
@@ -72,6 +72,7 @@ export class DrawEstimator {
   private readonly copies = {
     from: [] as Array<EvseState | undefined>,
     phases: [] as Array<PhaseCount | undefined>,
+    offer: [] as Array<OfferedSetpoint | undefined>,
     w: [] as Array<number | undefined>,
     ts: [] as number[],
     source: [] as string[],
@@ -187,20 +188,22 @@ export class DrawEstimator {
       const newPhases = allocated !== undefined && allocated !== e0.vehiclePhases ? allocated : undefined;
       const t = tracks[i];
       const delayMs = t?.learnt ? t.delayMs() : undefined;
+      // The set-point in force, for policies that learn what the vehicle takes of it.
+      const offer = t && t.session === this.sessionOf(e0) ? t.offer : undefined;
       if (r.measured) {
         out.push(this.estimateAt(i, e0.id, r.lowW, 0, 'measured', delayMs, n));
         // The reading is the draw at the meter's moment: so dated, a policy does not drop it as old.
         const p = e0.powerW;
         if (!p || p.ts >= gridTs) {
-          if (newPhases === undefined) evses.push(e0);
+          if (newPhases === undefined && offer === e0.offered) evses.push(e0);
           else {
             changed = true;
-            evses.push(this.copyAt(i, e0, newPhases, undefined, 0, ''));
+            evses.push(this.copyAt(i, e0, newPhases, offer, undefined, 0, ''));
           }
           continue;
         }
         changed = true;
-        evses.push(this.copyAt(i, e0, newPhases, p.value, gridTs, p.source));
+        evses.push(this.copyAt(i, e0, newPhases, offer, p.value, gridTs, p.source));
         continue;
       }
       let w = r.stayW;
@@ -208,7 +211,7 @@ export class DrawEstimator {
       w *= scale;
       out.push(this.estimateAt(i, e0.id, w, Math.max(w - r.lowW, r.highW - w), 'estimated', delayMs, n));
       changed = true;
-      evses.push(this.copyAt(i, e0, newPhases, w, now, 'estimate'));
+      evses.push(this.copyAt(i, e0, newPhases, offer, w, now, 'estimate'));
     }
     this.last = out;
     this.lastMargin = this.measureMargin(tracks);
@@ -239,8 +242,9 @@ export class DrawEstimator {
   }
 
   /**
-   * `e` with the phases its vehicle draws on (`phases`, when it differs from `e`'s) and its draw
-   * (`powerW`, a good reading of `w` at `ts` from `source`, when `w` is given), in one copy: the copy
+   * `e` with the phases its vehicle draws on (`phases`, when it differs from `e`'s), the set-point in
+   * force (`offer`, when known) and its draw (`powerW`, a good reading of `w` at `ts` from `source`,
+   * when `w` is given), in one copy: the copy
    * made for the same EVSE object and values in the round before is returned again (at 1000 chargers
    * a copy of every EVSE per round was most of what the round allocated; a round without a new meter
    * sample or reading makes none).
@@ -249,6 +253,7 @@ export class DrawEstimator {
     i: number,
     e: EvseState,
     phases: PhaseCount | undefined,
+    offer: OfferedSetpoint | undefined,
     w: number | undefined,
     ts: number,
     source: string,
@@ -259,18 +264,18 @@ export class DrawEstimator {
       last !== undefined &&
       c.from[i] === e &&
       c.phases[i] === phases &&
+      c.offer[i] === offer &&
       Object.is(c.w[i], w) &&
       (w === undefined || (c.ts[i] === ts && c.source[i] === source))
     )
       return last;
-    const copy: EvseState =
-      w === undefined
-        ? { ...e, vehiclePhases: phases }
-        : phases === undefined
-          ? { ...e, powerW: reading(w, ts, source) }
-          : { ...e, vehiclePhases: phases, powerW: reading(w, ts, source) };
+    const copy: { -readonly [K in keyof EvseState]: EvseState[K] } = { ...e };
+    if (phases !== undefined) copy.vehiclePhases = phases;
+    if (offer !== undefined) copy.offered = offer;
+    if (w !== undefined) copy.powerW = reading(w, ts, source);
     c.from[i] = e;
     c.phases[i] = phases;
+    c.offer[i] = offer;
     c.w[i] = w;
     c.ts[i] = ts;
     c.source[i] = source;

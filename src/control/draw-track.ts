@@ -1,4 +1,4 @@
-import type { EvseState } from '../model/site.js';
+import type { EvseState, OfferedSetpoint } from '../model/site.js';
 
 /**
  * One charging session as the draw estimator follows it: the set-points it was
@@ -46,6 +46,8 @@ export class DrawTrack {
   private offered: number;
   /** Phases the vehicle was seen drawing on (its charger's per-phase readings), when seen. */
   vehiclePhases: number | undefined;
+  /** The set-point in force (snapshot's `offered`): the same object until the current or phases change. */
+  offer: OfferedSetpoint | undefined;
   /** Since when the set-points have offered all three phases (+∞ while switched to fewer), ms. */
   offered3Since: number;
   /** Learnt from readings: the vehicle had not followed a change this long after it, ms. */
@@ -79,6 +81,9 @@ export class DrawTrack {
   set(a: number, phases: number, now: number, vehiclePhases?: number): void {
     const last = this.history[this.history.length - 1] as Change;
     if (Math.abs(a - last.a) > 1e-6 || last.upTo) this.history.push({ a, at: now });
+    const o = this.offer;
+    if (!o || Math.abs(a - o.currentA) > 1e-6 || o.phases !== phases)
+      this.offer = { currentA: a, phases: phases === 1 ? 1 : 3, since: now };
     if (phases !== 3) this.offered3Since = Number.POSITIVE_INFINITY;
     else if (this.offered3Since === Number.POSITIVE_INFINITY) this.offered3Since = now;
     this.offered = phases;

@@ -84,6 +84,12 @@ export interface EvseLive {
    * and L2) or 3. It draws its set-point on each of them.
    */
   readonly vehiclePhases?: 1 | 2 | 3;
+  /**
+   * The set-point in force at the charger: the last one the gateway dispatched in this session and
+   * since when (absent before the first). A vehicle follows it seconds late; one still drawing well
+   * below it long after shows its own maximum.
+   */
+  readonly offered?: OfferedSetpoint;
   /** Meter register of the session, Wh since session start. */
   readonly sessionEnergyWh?: number;
   readonly sessionId?: string;
@@ -91,6 +97,14 @@ export interface EvseLive {
   /** Epoch ms the session (plug-in or transaction) started. */
   readonly sessionStart?: number;
   readonly lastSeen?: number;
+}
+
+/** A set-point as the charger has it: per-phase current on a number of phases, unchanged since `since`. */
+export interface OfferedSetpoint {
+  readonly currentA: number;
+  readonly phases: 1 | 3;
+  /** Epoch ms it was dispatched (a later set-point of the same current and phases keeps it). */
+  readonly since: number;
 }
 
 export interface EvseState extends EvseSpec, EvseLive {}

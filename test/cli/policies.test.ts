@@ -7,7 +7,7 @@ import { testConfig } from '../helpers/core.js';
 // The registry binds every policy of policies/ in one place; the operator-commands policy runs as `operator`.
 const NAME_OF_FILE: Readonly<Record<string, string>> = { 'operator-commands': 'operator' };
 // Modules of policies/ that are parts of a policy, not policies themselves.
-const PARTS = new Set(['fleet-plan']);
+const PARTS = new Set(['fleet-plan', 'vehicle-max']);
 
 const everything = testConfig({
   control: {

@@ -15,8 +15,8 @@ const TOLERANCE_SHARE = 0.05;
 /**
  * The reference: main's draw estimate before the speed rewrite (c3a31da, 9fb7b48), verbatim but for
  * its comments, kept here only to compare the rewrite against. It uses the same track, margin and
- * vehicle-phase modules as the one in src, and has the one behavioural change made since (2-phase
- * vehicles allocated on two), marked where it is.
+ * vehicle-phase modules as the one in src, and has the behavioural changes made since (2-phase
+ * vehicles allocated on two; the set-point in force on each session), marked where they are.
  */
 export class ReferenceDrawEstimator {
   private readonly tracks = new Map<string, DrawTrack>();
@@ -83,7 +83,7 @@ export class ReferenceDrawEstimator {
       const r = ranges[i];
       if (!r) return e0;
       const n = phases[i];
-      // The one change since: a 2-phase vehicle is allocated on two where its readings put it on L1
+      // The first change since: a 2-phase vehicle is allocated on two where its readings put it on L1
       // and L2 (issue 15), made here as in src (main had `n === 1 ? 1 : 3`).
       const allocated = n === 2 ? this.vehicles.allocated(e0.id, sessionOf(e0), n) : n;
       let e = e0;
@@ -92,6 +92,13 @@ export class ReferenceDrawEstimator {
         changed = true;
       }
       const t = this.tracks.get(e.id);
+      // The second change since: the set-point in force goes out with the session (the fleet policy
+      // learns each vehicle's maximum from it), made here as in src.
+      const offer = t && t.session === sessionOf(e0) ? t.offer : undefined;
+      if (offer !== undefined && e.offered !== offer) {
+        e = { ...e, offered: offer };
+        changed = true;
+      }
       const delay = {
         ...(t?.learnt ? { delayMs: t.delayMs() } : {}),
         ...(n !== undefined ? { vehiclePhases: n } : {}),
