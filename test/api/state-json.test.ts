@@ -131,4 +131,26 @@ describe('GET /api/v1/state from kept EVSE views', () => {
     expect(device.json()).toEqual(JSON.parse(JSON.stringify(buildState(core, {}))));
     expect(device.json().devices.map((d: { id: string }) => d.id)).toEqual(['CP01']);
   });
+
+  it('sends the whole document with its length over a real socket, and 304 there too', async () => {
+    f = await apiFixture({ overrides: { site: { id: 'test', limitW: 30_000, failsafeLimitW: 4_000 } } });
+    const { core } = f;
+    for (const id of ['CP01', 'CP02']) {
+      core.bus.emit('evse.spec', evseSpec(id));
+      core.bus.emit('device', { id, protocol: 'ocpp', kind: 'charger', online: true, lastSeen: core.clock.now() });
+    }
+    await f.api.start();
+    const res = await fetch(`${f.api.url()}/api/v1/state`, { headers: auth(ADMIN_KEY) });
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('transfer-encoding')).toBeNull();
+    expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(buildState(core, {}))));
+    const etag = res.headers.get('etag') as string;
+    const again = await fetch(`${f.api.url()}/api/v1/state`, {
+      headers: { ...auth(ADMIN_KEY), 'if-none-match': etag },
+    });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+  });
 });

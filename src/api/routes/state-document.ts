@@ -4,9 +4,11 @@ import { DeviceViewCache } from './device-views.js';
 import { EvseViewCache } from './evse-views.js';
 import { type StateExtras, stateParts } from './state.js';
 
-/** `GET /api/v1/state` as sent: the document's bytes and the weak entity tag of what it says. */
+/** `GET /api/v1/state` as sent: the document's bytes in pieces and the weak entity tag of what it says. */
 export interface StateBody {
-  readonly bytes: Buffer;
+  /** The document is these, one after another; the large ones are kept, never copied per request. */
+  readonly chunks: readonly Buffer[];
+  readonly length: number;
   /** `W/"…"`: changes whenever anything in the document but its `ts` changes. */
   readonly etag: string;
 }
@@ -18,7 +20,9 @@ const EMPTY: Buffer = Buffer.alloc(0);
  * made from parts kept between requests: each EVSE's and each device's view is made again only when
  * it changed, the arrays are joined again only when one of them changed, and the rest of the document
  * (everything after `ts`) is put together again only when some part of it changed. A request then
- * costs the small parts (site, grid, loop) and one copy of the kept bytes behind its own `ts`.
+ * costs the small parts (site, grid, loop) and sends the kept arrays as they are: copying 1.3 MB per
+ * request (1000 EVSEs) costs a young-generation collection every ~20 requests (--trace-gc, 500 copies
+ * beside a 60 MB heap: 24 scavenges against 5 without the copies).
  *
  * The entity tag names that rest: a client that sends it back in If-None-Match gets 304 while the
  * site is as it last saw it. Weak (RFC 9110 8.8.1), because the `ts` of the snapshot differs.
@@ -28,13 +32,14 @@ export class StateDocument {
   private readonly deviceViews = new DeviceViewCache();
   /** Per process, so a tag from before a restart never matches a document made after it. */
   private readonly epoch = randomBytes(4).toString('hex');
-  private version = 0;
-  private kept: { head: string; evses: Buffer; devices: Buffer; tail: string; bytes: Buffer } = {
+  private kept: Kept = {
+    version: 0,
     head: '',
     evses: EMPTY,
     devices: EMPTY,
     tail: '',
-    bytes: EMPTY,
+    headBytes: EMPTY,
+    tailBytes: EMPTY,
   };
 
   constructor(
@@ -61,23 +66,44 @@ export class StateDocument {
     const head = JSON.stringify(rest);
     const tail = JSON.stringify({ stale, loop });
     const k = this.kept;
-    if (k.bytes === EMPTY || head !== k.head || evses !== k.evses || devices !== k.devices || tail !== k.tail) {
-      const bytes = Buffer.concat([
-        Buffer.from(`${head.slice(1, -1)},"evses":`),
+    if (k.version === 0 || head !== k.head || evses !== k.evses || devices !== k.devices || tail !== k.tail) {
+      this.kept = {
+        version: k.version + 1,
+        head,
         evses,
-        Buffer.from(',"devices":'),
         devices,
-        Buffer.from(`,${tail.slice(1)}`),
-      ]);
-      this.kept = { head, evses, devices, tail, bytes };
-      this.version++;
+        tail,
+        headBytes: Buffer.from(`,${head.slice(1, -1)},"evses":`),
+        tailBytes: Buffer.from(`,${tail.slice(1)}`),
+      };
     }
-    return {
-      bytes: Buffer.concat([Buffer.from(`{"ts":${JSON.stringify(ts)},`), this.kept.bytes]),
-      etag: `W/"${this.epoch}-${this.version}"`,
-    };
+    const kept = this.kept;
+    const chunks = [
+      Buffer.from(`{"ts":${JSON.stringify(ts)}`),
+      kept.headBytes,
+      evses,
+      DEVICES,
+      devices,
+      kept.tailBytes,
+    ];
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    return { chunks, length, etag: `W/"${this.epoch}-${kept.version}"` };
   }
 }
+
+interface Kept {
+  /** Counts the documents that differed in more than `ts`. */
+  readonly version: number;
+  readonly head: string;
+  readonly evses: Buffer;
+  readonly devices: Buffer;
+  readonly tail: string;
+  readonly headBytes: Buffer;
+  readonly tailBytes: Buffer;
+}
+
+const DEVICES = Buffer.from(',"devices":');
 
 /**
  * Whether an If-None-Match header names `etag` (weak comparison, RFC 9110 13.1.2: `W/` is ignored on
