@@ -31,7 +31,7 @@ import { priceRoutes } from './routes/prices.js';
 import { reportRoutes } from './routes/reports.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { siteRoutes } from './routes/site.js';
-import { stateRoutes } from './routes/state.js';
+import { stateRoutes } from './routes/state-route.js';
 import { vehicleRoutes } from './routes/vehicles.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { installZodValidation } from './schema.js';

@@ -1,13 +1,12 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { GatewayContext } from '../../context.js';
 import { type Setpoint, TIERS } from '../../model/decision.js';
 import type { DrawEstimate } from '../../control/draw-estimate.js';
 import type { SiteSnapshot } from '../../model/site.js';
 import type { MeasuredMargin } from '../../control/margin.js';
-import { reading, zodPlugin } from './deps.js';
 import { orNull, percent, watts } from '../../integration/units.js';
-import { EvseViewCache, evseView, iso } from './evse-views.js';
+import { deviceView } from './device-views.js';
+import { evseView, iso } from './evse-views.js';
 
 export const ReasonSchema = z.object({
   policy: z.string(),
@@ -159,39 +158,29 @@ export function buildState(
   ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>,
   extras: StateExtras = {},
 ): StateView {
-  return stateParts(ctx, extras, (s, spOf, drawOf) => s.evses.map((e) => evseView(e, spOf(e.id), drawOf(e.id))));
-}
-
-/**
- * `GET /api/v1/state` as JSON text, the same document as `buildState`: each EVSE's part comes from
- * `views`, made again only for an EVSE whose state, set-point or draw estimate changed. At 1000
- * EVSEs building and serialising every view per request was ~7 ms of the event loop's time.
- */
-export function stateJson(
-  ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>,
-  extras: StateExtras,
-  views: EvseViewCache,
-): string {
-  let evses = '';
-  const doc = stateParts(ctx, extras, (s, spOf, drawOf) => {
-    evses = views.json(s.evses, spOf, drawOf);
-    return [];
+  return stateParts(ctx, extras, {
+    evses: (s, spOf, drawOf) => s.evses.map((e) => evseView(e, spOf(e.id), drawOf(e.id))),
+    devices: (list, lastSeenOf) => list.map((d) => deviceView(d, lastSeenOf(d))),
   });
-  const { evses: _none, devices, stale, loop, ...head } = doc;
-  const tail = JSON.stringify({ devices, stale, loop });
-  return `${JSON.stringify(head).slice(0, -1)},"evses":${evses},${tail.slice(1)}`;
 }
 
-type EvsesOf = (
-  s: SiteSnapshot,
-  spOf: (id: string) => Setpoint | undefined,
-  drawOf: (id: string) => DrawEstimate | undefined,
-) => StateView['evses'];
+/** How the EVSE and device arrays are made: views from scratch (buildState) or kept ones (StateDocument). */
+export interface StateArrays {
+  readonly evses: (
+    s: SiteSnapshot,
+    spOf: (id: string) => Setpoint | undefined,
+    drawOf: (id: string) => DrawEstimate | undefined,
+  ) => StateView['evses'];
+  readonly devices: (
+    list: SiteSnapshot['devices'],
+    lastSeenOf: (d: SiteSnapshot['devices'][number]) => number | undefined,
+  ) => StateView['devices'];
+}
 
-function stateParts(
+export function stateParts(
   ctx: Pick<GatewayContext, 'state' | 'loop' | 'dispatcher' | 'config'>,
   extras: StateExtras,
-  evsesOf: EvsesOf,
+  arrays: StateArrays,
 ): StateView {
   const o = extras.override?.();
   const s: SiteSnapshot = ctx.state.snapshot();
@@ -229,47 +218,15 @@ function stateParts(
       override: o ? { limitW: o.limitW, until: new Date(o.until).toISOString(), reason: o.reason } : null,
       margin: marginView(ctx.config.control.policies.loadManagement, ctx.loop.draws.margin()),
     },
-    evses: evsesOf(
+    evses: arrays.evses(
       s,
       (id) => ctx.dispatcher.current(id),
       (id) => draws.get(id),
     ),
-    devices: s.devices.map((d) => ({
-      id: d.id,
-      protocol: d.protocol,
-      kind: d.kind,
-      online: d.online,
-      lastSeen: iso(latest(latest(d.lastSeen, heard.get(d.id)), extras.heard?.(d.id))),
-      error: d.error ?? null,
-      measures: d.measures
-        ? {
-            ...d.measures,
-            sampled: [...d.measures.sampled],
-            refused: [...d.measures.refused],
-            checkedAt: new Date(d.measures.checkedAt).toISOString(),
-          }
-        : null,
-    })),
+    devices: arrays.devices(s.devices, (d) => latest(latest(d.lastSeen, heard.get(d.id)), extras.heard?.(d.id))),
     stale: [...s.stale],
     loop: { lastRound: iso(round?.ts), rounds: (ctx.loop as { rounds?: number }).rounds ?? 0 },
   };
-}
-
-export function stateRoutes(ctx: GatewayContext, extras: StateExtras = {}): FastifyPluginAsync {
-  const views = new EvseViewCache();
-  return zodPlugin((r) => {
-    r.get(
-      '/api/v1/state',
-      reading('site', {
-        summary: 'Live state of the site: power flow, limits, every EVSE with its set-point and why',
-        response: { 200: StateSchema },
-      }),
-      // Text, not an object: fastify sends a string as it is. The document is StateSchema's (stateJson;
-      // test/api/state-json.test.ts holds it equal to buildState), the type provider only knows objects.
-      async (_req, reply) =>
-        reply.type('application/json; charset=utf-8').send(stateJson(ctx, extras, views) as unknown as StateView),
-    );
-  });
 }
 
 function marginView(
