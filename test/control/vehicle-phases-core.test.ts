@@ -11,6 +11,30 @@ import { evseSpec } from '../helpers/evse.js';
  * while it draws on one (the feeder's L2/L3 go to CP2), on three once it draws on three, or the
  * feeder's L2 and L3 carry both vehicles' full current.
  */
+type Core = ReturnType<typeof feederCore>;
+
+/**
+ * One second of the feeder: the clock moves on, the grid meter reads 2 kW, each charger reports what
+ * its vehicle draws on its own phases (`drawOf`), a control round runs and its set-points go out.
+ */
+async function second(core: Core, drawOf: (id: string) => [number, number, number]): Promise<void> {
+  const clock = core.vclock!;
+  clock.advance(1000);
+  core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
+  for (const id of ['CP1/1', 'CP2/1']) {
+    const cur = drawOf(id);
+    core.bus.emit('evse.live', {
+      id,
+      patch: {
+        currentsA: reading(cur, clock.now(), 'cp'),
+        powerW: reading((cur[0] + cur[1] + cur[2]) * 230, clock.now(), 'cp'),
+      },
+    });
+  }
+  core.loop.runRound('manual');
+  await core.dispatcher.idle();
+}
+
 describe('vehicle phases in the allocation (gateway core)', () => {
   let stop: (() => void) | undefined;
   afterEach(() => stop?.());
@@ -45,20 +69,7 @@ describe('vehicle phases in the allocation (gateway core)', () => {
     const run = async (seconds: number) => {
       let worst = 0;
       for (let i = 0; i < seconds; i++) {
-        clock.advance(1000);
-        core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
-        for (const id of ['CP1/1', 'CP2/1']) {
-          const cur = drawOf(id);
-          core.bus.emit('evse.live', {
-            id,
-            patch: {
-              currentsA: reading(cur, clock.now(), 'cp'),
-              powerW: reading((cur[0] + cur[1] + cur[2]) * 230, clock.now(), 'cp'),
-            },
-          });
-        }
-        core.loop.runRound('manual');
-        await core.dispatcher.idle();
+        await second(core, drawOf);
         // Settled rounds only: the vehicles follow at once here, so each round's set-points are the draw.
         if (i >= 5) worst = Math.max(worst, worstPhaseA());
       }
@@ -100,20 +111,7 @@ describe('vehicle phases in the allocation (gateway core)', () => {
       });
     let worst = 0;
     for (let i = 0; i < 60; i++) {
-      clock.advance(1000);
-      core.bus.emit('grid', { powerW: reading(2_000, clock.now(), 'meter') });
-      for (const id of ['CP1/1', 'CP2/1']) {
-        const cur = drawOf(id);
-        core.bus.emit('evse.live', {
-          id,
-          patch: {
-            currentsA: reading(cur, clock.now(), 'cp'),
-            powerW: reading((cur[0] + cur[1] + cur[2]) * 230, clock.now(), 'cp'),
-          },
-        });
-      }
-      core.loop.runRound('manual');
-      await core.dispatcher.idle();
+      await second(core, drawOf);
       if (i >= 5) {
         const a = sitePhases('CP1/1');
         const b = sitePhases('CP2/1');
