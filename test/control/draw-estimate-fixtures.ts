@@ -1,7 +1,8 @@
 import type { Setpoint } from '../../src/model/decision.js';
 import { reading } from '../../src/model/reading.js';
-import type { EvseState, SiteSnapshot } from '../../src/model/site.js';
+import type { EvseState } from '../../src/model/site.js';
 import { chargingEvse } from '../helpers/evse.js';
+import { siteSnapshot } from '../helpers/snapshot.js';
 
 /** Fixtures of the draw-estimate tests: 3-phase 230 V sessions, a snapshot around them, set-points. */
 export const V = 230;
@@ -15,18 +16,8 @@ export function evse(id: string, powerW?: { w: number; ts: number }): EvseState 
   });
 }
 
-export function snap(now: number, gridW: number, evses: EvseState[]): SiteSnapshot {
-  return {
-    ts: now,
-    siteId: 's',
-    grid: { powerW: reading(gridW, now, 'meter') },
-    pv: {},
-    battery: {},
-    evses,
-    devices: [],
-    stale: [],
-  };
-}
+/** The snapshot the estimator sees: the grid meter at `gridW` at `now`, the given sessions. */
+export const snap = siteSnapshot;
 
 export const sp = (evseId: string, a: number): Setpoint => ({
   evseId,

@@ -3,22 +3,12 @@ import { decide, type FleetDeadlinesConfig } from '../../../policies/fleet-deadl
 import { reading } from '../../../src/model/reading.js';
 import type { EvseState, SiteSnapshot } from '../../../src/model/site.js';
 import { chargingEvse } from '../../helpers/evse.js';
+import { siteSnapshot } from '../../helpers/snapshot.js';
 
 const H = 3_600_000;
 const NOW = Date.UTC(2026, 0, 5, 16);
 
-function site(gridW: number, evses: EvseState[]): SiteSnapshot {
-  return {
-    ts: NOW,
-    siteId: 't',
-    grid: { powerW: reading(gridW, NOW, 'meter') },
-    pv: {},
-    battery: {},
-    evses,
-    devices: [],
-    stale: [],
-  };
-}
+const site = (gridW: number, evses: EvseState[]): SiteSnapshot => siteSnapshot(NOW, gridW, evses);
 
 const ev = (id: string, over: Partial<EvseState> = {}) =>
   chargingEvse(id, { protocol: 'sim', powerW: reading(0, NOW, id), sessionEnergyWh: 0, ...over });

@@ -5,22 +5,12 @@ import type { Decision } from '../../../src/model/decision.js';
 import { reading } from '../../../src/model/reading.js';
 import type { EvseState, OfferedSetpoint, PhaseValues, SiteSnapshot } from '../../../src/model/site.js';
 import { chargingEvse } from '../../helpers/evse.js';
+import { siteSnapshot } from '../../helpers/snapshot.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 0, 5, 16);
 
-function site(now: number, evses: EvseState[]): SiteSnapshot {
-  return {
-    ts: now,
-    siteId: 't',
-    grid: { powerW: reading(20_000, now, 'meter') },
-    pv: {},
-    battery: {},
-    evses,
-    devices: [],
-    stale: [],
-  };
-}
+const site = (now: number, evses: EvseState[]): SiteSnapshot => siteSnapshot(now, 20_000, evses);
 
 /** A 32 A 3-phase charger whose vehicle draws `phaseA` at `now` under the set-point `offered`. */
 function charging(
