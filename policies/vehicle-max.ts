@@ -1,4 +1,4 @@
-import { type EvseState, SESSION_STATUSES, type SiteSnapshot } from '../src/model/site.js';
+import { type EvseState, SESSION_STATUSES, type SiteSnapshot, sessionKey } from '../src/model/site.js';
 
 /**
  * The most each vehicle draws, learnt per session from what it takes of what its charger offers.
@@ -22,7 +22,7 @@ export class VehicleMaxMemory {
     for (const e of snapshot.evses) {
       if (!SESSION_STATUSES.has(e.status)) continue;
       seen.add(e.id);
-      const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+      const key = sessionKey(e);
       let s = this.sessions.get(e.id);
       if (!s || s.key !== key) {
         s = { key, offers: [], maxA: undefined, readTs: Number.NEGATIVE_INFINITY };
@@ -37,7 +37,7 @@ export class VehicleMaxMemory {
   /** The learnt per-phase maximum of the vehicle in this EVSE's current session, A; undefined until learnt. */
   maxA(e: EvseState): number | undefined {
     const s = this.sessions.get(e.id);
-    return s && s.key === `${e.sessionId ?? ''}@${e.sessionStart ?? ''}` ? s.maxA : undefined;
+    return s && s.key === sessionKey(e) ? s.maxA : undefined;
   }
 }
 

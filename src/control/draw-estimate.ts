@@ -1,6 +1,12 @@
 import type { Setpoint } from '../model/decision.js';
 import { reading } from '../model/reading.js';
-import { type EvseState, type OfferedSetpoint, SESSION_STATUSES, type SiteSnapshot } from '../model/site.js';
+import {
+  type EvseState,
+  type OfferedSetpoint,
+  SESSION_STATUSES,
+  type SiteSnapshot,
+  sessionKey,
+} from '../model/site.js';
 import { DrawTrack, type Range } from './draw-track.js';
 import { MarginMeter, type MeasuredMargin } from './margin.js';
 import { type PhaseCount, VehiclePhases } from './vehicle-phases.js';
@@ -334,7 +340,7 @@ export class DrawEstimator {
   private sessionOf(e: EvseState): string {
     const k = this.keys.get(e.id);
     if (k && k.sessionId === e.sessionId && k.sessionStart === e.sessionStart) return k.key;
-    const key = `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+    const key = sessionKey(e);
     this.keys.set(e.id, { sessionId: e.sessionId, sessionStart: e.sessionStart, key });
     return key;
   }

@@ -46,6 +46,14 @@ export const EVSE_STATUSES = [
 export type EvseStatus = (typeof EVSE_STATUSES)[number];
 
 /** Statuses in which a vehicle is plugged in and may take power. */
+/**
+ * What tells one charging session on an EVSE from the next: its id and start (a charger may reuse an
+ * id, and a session may have none yet). Every memory kept per session is keyed by it.
+ */
+export function sessionKey(e: { readonly sessionId?: string; readonly sessionStart?: number }): string {
+  return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
+}
+
 export const SESSION_STATUSES: ReadonlySet<EvseStatus> = new Set([
   'Preparing',
   'Charging',

@@ -1,12 +1,8 @@
 import type { Reason } from '../../model/decision.js';
-import type { EvseState, PhaseValues } from '../../model/site.js';
+import { type EvseState, type PhaseValues, sessionKey } from '../../model/site.js';
 import { drawnMask, drawnPhases } from './drawn-phases.js';
 import { maxReasons } from './reasons.js';
 import { type Cand, DEFAULT_RANK, type EvseRequests, NO_R, NO_W, type Round, type SessionMemory } from './types.js';
-
-export function sessionKey(e: EvseState): string {
-  return `${e.sessionId ?? ''}@${e.sessionStart ?? ''}`;
-}
 
 /** `key === sessionKey(e)`, without building the key (a string per EVSE and round) in the usual case. */
 export function isSessionKey(key: string, e: EvseState): boolean {

@@ -1,7 +1,7 @@
 import type { PowerRequest, Reason, Setpoint } from '../../model/decision.js';
 import type { EvseState } from '../../model/site.js';
 import { siteMask } from '../circuit-tree.js';
-import { sessionKey } from './candidates.js';
+import { sessionKey } from '../../model/site.js';
 import { binds } from './constraints.js';
 import { maxReasons, reason } from './reasons.js';
 import { EPS, type Round, type SessionMemory } from './types.js';
